@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import { reachedMilestones } from '../domain/funnel';
+import {
+  toConversionRecord,
+  type BadgeAward,
+  type ClickInput,
+  type ConversionRecord,
+  type ReferralEventInput,
+  type ReferralSnapshot,
+  type StoredReferral,
+} from '../domain/referral';
+import { loadStoredReferral, snapshotFromRow, upsertReferral, withTransaction } from '../db/referrals';
+import type { BadgeClient } from './badge-client';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface ActivityDependencies {
+  pool: Pool;
+  clock: Clock;
+  badgeClient: BadgeClient;
+}
+
+export interface PersistInput {
+  snapshot: ReferralSnapshot;
+  event: ReferralEventInput;
+  click?: ClickInput & { duplicate: boolean; implicit: boolean };
+}
+
+export interface ConfirmOutcome {
+  /** This referral as stored: confirmed, or superseded when the member was already attributed. */
+  snapshot: ReferralSnapshot;
+  /** The attribution that stands for the new member. */
+  record: ConversionRecord;
+  supersededWorkflowIds: string[];
+}
+
+// A claim older than this belongs to a run that died before delivering; another may take it over.
+const BADGE_CLAIM_LEASE = '10 minutes';
+
+async function appendEvent(client: PoolClient, snapshot: ReferralSnapshot, event: ReferralEventInput): Promise<void> {
+  await client.query(
+    `INSERT INTO referral_events (referral_id, org_id, type, stage, status, detail, idempotency_key, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [
+      snapshot.referralId,
+      snapshot.orgId,
+      event.type,
+      snapshot.stage,
+      snapshot.status,
+      event.detail ?? {},
+      event.idempotencyKey,
+      event.occurredAt,
+    ],
+  );
+}
+
+/** Every activity is idempotent: rows are keyed by ids the workflow chose, writes are upserts. */
+export function createActivities({ pool, clock, badgeClient }: ActivityDependencies) {
+  return {
+    async loadReferral(referralId: string): Promise<StoredReferral | null> {
+      return loadStoredReferral(pool, referralId);
+    },
+
+    async persistReferral({ snapshot, event, click }: PersistInput): Promise<{ status: ReferralSnapshot['status'] }> {
+      return withTransaction(pool, async (client) => {
+        const status = await upsertReferral(client, snapshot);
+        if (click) {
+          await client.query(
+            `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at,
+               visitor_hash, ip_hash, user_agent, device_metadata, is_duplicate, is_implicit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (id) DO NOTHING`,
+            [
+              click.clickId,
+              snapshot.referralCodeId,
+              snapshot.referralId,
+              snapshot.mentorId,
+              snapshot.orgId,
+              click.occurredAt,
+              snapshot.visitorHash,
+              click.ipHash,
+              click.userAgent,
+              click.metadata,
+              click.duplicate,
+              click.implicit,
+            ],
+          );
+        }
+        await appendEvent(client, { ...snapshot, status }, event);
+        return { status };
+      });
+    },
+
+    /**
+     * Confirms one referral for a new member, keeping one mentor per member per organisation:
+     * a member already attributed elsewhere keeps that attribution and this referral is superseded;
+     * otherwise this one is confirmed and the member's other open referrals are superseded.
+     */
+    async confirmAttribution({ snapshot, event }: { snapshot: ReferralSnapshot; event: ReferralEventInput }): Promise<ConfirmOutcome> {
+      return withTransaction(pool, async (client) => {
+        // Serialises confirmations of one member within the organisation.
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1 || $2))', [snapshot.orgId, snapshot.newMemberId]);
+        const existing = await client.query(
+          `SELECT * FROM referrals WHERE org_id = $1 AND new_member_id = $2 AND status = 'confirmed' AND id <> $3`,
+          [snapshot.orgId, snapshot.newMemberId, snapshot.referralId],
+        );
+        if (existing.rows.length > 0) {
+          const superseded: ReferralSnapshot = { ...snapshot, status: 'superseded', confirmedAt: null, endedAt: event.occurredAt };
+          await upsertReferral(client, superseded);
+          await appendEvent(client, superseded, {
+            type: 'superseded',
+            idempotencyKey: `superseded:${snapshot.referralId}:${existing.rows[0].id}`,
+            occurredAt: event.occurredAt,
+            detail: { byReferralId: existing.rows[0].id },
+          });
+          return {
+            snapshot: superseded,
+            record: toConversionRecord(snapshotFromRow(existing.rows[0])),
+            supersededWorkflowIds: [],
+          };
+        }
+        if ((await upsertReferral(client, snapshot)) === 'superseded') {
+          const superseded: ReferralSnapshot = { ...snapshot, status: 'superseded', confirmedAt: null };
+          return { snapshot: superseded, record: toConversionRecord(superseded), supersededWorkflowIds: [] };
+        }
+        await appendEvent(client, snapshot, event);
+        const others = await client.query(
+          `UPDATE referrals SET status = 'superseded', stuck = false, ended_at = $4, updated_at = now()
+           WHERE org_id = $1 AND id <> $2 AND status IN ('pending', 'expired', 'flagged')
+             AND (new_member_id = $3 OR (visitor_hash IS NOT NULL AND visitor_hash = $5))
+           RETURNING *`,
+          [snapshot.orgId, snapshot.referralId, snapshot.newMemberId, event.occurredAt, snapshot.visitorHash],
+        );
+        for (const row of others.rows) {
+          await appendEvent(client, snapshotFromRow(row), {
+            type: 'superseded',
+            idempotencyKey: `superseded:${row.id}:${snapshot.referralId}`,
+            occurredAt: event.occurredAt,
+            detail: { byReferralId: snapshot.referralId },
+          });
+        }
+        return {
+          snapshot,
+          record: toConversionRecord(snapshot),
+          supersededWorkflowIds: others.rows.map((row) => row.workflow_id as string),
+        };
+      });
+    },
+
+    /**
+     * Awards each milestone the mentor's confirmed count (read from Postgres) has reached, once,
+     * and returns the undelivered awards this referral now holds the claim to deliver.
+     */
+    async claimBadgeAwards(input: {
+      mentorId: string;
+      orgId: string;
+      milestones: number[];
+      claimedBy: string;
+    }): Promise<BadgeAward[]> {
+      const counts = await pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [input.mentorId]);
+      const confirmedCount: number = counts.rows[0].confirmed_count;
+      const awardedAt = clock.now();
+      for (const milestone of reachedMilestones(confirmedCount, input.milestones)) {
+        await pool.query(
+          `INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (mentor_id, badge_key) DO NOTHING`,
+          [randomUUID(), input.mentorId, input.orgId, `recruits-${milestone}`, milestone, confirmedCount, awardedAt],
+        );
+      }
+      const claimed = await pool.query(
+        `UPDATE badge_awards SET claimed_by = $2, claimed_at = now()
+         WHERE mentor_id = $1 AND delivered_at IS NULL
+           AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '${BADGE_CLAIM_LEASE}')
+         RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at`,
+        [input.mentorId, input.claimedBy],
+      );
+      return claimed.rows
+        .map((row) => ({
+          id: row.id,
+          mentorId: row.mentor_id,
+          orgId: row.org_id,
+          milestone: row.milestone,
+          confirmedCount: row.confirmed_count,
+          awardedAt: new Date(row.awarded_at).toISOString(),
+        }))
+        .sort((a, b) => a.milestone - b.milestone);
+    },
+
+    /** Tells the badge service; the award id is the Idempotency-Key of every attempt. */
+    async deliverBadgeAward(award: BadgeAward): Promise<void> {
+      const already = await pool.query('SELECT delivered_at FROM badge_awards WHERE id = $1', [award.id]);
+      if (already.rows[0]?.delivered_at) return;
+      await pool.query('UPDATE badge_awards SET delivery_attempts = delivery_attempts + 1 WHERE id = $1', [award.id]);
+      await badgeClient.award(
+        {
+          mentorId: award.mentorId,
+          orgId: award.orgId,
+          milestone: award.milestone,
+          confirmedCount: award.confirmedCount,
+          awardedAt: award.awardedAt,
+        },
+        award.id,
+      );
+      await pool.query('UPDATE badge_awards SET delivered_at = $2 WHERE id = $1', [award.id, clock.now()]);
+    },
+  };
+}
+
+export type ReferralActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import { AppError } from '../errors';
+
+export class ValidationError extends AppError {
+  constructor(error: ZodError) {
+    super(400, 'invalid_request', 'The request is not valid', error.issues);
+  }
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError(404, 'not_found', `No route for ${req.method} ${req.path}`));
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  message: string;
+}
+
+function fromBodyParser(error: BodyParserError): AppError | undefined {
+  if (error.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'The request body is too large');
+  if (error.type === 'entity.parse.failed') return new AppError(400, 'malformed_json', 'The request body is not valid JSON');
+  if (error.status && error.status >= 400 && error.status < 500) {
+    return new AppError(error.status, 'bad_request', error.message);
+  }
+  return undefined;
+}
+
+/** The one place errors become JSON: `{ error: { code, message, details } }`. */
+export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const known =
+    error instanceof AppError
+      ? error
+      : error instanceof ZodError
+        ? new ValidationError(error)
+        : fromBodyParser(error as BodyParserError);
+  if (!known) req.log.error({ err: error }, 'unhandled error');
+  const answer = known ?? new AppError(500, 'internal', 'Something went wrong on our side');
+  if (answer.status === 429 && typeof answer.details === 'object' && answer.details && 'retryAfterSeconds' in answer.details) {
+    res.setHeader('Retry-After', String((answer.details as { retryAfterSeconds: number }).retryAfterSeconds));
+  }
+  res.status(answer.status).json({ error: { code: answer.code, message: answer.message, details: answer.details } });
+};

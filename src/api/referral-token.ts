@@ -1,0 +1,35 @@
+import { jwtVerify, SignJWT } from 'jose';
+import { AppError } from '../errors';
+import type { ReferralTokenClaims } from '../services/referral-service';
+
+const AUDIENCE = 'referral-app';
+const TOKEN_LIFETIME = '180d';
+
+/** The token the app receives at click time and presents with each funnel step of that referral. */
+export function createReferralTokens(secret: string) {
+  const key = new TextEncoder().encode(secret);
+  return {
+    issue(claims: ReferralTokenClaims): Promise<string> {
+      return new SignJWT({ cid: claims.referralCodeId, vh: claims.visitorHash })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(claims.referralId)
+        .setAudience(AUDIENCE)
+        .setIssuedAt()
+        .setExpirationTime(TOKEN_LIFETIME)
+        .sign(key);
+    },
+    async verify(token: string): Promise<ReferralTokenClaims> {
+      try {
+        const { payload } = await jwtVerify(token, key, { audience: AUDIENCE, algorithms: ['HS256'] });
+        if (typeof payload.sub !== 'string' || typeof payload.cid !== 'string' || typeof payload.vh !== 'string') {
+          throw new Error('incomplete claims');
+        }
+        return { referralId: payload.sub, referralCodeId: payload.cid, visitorHash: payload.vh };
+      } catch {
+        throw new AppError(401, 'unauthorized', 'A valid referral token is required');
+      }
+    },
+  };
+}
+
+export type ReferralTokens = ReturnType<typeof createReferralTokens>;

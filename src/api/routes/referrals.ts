@@ -1,0 +1,125 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { AppError } from '../../errors';
+import { FUNNEL_STEPS } from '../../domain/funnel';
+import type { ReferralService } from '../../services/referral-service';
+import type { ReferralTokens } from '../referral-token';
+import { verifySignature } from '../webhook-signature';
+
+const uuid = z.uuid();
+const isoTime = z.iso.datetime({ offset: true }).refine((value) => {
+  const year = new Date(value).getUTCFullYear();
+  return year >= 2000 && year <= 2100;
+}, 'must be a date between the years 2000 and 2100');
+const code = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'must be 6-64 url-safe characters');
+
+export const recordClickBody = z.strictObject({
+  code,
+  visitorId: z.string().min(1).max(128).optional(),
+  metadata: z
+    .object({
+      platform: z.string().max(32).optional(),
+      shareChannel: z.string().max(32).optional(),
+    })
+    .catchall(z.union([z.string().max(256), z.number(), z.boolean()]))
+    .refine((metadata) => Object.keys(metadata).length <= 20, 'at most 20 metadata fields')
+    .default({}),
+});
+
+export const funnelEventBody = z.strictObject({
+  type: z.enum(FUNNEL_STEPS),
+  occurredAt: isoTime.optional(),
+  idempotencyKey: z.string().min(1).max(128),
+  newMemberId: uuid.optional(),
+});
+
+export const membershipWebhookBody = z.strictObject({
+  event: z.enum(['member.registered', 'member.cancelled']),
+  referralCode: code,
+  newMemberId: uuid,
+  occurredAt: isoTime,
+  deliveryId: z.string().min(1).max(128),
+});
+
+export const confirmReferralBody = z.strictObject({
+  newMemberId: uuid,
+  occurredAt: isoTime.optional(),
+});
+
+const idParams = z.object({ id: uuid });
+
+function bearer(req: Request): string {
+  const header = req.headers.authorization;
+  const match = header?.match(/^Bearer ([\w.-]+)$/);
+  if (!match) throw new AppError(401, 'unauthorized', 'A bearer token is required');
+  return match[1];
+}
+
+export interface ReferralRouteDependencies {
+  service: ReferralService;
+  tokens: ReferralTokens;
+  webhookSecret: string;
+  nowSeconds?: () => number;
+}
+
+/** The journey's write side: clicks from the app, funnel steps, and the membership system's messages. */
+export function referralRoutes(deps: ReferralRouteDependencies): Router {
+  const router = Router();
+  const nowSeconds = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+  const signed = (req: Request) =>
+    verifySignature(deps.webhookSecret, req.get('x-signature'), (req as Request & { rawBody?: string }).rawBody ?? '', nowSeconds());
+
+  router.post('/api/v1/referral-attributions', async (req, res) => {
+    const body = recordClickBody.parse(req.body);
+    const click = await deps.service.recordClick({
+      code: body.code,
+      visitorId: body.visitorId,
+      ipAddress: req.ip,
+      userAgent: req.get('user-agent'),
+      metadata: body.metadata,
+    });
+    const referralToken = await deps.tokens.issue(click);
+    res.status(201).json({ referralId: click.referralId, referralToken, status: 'recorded' });
+  });
+
+  router.post('/api/v1/referrals/:id/events', async (req, res) => {
+    const { id } = idParams.parse(req.params);
+    const claims = await deps.tokens.verify(bearer(req));
+    const body = funnelEventBody.parse(req.body);
+    // Another referral's token reveals nothing about this id: the same 404 as an unknown one.
+    if (claims.referralId !== id) throw new AppError(404, 'not_found', 'referral not found');
+    await deps.service.recordFunnelStep(claims, body);
+    res.status(202).json({ referralId: id, accepted: body.type });
+  });
+
+  router.post('/api/v1/webhooks/membership', async (req, res) => {
+    signed(req);
+    const body = membershipWebhookBody.parse(req.body);
+    if (body.event === 'member.registered') {
+      const record = await deps.service.confirmRecruitment({
+        code: body.referralCode,
+        newMemberId: body.newMemberId,
+        occurredAt: body.occurredAt,
+        source: 'webhook',
+      });
+      res.json({ deliveryId: body.deliveryId, conversion: record });
+      return;
+    }
+    const reversed = await deps.service.cancelMembership({
+      code: body.referralCode,
+      newMemberId: body.newMemberId,
+      occurredAt: body.occurredAt,
+    });
+    res.json({ deliveryId: body.deliveryId, reversed });
+  });
+
+  router.put('/api/v1/referral-attributions/:id', async (req, res) => {
+    signed(req);
+    const { id } = idParams.parse(req.params);
+    const body = confirmReferralBody.parse(req.body);
+    const record = await deps.service.confirmKnownReferral(id, { ...body, source: 'webhook' });
+    res.json(record);
+  });
+
+  return router;
+}

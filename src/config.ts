@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'development-only-jwt-secret-do-not-use-in-production';
+const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret';
+const DEV_HASH_SALT = 'development-only-hash-salt';
+
+const optionalUrl = z.url().optional();
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: port.default(3000),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    EMBEDDED_POSTGRES_PORT: port.default(54329),
+    TEMPORAL_ADDRESS: z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233')
+      .optional(),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_PORT: port.default(7233),
+    TEMPORAL_UI_PORT: port.default(8233),
+    TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
+    JWKS_URL: optionalUrl,
+    MEMBERSHIP_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_WEBHOOK_SECRET),
+    HASH_SALT: z.string().min(16, 'must be at least 16 characters').default(DEV_HASH_SALT),
+    BADGE_SERVICE_URL: optionalUrl,
+    MEMBERSHIP_API_URL: optionalUrl,
+    PUBLIC_BASE_URL: optionalUrl,
+    DATA_DIR: z.string().min(1).default('.data'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.NODE_ENV !== 'production') return;
+    // Development defaults are public; production must bring its own secrets.
+    const defaults: Array<[keyof typeof config, string]> = [
+      ['JWT_SECRET', DEV_JWT_SECRET],
+      ['MEMBERSHIP_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET],
+      ['HASH_SALT', DEV_HASH_SALT],
+    ];
+    for (const [name, devValue] of defaults) {
+      if (config[name] === devValue) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'must be set in production' });
+      }
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; a bad value throws one line naming the variable and what is wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = configSchema.safeParse(blanksRemoved);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+}

@@ -1,0 +1,88 @@
+import type { Pool, PoolClient } from 'pg';
+import type { AttributionStatus, FunnelStep } from '../domain/funnel';
+import type { ReferralSnapshot, StoredReferral } from '../domain/referral';
+
+export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function snapshotFromRow(row: any): ReferralSnapshot {
+  return {
+    referralId: row.id,
+    workflowId: row.workflow_id,
+    orgId: row.org_id,
+    mentorId: row.mentor_id,
+    referralCodeId: row.referral_code_id,
+    code: row.code ?? '',
+    visitorHash: row.visitor_hash,
+    direct: row.is_direct,
+    stage: row.stage,
+    impliedSteps: row.implied_steps as FunnelStep[],
+    status: row.status as AttributionStatus,
+    stuck: row.stuck,
+    newMemberId: row.new_member_id,
+    clickedAt: row.clicked_at.toISOString(),
+    lastClickAt: row.last_click_at.toISOString(),
+    installedAt: iso(row.installed_at),
+    accountCreatedAt: iso(row.account_created_at),
+    firstLoginAt: iso(row.first_login_at),
+    confirmedAt: iso(row.confirmed_at),
+    endedAt: iso(row.ended_at),
+  };
+}
+
+/**
+ * Writes the referral as its workflow sees it and answers the status now stored: a referral that
+ * another confirmation superseded stays superseded whatever its own workflow last knew.
+ */
+export async function upsertReferral(client: PoolClient, s: ReferralSnapshot): Promise<AttributionStatus> {
+  const result = await client.query(
+    `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
+       stage, implied_steps, status, stuck, new_member_id, clicked_at, last_click_at, installed_at,
+       account_created_at, first_login_at, confirmed_at, ended_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+     ON CONFLICT (id) DO UPDATE SET
+       stage = EXCLUDED.stage, implied_steps = EXCLUDED.implied_steps, status = EXCLUDED.status,
+       stuck = EXCLUDED.stuck, new_member_id = EXCLUDED.new_member_id, clicked_at = EXCLUDED.clicked_at,
+       last_click_at = EXCLUDED.last_click_at, installed_at = EXCLUDED.installed_at,
+       account_created_at = EXCLUDED.account_created_at, first_login_at = EXCLUDED.first_login_at,
+       confirmed_at = EXCLUDED.confirmed_at, ended_at = EXCLUDED.ended_at, updated_at = now()
+     WHERE r.status <> 'superseded' OR EXCLUDED.status = 'superseded'
+     RETURNING status`,
+    [
+      s.referralId, s.orgId, s.referralCodeId, s.mentorId, s.workflowId, s.visitorHash, s.direct,
+      s.stage, s.impliedSteps, s.status, s.stuck, s.newMemberId, s.clickedAt, s.lastClickAt, s.installedAt,
+      s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt,
+    ],
+  );
+  if (result.rows.length > 0) return result.rows[0].status;
+  return 'superseded';
+}
+
+export async function loadStoredReferral(pool: Pool, referralId: string): Promise<StoredReferral | null> {
+  const result = await pool.query(
+    `SELECT r.*, c.code,
+       (SELECT count(*) FROM click_events e WHERE e.referral_id = r.id AND NOT e.is_duplicate) AS counted_clicks,
+       (SELECT count(*) FROM click_events e WHERE e.referral_id = r.id AND e.is_duplicate) AS duplicate_clicks
+     FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id
+     WHERE r.id = $1`,
+    [referralId],
+  );
+  const row = result.rows[0];
+  if (!row) return null;
+  return { snapshot: snapshotFromRow(row), countedClicks: row.counted_clicks, duplicateClicks: row.duplicate_clicks };
+}

@@ -1,0 +1,183 @@
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createBadgeClient } from './activities/badge-client';
+import { systemClock } from './activities';
+import { createApp } from './api/app';
+import { ConfigError, loadConfig, type Config } from './config';
+import { migrate } from './db/migrate';
+import { createPool, isPostgresReachable } from './db/pool';
+import { createLogger, type Logger } from './logger';
+import { startPostgres } from './stack/postgres';
+import { startTemporal } from './stack/temporal';
+import { createReferralWorker } from './worker/create-worker';
+
+export interface RunningStack {
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Brings up Postgres, migrations, Temporal, the worker and the API, in that order. */
+export async function startStack(config: Config, logger: Logger): Promise<RunningStack> {
+  const stops: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const step of stops.reverse()) {
+      await step().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
+    }
+  };
+  const log = (line: string) => logger.info(line);
+  try {
+    const postgres = await startPostgres({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      port: config.EMBEDDED_POSTGRES_PORT,
+      log,
+    });
+    stops.push(() => postgres.stop());
+    const applied = await migrate(postgres.databaseUrl, (line) => logger.debug(line));
+    logger.info({ applied }, `migrations applied: ${applied.length}`);
+
+    const temporal = await startTemporal({
+      address: config.TEMPORAL_ADDRESS,
+      namespace: config.TEMPORAL_NAMESPACE,
+      cliPath: config.TEMPORAL_CLI_PATH,
+      dbFile: path.resolve(config.DATA_DIR, 'temporal.sqlite'),
+      port: config.TEMPORAL_PORT,
+      uiPort: config.TEMPORAL_UI_PORT,
+      log,
+    });
+    stops.push(() => temporal.stop());
+
+    const pool = createPool(postgres.databaseUrl);
+    stops.push(() => pool.end());
+    const workerConnection = await NativeConnection.connect({ address: temporal.address });
+    stops.push(() => workerConnection.close());
+    const clientConnection = await Connection.connect({ address: temporal.address });
+    stops.push(() => clientConnection.close());
+    const temporalClient = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+
+    const worker = await createReferralWorker({
+      connection: workerConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      pool,
+      clock: systemClock,
+      badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
+    });
+    const workerRun = worker.run();
+    stops.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await workerRun;
+    });
+
+    const app = createApp({
+      logger,
+      pool,
+      temporal: temporalClient,
+      config,
+      readiness: {
+        postgres: () => isPostgresReachable(pool),
+        temporal: async () => {
+          try {
+            await clientConnection.withDeadline(Date.now() + 2000, () =>
+              clientConnection.workflowService.getSystemInfo({}),
+            );
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      },
+    });
+    const server = await listen(app, config.PORT);
+    stops.push(() => closeServer(server));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    return {
+      apiUrl: `http://localhost:${port}`,
+      temporalAddress: temporal.address,
+      temporalUiUrl: temporal.uiUrl,
+      databaseUrl: postgres.databaseUrl,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, (error?: Error) => (error ? reject(error) : resolve(server)));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function redactPassword(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  const stack = await startStack(config, logger);
+  logger.info(
+    {
+      api: stack.apiUrl,
+      temporal: stack.temporalAddress,
+      temporalUi: stack.temporalUiUrl,
+      database: redactPassword(stack.databaseUrl),
+    },
+    'referral attribution is running',
+  );
+  console.log(
+    [
+      '',
+      `  API          ${stack.apiUrl}  (readiness: ${stack.apiUrl}/readyz)`,
+      `  Temporal     ${stack.temporalAddress}`,
+      stack.temporalUiUrl ? `  Temporal UI  ${stack.temporalUiUrl}` : undefined,
+      `  Postgres     ${redactPassword(stack.databaseUrl)}`,
+      '  Press Ctrl-C to stop.',
+      '',
+    ]
+      .filter((line) => line !== undefined)
+      .join('\n'),
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (require.main === module) {
+  main().catch((error: Error) => {
+    console.error(`Start-up failed: ${error.message}`);
+    process.exit(1);
+  });
+}

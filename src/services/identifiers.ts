@@ -1,0 +1,19 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/** Visitor ids and IPs are kept only as salted hashes. */
+export function saltedHash(salt: string, value: string): string {
+  return createHmac('sha256', salt).update(value).digest('hex');
+}
+
+/** A name-based UUID (version 5 layout over SHA-256), so one referral always gets the same id. */
+export function nameBasedUuid(name: string): string {
+  const bytes = createHash('sha256').update(`referral-attribution:${name}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6] & 0x0f) | 0x50;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function referralWorkflowId(referralCodeId: string, visitorKey: string): string {
+  return `referral-${referralCodeId}-${visitorKey}`;
+}

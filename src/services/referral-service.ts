@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Pool } from 'pg';
+import { snapshotFromRow } from '../db/referrals';
+import type { FunnelStep } from '../domain/funnel';
+import {
+  identityOf,
+  toConversionRecord,
+  type ConfirmationSource,
+  type ConversionRecord,
+  type OrgSettings,
+  type ReferralIdentity,
+} from '../domain/referral';
+import { ConflictError, GoneError, NotFoundError } from '../errors';
+import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, TASK_QUEUE } from '../workflows/messages';
+import { referralWorkflow } from '../workflows/referral-workflow';
+import { MentorId, OrgId, ReferralCode } from '../workflows/search-attributes';
+import { nameBasedUuid, referralWorkflowId, saltedHash } from './identifiers';
+
+export interface ReferralServiceDependencies {
+  pool: Pool;
+  temporal: Client;
+  hashSalt: string;
+  taskQueue?: string;
+  clock?: () => Date;
+}
+
+interface CodeRow {
+  id: string;
+  code: string;
+  mentor_id: string;
+  org_id: string;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  attribution_window_seconds: number;
+  confirmation_window_seconds: number;
+  dedupe_window_seconds: number;
+  badge_milestones: number[];
+}
+
+export interface ClickRequest {
+  code: string;
+  visitorId?: string;
+  ipAddress?: string;
+  userAgent?: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface RecordedClick {
+  referralId: string;
+  referralCodeId: string;
+  visitorHash: string;
+  clickId: string;
+}
+
+/** What a referral token vouches for: the referral and how to find its workflow again. */
+export interface ReferralTokenClaims {
+  referralId: string;
+  referralCodeId: string;
+  visitorHash: string;
+}
+
+export interface StepRequest {
+  type: FunnelStep;
+  occurredAt?: string;
+  idempotencyKey: string;
+  newMemberId?: string;
+}
+
+export interface ConfirmRequest {
+  code: string;
+  newMemberId: string;
+  occurredAt?: string;
+  source: ConfirmationSource;
+}
+
+const settingsOf = (row: CodeRow): OrgSettings => ({
+  attributionWindowSeconds: row.attribution_window_seconds,
+  confirmationWindowSeconds: row.confirmation_window_seconds,
+  dedupeWindowSeconds: row.dedupe_window_seconds,
+  badgeMilestones: row.badge_milestones,
+});
+
+/**
+ * The journey's entry points for every caller (invite link, app, membership webhook): resolves
+ * the referral a message belongs to and hands it to that referral's workflow.
+ */
+export function createReferralService(deps: ReferralServiceDependencies) {
+  const taskQueue = deps.taskQueue ?? TASK_QUEUE;
+  const now = deps.clock ?? (() => new Date());
+
+  async function findCode(where: 'code' | 'id', value: string): Promise<CodeRow> {
+    const result = await deps.pool.query<CodeRow>(
+      `SELECT c.id, c.code, c.mentor_id, c.org_id, c.expires_at, c.revoked_at,
+         o.attribution_window_seconds, o.confirmation_window_seconds, o.dedupe_window_seconds, o.badge_milestones
+       FROM referral_codes c JOIN organisations o ON o.id = c.org_id
+       WHERE c.${where === 'code' ? 'code' : 'id'} = $1`,
+      [value],
+    );
+    if (!result.rows[0]) throw new NotFoundError('referral code');
+    return result.rows[0];
+  }
+
+  function identityFor(code: CodeRow, visitorKey: string, direct: boolean): ReferralIdentity {
+    const workflowId = referralWorkflowId(code.id, visitorKey);
+    return {
+      referralId: nameBasedUuid(workflowId),
+      workflowId,
+      orgId: code.org_id,
+      mentorId: code.mentor_id,
+      referralCodeId: code.id,
+      code: code.code,
+      visitorHash: direct ? null : visitorKey,
+      direct,
+    };
+  }
+
+  function startOptions(identity: ReferralIdentity, code: CodeRow) {
+    return {
+      taskQueue,
+      workflowId: identity.workflowId,
+      args: [{ identity, settings: settingsOf(code) }] as [Parameters<typeof referralWorkflow>[0]],
+      typedSearchAttributes: [
+        { key: MentorId, value: identity.mentorId },
+        { key: OrgId, value: identity.orgId },
+        { key: ReferralCode, value: identity.code },
+      ],
+    };
+  }
+
+  /** One mentor per member: an existing confirmed attribution in the organisation is the answer. */
+  async function findConfirmedAttribution(orgId: string, newMemberId: string): Promise<ConversionRecord | undefined> {
+    const confirmed = await deps.pool.query(
+      `SELECT r.*, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id
+       WHERE r.org_id = $1 AND r.new_member_id = $2 AND r.status = 'confirmed'`,
+      [orgId, newMemberId],
+    );
+    return confirmed.rows[0] ? toConversionRecord(snapshotFromRow(confirmed.rows[0])) : undefined;
+  }
+
+  async function confirmOn(identity: ReferralIdentity, code: CodeRow, request: ConfirmRequest): Promise<ConversionRecord> {
+    const occurredAt = request.occurredAt ?? now().toISOString();
+    try {
+      // Update-with-start: a referral whose workflow has ended gets a new run that carries on from Postgres.
+      return await deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
+        args: [{ newMemberId: request.newMemberId, occurredAt, source: request.source }],
+        startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, {
+          ...startOptions(identity, code),
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      });
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+        throw new ConflictError(error.cause.message, { reason: error.cause.type });
+      }
+      throw error;
+    }
+  }
+
+  return {
+    /** An invite-link click: one referral per visitor and code; repeats within the dedupe window are flagged. */
+    async recordClick(request: ClickRequest): Promise<RecordedClick> {
+      const code = await findCode('code', request.code);
+      if (code.revoked_at) throw new GoneError('this invite link has been revoked');
+      if (code.expires_at && code.expires_at <= now()) throw new GoneError('this invite link has expired');
+      // A click with no visitor id cannot be recognised again: it is a referral of its own.
+      const visitorHash = saltedHash(deps.hashSalt, request.visitorId ?? randomUUID());
+      const identity = identityFor(code, visitorHash, false);
+      const clickId = randomUUID();
+      await deps.temporal.workflow.signalWithStart(referralWorkflow, {
+        ...startOptions(identity, code),
+        signal: clickSignal,
+        signalArgs: [
+          {
+            clickId,
+            occurredAt: now().toISOString(),
+            ipHash: request.ipAddress ? saltedHash(deps.hashSalt, request.ipAddress) : null,
+            userAgent: request.userAgent?.slice(0, 512) ?? null,
+            metadata: request.metadata,
+          },
+        ],
+      });
+      return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId };
+    },
+
+    /** A funnel step from the app, for the referral its token names. */
+    async recordFunnelStep(claims: ReferralTokenClaims, step: StepRequest): Promise<void> {
+      const code = await findCode('id', claims.referralCodeId);
+      const identity = identityFor(code, claims.visitorHash, false);
+      if (identity.referralId !== claims.referralId) throw new NotFoundError('referral');
+      if (step.newMemberId) {
+        const linked = await deps.pool.query('SELECT new_member_id FROM referrals WHERE id = $1', [claims.referralId]);
+        const current = linked.rows[0]?.new_member_id;
+        if (current && current !== step.newMemberId) {
+          throw new ConflictError('this referral is already linked to another member');
+        }
+      }
+      await deps.temporal.workflow.signalWithStart(referralWorkflow, {
+        ...startOptions(identity, code),
+        signal: funnelStepSignal,
+        signalArgs: [{ ...step, occurredAt: step.occurredAt ?? now().toISOString() }],
+      });
+    },
+
+    /**
+     * confirmRecruitment(code, newMemberId), matched in the order of DESIGN.md rule 4. A member
+     * already confirmed in the organisation keeps that attribution (one mentor per member).
+     */
+    async confirmRecruitment(request: ConfirmRequest): Promise<ConversionRecord> {
+      const code = await findCode('code', request.code);
+      const confirmed = await findConfirmedAttribution(code.org_id, request.newMemberId);
+      if (confirmed) return confirmed;
+      const matched = await deps.pool.query(
+        `SELECT r.*, $3::text AS code FROM referrals r
+         WHERE r.referral_code_id = $1 AND r.status IN ('pending', 'expired', 'flagged')
+           AND (r.new_member_id = $2 OR r.new_member_id IS NULL)
+         ORDER BY (r.new_member_id = $2) IS TRUE DESC, r.last_click_at DESC, r.id
+         LIMIT 1`,
+        [code.id, request.newMemberId, code.code],
+      );
+      const identity = matched.rows[0]
+        ? identityOf(snapshotFromRow(matched.rows[0]))
+        : identityFor(code, `direct-${request.newMemberId}`, true);
+      return confirmOn(identity, code, request);
+    },
+
+    /** PUT /referral-attributions/:id: the membership system confirms a referral it already knows. */
+    async confirmKnownReferral(
+      referralId: string,
+      request: { newMemberId: string; occurredAt?: string; source: ConfirmationSource },
+    ): Promise<ConversionRecord> {
+      const found = await deps.pool.query(
+        `SELECT r.*, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id WHERE r.id = $1`,
+        [referralId],
+      );
+      if (!found.rows[0]) throw new NotFoundError('referral');
+      const snapshot = snapshotFromRow(found.rows[0]);
+      const confirmed = await findConfirmedAttribution(snapshot.orgId, request.newMemberId);
+      if (confirmed) return confirmed;
+      const code = await findCode('id', snapshot.referralCodeId);
+      return confirmOn(identityOf(snapshot), code, { ...request, code: code.code });
+    },
+
+    /** member.cancelled: the member's attribution in the organisation is reversed and stops counting. */
+    async cancelMembership(request: { code: string; newMemberId: string; occurredAt?: string }): Promise<number> {
+      const code = await findCode('code', request.code);
+      const linked = await deps.pool.query(
+        `SELECT r.*, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id
+         WHERE r.org_id = $1 AND r.new_member_id = $2 AND r.status IN ('pending', 'confirmed', 'flagged')`,
+        [code.org_id, request.newMemberId],
+      );
+      for (const row of linked.rows) {
+        const codeOfReferral = row.referral_code_id === code.id ? code : await findCode('id', row.referral_code_id);
+        await deps.temporal.workflow.signalWithStart(referralWorkflow, {
+          ...startOptions(identityOf(snapshotFromRow(row)), codeOfReferral),
+          signal: cancelSignal,
+          signalArgs: [{ newMemberId: request.newMemberId, occurredAt: request.occurredAt ?? now().toISOString() }],
+        });
+      }
+      return linked.rows.length;
+    },
+  };
+}
+
+export type ReferralService = ReturnType<typeof createReferralService>;

