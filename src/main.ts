@@ -52,7 +52,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
     });
     stops.push(() => temporal.stop());
 
-    const pool = createPool(postgres.databaseUrl);
+    const pool = createPool(postgres.databaseUrl, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
     stops.push(() => pool.end());
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     stops.push(() => workerConnection.close());

@@ -49,7 +49,11 @@ export async function startPostgres(options: {
   return {
     databaseUrl: `${adminUrl}/${EMBEDDED_DATABASE}`,
     embedded: true,
-    stop: () => server.stop(),
+    // Ctrl-C in a terminal reaches Postgres too; stopping a server that already exited would wait forever.
+    stop: async () => {
+      const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+      if (child && child.exitCode === null && child.signalCode === null) await server.stop();
+    },
   };
 }
 

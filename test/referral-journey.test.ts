@@ -1,0 +1,336 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { nameBasedUuid, referralWorkflowId, saltedHash } from '../src/services/identifiers';
+import {
+  AttributionStatus,
+  MentorId,
+  OrgId,
+  ReferralCode,
+  ReferralStage,
+  ReferralStuck,
+} from '../src/workflows/search-attributes';
+import { eventually, openHarness, startBadgeService, type Harness, type RunningWorker, type SeededOrg } from './support/harness';
+
+let harness: Harness;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  harness = await openHarness();
+  worker = await harness.startWorker();
+});
+
+afterAll(async () => {
+  await harness.close();
+});
+
+/** Runs `work` with the file's worker swapped for one that talks to a recording badge service. */
+async function withBadgeService(statusFor: ((call: number) => number) | undefined, work: (badgeService: Awaited<ReturnType<typeof startBadgeService>>) => Promise<void>) {
+  const badgeService = await startBadgeService(statusFor);
+  await worker.stop();
+  const badgeWorker = await harness.startWorker({ badgeServiceUrl: badgeService.url });
+  try {
+    await work(badgeService);
+  } finally {
+    await badgeWorker.stop();
+    worker = await harness.startWorker();
+    await badgeService.close();
+  }
+}
+
+async function referralRow(referralId: string) {
+  const result = await harness.pool.query('SELECT * FROM referrals WHERE id = $1', [referralId]);
+  return result.rows[0];
+}
+
+async function eventTypes(referralId: string): Promise<string[]> {
+  const result = await harness.pool.query('SELECT type FROM referral_events WHERE referral_id = $1 ORDER BY id', [referralId]);
+  return result.rows.map((row) => row.type);
+}
+
+async function counts(mentorId: string) {
+  const result = await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [mentorId]);
+  return result.rows[0];
+}
+
+/** Waits until the referral's row satisfies `ready`, then returns it. */
+function rowWhen(referralId: string, ready: (row: Record<string, unknown>) => boolean, what: string) {
+  return eventually(async () => {
+    const row = await referralRow(referralId);
+    return row && ready(row) ? row : undefined;
+  }, 30_000, what);
+}
+
+async function workflowOf(referralId: string) {
+  const row = await referralRow(referralId);
+  return harness.client.workflow.getHandle(row.workflow_id);
+}
+
+async function recordHistory(name: string, referralId: string) {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await (await workflowOf(referralId)).fetchHistory();
+  const file = path.join(__dirname, 'fixtures', 'histories', `${name}.json`);
+  writeFileSync(file, JSON.stringify(history, null, 1));
+}
+
+function click(org: SeededOrg, visitorId: string) {
+  return harness.service.recordClick({ code: org.code, visitorId, metadata: { shareChannel: 'whatsapp' } });
+}
+
+function step(clicked: { referralId: string; referralCodeId: string; visitorHash: string }, type: 'installed' | 'account_created' | 'first_login', extra: { idempotencyKey?: string; newMemberId?: string } = {}) {
+  return harness.service.recordFunnelStep(clicked, { type, idempotencyKey: extra.idempotencyKey ?? `${type}-${randomUUID()}`, newMemberId: extra.newMemberId });
+}
+
+test('a click becomes one referral whose id follows from the code and the visitor', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await click(org, 'install-1');
+  const visitorHash = saltedHash('test-only-hash-salt', 'install-1');
+  expect(clicked.visitorHash).toBe(visitorHash);
+  expect(clicked.referralId).toBe(nameBasedUuid(referralWorkflowId(org.codeId, visitorHash)));
+  const row = await rowWhen(clicked.referralId, () => true, 'referral row');
+  expect(row).toMatchObject({ stage: 'clicked', status: 'pending', mentor_id: org.mentorId, org_id: org.orgId, is_direct: false });
+});
+
+test('the happy path ends confirmed, with its rows, search attributes and one badge', async () => {
+  await withBadgeService(undefined, async (badgeService) => {
+    const org = await harness.seedOrg();
+    const member = randomUUID();
+    const clicked = await click(org, 'happy-visitor');
+    await step(clicked, 'installed');
+    await step(clicked, 'account_created', { newMemberId: member });
+    await rowWhen(clicked.referralId, (row) => row.stage === 'account_created', 'account created');
+    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+    expect(record).toMatchObject({
+      referralId: clicked.referralId,
+      mentorId: org.mentorId,
+      orgId: org.orgId,
+      newMemberId: member,
+      status: 'confirmed',
+      direct: false,
+    });
+    await step(clicked, 'first_login');
+    const handle = await workflowOf(clicked.referralId);
+    await handle.result();
+
+    const row = await referralRow(clicked.referralId);
+    expect(row).toMatchObject({ stage: 'first_login', status: 'confirmed', new_member_id: member, implied_steps: [], stuck: false });
+    expect(await eventTypes(clicked.referralId)).toEqual(['click', 'installed', 'account_created', 'confirmed', 'first_login']);
+    expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get(ReferralStage)).toBe('first_login');
+    expect(description.typedSearchAttributes.get(AttributionStatus)).toBe('confirmed');
+    expect(description.typedSearchAttributes.get(ReferralStuck)).toBe(false);
+    expect(description.typedSearchAttributes.get(MentorId)).toBe(org.mentorId);
+    expect(description.typedSearchAttributes.get(OrgId)).toBe(org.orgId);
+    expect(description.typedSearchAttributes.get(ReferralCode)).toBe(org.code);
+
+    expect(badgeService.calls).toHaveLength(1);
+    expect(badgeService.calls[0].body).toEqual({
+      mentorId: org.mentorId,
+      orgId: org.orgId,
+      milestone: 1,
+      confirmedCount: 1,
+      awardedAt: expect.any(String),
+    });
+    const awards = await harness.pool.query('SELECT id, milestone, delivered_at FROM badge_awards WHERE mentor_id = $1', [org.mentorId]);
+    expect(awards.rows).toHaveLength(1);
+    expect(badgeService.calls[0].headers['idempotency-key']).toBe(awards.rows[0].id);
+    expect(awards.rows[0].delivered_at).not.toBeNull();
+    await recordHistory('happy-path', clicked.referralId);
+  });
+});
+
+test('a second click by the same visitor within the dedupe window is stored, flagged and not counted', async () => {
+  const org = await harness.seedOrg({ dedupeWindowSeconds: 3600 });
+  const first = await click(org, 'dup-visitor');
+  const second = await click(org, 'dup-visitor');
+  expect(second.referralId).toBe(first.referralId);
+  const clicks = await eventually(async () => {
+    const result = await harness.pool.query(
+      'SELECT is_duplicate FROM click_events WHERE referral_id = $1 ORDER BY occurred_at',
+      [first.referralId],
+    );
+    return result.rows.length === 2 ? result.rows : undefined;
+  }, 30_000, 'two click rows');
+  expect(clicks.map((row) => row.is_duplicate)).toEqual([false, true]);
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
+  expect(await eventTypes(first.referralId)).toEqual(['click', 'duplicate_click']);
+  await recordHistory('duplicate-click', first.referralId);
+});
+
+test('out-of-order steps advance and record implied steps; repeats change nothing', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = await click(org, 'ooo-visitor');
+  await rowWhen(clicked.referralId, () => true, 'referral row');
+  await step(clicked, 'account_created', { idempotencyKey: 'acct-1', newMemberId: member });
+  await step(clicked, 'account_created', { idempotencyKey: 'acct-1', newMemberId: member });
+  await step(clicked, 'installed', { idempotencyKey: 'inst-late' });
+  await step(clicked, 'account_created', { idempotencyKey: 'acct-2' });
+  const handle = await workflowOf(clicked.referralId);
+  const view = await eventually(async () => {
+    const state = await handle.query('state');
+    return (state as { timeline: unknown[] }).timeline.length >= 2 ? state : undefined;
+  }, 30_000, 'steps handled');
+  // Let the later, ignored messages be processed before reading the row.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const row = await referralRow(clicked.referralId);
+  expect(row).toMatchObject({ stage: 'account_created', implied_steps: ['installed'], new_member_id: member, status: 'pending' });
+  expect(row.installed_at).toEqual(row.account_created_at);
+  expect(await eventTypes(clicked.referralId)).toEqual(['click', 'account_created']);
+  expect((view as { referral: { stage: string } }).referral.stage).toBe('account_created');
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 1, confirmed_count: 0 });
+  await recordHistory('out-of-order-steps', clicked.referralId);
+});
+
+test('a confirmation before any step confirms and implies the skipped steps', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = await click(org, 'early-confirm');
+  await rowWhen(clicked.referralId, () => true, 'referral row');
+  const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'app' });
+  expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', newMemberId: member });
+  const row = await referralRow(clicked.referralId);
+  expect(row).toMatchObject({ stage: 'account_created', implied_steps: ['installed', 'account_created'], status: 'confirmed' });
+});
+
+test('a registration with no tracked click becomes a direct referral with an implicit click', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+  expect(record).toMatchObject({ status: 'confirmed', direct: true, mentorId: org.mentorId, newMemberId: member });
+  const clicks = await harness.pool.query('SELECT is_implicit, is_duplicate FROM click_events WHERE referral_id = $1', [record.referralId]);
+  expect(clicks.rows).toEqual([{ is_implicit: true, is_duplicate: false }]);
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  expect(await eventTypes(record.referralId)).toEqual(['direct_registration', 'confirmed']);
+  await recordHistory('direct-referral', record.referralId);
+});
+
+test('one visitor on two mentors\' links: the confirmed referral wins and the other is superseded', async () => {
+  const orgA = await harness.seedOrg();
+  const orgB = await harness.addCode(orgA);
+  const member = randomUUID();
+  const viaA = await click(orgA, 'two-mentors');
+  const viaB = await click(orgB, 'two-mentors');
+  await rowWhen(viaA.referralId, () => true, 'first referral');
+  await rowWhen(viaB.referralId, () => true, 'second referral');
+  const record = await harness.service.confirmRecruitment({ code: orgB.code, newMemberId: member, source: 'webhook' });
+  expect(record).toMatchObject({ referralId: viaB.referralId, mentorId: orgB.mentorId, status: 'confirmed' });
+  await (await workflowOf(viaA.referralId)).result();
+  expect((await referralRow(viaA.referralId)).status).toBe('superseded');
+  expect(await counts(orgA.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
+  expect(await counts(orgB.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  // The same member confirmed again through the first mentor's code keeps the first attribution.
+  const again = await harness.service.confirmRecruitment({ code: orgA.code, newMemberId: member, source: 'webhook' });
+  expect(again).toEqual(record);
+});
+
+test('no account in the attribution window expires the referral; a late confirmation still counts', async () => {
+  const org = await harness.seedOrg({ attributionWindowSeconds: 2 });
+  const clicked = await click(org, 'late-visitor');
+  const handle = await eventually(async () => ((await referralRow(clicked.referralId)) ? workflowOf(clicked.referralId) : undefined));
+  const ended = await handle.result();
+  expect(ended.status).toBe('expired');
+  expect((await referralRow(clicked.referralId)).status).toBe('expired');
+  await recordHistory('expired', clicked.referralId);
+
+  const member = randomUUID();
+  const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+  expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', newMemberId: member });
+  expect(await eventTypes(clicked.referralId)).toEqual(['click', 'expired', 'late_confirmation']);
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+});
+
+test('member.cancelled reverses the attribution and it stops counting', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = await click(org, 'cancel-visitor');
+  await rowWhen(clicked.referralId, () => true, 'referral row');
+  await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  expect(await harness.service.cancelMembership({ code: org.code, newMemberId: member })).toBe(1);
+  await rowWhen(clicked.referralId, (row) => row.status === 'reversed', 'reversed');
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
+  expect(await eventTypes(clicked.referralId)).toEqual(['click', 'confirmed', 'reversed']);
+});
+
+test('a mentor confirming their own link is rejected', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await click(org, 'self-visitor');
+  await rowWhen(clicked.referralId, () => true, 'referral row');
+  const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: org.mentorId, source: 'app' });
+  expect(record).toMatchObject({ referralId: clicked.referralId, status: 'rejected' });
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
+  expect(await harness.pool.query('SELECT 1 FROM badge_awards WHERE mentor_id = $1', [org.mentorId])).toMatchObject({ rowCount: 0 });
+});
+
+test('an account not confirmed within the confirmation window is marked stuck for operators', async () => {
+  const org = await harness.seedOrg({ confirmationWindowSeconds: 2 });
+  const clicked = await click(org, 'stuck-visitor');
+  await step(clicked, 'account_created', { newMemberId: randomUUID() });
+  await rowWhen(clicked.referralId, (row) => row.stuck === true, 'stuck mark');
+  const query = `ReferralStuck=true AND OrgId="${org.orgId}"`;
+  const listed = await eventually(async () => {
+    const ids: string[] = [];
+    for await (const execution of harness.client.workflow.list({ query })) ids.push(execution.workflowId);
+    return ids.length > 0 ? ids : undefined;
+  }, 30_000, 'visibility of the stuck referral');
+  expect(listed).toEqual([(await referralRow(clicked.referralId)).workflow_id]);
+  expect(await eventTypes(clicked.referralId)).toEqual(['click', 'account_created', 'confirmation_overdue']);
+});
+
+test('the same confirmation delivered five times at once gives one attribution, one award, one badge call', async () => {
+  await withBadgeService(undefined, async (badgeService) => {
+    const org = await harness.seedOrg();
+    const member = randomUUID();
+    const clicked = await click(org, 'five-times');
+    await rowWhen(clicked.referralId, () => true, 'referral row');
+    const records = await Promise.all(
+      Array.from({ length: 5 }, () => harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' })),
+    );
+    for (const record of records) expect(record).toEqual(records[0]);
+    expect(records[0]).toMatchObject({ referralId: clicked.referralId, status: 'confirmed' });
+    await eventually(async () => (badgeService.calls.length > 0 ? true : undefined), 30_000, 'badge call');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(badgeService.calls).toHaveLength(1);
+    const confirmed = await harness.pool.query("SELECT id FROM referrals WHERE new_member_id = $1 AND status = 'confirmed'", [member]);
+    expect(confirmed.rowCount).toBe(1);
+    const awards = await harness.pool.query('SELECT milestone FROM badge_awards WHERE mentor_id = $1', [org.mentorId]);
+    expect(awards.rows).toEqual([{ milestone: 1 }]);
+  });
+});
+
+test('a badge service failing for a while still gets the award, delivered once', async () => {
+  await withBadgeService((call) => (call <= 3 ? 503 : 200), async (badgeService) => {
+    const org = await harness.seedOrg();
+    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: randomUUID(), source: 'webhook' });
+    expect(record.status).toBe('confirmed');
+    await eventually(async () => {
+      const award = await harness.pool.query('SELECT delivered_at FROM badge_awards WHERE mentor_id = $1', [org.mentorId]);
+      return award.rows[0]?.delivered_at ? true : undefined;
+    }, 60_000, 'award delivered');
+    expect(badgeService.calls.map((call) => call.answered)).toEqual([503, 503, 503, 200]);
+    const keys = new Set(badgeService.calls.map((call) => call.headers['idempotency-key']));
+    expect(keys.size).toBe(1);
+  });
+});
+
+test('a journey survives its worker stopping in the middle and finishes when a worker returns', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = await click(org, 'restart-visitor');
+  await step(clicked, 'installed');
+  await rowWhen(clicked.referralId, (row) => row.stage === 'installed', 'installed');
+  await worker.stop();
+  // Sent while no worker runs: Temporal keeps them until one comes back.
+  await step(clicked, 'account_created', { newMemberId: member });
+  await step(clicked, 'first_login');
+  expect((await referralRow(clicked.referralId)).stage).toBe('installed');
+  worker = await harness.startWorker();
+  const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+  expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed' });
+  const ended = await (await workflowOf(clicked.referralId)).result();
+  expect(ended).toMatchObject({ status: 'confirmed', newMemberId: member });
+  expect((await referralRow(clicked.referralId)).stage).toBe('first_login');
+});

@@ -1,0 +1,54 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { migrate } from '../../src/db/migrate';
+import { startPostgres, type RunningPostgres } from '../../src/stack/postgres';
+import { startTemporal, type RunningTemporal } from '../../src/stack/temporal';
+
+export interface TestStack {
+  postgres: RunningPostgres;
+  temporal: RunningTemporal;
+  adminUrl: string;
+  database: string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Real Postgres (DATABASE_URL, else embedded) with a scratch database, and a real Temporal server. */
+export default async function globalSetup(): Promise<void> {
+  const log = (line: string) => process.stderr.write(`[test stack] ${line}\n`);
+  const postgres = await startPostgres({
+    databaseUrl: process.env.DATABASE_URL,
+    dataDir: mkdtempSync(path.join(tmpdir(), 'referral-test-')),
+    port: await freePort(),
+    log,
+  });
+  const database = `referral_test_${process.pid}_${Date.now()}`;
+  const admin = new Client({ connectionString: postgres.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  const url = new URL(postgres.databaseUrl);
+  url.pathname = `/${database}`;
+  await migrate(url.toString());
+
+  const temporal = await startTemporal({
+    address: process.env.TEMPORAL_ADDRESS,
+    namespace: 'default',
+    cliPath: process.env.TEMPORAL_CLI_PATH,
+    log,
+  });
+  process.env.TEST_DATABASE_URL = url.toString();
+  process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
+  (globalThis as { testStack?: TestStack }).testStack = { postgres, temporal, adminUrl: postgres.databaseUrl, database };
+}
