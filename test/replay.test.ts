@@ -1,0 +1,41 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+
+const HISTORIES_DIR = path.join(__dirname, 'fixtures', 'histories');
+const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function recordedHistories() {
+  return readdirSync(HISTORIES_DIR)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'))) }));
+}
+
+async function replayAll(workflowsPath: string) {
+  const outcomes: Array<{ workflowId: string; error?: unknown }> = [];
+  for await (const result of Worker.runReplayHistories({ workflowsPath, bundlerOptions: { logger: quiet } }, recordedHistories())) {
+    outcomes.push({ workflowId: result.workflowId, error: result.error });
+  }
+  return outcomes;
+}
+
+test('the recorded journeys replay against the current workflow code', async () => {
+  const outcomes = await replayAll(require.resolve('../src/workflows'));
+  expect(outcomes.map((outcome) => outcome.workflowId)).toEqual([
+    'direct-referral',
+    'duplicate-click',
+    'expired',
+    'happy-path',
+    'out-of-order-steps',
+  ]);
+  expect(outcomes.filter((outcome) => outcome.error)).toEqual([]);
+});
+
+test('an unguarded change to the workflow fails the replay', async () => {
+  const outcomes = await replayAll(require.resolve('./fixtures/altered-workflow'));
+  expect(outcomes).toHaveLength(5);
+  for (const outcome of outcomes) expect(outcome.error).toBeInstanceOf(DeterminismViolationError);
+});
