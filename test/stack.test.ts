@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
+import { createApp } from '../src/api/app';
+import { isPostgresReachable, createPool } from '../src/db/pool';
+import { freePort } from './support/global-setup';
+import { eventually } from './support/harness';
+
+const ROOT = path.resolve(__dirname, '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startMain(env: Record<string, string>): Started {
+  let output = '';
+  const child = spawn(TSX, ['src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function status(url: string): Promise<number | undefined> {
+  try {
+    return (await fetch(url)).status;
+  } catch {
+    return undefined;
+  }
+}
+
+test('a bad configuration value stops start-up with one line naming the variable', async () => {
+  const started = startMain({ PORT: 'eighty' });
+  expect(await started.exited).toBe(1);
+  expect(started.output().trim()).toBe('Invalid configuration: PORT: Invalid input: expected number, received NaN');
+});
+
+test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and finds its data again', async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'referral-start-'));
+  const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  const env = {
+    DATA_DIR: dataDir,
+    DATABASE_URL: process.env.TEST_DATABASE_URL!,
+    PORT: String(ports.api),
+    TEMPORAL_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+  };
+  const first = startMain(env);
+  const api = `http://localhost:${ports.api}`;
+  await eventually(async () => ((await status(`${api}/readyz`)) === 200 ? true : undefined), 90_000, 'readiness');
+  expect(await (await fetch(`${api}/readyz`)).json()).toEqual({ status: 'ready', checks: { postgres: true, temporal: true } });
+  expect(await (await fetch(`${api}/healthz`)).json()).toEqual({ status: 'ok' });
+  expect(await status(`http://localhost:${ports.ui}/`)).toBe(200);
+  expect(first.output()).toContain(`API          ${api}`);
+  expect(first.output()).toContain(`Temporal UI  http://localhost:${ports.ui}`);
+
+  const connection = await Connection.connect({ address: `localhost:${ports.temporal}` });
+  const attributes = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+  expect(attributes.customAttributes).toMatchObject({
+    ReferralStage: expect.anything(),
+    AttributionStatus: expect.anything(),
+    MentorId: expect.anything(),
+    OrgId: expect.anything(),
+    ReferralCode: expect.anything(),
+    ReferralStuck: expect.anything(),
+  });
+  const workflowId = `start-test-${randomUUID()}`;
+  await new Client({ connection }).workflow.start('keptAcrossRestarts', { taskQueue: 'nobody-listens', workflowId });
+  await connection.close();
+
+  first.child.kill('SIGINT');
+  expect(await first.exited).toBe(0);
+  expect(await status(`${api}/healthz`)).toBeUndefined();
+
+  const second = startMain(env);
+  await eventually(async () => ((await status(`${api}/readyz`)) === 200 ? true : undefined), 90_000, 'readiness after restart');
+  const again = await Connection.connect({ address: `localhost:${ports.temporal}` });
+  const description = await new Client({ connection: again }).workflow.getHandle(workflowId).describe();
+  expect(description.status.name).toBe('RUNNING');
+  await again.close();
+  second.child.kill('SIGTERM');
+  expect(await second.exited).toBe(0);
+});
+
+test('readiness answers 503 naming Postgres when it cannot be reached', async () => {
+  const pool = createPool(`postgresql://postgres@127.0.0.1:${await freePort()}/nothing`, () => undefined);
+  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    pool,
+    temporal: new Client({ connection }),
+    config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) },
+    readiness: { postgres: () => isPostgresReachable(pool), temporal: async () => true },
+  });
+  const server = app.listen(0);
+  try {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true } });
+  } finally {
+    server.close();
+    await connection.close();
+    await pool.end();
+  }
+});
