@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { configSchema } from '../src/config';
+
+const compose = parse(readFileSync(path.join(__dirname, '..', 'docker-compose.yml'), 'utf8'));
+const variablesOfNpmStart = Object.keys(configSchema.shape);
+
+test('the production shape names Postgres, Temporal on Postgres, its UI, the API and workers', () => {
+  expect(Object.keys(compose.services).sort()).toEqual(['api', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+  expect(compose.services.temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+  expect(compose.services['temporal-ui'].environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+});
+
+test('the API and the workers run the project\'s own image with the variables npm start reads', () => {
+  const { api, worker } = compose.services;
+  expect(api.build).toBe('.');
+  expect(worker.image).toBe(api.image);
+  expect(api.command).toEqual(['npm', 'start']);
+  expect(worker.command).toEqual(['npm', 'run', 'worker']);
+  expect(worker.environment).toEqual(api.environment);
+  const names = Object.keys(api.environment);
+  expect(names.filter((name) => !variablesOfNpmStart.includes(name))).toEqual([]);
+  expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'JWT_SECRET', 'MEMBERSHIP_WEBHOOK_SECRET', 'BADGE_SERVICE_URL']));
+});
+
+test('the search attributes operators filter by are created in the production shape too', () => {
+  const command: string = compose.services['temporal-setup'].command;
+  for (const name of ['ReferralStage', 'AttributionStatus', 'MentorId', 'OrgId', 'ReferralCode', 'ReferralStuck']) {
+    expect(command).toContain(`--name ${name} `);
+  }
+});

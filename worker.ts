@@ -1,0 +1,40 @@
+import { NativeConnection } from '@temporalio/worker';
+import { systemClock } from './src/activities';
+import { createBadgeClient } from './src/activities/badge-client';
+import { ConfigError, loadConfig } from './src/config';
+import { migrate } from './src/db/migrate';
+import { createPool } from './src/db/pool';
+import { createLogger } from './src/logger';
+import { createReferralWorker } from './src/worker/create-worker';
+
+/**
+ * A worker on its own, for the production shape (docker-compose runs N of them): it needs
+ * DATABASE_URL and TEMPORAL_ADDRESS and starts no servers. `npm start` runs one in-process instead.
+ */
+async function runWorker(): Promise<void> {
+  const config = loadConfig();
+  if (!config.DATABASE_URL || !config.TEMPORAL_ADDRESS) {
+    throw new ConfigError('Invalid configuration: DATABASE_URL and TEMPORAL_ADDRESS must be set for a standalone worker');
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  await migrate(config.DATABASE_URL);
+  const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const worker = await createReferralWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    pool,
+    clock: systemClock,
+    badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
+  });
+  logger.info({ taskQueue: 'referrals' }, 'worker running');
+  // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.
+  await worker.run();
+  await connection.close();
+  await pool.end();
+}
+
+runWorker().catch((error: Error) => {
+  console.error(error instanceof ConfigError ? error.message : `Worker failed: ${error.message}`);
+  process.exit(1);
+});
