@@ -5,7 +5,6 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 
 const HISTORIES_DIR = path.join(__dirname, 'fixtures', 'histories');
-const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function recordedHistories() {
   return readdirSync(HISTORIES_DIR)
@@ -16,7 +15,7 @@ function recordedHistories() {
 
 async function replayAll(workflowsPath: string) {
   const outcomes: Array<{ workflowId: string; error?: unknown }> = [];
-  for await (const result of Worker.runReplayHistories({ workflowsPath, bundlerOptions: { logger: quiet } }, recordedHistories())) {
+  for await (const result of Worker.runReplayHistories({ workflowsPath }, recordedHistories())) {
     outcomes.push({ workflowId: result.workflowId, error: result.error });
   }
   return outcomes;

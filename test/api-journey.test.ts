@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import pino from 'pino';
+import { createApp } from '../src/api/app';
+import { signPayload } from '../src/api/webhook-signature';
+import { eventually, openHarness, type Harness } from './support/harness';
+
+const secrets = { JWT_SECRET: 'api-test-jwt-secret-0123456789abcdef', MEMBERSHIP_WEBHOOK_SECRET: 'api-test-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
+let harness: Harness;
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  harness = await openHarness();
+  await harness.startWorker();
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    pool: harness.pool,
+    temporal: harness.client,
+    config: secrets,
+    taskQueue: harness.taskQueue,
+    readiness: { postgres: async () => true, temporal: async () => true },
+  });
+  server = app.listen(0);
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await harness.close();
+});
+
+function post(path: string, body: unknown, headers: Record<string, string> = {}, method = 'POST') {
+  return fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+function signed(path: string, body: unknown, method = 'POST', at = Math.floor(Date.now() / 1000)) {
+  const raw = JSON.stringify(body);
+  return post(path, raw, { 'x-signature': `t=${at},v1=${signPayload(secrets.MEMBERSHIP_WEBHOOK_SECRET, at, raw)}` }, method);
+}
+
+async function rowCounts() {
+  const result = await harness.pool.query(
+    'SELECT (SELECT count(*) FROM referrals) AS referrals, (SELECT count(*) FROM click_events) AS clicks, (SELECT count(*) FROM referral_events) AS events',
+  );
+  return result.rows[0];
+}
+
+test('the app clicks, signals its steps with the referral token, and the webhook confirms', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clickResponse = await post('/api/v1/referral-attributions', { code: org.code, visitorId: 'app-install-1', metadata: { platform: 'ios', shareChannel: 'sms' } });
+  expect(clickResponse.status).toBe(201);
+  const clicked = (await clickResponse.json()) as { referralId: string; referralToken: string };
+  expect(clicked).toEqual({ referralId: expect.any(String), referralToken: expect.any(String), status: 'recorded' });
+
+  const auth = { authorization: `Bearer ${clicked.referralToken}` };
+  const stepResponse = await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'k1', newMemberId: member }, auth);
+  expect(stepResponse.status).toBe(202);
+  expect(await stepResponse.json()).toEqual({ referralId: clicked.referralId, accepted: 'account_created' });
+  await eventually(async () => {
+    const row = await harness.pool.query('SELECT stage FROM referrals WHERE id = $1', [clicked.referralId]);
+    return row.rows[0]?.stage === 'account_created' ? true : undefined;
+  });
+
+  const delivery = { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: 'd-1' };
+  const first = await signed('/api/v1/webhooks/membership', delivery);
+  expect(first.status).toBe(200);
+  const confirmed = (await first.json()) as { conversion: unknown };
+  expect(confirmed).toMatchObject({ deliveryId: 'd-1', conversion: { referralId: clicked.referralId, mentorId: org.mentorId, status: 'confirmed', newMemberId: member } });
+  const replayed = await signed('/api/v1/webhooks/membership', delivery);
+  expect(await replayed.json()).toEqual(confirmed);
+  const counts = await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId]);
+  expect(counts.rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+
+  const known = await signed(`/api/v1/referral-attributions/${clicked.referralId}`, { newMemberId: member }, 'PUT');
+  expect(known.status).toBe(200);
+  expect(await known.json()).toEqual(confirmed.conversion);
+});
+
+test('bad input and bad credentials get a 4xx with what was wrong, and change nothing', async () => {
+  const org = await harness.seedOrg();
+  const before = await rowCounts();
+  const cases: Array<[Promise<Response>, number, string]> = [
+    [post('/api/v1/referral-attributions', '{"code":'), 400, 'malformed_json'],
+    [post('/api/v1/referral-attributions', { code: 42 }), 400, 'invalid_request'],
+    [post('/api/v1/referral-attributions', { code: org.code, extra: true }), 400, 'invalid_request'],
+    [post('/api/v1/referral-attributions', { code: org.code, visitorId: 'x'.repeat(10_000) }), 400, 'invalid_request'],
+    [post('/api/v1/referral-attributions', { code: org.code, metadata: { note: 'y'.repeat(100_000) } }), 413, 'payload_too_large'],
+    [post('/api/v1/referral-attributions', { code: 'unknown-code-zz' }), 404, 'not_found'],
+    [post('/api/v1/referrals/not-a-uuid/events', { type: 'installed', idempotencyKey: 'k' }, { authorization: 'Bearer x' }), 400, 'invalid_request'],
+    [post(`/api/v1/referrals/${randomUUID()}/events`, { type: 'installed', idempotencyKey: 'k' }), 401, 'unauthorized'],
+    [post(`/api/v1/referrals/${randomUUID()}/events`, { type: 'installed', idempotencyKey: 'k' }, { authorization: 'Bearer not.a.token' }), 401, 'unauthorized'],
+    [post('/api/v1/webhooks/membership', { event: 'member.registered' }), 401, 'invalid_signature'],
+    [signed('/api/v1/webhooks/membership', { event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: '9999-01-01T00:00:00Z', deliveryId: 'd' }), 400, 'invalid_request'],
+    [signed('/api/v1/webhooks/membership', { event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: new Date().toISOString(), deliveryId: 'd' }, 'POST', Math.floor(Date.now() / 1000) - 600), 401, 'invalid_signature'],
+    [signed(`/api/v1/referral-attributions/${randomUUID()}`, { newMemberId: randomUUID() }, 'PUT'), 404, 'not_found'],
+    [post('/api/v1/nowhere', {}), 404, 'not_found'],
+  ];
+  for (const [pending, status, code] of cases) {
+    const response = await pending;
+    const body = (await response.json()) as { error: { code: string } };
+    expect({ status: response.status, code: body.error.code }).toEqual({ status, code });
+  }
+  expect(await rowCounts()).toEqual(before);
+});
