@@ -5,10 +5,16 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { withOrgScope } from '../db/scoped';
+import { createCountsService } from '../services/counts-service';
+import { mentorCounts } from '../services/read-model';
 import { createReferralService } from '../services/referral-service';
+import { createAuthenticator } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { createReferralTokens } from './referral-token';
 import { healthRoutes, type Readiness } from './routes/health';
+import { adminRoutes } from './routes/admin';
+import { readRoutes } from './routes/reads';
 import { referralRoutes } from './routes/referrals';
 
 export interface AppDependencies {
@@ -16,7 +22,7 @@ export interface AppDependencies {
   readiness: Readiness;
   pool: Pool;
   temporal: Client;
-  config: Pick<Config, 'JWT_SECRET' | 'MEMBERSHIP_WEBHOOK_SECRET' | 'HASH_SALT'>;
+  config: Pick<Config, 'JWT_SECRET' | 'MEMBERSHIP_WEBHOOK_SECRET' | 'HASH_SALT' | 'JWKS_URL'>;
   taskQueue?: string;
 }
 
@@ -60,6 +66,12 @@ export function createApp(deps: AppDependencies): express.Express {
       webhookSecret: deps.config.MEMBERSHIP_WEBHOOK_SECRET,
     }),
   );
+  const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: deps.config.JWT_SECRET, jwksUrl: deps.config.JWKS_URL });
+  const counts = createCountsService({
+    repository: { countsFor: (orgId, mentorId) => withOrgScope(deps.pool, orgId, (client) => mentorCounts(client, mentorId)) },
+  });
+  app.use(readRoutes({ pool: deps.pool, authenticate, counts }));
+  app.use(adminRoutes({ pool: deps.pool, temporal: deps.temporal, authenticate, logger: deps.logger }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

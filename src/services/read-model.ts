@@ -1,0 +1,285 @@
+import type { PoolClient } from 'pg';
+import { FUNNEL_STAGES } from '../domain/funnel';
+import { conversionRate } from '../domain/funnel';
+import { ForbiddenError, type Caller } from '../api/auth';
+import { NotFoundError } from '../errors';
+import type { RawCounts } from './counts-service';
+
+// Every function here runs inside withOrgScope: row-level security already limits rows to the
+// caller's organisation; the explicit filters below say the same for readers of the SQL.
+
+const iso = (value: Date | null) => (value ? value.toISOString() : null);
+
+export async function mentorCounts(client: PoolClient, mentorId: string): Promise<RawCounts> {
+  const result = await client.query('SELECT * FROM get_attribution_counts($1)', [mentorId]);
+  const row = result.rows[0];
+  return { totalClicks: row.total_clicks, pendingCount: row.pending_count, confirmedCount: row.confirmed_count };
+}
+
+/** A mentor the caller may read: unknown or of another organisation is 404, another mentor for a mentor 403. */
+export async function authoriseMentor(client: PoolClient, caller: Caller, mentorId: string): Promise<void> {
+  const found = await client.query('SELECT 1 FROM users WHERE id = $1 AND org_id = $2', [mentorId, caller.orgId]);
+  if (found.rowCount === 0) throw new NotFoundError('mentor');
+  if (caller.role === 'platform_admin') throw new ForbiddenError('Platform admins see cross-organisation totals only');
+  if (caller.role === 'peer_mentor' && caller.userId !== mentorId) throw new ForbiddenError('Mentors see only their own figures');
+}
+
+export async function authoriseCoordinator(client: PoolClient, caller: Caller, coordinatorId: string): Promise<void> {
+  const found = await client.query("SELECT 1 FROM users WHERE id = $1 AND org_id = $2", [coordinatorId, caller.orgId]);
+  if (found.rowCount === 0) throw new NotFoundError('coordinator');
+  const own = caller.role === 'coordinator' && caller.userId === coordinatorId;
+  if (!own && caller.role !== 'org_admin') throw new ForbiddenError('Only the coordinator and the organisation admin see this');
+}
+
+export function authoriseOrgAdmin(caller: Caller, orgId: string): void {
+  if (orgId !== caller.orgId) throw new NotFoundError('organisation');
+  if (caller.role !== 'org_admin') throw new ForbiddenError('Only the organisation admin may do this');
+}
+
+export interface ReferralFilters {
+  mentorId?: string;
+  status?: string;
+  stage?: string;
+  from?: string;
+  to?: string;
+  cursor?: string;
+  limit: number;
+}
+
+interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+export function decodeCursor(value: string): Cursor | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (typeof parsed.createdAt === 'string' && typeof parsed.id === 'string' && !Number.isNaN(Date.parse(parsed.createdAt))) {
+      return parsed;
+    }
+  } catch {
+    // fall through: not a cursor we issued
+  }
+  return undefined;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function referralSummary(row: any) {
+  return {
+    id: row.id,
+    mentorId: row.mentor_id,
+    referralCodeId: row.referral_code_id,
+    stage: row.stage,
+    status: row.status,
+    impliedSteps: row.implied_steps,
+    stuck: row.stuck,
+    direct: row.is_direct,
+    newMemberId: row.new_member_id,
+    clickedAt: iso(row.clicked_at),
+    installedAt: iso(row.installed_at),
+    accountCreatedAt: iso(row.account_created_at),
+    firstLoginAt: iso(row.first_login_at),
+    confirmedAt: iso(row.confirmed_at),
+    createdAt: iso(row.created_at),
+  };
+}
+
+export async function listReferrals(client: PoolClient, orgId: string, filters: ReferralFilters) {
+  const where = ['org_id = $1'];
+  const values: unknown[] = [orgId];
+  const add = (clause: string, value: unknown) => {
+    values.push(value);
+    where.push(clause.replace('?', `$${values.length}`));
+  };
+  if (filters.mentorId) add('mentor_id = ?', filters.mentorId);
+  if (filters.status) add('status = ?', filters.status);
+  if (filters.stage) add('stage = ?', filters.stage);
+  if (filters.from) add('created_at >= ?', filters.from);
+  if (filters.to) add('created_at < ?', filters.to);
+  const cursor = filters.cursor ? decodeCursor(filters.cursor) : undefined;
+  if (cursor) {
+    values.push(cursor.createdAt, cursor.id);
+    where.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+  }
+  values.push(filters.limit + 1);
+  const result = await client.query(
+    `SELECT * FROM referrals WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
+    values,
+  );
+  const rows = result.rows.slice(0, filters.limit);
+  const last = rows[rows.length - 1];
+  return {
+    items: rows.map(referralSummary),
+    nextCursor: result.rows.length > filters.limit && last ? encodeCursor({ createdAt: last.created_at.toISOString(), id: last.id }) : null,
+  };
+}
+
+/** A referral the caller may read, with its event timeline. */
+export async function referralDetail(client: PoolClient, caller: Caller, referralId: string) {
+  const found = await client.query('SELECT * FROM referrals WHERE id = $1 AND org_id = $2', [referralId, caller.orgId]);
+  const row = found.rows[0];
+  if (!row) throw new NotFoundError('referral');
+  if (caller.role === 'platform_admin') throw new ForbiddenError('Platform admins see cross-organisation totals only');
+  if (caller.role === 'peer_mentor' && row.mentor_id !== caller.userId) throw new ForbiddenError('Mentors see only their own referrals');
+  const events = await client.query(
+    'SELECT type, stage, status, detail, occurred_at FROM referral_events WHERE referral_id = $1 ORDER BY id',
+    [referralId],
+  );
+  return {
+    ...referralSummary(row),
+    timeline: events.rows.map((event) => ({
+      type: event.type,
+      stage: event.stage,
+      status: event.status,
+      detail: event.detail,
+      occurredAt: iso(event.occurred_at),
+    })),
+  };
+}
+
+const FUNNEL_COUNTS_SQL = `
+  count(*) FILTER (WHERE TRUE) AS clicked,
+  count(*) FILTER (WHERE stage IN ('installed', 'account_created', 'first_login')) AS installed,
+  count(*) FILTER (WHERE stage IN ('account_created', 'first_login')) AS account_created,
+  count(*) FILTER (WHERE stage = 'first_login') AS first_login,
+  count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM confirmed_at - clicked_at))
+    FILTER (WHERE status = 'confirmed') AS median_seconds`;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function funnelOf(row: any) {
+  return {
+    funnel: Object.fromEntries(FUNNEL_STAGES.map((stage) => [stage, Number(row[stage])])),
+    confirmed: Number(row.confirmed),
+    medianTimeToConvertSeconds: row.median_seconds === null ? null : Math.round(Number(row.median_seconds)),
+  };
+}
+
+export async function mentorStats(client: PoolClient, mentorId: string) {
+  const [funnel, counts] = await Promise.all([
+    client.query(`SELECT ${FUNNEL_COUNTS_SQL} FROM referrals WHERE mentor_id = $1 AND status NOT IN ('superseded', 'rejected')`, [mentorId]),
+    mentorCounts(client, mentorId),
+  ]);
+  const { funnel: stages, medianTimeToConvertSeconds } = funnelOf(funnel.rows[0]);
+  return {
+    mentorId,
+    funnel: stages,
+    totalClicks: counts.totalClicks,
+    pendingAttributions: counts.pendingCount,
+    confirmedAttributions: counts.confirmedCount,
+    conversionRate: conversionRate(counts.confirmedCount, counts.totalClicks),
+    medianTimeToConvertSeconds,
+  };
+}
+
+/** RecruitProfile: how each recruit came in and where they stand, with no contact data. */
+export async function mentorRecruits(client: PoolClient, mentorId: string) {
+  const result = await client.query(
+    `SELECT r.id, r.stage, r.status, r.is_direct, r.clicked_at, r.confirmed_at,
+       (SELECT c.device_metadata->>'shareChannel' FROM click_events c
+         WHERE c.referral_id = r.id ORDER BY c.occurred_at LIMIT 1) AS share_channel
+     FROM referrals r
+     WHERE r.mentor_id = $1 AND r.status IN ('confirmed', 'reversed')
+     ORDER BY r.confirmed_at DESC NULLS LAST, r.id`,
+    [mentorId],
+  );
+  return result.rows.map((row) => ({
+    referralId: row.id,
+    stage: row.stage,
+    status: row.status,
+    direct: row.is_direct,
+    shareChannel: row.share_channel,
+    clickedAt: iso(row.clicked_at),
+    confirmedAt: iso(row.confirmed_at),
+  }));
+}
+
+/** MentorPerformanceSummary for each mentor assigned to the coordinator. */
+export async function coordinatorAggregate(client: PoolClient, coordinatorId: string) {
+  const result = await client.query(
+    `SELECT a.mentor_id, c.total_clicks, c.pending_count, c.confirmed_count
+     FROM coordinator_assignments a CROSS JOIN LATERAL get_attribution_counts(a.mentor_id) c
+     WHERE a.coordinator_id = $1
+     ORDER BY c.confirmed_count DESC, a.mentor_id`,
+    [coordinatorId],
+  );
+  return result.rows.map((row) => ({
+    mentorId: row.mentor_id,
+    totalClicks: row.total_clicks,
+    pendingAttributions: row.pending_count,
+    confirmedAttributions: row.confirmed_count,
+    conversionRate: conversionRate(row.confirmed_count, row.total_clicks),
+  }));
+}
+
+export interface DashboardQuery {
+  from: string;
+  to: string;
+  granularity: 'day' | 'week' | 'month';
+}
+
+export async function recruitmentDashboard(client: PoolClient, orgId: string, query: DashboardQuery) {
+  const range = [orgId, query.from, query.to];
+  const [funnel, series, topMentors, channels] = await Promise.all([
+    client.query(
+      `SELECT ${FUNNEL_COUNTS_SQL} FROM referrals
+       WHERE org_id = $1 AND clicked_at >= $2 AND clicked_at < $3 AND status NOT IN ('superseded', 'rejected')`,
+      range,
+    ),
+    client.query(
+      `WITH periods AS (
+         SELECT generate_series(date_trunc($4, $2::timestamptz), $3::timestamptz - interval '1 microsecond', ('1 ' || $4)::interval) AS period
+       )
+       SELECT p.period,
+         (SELECT count(*) FROM click_events c WHERE c.org_id = $1 AND NOT c.is_duplicate
+            AND c.occurred_at >= greatest(p.period, $2) AND c.occurred_at < least(p.period + ('1 ' || $4)::interval, $3)) AS clicks,
+         (SELECT count(*) FROM referrals r WHERE r.org_id = $1
+            AND r.account_created_at >= greatest(p.period, $2) AND r.account_created_at < least(p.period + ('1 ' || $4)::interval, $3)) AS accounts,
+         (SELECT count(*) FROM referrals r WHERE r.org_id = $1 AND r.status = 'confirmed'
+            AND r.confirmed_at >= greatest(p.period, $2) AND r.confirmed_at < least(p.period + ('1 ' || $4)::interval, $3)) AS confirmed
+       FROM periods p ORDER BY p.period`,
+      [...range, query.granularity],
+    ),
+    client.query(
+      `SELECT mentor_id, count(*) AS confirmed FROM referrals
+       WHERE org_id = $1 AND status = 'confirmed' AND confirmed_at >= $2 AND confirmed_at < $3
+       GROUP BY mentor_id ORDER BY confirmed DESC, mentor_id LIMIT 10`,
+      range,
+    ),
+    client.query(
+      `SELECT coalesce(c.device_metadata->>'shareChannel', CASE WHEN c.is_implicit THEN 'direct' ELSE 'unknown' END) AS channel,
+         count(*) AS clicks,
+         count(DISTINCT c.referral_id) FILTER (WHERE r.status = 'confirmed') AS confirmed
+       FROM click_events c JOIN referrals r ON r.id = c.referral_id
+       WHERE c.org_id = $1 AND NOT c.is_duplicate AND c.occurred_at >= $2 AND c.occurred_at < $3
+       GROUP BY 1 ORDER BY clicks DESC, channel`,
+      range,
+    ),
+  ]);
+  const { funnel: stages, confirmed, medianTimeToConvertSeconds } = funnelOf(funnel.rows[0]);
+  return {
+    orgId,
+    from: query.from,
+    to: query.to,
+    granularity: query.granularity,
+    funnel: { ...stages, confirmed },
+    medianTimeToConvertSeconds,
+    timeSeries: series.rows.map((row) => ({
+      periodStart: iso(row.period),
+      clicks: row.clicks,
+      accountsCreated: row.accounts,
+      confirmed: row.confirmed,
+    })),
+    topMentors: topMentors.rows.map((row) => ({ mentorId: row.mentor_id, confirmedAttributions: row.confirmed })),
+    channels: channels.rows.map((row) => ({
+      channel: row.channel,
+      clicks: row.clicks,
+      confirmedAttributions: row.confirmed,
+      conversionRate: conversionRate(row.confirmed, row.clicks),
+    })),
+  };
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import { createApp } from '../src/api/app';
+import type { Role } from '../src/api/auth';
+import { eventually, openHarness, type Harness } from './support/harness';
+
+const JWT_SECRET = 'api-reads-test-jwt-secret-0123456789';
+let harness: Harness;
+let server: Server;
+let base: string;
+
+interface Person {
+  id: string;
+  orgId: string;
+  role: Role;
+}
+
+const orgA = randomUUID();
+const orgB = randomUUID();
+const person = (orgId: string, role: Role): Person => ({ id: randomUUID(), orgId, role });
+const mentor1 = person(orgA, 'peer_mentor');
+const mentor2 = person(orgA, 'peer_mentor');
+const mentor3 = person(orgA, 'peer_mentor');
+const coordinator1 = person(orgA, 'coordinator');
+const coordinator2 = person(orgA, 'coordinator');
+const admin = person(orgA, 'org_admin');
+const platformAdmin = person(orgA, 'platform_admin');
+const mentorB = person(orgB, 'peer_mentor');
+const coordinatorB = person(orgB, 'coordinator');
+const adminB = person(orgB, 'org_admin');
+let referralOf1: string;
+let referralOf3: string;
+let referralOfB: string;
+
+function token(who: Person): Promise<string> {
+  return new SignJWT({ role: who.role, org_id: who.orgId, name: 'Test Person' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(who.id)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+async function call(who: Person | undefined, path: string, init: { method?: string; body?: unknown } = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (who) headers.authorization = `Bearer ${await token(who)}`;
+  const response = await fetch(`${base}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function seedReferral(mentor: Person, confirm: boolean): Promise<string> {
+  const code = await harness.addCode({ orgId: mentor.orgId }, mentor.id);
+  const clicked = await harness.service.recordClick({ code: code.code, visitorId: randomUUID(), metadata: { shareChannel: 'whatsapp' } });
+  await eventually(async () => ((await harness.pool.query('SELECT 1 FROM referrals WHERE id = $1', [clicked.referralId])).rowCount ? true : undefined));
+  if (confirm) await harness.service.confirmRecruitment({ code: code.code, newMemberId: randomUUID(), source: 'webhook' });
+  return clicked.referralId;
+}
+
+beforeAll(async () => {
+  harness = await openHarness();
+  await harness.startWorker();
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    pool: harness.pool,
+    temporal: harness.client,
+    config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: 'api-reads-webhook-secret', HASH_SALT: 'test-only-hash-salt' },
+    taskQueue: harness.taskQueue,
+    readiness: { postgres: async () => true, temporal: async () => true },
+  });
+  server = app.listen(0);
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  // Everyone becomes known on first use of their token.
+  for (const who of [mentor1, mentor2, mentor3, coordinator1, coordinator2, admin, platformAdmin, mentorB, coordinatorB, adminB]) {
+    expect((await call(who, '/api/v1/referral-attributions?limit=1')).status).toBe(who.role === 'platform_admin' ? 403 : 200);
+  }
+  referralOf1 = await seedReferral(mentor1, true);
+  await seedReferral(mentor1, false);
+  referralOf3 = await seedReferral(mentor3, false);
+  referralOfB = await seedReferral(mentorB, true);
+  expect((await call(admin, `/api/v1/coordinators/${coordinator1.id}/mentors`, { method: 'PUT', body: { mentorIds: [mentor1.id, mentor2.id] } })).status).toBe(200);
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await harness.close();
+});
+
+test('counts follow the acceptance criteria: exact figures, zeros for a quiet mentor', async () => {
+  expect((await call(mentor1, `/api/v1/referral-attributions/mentor/${mentor1.id}/counts`)).body).toEqual({
+    totalClicks: 2,
+    pendingAttributions: 0,
+    confirmedAttributions: 1,
+    conversionRate: 0.5,
+  });
+  expect((await call(coordinator1, `/api/v1/referral-attributions/mentor/${mentor2.id}/counts`)).body).toEqual({
+    totalClicks: 0,
+    pendingAttributions: 0,
+    confirmedAttributions: 0,
+    conversionRate: 0,
+  });
+});
+
+test('stats, recruits, the coordinator aggregate and the dashboard carry exact figures and no personal data', async () => {
+  const stats = await call(mentor1, `/api/v1/mentors/${mentor1.id}/stats`);
+  expect(stats.body).toEqual({
+    mentorId: mentor1.id,
+    funnel: { clicked: 2, installed: 1, account_created: 1, first_login: 0 },
+    totalClicks: 2,
+    pendingAttributions: 0,
+    confirmedAttributions: 1,
+    conversionRate: 0.5,
+    medianTimeToConvertSeconds: expect.any(Number),
+  });
+  const recruits = await call(mentor1, `/api/v1/mentors/${mentor1.id}/recruits`);
+  expect(recruits.body.recruits).toEqual([
+    { referralId: referralOf1, stage: 'account_created', status: 'confirmed', direct: false, shareChannel: 'whatsapp', clickedAt: expect.any(String), confirmedAt: expect.any(String) },
+  ]);
+  const aggregate = await call(coordinator1, `/api/v1/coordinators/${coordinator1.id}/aggregate`);
+  expect(aggregate.body).toEqual({
+    coordinatorId: coordinator1.id,
+    mentors: [
+      { mentorId: mentor1.id, totalClicks: 2, pendingAttributions: 0, confirmedAttributions: 1, conversionRate: 0.5 },
+      { mentorId: mentor2.id, totalClicks: 0, pendingAttributions: 0, confirmedAttributions: 0, conversionRate: 0 },
+    ],
+  });
+  const from = new Date(Date.now() - 86_400_000).toISOString();
+  const to = new Date(Date.now() + 86_400_000).toISOString();
+  const dashboard = await call(admin, `/api/v1/orgs/${orgA}/recruitment-dashboard?from=${from}&to=${to}&granularity=day`);
+  expect(dashboard.status).toBe(200);
+  expect(dashboard.body.funnel).toEqual({ clicked: 3, installed: 1, account_created: 1, first_login: 0, confirmed: 1 });
+  expect(dashboard.body.topMentors).toEqual([{ mentorId: mentor1.id, confirmedAttributions: 1 }]);
+  expect(dashboard.body.channels).toEqual([{ channel: 'whatsapp', clicks: 3, confirmedAttributions: 1, conversionRate: 1 / 3 }]);
+  const totals = dashboard.body.timeSeries.reduce(
+    (sum: { clicks: number; confirmed: number }, period: { clicks: number; confirmed: number }) => ({ clicks: sum.clicks + period.clicks, confirmed: sum.confirmed + period.confirmed }),
+    { clicks: 0, confirmed: 0 },
+  );
+  expect(totals).toEqual({ clicks: 3, confirmed: 1 });
+  expect(JSON.stringify(dashboard.body)).not.toMatch(/Test Person|visitor|ip_hash/);
+});
+
+type Target = 'own' | 'sameOrg' | 'otherOrg';
+const roles: Record<Role, Person> = { peer_mentor: mentor1, coordinator: coordinator1, org_admin: admin, platform_admin: platformAdmin };
+
+// The expected status of every read endpoint x role x target, as DESIGN.md section 2 grants access.
+const matrix: Array<{ name: string; path: (who: Person, target: Target) => string; expected: Record<Role, Partial<Record<Target, number>>> }> = [
+  ...['/api/v1/referral-attributions/mentor/:m/counts', '/api/v1/referral-attributions/mentor/:m', '/api/v1/mentors/:m/stats', '/api/v1/mentors/:m/recruits'].map((template) => ({
+    name: template,
+    path: (who: Person, target: Target) => template.replace(':m', target === 'own' ? who.id : target === 'sameOrg' ? mentor2.id : mentorB.id),
+    expected: {
+      peer_mentor: { own: 200, sameOrg: 403, otherOrg: 404 },
+      coordinator: { own: 200, sameOrg: 200, otherOrg: 404 },
+      org_admin: { own: 200, sameOrg: 200, otherOrg: 404 },
+      platform_admin: { own: 403, sameOrg: 403, otherOrg: 404 },
+    },
+  })),
+  {
+    name: '/api/v1/coordinators/:c/aggregate',
+    path: (who, target) => `/api/v1/coordinators/${target === 'own' ? who.id : target === 'sameOrg' ? coordinator2.id : coordinatorB.id}/aggregate`,
+    expected: {
+      peer_mentor: { own: 403, sameOrg: 403, otherOrg: 404 },
+      coordinator: { own: 200, sameOrg: 403, otherOrg: 404 },
+      org_admin: { own: 200, sameOrg: 200, otherOrg: 404 },
+      platform_admin: { own: 403, sameOrg: 403, otherOrg: 404 },
+    },
+  },
+  {
+    name: '/api/v1/orgs/:o/recruitment-dashboard',
+    path: (who, target) => `/api/v1/orgs/${target === 'otherOrg' ? orgB : who.orgId}/recruitment-dashboard?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z&granularity=week`,
+    expected: {
+      peer_mentor: { own: 403, otherOrg: 404 },
+      coordinator: { own: 403, otherOrg: 404 },
+      org_admin: { own: 200, otherOrg: 404 },
+      platform_admin: { own: 403, otherOrg: 404 },
+    },
+  },
+  {
+    name: '/api/v1/referral-attributions/:id',
+    path: (_who, target) => `/api/v1/referral-attributions/${target === 'own' ? referralOf1 : target === 'sameOrg' ? referralOf3 : referralOfB}`,
+    expected: {
+      peer_mentor: { own: 200, sameOrg: 403, otherOrg: 404 },
+      coordinator: { own: 200, sameOrg: 200, otherOrg: 404 },
+      org_admin: { own: 200, sameOrg: 200, otherOrg: 404 },
+      platform_admin: { own: 403, sameOrg: 403, otherOrg: 404 },
+    },
+  },
+];
+
+test('every read endpoint answers every role and target with the status its access rules give', async () => {
+  const seen: string[] = [];
+  const expected: string[] = [];
+  for (const endpoint of matrix) {
+    for (const [role, targets] of Object.entries(endpoint.expected) as Array<[Role, Partial<Record<Target, number>>]>) {
+      for (const [target, status] of Object.entries(targets) as Array<[Target, number]>) {
+        const response = await call(roles[role], endpoint.path(roles[role], target));
+        seen.push(`${endpoint.name} ${role} ${target} ${response.status}`);
+        expected.push(`${endpoint.name} ${role} ${target} ${status}`);
+      }
+    }
+  }
+  expect(seen).toEqual(expected);
+});
+
+test('no token or a bad one is 401, an id that is not a UUID is 400', async () => {
+  for (const endpoint of matrix) {
+    const path = endpoint.path(admin, 'own');
+    expect({ path, status: (await call(undefined, path)).status }).toEqual({ path, status: 401 });
+    const forged = await fetch(`${base}${path}`, { headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl' } });
+    expect({ path, status: forged.status }).toEqual({ path, status: 401 });
+    const notUuid = path.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, 'not-a-uuid');
+    expect({ notUuid, status: (await call(admin, notUuid)).status }).toEqual({ notUuid, status: 400 });
+  }
+});
+
+test('a mentor lists only their own referrals, paged with a cursor', async () => {
+  const first = await call(mentor1, '/api/v1/referral-attributions?limit=1');
+  expect(first.body.items).toHaveLength(1);
+  expect(first.body.nextCursor).toEqual(expect.any(String));
+  const second = await call(mentor1, `/api/v1/referral-attributions?limit=1&cursor=${first.body.nextCursor}`);
+  expect(second.body.items).toHaveLength(1);
+  expect(second.body.nextCursor).toBeNull();
+  expect([first.body.items[0].mentorId, second.body.items[0].mentorId]).toEqual([mentor1.id, mentor1.id]);
+  expect(first.body.items[0].id).not.toBe(second.body.items[0].id);
+  expect((await call(mentor1, '/api/v1/referral-attributions?limit=-1')).status).toBe(400);
+  expect((await call(mentor1, '/api/v1/referral-attributions?cursor=garbage')).status).toBe(400);
+});
+
+test('settings accept seconds or ISO 8601 durations and refuse the rest', async () => {
+  const saved = await call(admin, `/api/v1/orgs/${orgA}/settings`, {
+    method: 'PUT',
+    body: { attributionWindow: 'P30D', confirmationWindow: 'PT24H', dedupeWindow: 600, badgeMilestones: [1, 3, 10] },
+  });
+  expect(saved).toEqual({
+    status: 200,
+    body: { orgId: orgA, attributionWindowSeconds: 2_592_000, confirmationWindowSeconds: 86_400, dedupeWindowSeconds: 600, badgeMilestones: [1, 3, 10] },
+  });
+  for (const body of [{ attributionWindow: 'P1Y' }, { badgeMilestones: [5, 1] }, { dedupeWindow: -1 }, {}, { other: 1 }]) {
+    expect((await call(admin, `/api/v1/orgs/${orgA}/settings`, { method: 'PUT', body })).status).toBe(400);
+  }
+  expect((await call(coordinator1, `/api/v1/orgs/${orgA}/settings`, { method: 'PUT', body: { dedupeWindow: 1 } })).status).toBe(403);
+  expect((await call(admin, `/api/v1/orgs/${orgB}/settings`, { method: 'PUT', body: { dedupeWindow: 1 } })).status).toBe(404);
+});
+
+test('erasing a referral removes personal data and keeps the counts', async () => {
+  const before = (await call(admin, `/api/v1/referral-attributions/mentor/${mentor3.id}/stats`)).body;
+  expect((await call(coordinator1, `/api/v1/referral-attributions/${referralOf3}`, { method: 'DELETE' })).status).toBe(403);
+  expect((await call(adminB, `/api/v1/referral-attributions/${referralOf3}`, { method: 'DELETE' })).status).toBe(404);
+  expect((await call(admin, `/api/v1/referral-attributions/${referralOf3}`, { method: 'DELETE' })).status).toBe(204);
+  const clicks = await harness.pool.query('SELECT visitor_hash, ip_hash, user_agent, device_metadata FROM click_events WHERE referral_id = $1', [referralOf3]);
+  expect(clicks.rows).toEqual([{ visitor_hash: null, ip_hash: null, user_agent: null, device_metadata: { shareChannel: 'whatsapp' } }]);
+  expect((await call(admin, `/api/v1/referral-attributions/mentor/${mentor3.id}/stats`)).body).toEqual(before);
+  const detail = await call(admin, `/api/v1/referral-attributions/${referralOf3}`);
+  expect(detail.body.timeline.map((event: { type: string }) => event.type)).toEqual(['click', 'erased']);
+});
