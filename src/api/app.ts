@@ -13,6 +13,7 @@ import { createAuthenticator } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { createReferralTokens } from './referral-token';
 import { healthRoutes, type Readiness } from './routes/health';
+import { openApiRoutes } from './openapi';
 import { adminRoutes } from './routes/admin';
 import { readRoutes } from './routes/reads';
 import { referralRoutes } from './routes/referrals';
@@ -54,6 +55,7 @@ export function createApp(deps: AppDependencies): express.Express {
     }),
   );
   app.use(healthRoutes(deps.readiness));
+  app.use(openApiRoutes());
   app.use(
     referralRoutes({
       service: createReferralService({

@@ -1,0 +1,137 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { coordinatorMentorsBody, orgSettingsBody } from './routes/admin';
+import {
+  coordinatorParams,
+  dashboardQuery,
+  listReferralsQuery,
+  mentorParams,
+  mentorReferralsQuery,
+  orgParams,
+  referralParams,
+} from './routes/reads';
+import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
+
+type Security = 'none' | 'memberJwt' | 'referralToken' | 'webhookSignature';
+
+interface Operation {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  summary: string;
+  security: Security;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  success: number;
+}
+
+/** Every route the API serves, with the zod schemas it validates with; a test keeps this list and the app in step. */
+export const OPERATIONS: Operation[] = [
+  { method: 'get', path: '/healthz', summary: 'Liveness', security: 'none', success: 200 },
+  { method: 'get', path: '/readyz', summary: 'Readiness: Postgres and Temporal reachable', security: 'none', success: 200 },
+  { method: 'get', path: '/openapi.json', summary: 'This document', security: 'none', success: 200 },
+  { method: 'get', path: '/docs', summary: 'Human-readable API reference', security: 'none', success: 200 },
+  { method: 'post', path: '/api/v1/referral-attributions', summary: 'Record a click from the app (recordReferralClick)', security: 'none', body: recordClickBody, success: 201 },
+  { method: 'post', path: '/api/v1/referrals/:id/events', summary: 'A funnel step of the referral the token names', security: 'referralToken', params: referralParams, body: funnelEventBody, success: 202 },
+  { method: 'post', path: '/api/v1/webhooks/membership', summary: 'member.registered / member.cancelled from the membership system', security: 'webhookSignature', body: membershipWebhookBody, success: 200 },
+  { method: 'put', path: '/api/v1/referral-attributions/:id', summary: 'Confirm a known referral (confirmRecruitment); returns the ConversionRecord', security: 'webhookSignature', params: referralParams, body: confirmReferralBody, success: 200 },
+  { method: 'get', path: '/api/v1/referral-attributions', summary: 'Referrals of the organisation (a mentor: their own), newest first, cursor-paged', security: 'memberJwt', query: listReferralsQuery, success: 200 },
+  { method: 'get', path: '/api/v1/referral-attributions/mentor/:mentorId/counts', summary: 'AttributionCounts of a mentor (cached 60 s)', security: 'memberJwt', params: mentorParams, success: 200 },
+  { method: 'get', path: '/api/v1/referral-attributions/mentor/:mentorId', summary: 'Referrals of one mentor', security: 'memberJwt', params: mentorParams, query: mentorReferralsQuery, success: 200 },
+  { method: 'get', path: '/api/v1/referral-attributions/:id', summary: 'One referral with its event timeline', security: 'memberJwt', params: referralParams, success: 200 },
+  { method: 'delete', path: '/api/v1/referral-attributions/:id', summary: 'Erase the referred person\'s personal data (org_admin); counts stay', security: 'memberJwt', params: referralParams, success: 204 },
+  { method: 'get', path: '/api/v1/mentors/:mentorId/stats', summary: 'Funnel per stage, conversion, median time to convert', security: 'memberJwt', params: mentorParams, success: 200 },
+  { method: 'get', path: '/api/v1/mentors/:mentorId/recruits', summary: 'RecruitProfiles of a mentor (no contact data)', security: 'memberJwt', params: mentorParams, success: 200 },
+  { method: 'get', path: '/api/v1/coordinators/:coordinatorId/aggregate', summary: 'MentorPerformanceSummary of each assigned mentor', security: 'memberJwt', params: coordinatorParams, success: 200 },
+  { method: 'put', path: '/api/v1/coordinators/:coordinatorId/mentors', summary: 'Assign mentors to a coordinator (org_admin)', security: 'memberJwt', params: coordinatorParams, body: coordinatorMentorsBody, success: 200 },
+  { method: 'get', path: '/api/v1/orgs/:orgId/recruitment-dashboard', summary: 'Funnel, time series, top mentors, channels, median time to convert (org_admin)', security: 'memberJwt', params: orgParams, query: dashboardQuery, success: 200 },
+  { method: 'put', path: '/api/v1/orgs/:orgId/settings', summary: 'Windows and badge milestones of the organisation (org_admin)', security: 'memberJwt', params: orgParams, body: orgSettingsBody, success: 200 },
+  { method: 'get', path: '/api/v1/platform/totals', summary: 'Cross-organisation totals (platform_admin)', security: 'memberJwt', success: 200 },
+];
+
+const jsonSchema = (schema: z.ZodType) => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+};
+
+function parametersOf(schema: z.ZodType | undefined, location: 'path' | 'query') {
+  if (!schema) return [];
+  const object = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(object.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: location,
+    required: location === 'path' || (object.required ?? []).includes(name),
+    schema: property,
+  }));
+}
+
+const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+    },
+  },
+};
+
+export function buildOpenApiDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const operation of OPERATIONS) {
+    const path = operation.path.replace(/:(\w+)/g, '{$1}');
+    paths[path] ??= {};
+    paths[path][operation.method] = {
+      summary: operation.summary,
+      security: operation.security === 'none' ? [] : [{ [operation.security]: [] }],
+      parameters: [...parametersOf(operation.params, 'path'), ...parametersOf(operation.query, 'query')],
+      ...(operation.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(operation.body) } } } } : {}),
+      responses: {
+        [operation.success]: { description: 'Success' },
+        '4XX': { description: 'The request was refused; nothing changed', content: { 'application/json': { schema: errorSchema } } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Referral attribution API', version: '1.0.0' },
+    components: {
+      securitySchemes: {
+        memberJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT with sub, role, org_id' },
+        referralToken: { type: 'http', scheme: 'bearer', bearerFormat: 'referral token from the click' },
+        webhookSignature: { type: 'apiKey', in: 'header', name: 'X-Signature', description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">' },
+      },
+    },
+    paths,
+  };
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[char] ?? char);
+
+function referencePage(document: ReturnType<typeof buildOpenApiDocument>): string {
+  const sections = OPERATIONS.map((operation) => {
+    const path = operation.path.replace(/:(\w+)/g, '{$1}');
+    const spec = document.paths[path][operation.method] as { requestBody?: { content: { 'application/json': { schema: unknown } } }; parameters: unknown[] };
+    const body = spec.requestBody ? `<h4>Body</h4><pre>${escapeHtml(JSON.stringify(spec.requestBody.content['application/json'].schema, null, 2))}</pre>` : '';
+    const parameters = spec.parameters.length > 0 ? `<h4>Parameters</h4><pre>${escapeHtml(JSON.stringify(spec.parameters, null, 2))}</pre>` : '';
+    return `<section><h3><code>${operation.method.toUpperCase()} ${escapeHtml(path)}</code></h3><p>${escapeHtml(operation.summary)}. Auth: ${operation.security}. Success: ${operation.success}.</p>${parameters}${body}</section>`;
+  }).join('\n');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Referral attribution API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}pre{background:#f4f4f4;padding:.75rem;overflow:auto}section{border-top:1px solid #ccc;padding-top:.5rem}</style></head>
+<body><h1>Referral attribution API</h1><p>Errors are <code>{ "error": { "code", "message", "details" } }</code>. The machine-readable document is <a href="/openapi.json">/openapi.json</a>.</p>
+${sections}</body></html>`;
+}
+
+export function openApiRoutes(): Router {
+  const document = buildOpenApiDocument();
+  const page = referencePage(document);
+  const router = Router();
+  router.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  router.get('/docs', (_req, res) => {
+    res.type('html').send(page);
+  });
+  return router;
+}
