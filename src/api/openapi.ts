@@ -49,9 +49,11 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/v1/platform/totals', summary: 'Cross-organisation totals (platform_admin)', security: 'memberJwt', success: 200 },
 ];
 
-const jsonSchema = (schema: z.ZodType) => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest;
+// Embedded in an OpenAPI 3.1 document, so without the standalone `$schema` key.
+const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
+  const standalone: Record<string, unknown> = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  delete standalone.$schema;
+  return standalone;
 };
 
 function parametersOf(schema: z.ZodType | undefined, location: 'path' | 'query') {
