@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import fc from 'fast-check';
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import { createApp } from '../src/api/app';
+import { createReferralTokens } from '../src/api/referral-token';
+import { signPayload } from '../src/api/webhook-signature';
+import { openHarness, type Harness, type SeededOrg } from './support/harness';
+
+const secrets = { JWT_SECRET: 'property-test-jwt-secret-0123456789ab', MEMBERSHIP_WEBHOOK_SECRET: 'property-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
+let harness: Harness;
+let server: Server;
+let base: string;
+let org: SeededOrg;
+let adminToken: string;
+let referralToken: string;
+let referralId: string;
+let coordinatorId: string;
+
+beforeAll(async () => {
+  harness = await openHarness();
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    pool: harness.pool,
+    temporal: harness.client,
+    config: secrets,
+    taskQueue: harness.taskQueue,
+    readiness: { postgres: async () => true, temporal: async () => true },
+  });
+  server = app.listen(0);
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  org = await harness.seedOrg();
+  const adminId = randomUUID();
+  coordinatorId = randomUUID();
+  await harness.pool.query(
+    "INSERT INTO users (id, org_id, role) VALUES ($1, $3, 'org_admin'), ($2, $3, 'coordinator')",
+    [adminId, coordinatorId, org.orgId],
+  );
+  adminToken = await new SignJWT({ role: 'org_admin', org_id: org.orgId })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(adminId)
+    .sign(new TextEncoder().encode(secrets.JWT_SECRET));
+  referralId = randomUUID();
+  referralToken = await createReferralTokens(secrets.JWT_SECRET).issue({ referralId, referralCodeId: org.codeId, visitorHash: 'v'.repeat(64) });
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await harness.close();
+});
+
+/** Every row the write endpoints could touch, as one comparable value. */
+async function databaseState(): Promise<string> {
+  const result = await harness.pool.query(`
+    SELECT (SELECT count(*) FROM referrals) AS referrals, (SELECT count(*) FROM click_events) AS clicks,
+      (SELECT count(*) FROM referral_events) AS events, (SELECT count(*) FROM badge_awards) AS awards,
+      (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM referral_codes) AS codes,
+      (SELECT md5(string_agg(id::text || attribution_window_seconds || confirmation_window_seconds || dedupe_window_seconds || badge_milestones::text, ',' ORDER BY id)) FROM organisations) AS settings,
+      (SELECT md5(coalesce(string_agg(coordinator_id::text || mentor_id::text, ',' ORDER BY coordinator_id, mentor_id), '')) FROM coordinator_assignments) AS assignments`);
+  return JSON.stringify(result.rows[0]);
+}
+
+interface WriteEndpoint {
+  name: string;
+  method: string;
+  path: () => string;
+  headers: (raw: string) => Record<string, string>;
+}
+
+const signedHeaders = (raw: string) => {
+  const at = Math.floor(Date.now() / 1000);
+  return { 'x-signature': `t=${at},v1=${signPayload(secrets.MEMBERSHIP_WEBHOOK_SECRET, at, raw)}` };
+};
+
+const endpoints: WriteEndpoint[] = [
+  { name: 'record click', method: 'POST', path: () => '/api/v1/referral-attributions', headers: () => ({}) },
+  { name: 'funnel step', method: 'POST', path: () => `/api/v1/referrals/${referralId}/events`, headers: () => ({ authorization: `Bearer ${referralToken}` }) },
+  { name: 'membership webhook', method: 'POST', path: () => '/api/v1/webhooks/membership', headers: signedHeaders },
+  { name: 'confirm referral', method: 'PUT', path: () => `/api/v1/referral-attributions/${referralId}`, headers: signedHeaders },
+  { name: 'org settings', method: 'PUT', path: () => `/api/v1/orgs/${org.orgId}/settings`, headers: () => ({ authorization: `Bearer ${adminToken}` }) },
+  { name: 'coordinator mentors', method: 'PUT', path: () => `/api/v1/coordinators/${coordinatorId}/mentors`, headers: () => ({ authorization: `Bearer ${adminToken}` }) },
+];
+
+// Bodies that are wrong in the ways clients get them wrong: any JSON value, wrong types in
+// plausible fields, unknown fields, huge strings, absurd dates and numbers, and broken JSON.
+const absurd = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.constant('x'.repeat(10_000)),
+  fc.constant('9999-12-31T23:59:59Z'),
+  fc.integer({ min: -1_000_000_000, max: -1 }),
+  fc.double(),
+  fc.constant(null),
+  fc.array(fc.anything({ maxDepth: 1 }), { maxLength: 3 }),
+  fc.boolean(),
+);
+const plausibleKeys = ['code', 'visitorId', 'metadata', 'type', 'idempotencyKey', 'newMemberId', 'occurredAt', 'event', 'referralCode', 'deliveryId', 'attributionWindow', 'confirmationWindow', 'dedupeWindow', 'badgeMilestones', 'mentorIds', 'unexpected'];
+const rawBody = fc.oneof(
+  fc.json({ maxDepth: 3 }),
+  fc.dictionary(fc.constantFrom(...plausibleKeys), absurd, { minKeys: 1, maxKeys: 6 }).map((body) => JSON.stringify(body)),
+  fc.string({ maxLength: 40 }).map((text) => `{${text}`),
+);
+
+test.each(endpoints)('$name answers any malformed body with a 4xx and writes nothing', async (endpoint) => {
+  const before = await databaseState();
+  await fc.assert(
+    fc.asyncProperty(rawBody, async (raw) => {
+      const response = await fetch(`${base}${endpoint.path()}`, {
+        method: endpoint.method,
+        headers: { 'content-type': 'application/json', ...endpoint.headers(raw) },
+        body: raw,
+      });
+      const body = (await response.json()) as { error?: { code: string } };
+      expect(response.status).toBeGreaterThanOrEqual(400);
+      expect(response.status).toBeLessThan(500);
+      expect(typeof body.error?.code).toBe('string');
+    }),
+    { numRuns: 60 },
+  );
+  expect(await databaseState()).toBe(before);
+});
