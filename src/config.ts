@@ -32,6 +32,12 @@ export const configSchema = z
     MEMBERSHIP_API_URL: optionalUrl,
     PUBLIC_BASE_URL: optionalUrl,
     DATA_DIR: z.string().min(1).default('.data'),
+    RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+    RATE_LIMIT_PER_CODE_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+    DEVICE_METADATA_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    APP_DEEP_LINK: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//, 'must be a URL such as referralapp://join').default('referralapp://join'),
+    APP_STORE_URL: z.url().default('https://apps.apple.com/'),
+    PLAY_STORE_URL: z.url().default('https://play.google.com/store/apps'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((config, ctx) => {

@@ -238,7 +238,7 @@ test('settings accept seconds or ISO 8601 durations and refuse the rest', async 
   });
   expect(saved).toEqual({
     status: 200,
-    body: { orgId: orgA, attributionWindowSeconds: 2_592_000, confirmationWindowSeconds: 86_400, dedupeWindowSeconds: 600, badgeMilestones: [1, 3, 10] },
+    body: { orgId: orgA, name: null, attributionWindowSeconds: 2_592_000, confirmationWindowSeconds: 86_400, dedupeWindowSeconds: 600, badgeMilestones: [1, 3, 10] },
   });
   for (const body of [{ attributionWindow: 'P1Y' }, { badgeMilestones: [5, 1] }, { dedupeWindow: -1 }, {}, { other: 1 }]) {
     expect((await call(admin, `/api/v1/orgs/${orgA}/settings`, { method: 'PUT', body })).status).toBe(400);

@@ -23,6 +23,8 @@ export interface ActivityDependencies {
   pool: Pool;
   clock: Clock;
   badgeClient: BadgeClient;
+  /** Accounts for one mentor from one device or IP hash from which the next is held for review (3). */
+  accountsPerDeviceOrIpLimit?: number;
 }
 
 export interface PersistInput {
@@ -61,7 +63,7 @@ async function appendEvent(client: PoolClient, snapshot: ReferralSnapshot, event
 }
 
 /** Every activity is idempotent: rows are keyed by ids the workflow chose, writes are upserts. */
-export function createActivities({ pool, clock, badgeClient }: ActivityDependencies) {
+export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOrIpLimit = 3 }: ActivityDependencies) {
   return {
     async loadReferral(referralId: string): Promise<StoredReferral | null> {
       return loadStoredReferral(pool, referralId);
@@ -95,6 +97,24 @@ export function createActivities({ pool, clock, badgeClient }: ActivityDependenc
         await appendEvent(client, { ...snapshot, status }, event);
         return { status };
       });
+    },
+
+    /**
+     * Whether this account looks farmed: the mentor already has accounts created from the same
+     * device or IP hash. Answers the reason to hold it for review, or null.
+     */
+    async assessAccountRisk(input: { referralId: string; mentorId: string; visitorHash: string | null }): Promise<{ flagReason: string | null }> {
+      const result = await pool.query(
+        `SELECT count(DISTINCT r.id) AS accounts FROM referrals r
+         WHERE r.mentor_id = $2 AND r.id <> $1 AND r.account_created_at IS NOT NULL
+           AND (($3::text IS NOT NULL AND r.visitor_hash = $3)
+             OR EXISTS (SELECT 1 FROM click_events theirs JOIN click_events ours
+                          ON ours.referral_id = $1 AND ours.ip_hash = theirs.ip_hash
+                        WHERE theirs.referral_id = r.id))`,
+        [input.referralId, input.mentorId, input.visitorHash],
+      );
+      const accounts = result.rows[0].accounts + 1;
+      return { flagReason: accounts >= accountsPerDeviceOrIpLimit ? 'many_accounts_from_one_device_or_ip' : null };
     },
 
     /**

@@ -3,34 +3,45 @@ import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import type { Config } from '../config';
-import type { Logger } from '../logger';
+import { loadConfig, type Config } from '../config';
 import { withOrgScope } from '../db/scoped';
+import type { Logger } from '../logger';
+import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
 import { mentorCounts } from '../services/read-model';
 import { createReferralService } from '../services/referral-service';
 import { createAuthenticator } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
-import { createReferralTokens } from './referral-token';
-import { healthRoutes, type Readiness } from './routes/health';
 import { openApiRoutes } from './openapi';
+import { createPublicRateLimit } from './rate-limit';
+import { createReferralTokens } from './referral-token';
 import { adminRoutes } from './routes/admin';
+import { codeRoutes } from './routes/codes';
+import { healthRoutes, type Readiness } from './routes/health';
+import { landingRoutes } from './routes/landing';
 import { readRoutes } from './routes/reads';
 import { referralRoutes } from './routes/referrals';
+
+type Secrets = 'JWT_SECRET' | 'MEMBERSHIP_WEBHOOK_SECRET' | 'HASH_SALT';
 
 export interface AppDependencies {
   logger: Logger;
   readiness: Readiness;
   pool: Pool;
   temporal: Client;
-  config: Pick<Config, 'JWT_SECRET' | 'MEMBERSHIP_WEBHOOK_SECRET' | 'HASH_SALT' | 'JWKS_URL'>;
+  /** The secrets, and any other setting that should differ from its default. */
+  config: Pick<Config, Secrets> & Partial<Omit<Config, Secrets>>;
   taskQueue?: string;
+  /** Clicks per code per minute that count as a burst (tests lower it). */
+  burstClicksPerMinute?: number;
 }
 
 const REQUEST_BODY_LIMIT = '64kb';
 
 /** The Express app, apart from `listen`, so tests drive it in-process. */
 export function createApp(deps: AppDependencies): express.Express {
+  const config: Config = { ...loadConfig({}), ...deps.config };
+  const publicBaseUrl = config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -54,26 +65,41 @@ export function createApp(deps: AppDependencies): express.Express {
       },
     }),
   );
-  app.use(healthRoutes(deps.readiness));
-  app.use(openApiRoutes());
-  app.use(
-    referralRoutes({
-      service: createReferralService({
-        pool: deps.pool,
-        temporal: deps.temporal,
-        hashSalt: deps.config.HASH_SALT,
-        taskQueue: deps.taskQueue,
-      }),
-      tokens: createReferralTokens(deps.config.JWT_SECRET),
-      webhookSecret: deps.config.MEMBERSHIP_WEBHOOK_SECRET,
-    }),
-  );
-  const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: deps.config.JWT_SECRET, jwksUrl: deps.config.JWKS_URL });
+
+  const service = createReferralService({
+    pool: deps.pool,
+    temporal: deps.temporal,
+    hashSalt: config.HASH_SALT,
+    taskQueue: deps.taskQueue,
+    burstClicksPerMinute: deps.burstClicksPerMinute,
+  });
+  const tokens = createReferralTokens(config.JWT_SECRET);
+  const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL });
+  const rateLimit = createPublicRateLimit(deps.pool, {
+    perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
+    perCodePerMinute: config.RATE_LIMIT_PER_CODE_PER_MINUTE,
+  });
   const counts = createCountsService({
     repository: { countsFor: (orgId, mentorId) => withOrgScope(deps.pool, orgId, (client) => mentorCounts(client, mentorId)) },
   });
+
+  app.use(healthRoutes(deps.readiness));
+  app.use(openApiRoutes());
+  app.use(
+    landingRoutes({
+      pool: deps.pool,
+      service,
+      tokens,
+      rateLimit,
+      appDeepLink: config.APP_DEEP_LINK,
+      appStoreUrl: config.APP_STORE_URL,
+      playStoreUrl: config.PLAY_STORE_URL,
+    }),
+  );
+  app.use(referralRoutes({ service, tokens, authenticate, rateLimit, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
+  app.use(codeRoutes({ pool: deps.pool, authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
   app.use(readRoutes({ pool: deps.pool, authenticate, counts }));
-  app.use(adminRoutes({ pool: deps.pool, temporal: deps.temporal, authenticate, logger: deps.logger }));
+  app.use(adminRoutes({ pool: deps.pool, temporal: deps.temporal, authenticate, logger: deps.logger, service }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { coordinatorMentorsBody, orgSettingsBody } from './routes/admin';
+import { coordinatorMentorsBody, orgSettingsBody, reviewBody } from './routes/admin';
+import { codeParams, createCodeBody, listCodesQuery, qrQuery } from './routes/codes';
+import { landingParams } from './routes/landing';
 import {
   coordinatorParams,
   dashboardQuery,
@@ -47,6 +49,14 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/v1/orgs/:orgId/recruitment-dashboard', summary: 'Funnel, time series, top mentors, channels, median time to convert (org_admin)', security: 'memberJwt', params: orgParams, query: dashboardQuery, success: 200 },
   { method: 'put', path: '/api/v1/orgs/:orgId/settings', summary: 'Windows and badge milestones of the organisation (org_admin)', security: 'memberJwt', params: orgParams, body: orgSettingsBody, success: 200 },
   { method: 'get', path: '/api/v1/platform/totals', summary: 'Cross-organisation totals (platform_admin)', security: 'memberJwt', success: 200 },
+  { method: 'post', path: '/api/v1/referral-attributions/:id/review', summary: 'Approve or reject a flagged referral (coordinator, org_admin)', security: 'memberJwt', params: referralParams, body: reviewBody, success: 202 },
+  { method: 'get', path: '/r/:code', summary: 'The invite link: records the click, sets the visitor cookie, answers the landing page (rate limited)', security: 'none', params: landingParams, success: 200 },
+  { method: 'post', path: '/api/v1/referral-codes', summary: 'Create a referral code (a mentor their own; an org_admin for any mentor)', security: 'memberJwt', body: createCodeBody, success: 201 },
+  { method: 'get', path: '/api/v1/referral-codes', summary: 'Referral codes (a mentor: their own)', security: 'memberJwt', query: listCodesQuery, success: 200 },
+  { method: 'post', path: '/api/v1/referral-codes/bulk', summary: 'Bulk invitations: text/csv with columns mentorId, displayName?, campaign?, channel? (org_admin)', security: 'memberJwt', success: 200 },
+  { method: 'post', path: '/api/v1/referral-codes/:id/revoke', summary: 'Revoke a code', security: 'memberJwt', params: codeParams, success: 200 },
+  { method: 'get', path: '/api/v1/referral-codes/:id/qr.svg', summary: "QR code of the code's URL (ch=qr by default), SVG", security: 'memberJwt', params: codeParams, query: qrQuery, success: 200 },
+  { method: 'get', path: '/api/v1/referral-codes/:id/qr.png', summary: "QR code of the code's URL (ch=qr by default), PNG", security: 'memberJwt', params: codeParams, query: qrQuery, success: 200 },
 ];
 
 // Embedded in an OpenAPI 3.1 document, so without the standalone `$schema` key.

@@ -42,6 +42,7 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
     firstLoginAt: iso(row.first_login_at),
     confirmedAt: iso(row.confirmed_at),
     endedAt: iso(row.ended_at),
+    flagReason: row.flag_reason,
   };
 }
 
@@ -53,20 +54,21 @@ export async function upsertReferral(client: PoolClient, s: ReferralSnapshot): P
   const result = await client.query(
     `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
        stage, implied_steps, status, stuck, new_member_id, clicked_at, last_click_at, installed_at,
-       account_created_at, first_login_at, confirmed_at, ended_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+       account_created_at, first_login_at, confirmed_at, ended_at, flag_reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
      ON CONFLICT (id) DO UPDATE SET
        stage = EXCLUDED.stage, implied_steps = EXCLUDED.implied_steps, status = EXCLUDED.status,
        stuck = EXCLUDED.stuck, new_member_id = EXCLUDED.new_member_id, clicked_at = EXCLUDED.clicked_at,
        last_click_at = EXCLUDED.last_click_at, installed_at = EXCLUDED.installed_at,
        account_created_at = EXCLUDED.account_created_at, first_login_at = EXCLUDED.first_login_at,
-       confirmed_at = EXCLUDED.confirmed_at, ended_at = EXCLUDED.ended_at, updated_at = now()
+       confirmed_at = EXCLUDED.confirmed_at, ended_at = EXCLUDED.ended_at, flag_reason = EXCLUDED.flag_reason,
+       updated_at = now()
      WHERE r.status <> 'superseded' OR EXCLUDED.status = 'superseded'
      RETURNING status`,
     [
       s.referralId, s.orgId, s.referralCodeId, s.mentorId, s.workflowId, s.visitorHash, s.direct,
       s.stage, s.impliedSteps, s.status, s.stuck, s.newMemberId, s.clickedAt, s.lastClickAt, s.installedAt,
-      s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt,
+      s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt, s.flagReason ?? null,
     ],
   );
   if (result.rows.length > 0) return result.rows[0].status;

@@ -42,6 +42,8 @@ export interface ReferralSnapshot extends ReferralIdentity {
   firstLoginAt: string | null;
   confirmedAt: string | null;
   endedAt: string | null;
+  /** Why the referral waits for a coordinator's review; kept after the review for the record. */
+  flagReason?: string | null;
 }
 
 export interface ClickInput {
@@ -50,6 +52,16 @@ export interface ClickInput {
   ipHash: string | null;
   userAgent: string | null;
   metadata: Record<string, unknown>;
+  /** The mentor's own account or device clicked. */
+  selfReferral?: boolean;
+  /** The code is getting clicks far above its normal rate. */
+  burst?: boolean;
+}
+
+export interface ReviewInput {
+  decision: 'approve' | 'reject';
+  reviewerId: string;
+  occurredAt: string;
 }
 
 export interface FunnelStepInput {

@@ -17,7 +17,7 @@ import {
   type ReferralIdentity,
 } from '../domain/referral';
 import { ConflictError, GoneError, NotFoundError } from '../errors';
-import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, TASK_QUEUE } from '../workflows/messages';
+import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { MentorId, OrgId, ReferralCode } from '../workflows/search-attributes';
 import { nameBasedUuid, referralWorkflowId, saltedHash } from './identifiers';
@@ -28,6 +28,8 @@ export interface ReferralServiceDependencies {
   hashSalt: string;
   taskQueue?: string;
   clock?: () => Date;
+  /** Clicks on one code within a minute from which, at ten times its usual rate, clicks are held for review (30). */
+  burstClicksPerMinute?: number;
 }
 
 interface CodeRow {
@@ -46,6 +48,8 @@ interface CodeRow {
 export interface ClickRequest {
   code: string;
   visitorId?: string;
+  /** The signed-in member who clicked, when the app sent their token. */
+  memberId?: string;
   ipAddress?: string;
   userAgent?: string;
   metadata: Record<string, unknown>;
@@ -93,6 +97,35 @@ const settingsOf = (row: CodeRow): OrgSettings => ({
 export function createReferralService(deps: ReferralServiceDependencies) {
   const taskQueue = deps.taskQueue ?? TASK_QUEUE;
   const now = deps.clock ?? (() => new Date());
+  const burstClicksPerMinute = deps.burstClicksPerMinute ?? 30;
+
+  /** The mentor's own account, or a device the mentor used, clicking the mentor's link. */
+  async function isSelfReferral(code: CodeRow, visitorHash: string, memberId: string | undefined): Promise<boolean> {
+    if (memberId === code.mentor_id) {
+      await deps.pool.query(
+        'INSERT INTO mentor_devices (mentor_id, org_id, visitor_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+        [code.mentor_id, code.org_id, visitorHash],
+      );
+      return true;
+    }
+    const known = await deps.pool.query('SELECT 1 FROM mentor_devices WHERE mentor_id = $1 AND visitor_hash = $2', [code.mentor_id, visitorHash]);
+    return (known.rowCount ?? 0) > 0;
+  }
+
+  /** A burst: the last minute's clicks on the code reach the threshold and ten times the code's weekly rate. */
+  async function isClickBurst(code: CodeRow): Promise<boolean> {
+    const since = (interval: string) =>
+      deps.pool.query(
+        `SELECT count(*) AS clicks FROM click_events
+         WHERE referral_code_id = $1 AND occurred_at > $2::timestamptz - $3::interval`,
+        [code.id, now(), interval],
+      );
+    const lastMinute: number = (await since('1 minute')).rows[0].clicks;
+    // The week is counted only when the minute is busy, so ordinary clicks pay for one small range scan.
+    if (lastMinute < burstClicksPerMinute) return false;
+    const lastWeek: number = (await since('7 days')).rows[0].clicks;
+    return lastMinute >= 10 * (lastWeek / (7 * 24 * 60));
+  }
 
   async function findCode(where: 'code' | 'id', value: string): Promise<CodeRow> {
     const result = await deps.pool.query<CodeRow>(
@@ -172,6 +205,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const visitorHash = saltedHash(deps.hashSalt, request.visitorId ?? randomUUID());
       const identity = identityFor(code, visitorHash, false);
       const clickId = randomUUID();
+      const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.memberId), isClickBurst(code)]);
       await deps.temporal.workflow.signalWithStart(referralWorkflow, {
         ...startOptions(identity, code),
         signal: clickSignal,
@@ -182,6 +216,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
             ipHash: request.ipAddress ? saltedHash(deps.hashSalt, request.ipAddress) : null,
             userAgent: request.userAgent?.slice(0, 512) ?? null,
             metadata: request.metadata,
+            selfReferral,
+            burst,
           },
         ],
       });
@@ -244,6 +280,23 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       if (confirmed) return confirmed;
       const code = await findCode('id', snapshot.referralCodeId);
       return confirmOn(identityOf(snapshot), code, { ...request, code: code.code });
+    },
+
+    /** A coordinator's decision on a referral held for review. */
+    async review(referralId: string, review: { decision: 'approve' | 'reject'; reviewerId: string }): Promise<void> {
+      const found = await deps.pool.query(
+        `SELECT r.*, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id WHERE r.id = $1`,
+        [referralId],
+      );
+      if (!found.rows[0]) throw new NotFoundError('referral');
+      const snapshot = snapshotFromRow(found.rows[0]);
+      if (snapshot.status !== 'flagged') throw new ConflictError(`the referral is ${snapshot.status}, not waiting for review`);
+      const code = await findCode('id', snapshot.referralCodeId);
+      await deps.temporal.workflow.signalWithStart(referralWorkflow, {
+        ...startOptions(identityOf(snapshot), code),
+        signal: reviewSignal,
+        signalArgs: [{ ...review, occurredAt: now().toISOString() }],
+      });
     },
 
     /** member.cancelled: the member's attribution in the organisation is reversed and stops counting. */

@@ -6,6 +6,7 @@ import type {
   ConversionRecord,
   FunnelStepInput,
   ReferralView,
+  ReviewInput,
   SupersedeInput,
 } from '../domain/referral';
 
@@ -14,6 +15,7 @@ export const clickSignal = defineSignal<[ClickInput]>('click');
 export const funnelStepSignal = defineSignal<[FunnelStepInput]>('funnelStep');
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');
+export const reviewSignal = defineSignal<[ReviewInput]>('review');
 export const confirmUpdate = defineUpdate<ConversionRecord, [ConfirmInput]>('confirm');
 export const stateQuery = defineQuery<ReferralView>('state');
 

@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -23,11 +24,20 @@ import {
   type ReferralEventInput,
   type ReferralIdentity,
   type ReferralSnapshot,
+  type ReviewInput,
   type StoredReferral,
   type SupersedeInput,
   type TimelineEntry,
 } from '../domain/referral';
-import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, stateQuery, supersedeSignal } from './messages';
+import {
+  cancelSignal,
+  clickSignal,
+  confirmUpdate,
+  funnelStepSignal,
+  reviewSignal,
+  stateQuery,
+  supersedeSignal,
+} from './messages';
 import {
   AttributionStatus as AttributionStatusKey,
   MentorId,
@@ -142,9 +152,17 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     else if (!duplicate) next = { ...referral, lastClickAt: click.occurredAt };
     // A counted click on an expired referral opens a new attribution window.
     if (!duplicate && next.status === 'expired') next = { ...next, status: 'pending', endedAt: null };
+    let type = duplicate ? 'duplicate_click' : 'click';
+    if (!duplicate && click.selfReferral && CONFIRMABLE_STATUSES.includes(next.status)) {
+      next = { ...next, status: 'rejected', endedAt: click.occurredAt };
+      type = 'self_referral_rejected';
+    } else if (!duplicate && click.burst && next.status === 'pending') {
+      next = { ...next, status: 'flagged', flagReason: 'click_burst' };
+      type = 'flagged';
+    }
     await save(
       next,
-      { type: duplicate ? 'duplicate_click' : 'click', idempotencyKey: `click:${click.clickId}`, occurredAt: click.occurredAt },
+      { type, idempotencyKey: `click:${click.clickId}`, occurredAt: click.occurredAt, detail: type === 'flagged' ? { reason: 'click_burst' } : undefined },
       { ...click, duplicate, implicit: false },
     );
     if (duplicate) duplicateClicks += 1;
@@ -168,11 +186,24 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     }
     const selfReferral = next.newMemberId === identity.mentorId && CONFIRMABLE_STATUSES.includes(next.status);
     if (selfReferral) next = { ...next, status: 'rejected', endedAt: step.occurredAt };
+    const accountJustCreated = referral.accountCreatedAt === null && next.accountCreatedAt !== null;
+    // Histories recorded before the risk check replay without it.
+    if (!selfReferral && accountJustCreated && next.status === 'pending' && patched('account-risk-assessment')) {
+      const { flagReason } = await store.assessAccountRisk({
+        referralId: identity.referralId,
+        mentorId: identity.mentorId,
+        visitorHash: identity.visitorHash,
+      });
+      if (flagReason) next = { ...next, status: 'flagged', flagReason };
+    }
     await save(next, {
       type: selfReferral ? 'self_referral_rejected' : step.type,
       idempotencyKey: `step:${identity.referralId}:${step.idempotencyKey}`,
       occurredAt: step.occurredAt,
-      detail: advance.implied.length > 0 ? { impliedSteps: advance.implied } : undefined,
+      detail: {
+        ...(advance.implied.length > 0 ? { impliedSteps: advance.implied } : {}),
+        ...(next.status === 'flagged' && referral.status !== 'flagged' ? { flagged: next.flagReason } : {}),
+      },
     });
   }
 
@@ -218,14 +249,32 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
       );
       return toConversionRecord(referral);
     }
-    const late = referral.status === 'expired';
-    next = { ...next, status: 'confirmed', confirmedAt: confirmation.occurredAt };
-    const event: ReferralEventInput = {
-      type: late ? 'late_confirmation' : 'confirmed',
-      idempotencyKey: `confirmed:${identity.referralId}:${confirmation.newMemberId}`,
-      occurredAt: confirmation.occurredAt,
-      detail: { source: confirmation.source },
-    };
+    if (referral.status === 'flagged') {
+      // Held for review: the confirmation is recorded and counts once a coordinator approves.
+      await save(
+        { ...next, confirmedAt: confirmation.occurredAt },
+        {
+          type: 'confirmation_held_for_review',
+          idempotencyKey: `held:${identity.referralId}:${confirmation.newMemberId}`,
+          occurredAt: confirmation.occurredAt,
+          detail: { source: confirmation.source },
+        },
+      );
+      return toConversionRecord(referral);
+    }
+    return commitConfirmation(
+      { ...next, status: 'confirmed', confirmedAt: confirmation.occurredAt },
+      {
+        type: referral.status === 'expired' ? 'late_confirmation' : 'confirmed',
+        idempotencyKey: `confirmed:${identity.referralId}:${confirmation.newMemberId}`,
+        occurredAt: confirmation.occurredAt,
+        detail: { source: confirmation.source },
+      },
+    );
+  }
+
+  /** Makes the attribution count, one mentor per member, and tells the referrals it supersedes. */
+  async function commitConfirmation(next: ReferralSnapshot, event: ReferralEventInput): Promise<ConversionRecord> {
     const outcome = await store.confirmAttribution({ snapshot: next, event });
     referral = outcome.snapshot;
     timeline.push({ type: event.type, stage: referral.stage, status: referral.status, occurredAt: event.occurredAt, detail: event.detail });
@@ -233,11 +282,28 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     for (const workflowId of outcome.supersededWorkflowIds) {
       // Best effort: a referral whose run has ended is already superseded in Postgres.
       await getExternalWorkflowHandle(workflowId)
-        .signal(supersedeSignal, { byReferralId: identity.referralId, occurredAt: confirmation.occurredAt })
+        .signal(supersedeSignal, { byReferralId: identity.referralId, occurredAt: event.occurredAt })
         .catch(() => undefined);
     }
     if (referral.status === 'confirmed') badgeCheckDue = true;
     return outcome.record;
+  }
+
+  async function onReview(review: ReviewInput) {
+    if (referral.status !== 'flagged') return;
+    const event: ReferralEventInput = {
+      type: review.decision === 'approve' ? 'review_approved' : 'review_rejected',
+      idempotencyKey: `review:${identity.referralId}`,
+      occurredAt: review.occurredAt,
+      detail: { reviewerId: review.reviewerId, flagReason: referral.flagReason },
+    };
+    if (review.decision === 'reject') {
+      await save({ ...referral, status: 'rejected', endedAt: review.occurredAt }, event);
+    } else if (referral.confirmedAt && referral.newMemberId) {
+      await commitConfirmation({ ...referral, status: 'confirmed' }, event);
+    } else {
+      await save({ ...referral, status: 'pending' }, event);
+    }
   }
 
   async function onCancel(cancellation: CancelInput) {
@@ -322,6 +388,7 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
   setHandler(funnelStepSignal, (step) => serialized(() => onFunnelStep(step)));
   setHandler(cancelSignal, (cancellation) => serialized(() => onCancel(cancellation)));
   setHandler(supersedeSignal, (supersession) => serialized(() => onSupersede(supersession)));
+  setHandler(reviewSignal, (review) => serialized(() => onReview(review)));
   setHandler(confirmUpdate, (confirmation) => serialized(() => onConfirm(confirmation)), {
     validator: validateConfirmation,
   });

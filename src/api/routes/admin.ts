@@ -7,7 +7,8 @@ import { withTransaction } from '../../db/referrals';
 import { durationToSeconds } from '../../domain/durations';
 import { AppError, NotFoundError } from '../../errors';
 import { authoriseOrgAdmin } from '../../services/read-model';
-import type { Authenticate } from '../auth';
+import type { ReferralService } from '../../services/referral-service';
+import { ForbiddenError, type Authenticate } from '../auth';
 import { coordinatorParams, orgParams, referralParams } from './reads';
 
 const MAX_WINDOW_SECONDS = 366 * 24 * 3600;
@@ -29,6 +30,7 @@ const window = (minimum: number) =>
 
 export const orgSettingsBody = z
   .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
     attributionWindow: window(1).optional(),
     confirmationWindow: window(1).optional(),
     dedupeWindow: window(0).optional(),
@@ -50,7 +52,10 @@ export interface AdminRouteDependencies {
   temporal: Client;
   authenticate: Authenticate;
   logger: Logger;
+  service: ReferralService;
 }
+
+export const reviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']) });
 
 /** Organisation admins' writes: settings, coordinator assignments, erasure of a referral. */
 export function adminRoutes(deps: AdminRouteDependencies): Router {
@@ -66,14 +71,16 @@ export function adminRoutes(deps: AdminRouteDependencies): Router {
          attribution_window_seconds = COALESCE($2, attribution_window_seconds),
          confirmation_window_seconds = COALESCE($3, confirmation_window_seconds),
          dedupe_window_seconds = COALESCE($4, dedupe_window_seconds),
-         badge_milestones = COALESCE($5, badge_milestones)
+         badge_milestones = COALESCE($5, badge_milestones),
+         name = COALESCE($6, name)
        WHERE id = $1
-       RETURNING attribution_window_seconds, confirmation_window_seconds, dedupe_window_seconds, badge_milestones`,
-      [orgId, body.attributionWindow ?? null, body.confirmationWindow ?? null, body.dedupeWindow ?? null, body.badgeMilestones ?? null],
+       RETURNING name, attribution_window_seconds, confirmation_window_seconds, dedupe_window_seconds, badge_milestones`,
+      [orgId, body.attributionWindow ?? null, body.confirmationWindow ?? null, body.dedupeWindow ?? null, body.badgeMilestones ?? null, body.name ?? null],
     );
     const row = updated.rows[0];
     res.json({
       orgId,
+      name: row.name,
       attributionWindowSeconds: row.attribution_window_seconds,
       confirmationWindowSeconds: row.confirmation_window_seconds,
       dedupeWindowSeconds: row.dedupe_window_seconds,
@@ -104,6 +111,17 @@ export function adminRoutes(deps: AdminRouteDependencies): Router {
       );
     });
     res.json({ coordinatorId, mentorIds });
+  });
+
+  router.post('/api/v1/referral-attributions/:id/review', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { id } = referralParams.parse(req.params);
+    const { decision } = reviewBody.parse(req.body);
+    const found = await deps.pool.query('SELECT 1 FROM referrals WHERE id = $1 AND org_id = $2', [id, caller.orgId]);
+    if (found.rowCount === 0) throw new NotFoundError('referral');
+    if (caller.role !== 'coordinator' && caller.role !== 'org_admin') throw new ForbiddenError('Coordinators and organisation admins review flagged referrals');
+    await deps.service.review(id, { decision, reviewerId: caller.userId });
+    res.status(202).json({ referralId: id, decision });
   });
 
   router.delete('/api/v1/referral-attributions/:id', async (req, res) => {

@@ -29,6 +29,7 @@ export const coordinatorParams = z.strictObject({ coordinatorId: uuid });
 export const orgParams = z.strictObject({ orgId: uuid });
 export const referralParams = z.strictObject({ id: uuid });
 
+
 export const listReferralsQuery = z.strictObject({
   mentorId: uuid.optional(),
   status: z.enum(ATTRIBUTION_STATUSES).optional(),

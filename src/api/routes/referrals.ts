@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { AppError } from '../../errors';
 import { FUNNEL_STEPS } from '../../domain/funnel';
 import type { ReferralService } from '../../services/referral-service';
+import type { Authenticate } from '../auth';
+import type { PublicRateLimit } from '../rate-limit';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
 
@@ -59,6 +61,8 @@ export interface ReferralRouteDependencies {
   service: ReferralService;
   tokens: ReferralTokens;
   webhookSecret: string;
+  authenticate: Authenticate;
+  rateLimit: PublicRateLimit;
   nowSeconds?: () => number;
 }
 
@@ -69,11 +73,15 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
   const signed = (req: Request) =>
     verifySignature(deps.webhookSecret, req.get('x-signature'), (req as Request & { rawBody?: string }).rawBody ?? '', nowSeconds());
 
-  router.post('/api/v1/referral-attributions', async (req, res) => {
+  const codeInBody = (req: Request) => (typeof req.body?.code === 'string' ? req.body.code : undefined);
+  router.post('/api/v1/referral-attributions', deps.rateLimit(codeInBody), async (req, res) => {
+    // The app may send the signed-in member's token: a mentor clicking their own link is a self-referral.
+    const member = req.headers.authorization ? await deps.authenticate(req) : undefined;
     const body = recordClickBody.parse(req.body);
     const click = await deps.service.recordClick({
       code: body.code,
       visitorId: body.visitorId,
+      memberId: member?.userId,
       ipAddress: req.ip,
       userAgent: req.get('user-agent'),
       metadata: body.metadata,

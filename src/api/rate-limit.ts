@@ -1,0 +1,43 @@
+import type { Request, RequestHandler } from 'express';
+import type { Pool } from 'pg';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { AppError } from '../errors';
+
+export class TooManyRequestsError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super(429, 'rate_limited', 'Too many requests; try again later', { retryAfterSeconds });
+  }
+}
+
+export interface RateLimitOptions {
+  perIpPerMinute: number;
+  perCodePerMinute: number;
+}
+
+/**
+ * Limits on the public endpoints, per client IP and per referral code, counted in Postgres so
+ * they hold across several API processes.
+ */
+export function createPublicRateLimit(pool: Pool, options: RateLimitOptions) {
+  const limiter = (keyPrefix: string, points: number) =>
+    new RateLimiterPostgres({ storeClient: pool, tableName: 'rate_limits', tableCreated: true, keyPrefix, points, duration: 60 });
+  const perIp = limiter('ip', options.perIpPerMinute);
+  const perCode = limiter('code', options.perCodePerMinute);
+  return (codeOf: (req: Request) => string | undefined): RequestHandler =>
+    async (req, _res, next) => {
+      try {
+        await perIp.consume(req.ip ?? 'unknown');
+        const code = codeOf(req);
+        if (code) await perCode.consume(code.slice(0, 64));
+        next();
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) {
+          next(new TooManyRequestsError(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))));
+        } else {
+          next(rejection);
+        }
+      }
+    };
+}
+
+export type PublicRateLimit = ReturnType<typeof createPublicRateLimit>;

@@ -1,0 +1,113 @@
+import express, { Router } from 'express';
+import { parse as parseCsv } from 'csv-parse/sync';
+import type { Pool } from 'pg';
+import QRCode from 'qrcode';
+import { z } from 'zod';
+import { AppError } from '../../errors';
+import type { CodeService } from '../../services/code-service';
+import { ForbiddenError, type Authenticate } from '../auth';
+
+export const shareChannel = z.string().regex(/^[a-z][a-z0-9_-]{1,19}$/, 'must be a short lower-case channel name such as whatsapp');
+
+export const createCodeBody = z.strictObject({
+  mentorId: z.uuid().optional(),
+  campaign: z.string().min(1).max(100).optional(),
+  channel: shareChannel.optional(),
+  expiresAt: z.iso.datetime({ offset: true }).refine((value) => new Date(value).getUTCFullYear() <= 2100, 'must be before 2100').optional(),
+});
+
+export const listCodesQuery = z.strictObject({ mentorId: z.uuid().optional() });
+export const codeParams = z.strictObject({ id: z.uuid() });
+export const qrQuery = z.strictObject({ ch: shareChannel.default('qr') });
+
+const bulkRow = z.strictObject({
+  mentorId: z.uuid(),
+  displayName: z.string().max(200).optional(),
+  campaign: z.string().min(1).max(100).optional(),
+  channel: shareChannel.optional(),
+});
+
+const MAX_BULK_ROWS = 5000;
+
+export function codeRoutes(deps: { pool: Pool; authenticate: Authenticate; codes: CodeService }): Router {
+  const router = Router();
+
+  router.post('/api/v1/referral-codes', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const body = createCodeBody.parse(req.body);
+    res.status(201).json(await deps.codes.create(caller, body));
+  });
+
+  router.get('/api/v1/referral-codes', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const query = listCodesQuery.parse(req.query);
+    res.json({ items: await deps.codes.list(caller, query) });
+  });
+
+  router.post(
+    '/api/v1/referral-codes/bulk',
+    express.text({ type: ['text/csv', 'text/plain'], limit: '1mb' }),
+    async (req, res) => {
+      const caller = await deps.authenticate(req);
+      if (caller.role !== 'org_admin') throw new ForbiddenError('Only organisation admins send bulk invitations');
+      if (typeof req.body !== 'string') throw new AppError(415, 'unsupported_media_type', 'Send the CSV as text/csv');
+      let records: Record<string, string>[];
+      try {
+        records = parseCsv(req.body, { columns: true, skip_empty_lines: true, trim: true });
+      } catch (error) {
+        throw new AppError(400, 'malformed_csv', `The CSV cannot be read: ${(error as Error).message}`);
+      }
+      if (records.length > MAX_BULK_ROWS) throw new AppError(413, 'too_many_rows', `At most ${MAX_BULK_ROWS} rows per upload`);
+      const rows = [];
+      for (const [index, record] of records.entries()) {
+        const line = index + 2;
+        const cleaned = Object.fromEntries(Object.entries(record).filter(([, value]) => value !== ''));
+        const parsed = bulkRow.safeParse(cleaned);
+        if (!parsed.success) {
+          rows.push({ line, status: 'error', errors: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`) });
+          continue;
+        }
+        const { mentorId, displayName, ...code } = parsed.data;
+        // Invited mentors need not have signed in yet; an id of another organisation is refused.
+        const joined = await deps.pool.query(
+          `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', $3)
+           ON CONFLICT (id) DO UPDATE SET display_name = COALESCE(users.display_name, EXCLUDED.display_name)
+           WHERE users.org_id = EXCLUDED.org_id
+           RETURNING id`,
+          [mentorId, caller.orgId, displayName ?? null],
+        );
+        if (joined.rowCount === 0) {
+          rows.push({ line, status: 'error', errors: ['mentorId: not a mentor of this organisation'] });
+          continue;
+        }
+        const { code: made, created } = await deps.codes.ensureBulkCode(caller, { mentorId, ...code });
+        rows.push({ line, status: created ? 'created' : 'existing', mentorId, code: made.code, url: made.url });
+      }
+      res.json({ rows });
+    },
+  );
+
+  router.post('/api/v1/referral-codes/:id/revoke', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { id } = codeParams.parse(req.params);
+    res.json(await deps.codes.revoke(caller, id));
+  });
+
+  router.get('/api/v1/referral-codes/:id/qr.svg', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { id } = codeParams.parse(req.params);
+    const { ch } = qrQuery.parse(req.query);
+    const code = await deps.codes.get(caller, id, ch);
+    res.type('image/svg+xml').send(await QRCode.toString(code.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }));
+  });
+
+  router.get('/api/v1/referral-codes/:id/qr.png', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { id } = codeParams.parse(req.params);
+    const { ch } = qrQuery.parse(req.query);
+    const code = await deps.codes.get(caller, id, ch);
+    res.type('image/png').send(await QRCode.toBuffer(code.url, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 8 }));
+  });
+
+  return router;
+}
