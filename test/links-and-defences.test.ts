@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { SignJWT } from 'jose';
+import jsQR from 'jsqr';
+import pino from 'pino';
+import { PNG } from 'pngjs';
+import { createApp } from '../src/api/app';
+import type { Role } from '../src/api/auth';
+import type { Config } from '../src/config';
+import { eventually, openHarness, type Harness } from './support/harness';
+
+const JWT_SECRET = 'links-test-jwt-secret-0123456789abcdef';
+const PUBLIC_BASE_URL = 'https://join.example.org';
+let harness: Harness;
+const servers: Server[] = [];
+let base: string;
+const orgId = randomUUID();
+const mentor = { id: randomUUID(), role: 'peer_mentor' as Role, name: 'Ada Lovelace' };
+const otherMentor = { id: randomUUID(), role: 'peer_mentor' as Role, name: 'Grace Hopper' };
+const admin = { id: randomUUID(), role: 'org_admin' as Role, name: 'Admin Person' };
+const coordinator = { id: randomUUID(), role: 'coordinator' as Role, name: 'Coord Person' };
+type Person = typeof mentor;
+
+function startApp(overrides: { burstClicksPerMinute?: number; config?: Partial<Config> } = {}): string {
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    pool: harness.pool,
+    temporal: harness.client,
+    taskQueue: harness.taskQueue,
+    readiness: { postgres: async () => true, temporal: async () => true },
+    burstClicksPerMinute: overrides.burstClicksPerMinute ?? 1000,
+    config: {
+      JWT_SECRET,
+      MEMBERSHIP_WEBHOOK_SECRET: 'links-webhook-secret-0',
+      HASH_SALT: 'test-only-hash-salt',
+      PUBLIC_BASE_URL,
+      RATE_LIMIT_PER_IP_PER_MINUTE: 100_000,
+      RATE_LIMIT_PER_CODE_PER_MINUTE: 100_000,
+      ...overrides.config,
+    },
+  });
+  const server = app.listen(0);
+  servers.push(server);
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
+const token = (who: Person) =>
+  new SignJWT({ role: who.role, org_id: orgId, name: who.name })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(who.id)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+
+async function call(who: Person | undefined, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string>; at?: string } = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...init.headers };
+  if (who) headers.authorization = `Bearer ${await token(who)}`;
+  return fetch(`${init.at ?? base}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+    redirect: 'manual',
+  });
+}
+
+async function newCode(who: Person = mentor, body: Record<string, unknown> = {}) {
+  const response = await call(who, '/api/v1/referral-codes', { method: 'POST', body });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { id: string; code: string; url: string; mentorId: string; expiresAt: string | null };
+}
+
+async function referralRow(referralId: string) {
+  return (await harness.pool.query('SELECT * FROM referrals WHERE id = $1', [referralId])).rows[0];
+}
+
+const rowWhen = (referralId: string, ready: (row: Record<string, unknown>) => boolean) =>
+  eventually(async () => {
+    const row = await referralRow(referralId);
+    return row && ready(row) ? row : undefined;
+  });
+
+async function clickFromApp(code: string, options: { visitorId?: string; ip?: string; who?: Person } = {}) {
+  const response = await call(options.who, '/api/v1/referral-attributions', {
+    method: 'POST',
+    body: { code, visitorId: options.visitorId ?? randomUUID(), metadata: { shareChannel: 'whatsapp' } },
+    headers: options.ip ? { 'x-forwarded-for': options.ip } : {},
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { referralId: string; referralToken: string };
+}
+
+beforeAll(async () => {
+  harness = await openHarness();
+  await harness.startWorker();
+  base = startApp();
+  for (const who of [mentor, otherMentor, admin, coordinator]) {
+    expect((await call(who, '/api/v1/referral-codes')).status).toBe(200);
+  }
+  const named = await call(admin, `/api/v1/orgs/${orgId}/settings`, { method: 'PUT', body: { name: 'Hearing Association' } });
+  expect(named.status).toBe(200);
+});
+
+afterAll(async () => {
+  for (const server of servers) await new Promise((resolve) => server.close(resolve));
+  await harness.close();
+});
+
+test('a mentor makes short, url-safe, unguessable codes with a ready-to-share URL', async () => {
+  const first = await newCode(mentor, { campaign: 'spring', channel: 'whatsapp' });
+  const second = await newCode(mentor);
+  expect(first.code).toMatch(/^[A-Za-z0-9]{10}$/);
+  expect(first.code).not.toBe(second.code);
+  expect(first.url).toBe(`${PUBLIC_BASE_URL}/r/${first.code}?ch=whatsapp`);
+  expect(second.url).toBe(`${PUBLIC_BASE_URL}/r/${second.code}`);
+  expect((await call(mentor, '/api/v1/referral-codes', { method: 'POST', body: { mentorId: otherMentor.id } })).status).toBe(403);
+  expect((await newCode(admin, { mentorId: otherMentor.id })).mentorId).toBe(otherMentor.id);
+  const listed = (await (await call(mentor, '/api/v1/referral-codes')).json()) as { items: Array<{ mentorId: string }> };
+  expect(new Set(listed.items.map((item) => item.mentorId))).toEqual(new Set([mentor.id]));
+  expect((await call(mentor, '/api/v1/referral-codes', { method: 'POST', body: { expiresAt: '2001-01-01T00:00:00Z' } })).status).toBe(422);
+});
+
+test('the QR code decodes to the code\'s URL with ch=qr', async () => {
+  const code = await newCode();
+  const png = await call(mentor, `/api/v1/referral-codes/${code.id}/qr.png`);
+  expect(png.headers.get('content-type')).toBe('image/png');
+  const image = PNG.sync.read(Buffer.from(await png.arrayBuffer()));
+  const decoded = jsQR(new Uint8ClampedArray(image.data), image.width, image.height);
+  expect(decoded?.data).toBe(`${PUBLIC_BASE_URL}/r/${code.code}?ch=qr`);
+  const svg = await call(mentor, `/api/v1/referral-codes/${code.id}/qr.svg`);
+  expect(svg.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+  expect(await svg.text()).toMatch(/^<svg[^>]*viewBox/);
+  expect((await call(otherMentor, `/api/v1/referral-codes/${code.id}/qr.svg`)).status).toBe(403);
+});
+
+test('the invite link welcomes by first name, sets a visitor cookie and records one referral per visitor', async () => {
+  const code = await newCode();
+  const first = await call(undefined, `/r/${code.code}?ch=sms`, { headers: { 'x-forwarded-for': '203.0.113.10' } });
+  expect(first.status).toBe(200);
+  const html = await first.text();
+  expect(html).toContain('<h1>Ada invited you to Hearing Association</h1>');
+  expect(html).not.toContain('Lovelace');
+  const cookie = first.headers.get('set-cookie') ?? '';
+  expect(cookie).toMatch(/^rv=[0-9a-f-]{36}; Max-Age=31536000; Path=\/r; Expires=.*; HttpOnly; SameSite=Lax$/);
+  const deepLink = new URL(html.match(/href="(referralapp:\/\/join\?[^"]+)"/)![1].replace(/&amp;/g, '&'));
+  const referralId = deepLink.searchParams.get('referralId')!;
+  expect(deepLink.searchParams.get('referralToken')).toMatch(/^ey/);
+
+  const again = await call(undefined, `/r/${code.code}?ch=sms`, { headers: { cookie: cookie.split(';')[0], 'x-forwarded-for': '203.0.113.10' } });
+  expect(again.status).toBe(200);
+  const clicks = await eventually(async () => {
+    const rows = (await harness.pool.query('SELECT is_duplicate, device_metadata FROM click_events WHERE referral_id = $1 ORDER BY occurred_at', [referralId])).rows;
+    return rows.length === 2 ? rows : undefined;
+  });
+  expect(clicks).toEqual([
+    { is_duplicate: false, device_metadata: { shareChannel: 'sms', via: 'landing' } },
+    { is_duplicate: true, device_metadata: { shareChannel: 'sms', via: 'landing' } },
+  ]);
+});
+
+test('unknown links answer 404, revoked and expired ones 410, and record nothing', async () => {
+  const unknown = await call(undefined, '/r/doesNotExist1');
+  expect(unknown.status).toBe(404);
+  expect(await unknown.text()).toContain('Invite link not found');
+  const revoked = await newCode();
+  expect((await call(otherMentor, `/api/v1/referral-codes/${revoked.id}/revoke`, { method: 'POST' })).status).toBe(403);
+  expect((await call(mentor, `/api/v1/referral-codes/${revoked.id}/revoke`, { method: 'POST' })).status).toBe(200);
+  const expired = await newCode(mentor, { expiresAt: new Date(Date.now() + 1000).toISOString() });
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  for (const code of [revoked, expired]) {
+    const response = await call(undefined, `/r/${code.code}`);
+    expect(response.status).toBe(410);
+    expect(await response.text()).toContain('This invite link has ended');
+    expect((await call(undefined, '/api/v1/referral-attributions', { method: 'POST', body: { code: code.code } })).status).toBe(410);
+  }
+  const recorded = await harness.pool.query('SELECT count(*) AS clicks FROM click_events WHERE referral_code_id = ANY($1::uuid[])', [[revoked.id, expired.id]]);
+  expect(recorded.rows[0].clicks).toBe(0);
+});
+
+test('rate limits per IP and per code hold across two API processes and answer 429 with Retry-After', async () => {
+  const limited = { config: { RATE_LIMIT_PER_IP_PER_MINUTE: 3, RATE_LIMIT_PER_CODE_PER_MINUTE: 4 } };
+  const apiA = startApp(limited);
+  const apiB = startApp(limited);
+  const code = await newCode();
+  const fromIp = (ip: string, at: string) => call(undefined, `/r/${code.code}`, { at, headers: { 'x-forwarded-for': ip } });
+  expect((await fromIp('198.51.100.1', apiA)).status).toBe(200);
+  expect((await fromIp('198.51.100.1', apiB)).status).toBe(200);
+  expect((await fromIp('198.51.100.1', apiA)).status).toBe(200);
+  const overIp = await fromIp('198.51.100.1', apiB);
+  expect(overIp.status).toBe(429);
+  expect(Number(overIp.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  expect(Number(overIp.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+  // The per-IP rejection still consumed nothing of the code's budget: one more visitor fits.
+  expect((await fromIp('198.51.100.2', apiA)).status).toBe(200);
+  const overCode = await fromIp('198.51.100.3', apiB);
+  expect(overCode.status).toBe(429);
+  expect(((await overCode.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+});
+
+test('a mentor clicking their own link is rejected, and so is a later click from that device', async () => {
+  const code = await newCode();
+  const device = randomUUID();
+  const own = await clickFromApp(code.code, { visitorId: device, who: mentor });
+  expect((await rowWhen(own.referralId, (row) => row.status === 'rejected')).status).toBe('rejected');
+  const otherCode = await newCode();
+  const later = await clickFromApp(otherCode.code, { visitorId: device });
+  expect((await rowWhen(later.referralId, (row) => row.status === 'rejected')).status).toBe('rejected');
+  const counts = (await call(mentor, `/api/v1/referral-attributions/mentor/${mentor.id}/counts`)).status;
+  expect(counts).toBe(200);
+});
+
+test('many accounts from one IP for one mentor are flagged, not counted, until a coordinator approves', async () => {
+  const code = await newCode(otherMentor);
+  const ip = '192.0.2.77';
+  const clicked = [];
+  for (let index = 0; index < 3; index += 1) clicked.push(await clickFromApp(code.code, { ip }));
+  for (const [index, referral] of clicked.entries()) {
+    await rowWhen(referral.referralId, () => true);
+    const step = await call(undefined, `/api/v1/referrals/${referral.referralId}/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${referral.referralToken}` },
+      body: { type: 'account_created', idempotencyKey: `acct-${index}`, newMemberId: randomUUID() },
+    });
+    expect(step.status).toBe(202);
+    await rowWhen(referral.referralId, (row) => row.account_created_at !== null);
+  }
+  const statuses = await Promise.all(clicked.map(async (referral) => (await referralRow(referral.referralId)).status));
+  expect(statuses).toEqual(['pending', 'pending', 'flagged']);
+  expect((await referralRow(clicked[2].referralId)).flag_reason).toBe('many_accounts_from_one_device_or_ip');
+  const countsBefore = await (await call(admin, `/api/v1/mentors/${otherMentor.id}/stats`)).json();
+  expect(countsBefore).toMatchObject({ pendingAttributions: 2, confirmedAttributions: 0 });
+
+  expect((await call(otherMentor, `/api/v1/referral-attributions/${clicked[2].referralId}/review`, { method: 'POST', body: { decision: 'approve' } })).status).toBe(403);
+  const review = await call(coordinator, `/api/v1/referral-attributions/${clicked[2].referralId}/review`, { method: 'POST', body: { decision: 'approve' } });
+  expect(review.status).toBe(202);
+  await rowWhen(clicked[2].referralId, (row) => row.status === 'pending');
+  const countsAfter = await (await call(admin, `/api/v1/mentors/${otherMentor.id}/stats`)).json();
+  expect(countsAfter).toMatchObject({ pendingAttributions: 3, confirmedAttributions: 0 });
+  expect((await call(coordinator, `/api/v1/referral-attributions/${clicked[2].referralId}/review`, { method: 'POST', body: { decision: 'approve' } })).status).toBe(409);
+});
+
+test('a burst of clicks far above a code\'s normal rate is flagged; a confirmation waits for the review', async () => {
+  const burstApi = startApp({ burstClicksPerMinute: 5 });
+  const code = await newCode();
+  const clickAt = async () => {
+    const response = await call(undefined, '/api/v1/referral-attributions', { at: burstApi, method: 'POST', body: { code: code.code, visitorId: randomUUID() } });
+    return (await response.json()) as { referralId: string };
+  };
+  for (let index = 0; index < 5; index += 1) await clickAt();
+  await eventually(async () => {
+    const rows = await harness.pool.query('SELECT count(*) AS clicks FROM click_events WHERE referral_code_id = $1', [code.id]);
+    return rows.rows[0].clicks === 5 ? true : undefined;
+  });
+  const burst = await clickAt();
+  const flagged = await rowWhen(burst.referralId, (row) => row.status === 'flagged');
+  expect(flagged.flag_reason).toBe('click_burst');
+
+  const member = randomUUID();
+  const record = await harness.service.confirmKnownReferral(burst.referralId, { newMemberId: member, source: 'webhook' });
+  expect(record).toMatchObject({ status: 'flagged', newMemberId: member });
+  await rowWhen(burst.referralId, (row) => row.new_member_id === member);
+  const mentorCounts = async () => (await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [mentor.id])).rows[0].confirmed_count;
+  const confirmedBefore = await mentorCounts();
+  expect((await call(admin, `/api/v1/referral-attributions/${burst.referralId}/review`, { method: 'POST', body: { decision: 'approve' } })).status).toBe(202);
+  await rowWhen(burst.referralId, (row) => row.status === 'confirmed');
+  expect(await mentorCounts()).toBe(confirmedBefore + 1);
+});
+
+test('bulk invitations give one code per mentor, idempotently, with per-row errors', async () => {
+  const invited = [randomUUID(), randomUUID()];
+  const csv = ['mentorId,displayName,campaign,channel', `${invited[0]},Lin Rivers,autumn,email`, `${invited[1]},,autumn,`, 'not-a-uuid,Bad Row,autumn,sms', `${invited[0]},Lin Rivers,autumn,BAD CHANNEL`].join('\n');
+  const upload = () => call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
+  const first = (await (await upload()).json()) as { rows: Array<Record<string, unknown>> };
+  expect(first.rows.map((row) => [row.line, row.status])).toEqual([[2, 'created'], [3, 'created'], [4, 'error'], [5, 'error']]);
+  expect(first.rows[2].errors).toEqual(['mentorId: Invalid UUID']);
+  expect(first.rows[3].errors).toEqual(['channel: must be a short lower-case channel name such as whatsapp']);
+  const second = (await (await upload()).json()) as { rows: Array<Record<string, unknown>> };
+  expect(second.rows.map((row) => [row.line, row.status])).toEqual([[2, 'existing'], [3, 'existing'], [4, 'error'], [5, 'error']]);
+  expect(second.rows[0].code).toBe(first.rows[0].code);
+  expect(first.rows[0].url).toBe(`${PUBLIC_BASE_URL}/r/${first.rows[0].code}?ch=email`);
+  const codes = await harness.pool.query('SELECT count(*) AS codes FROM referral_codes WHERE mentor_id = ANY($1::uuid[])', [invited]);
+  expect(codes.rows[0].codes).toBe(2);
+  expect((await call(coordinator, '/api/v1/referral-codes/bulk', { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } })).status).toBe(403);
+  expect((await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: '"unclosed', headers: { 'content-type': 'text/csv' } })).status).toBe(400);
+});
+
+test('visitor ids and IPs are stored only as salted hashes', async () => {
+  const code = await newCode();
+  const visitorId = `visitor-${randomUUID()}`;
+  const clicked = await clickFromApp(code.code, { visitorId, ip: '203.0.113.99' });
+  const row = await eventually(async () => (await harness.pool.query('SELECT * FROM click_events WHERE referral_id = $1', [clicked.referralId])).rows[0]);
+  const stored = JSON.stringify(row) + JSON.stringify(await referralRow(clicked.referralId));
+  expect(stored).not.toContain(visitorId);
+  expect(stored).not.toContain('203.0.113.99');
+  expect(row.visitor_hash).toMatch(/^[0-9a-f]{64}$/);
+  expect(row.ip_hash).toMatch(/^[0-9a-f]{64}$/);
+});
