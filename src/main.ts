@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
 import { createReferralWorker } from './worker/create-worker';
+import { ensureSchedules } from './worker/schedules';
 
 export interface RunningStack {
   apiUrl: string;
@@ -60,6 +61,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
     stops.push(() => clientConnection.close());
     const temporalClient = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
 
+    await ensureSchedules(temporalClient, { retentionDays: config.DEVICE_METADATA_RETENTION_DAYS });
     const worker = await createReferralWorker({
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,

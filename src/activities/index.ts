@@ -213,6 +213,22 @@ export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOr
         .sort((a, b) => a.milestone - b.milestone);
     },
 
+    /**
+     * Drops raw device data (user agent, IP hash, metadata other than the share channel) from
+     * clicks older than the retention period; the counts need none of it.
+     */
+    async purgeDeviceMetadata({ retentionDays }: { retentionDays: number }): Promise<{ purged: number }> {
+      const result = await pool.query(
+        `UPDATE click_events SET user_agent = NULL, ip_hash = NULL,
+           device_metadata = CASE WHEN device_metadata ? 'shareChannel'
+             THEN jsonb_build_object('shareChannel', device_metadata->'shareChannel') ELSE '{}'::jsonb END
+         WHERE occurred_at < $1::timestamptz - make_interval(days => $2)
+           AND (user_agent IS NOT NULL OR ip_hash IS NOT NULL OR (device_metadata - 'shareChannel') <> '{}'::jsonb)`,
+        [clock.now(), retentionDays],
+      );
+      return { purged: result.rowCount ?? 0 };
+    },
+
     /** Tells the badge service; the award id is the Idempotency-Key of every attempt. */
     async deliverBadgeAward(award: BadgeAward): Promise<void> {
       const already = await pool.query('SELECT delivered_at FROM badge_awards WHERE id = $1', [award.id]);

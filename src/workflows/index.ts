@@ -1,1 +1,2 @@
 export { referralWorkflow } from './referral-workflow';
+export { deviceMetadataRetentionWorkflow } from './retention-workflow';
