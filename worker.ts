@@ -1,11 +1,10 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { systemClock } from './src/activities';
-import { createBadgeClient } from './src/activities/badge-client';
 import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
 import { createPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { createReferralWorker } from './src/worker/create-worker';
+import { createReferralWorker, productionDependencies } from './src/worker/create-worker';
 
 /**
  * A worker on its own, for the production shape (docker-compose runs N of them): it needs
@@ -20,16 +19,17 @@ async function runWorker(): Promise<void> {
   await migrate(config.DATABASE_URL);
   const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
   const worker = await createReferralWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
-    pool,
-    clock: systemClock,
-    badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
+    ...productionDependencies(config, pool, client),
   });
   logger.info({ taskQueue: 'referrals' }, 'worker running');
   // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.
   await worker.run();
+  await clientConnection.close();
   await connection.close();
   await pool.end();
 }

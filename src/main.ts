@@ -2,8 +2,6 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { createBadgeClient } from './activities/badge-client';
-import { systemClock } from './activities';
 import { createApp } from './api/app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { migrate } from './db/migrate';
@@ -11,7 +9,7 @@ import { createPool, isPostgresReachable } from './db/pool';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
-import { createReferralWorker } from './worker/create-worker';
+import { createReferralWorker, productionDependencies } from './worker/create-worker';
 import { ensureSchedules } from './worker/schedules';
 
 export interface RunningStack {
@@ -61,13 +59,14 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
     stops.push(() => clientConnection.close());
     const temporalClient = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
 
-    await ensureSchedules(temporalClient, { retentionDays: config.DEVICE_METADATA_RETENTION_DAYS });
+    await ensureSchedules(temporalClient, {
+      retentionDays: config.DEVICE_METADATA_RETENTION_DAYS,
+      reconcile: config.MEMBERSHIP_API_URL !== undefined,
+    });
     const worker = await createReferralWorker({
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
-      pool,
-      clock: systemClock,
-      badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
+      ...productionDependencies(config, pool, temporalClient),
     });
     const workerRun = worker.run();
     stops.push(async () => {

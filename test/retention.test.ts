@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RETENTION_SCHEDULE_ID, ensureSchedules } from '../src/worker/schedules';
+import { RECONCILIATION_SCHEDULE_ID, RETENTION_SCHEDULE_ID, ensureSchedules } from '../src/worker/schedules';
 import { deviceMetadataRetentionWorkflow } from '../src/workflows/retention-workflow';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -11,7 +11,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await harness.client.schedule.getHandle(RETENTION_SCHEDULE_ID).delete().catch(() => undefined);
+  for (const id of [RETENTION_SCHEDULE_ID, RECONCILIATION_SCHEDULE_ID]) {
+    await harness.client.schedule.getHandle(id).delete().catch(() => undefined);
+  }
   await harness.close();
 });
 
@@ -42,10 +44,12 @@ test('device metadata older than the retention period is purged; newer clicks an
   expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual(countsBefore);
 });
 
-test('the daily retention schedule is created once and found again on the next start-up', async () => {
-  await ensureSchedules(harness.client, { retentionDays: 90, taskQueue: harness.taskQueue });
-  await ensureSchedules(harness.client, { retentionDays: 90, taskQueue: harness.taskQueue });
+test('the daily schedules are created once and found again on the next start-up', async () => {
+  await ensureSchedules(harness.client, { retentionDays: 90, reconcile: true, taskQueue: harness.taskQueue });
+  await ensureSchedules(harness.client, { retentionDays: 90, reconcile: true, taskQueue: harness.taskQueue });
   const description = await harness.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe();
   expect(description.spec.intervals).toMatchObject([{ every: 86_400_000 }]);
   expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'deviceMetadataRetentionWorkflow', args: [{ retentionDays: 90 }] });
+  const reconciliation = await harness.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
+  expect(reconciliation.action).toMatchObject({ type: 'startWorkflow', workflowType: 'membershipReconciliationWorkflow', args: [{ lookbackHours: 48 }] });
 });

@@ -12,6 +12,7 @@ import {
 } from '../domain/referral';
 import { loadStoredReferral, snapshotFromRow, upsertReferral, withTransaction } from '../db/referrals';
 import type { BadgeClient } from './badge-client';
+import type { MembershipClient, Registration } from './membership-client';
 
 export interface Clock {
   now(): Date;
@@ -25,6 +26,15 @@ export interface ActivityDependencies {
   badgeClient: BadgeClient;
   /** Accounts for one mentor from one device or IP hash from which the next is held for review (3). */
   accountsPerDeviceOrIpLimit?: number;
+  membershipClient?: MembershipClient;
+  /** confirmRecruitment, for the reconciliation to back-fill what the webhook never delivered. */
+  confirmRegistration?: (registration: Registration) => Promise<ConversionRecord>;
+}
+
+export interface ReconciliationTally {
+  alreadyCounted: number;
+  backfilled: number;
+  unknownCode: number;
 }
 
 export interface PersistInput {
@@ -63,7 +73,14 @@ async function appendEvent(client: PoolClient, snapshot: ReferralSnapshot, event
 }
 
 /** Every activity is idempotent: rows are keyed by ids the workflow chose, writes are upserts. */
-export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOrIpLimit = 3 }: ActivityDependencies) {
+export function createActivities({
+  pool,
+  clock,
+  badgeClient,
+  accountsPerDeviceOrIpLimit = 3,
+  membershipClient,
+  confirmRegistration,
+}: ActivityDependencies) {
   return {
     async loadReferral(referralId: string): Promise<StoredReferral | null> {
       return loadStoredReferral(pool, referralId);
@@ -227,6 +244,34 @@ export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOr
         [clock.now(), retentionDays],
       );
       return { purged: result.rowCount ?? 0 };
+    },
+
+    async fetchRecentRegistrations({ since }: { since: string }): Promise<Registration[]> {
+      if (!membershipClient) return [];
+      return membershipClient.recentRegistrations(since);
+    },
+
+    /** Confirms each registration not yet counted; a registration already confirmed is left as it is. */
+    async reconcileRegistrations(registrations: Registration[]): Promise<ReconciliationTally> {
+      const tally: ReconciliationTally = { alreadyCounted: 0, backfilled: 0, unknownCode: 0 };
+      for (const registration of registrations) {
+        const known = await pool.query('SELECT org_id FROM referral_codes WHERE code = $1', [registration.referralCode]);
+        if (known.rowCount === 0) {
+          tally.unknownCode += 1;
+          continue;
+        }
+        // Reversed and rejected attributions were decided on; the reconciliation does not reopen them.
+        const counted = await pool.query(
+          `SELECT 1 FROM referrals WHERE org_id = $1 AND new_member_id = $2 AND status IN ('confirmed', 'reversed', 'rejected')`,
+          [known.rows[0].org_id, registration.newMemberId],
+        );
+        if ((counted.rowCount ?? 0) > 0 || !confirmRegistration) tally.alreadyCounted += 1;
+        else {
+          await confirmRegistration(registration);
+          tally.backfilled += 1;
+        }
+      }
+      return tally;
     },
 
     /** Tells the badge service; the award id is the Idempotency-Key of every attempt. */

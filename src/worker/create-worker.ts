@@ -1,5 +1,11 @@
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, type ActivityDependencies } from '../activities';
+import type { Pool } from 'pg';
+import { createActivities, systemClock, type ActivityDependencies } from '../activities';
+import { createBadgeClient } from '../activities/badge-client';
+import { createMembershipClient } from '../activities/membership-client';
+import type { Config } from '../config';
+import { createReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
 
 export interface ReferralWorkerOptions extends ActivityDependencies {
@@ -9,6 +15,24 @@ export interface ReferralWorkerOptions extends ActivityDependencies {
   /** A prebuilt bundle (tests build one per file); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
+}
+
+/** The activities' real dependencies, for `npm start` and the standalone worker alike. */
+export function productionDependencies(config: Config, pool: Pool, temporal: Client): ActivityDependencies {
+  const service = createReferralService({ pool, temporal, hashSalt: config.HASH_SALT });
+  return {
+    pool,
+    clock: systemClock,
+    badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
+    membershipClient: createMembershipClient(config.MEMBERSHIP_API_URL),
+    confirmRegistration: (registration) =>
+      service.confirmRecruitment({
+        code: registration.referralCode,
+        newMemberId: registration.newMemberId,
+        occurredAt: registration.occurredAt,
+        source: 'reconciliation',
+      }),
+  };
 }
 
 export function createReferralWorker(options: ReferralWorkerOptions): Promise<Worker> {

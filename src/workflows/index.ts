@@ -1,2 +1,3 @@
 export { referralWorkflow } from './referral-workflow';
 export { deviceMetadataRetentionWorkflow } from './retention-workflow';
+export { membershipReconciliationWorkflow } from './reconciliation-workflow';

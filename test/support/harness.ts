@@ -5,6 +5,7 @@ import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleW
 import type { Pool } from 'pg';
 import { systemClock } from '../../src/activities';
 import { createBadgeClient } from '../../src/activities/badge-client';
+import { createMembershipClient } from '../../src/activities/membership-client';
 import { createPool } from '../../src/db/pool';
 import { DEFAULT_ORG_SETTINGS, type OrgSettings } from '../../src/domain/referral';
 import { createReferralService, type ReferralService } from '../../src/services/referral-service';
@@ -36,7 +37,7 @@ export interface Harness {
   client: Client;
   taskQueue: string;
   service: ReferralService;
-  startWorker(options?: { badgeServiceUrl?: string }): Promise<RunningWorker>;
+  startWorker(options?: { badgeServiceUrl?: string; membershipApiUrl?: string }): Promise<RunningWorker>;
   seedOrg(settings?: Partial<OrgSettings>): Promise<SeededOrg>;
   addCode(org: { orgId: string }, mentorId?: string): Promise<SeededOrg>;
   close(): Promise<void>;
@@ -74,11 +75,12 @@ export async function openHarness(): Promise<Harness> {
     return { orgId: org.orgId, mentorId, codeId, code };
   }
 
+  const service = createReferralService({ pool, temporal: client, hashSalt: 'test-only-hash-salt', taskQueue });
   return {
     pool,
     client,
     taskQueue,
-    service: createReferralService({ pool, temporal: client, hashSalt: 'test-only-hash-salt', taskQueue }),
+    service,
     async startWorker(options = {}) {
       const worker = await createReferralWorker({
         connection: nativeConnection,
@@ -88,6 +90,14 @@ export async function openHarness(): Promise<Harness> {
         pool,
         clock: systemClock,
         badgeClient: createBadgeClient(options.badgeServiceUrl, 2000),
+        membershipClient: createMembershipClient(options.membershipApiUrl, 2000),
+        confirmRegistration: (registration) =>
+          service.confirmRecruitment({
+            code: registration.referralCode,
+            newMemberId: registration.newMemberId,
+            occurredAt: registration.occurredAt,
+            source: 'reconciliation',
+          }),
       });
       const running = worker.run();
       const handle: RunningWorker = {
