@@ -93,6 +93,24 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   expect(await second.exited).toBe(0);
 });
 
+test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev server', async () => {
+  const ports = { api: await freePort(), ui: await freePort() };
+  const started = startMain({
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'referral-existing-')),
+    DATABASE_URL: process.env.TEST_DATABASE_URL!,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
+    PORT: String(ports.api),
+    TEMPORAL_UI_PORT: String(ports.ui),
+  });
+  const api = `http://localhost:${ports.api}`;
+  await eventually(async () => ((await status(`${api}/readyz`)) === 200 ? true : undefined), 90_000, 'readiness');
+  expect(started.output()).toContain(`Temporal     ${process.env.TEST_TEMPORAL_ADDRESS}`);
+  expect(started.output()).not.toContain('Temporal UI');
+  expect(await status(`http://localhost:${ports.ui}/`)).toBeUndefined();
+  started.child.kill('SIGTERM');
+  expect(await started.exited).toBe(0);
+});
+
 test('readiness answers 503 naming Postgres when it cannot be reached', async () => {
   const pool = createPool(`postgresql://postgres@127.0.0.1:${await freePort()}/nothing`, () => undefined);
   const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
