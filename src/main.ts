@@ -63,16 +63,18 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       retentionDays: config.DEVICE_METADATA_RETENTION_DAYS,
       reconcile: config.MEMBERSHIP_API_URL !== undefined,
     });
-    const worker = await createReferralWorker({
-      connection: workerConnection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      ...productionDependencies(config, pool, temporalClient),
-    });
-    const workerRun = worker.run();
-    stops.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await workerRun;
-    });
+    if (config.RUN_WORKER) {
+      const worker = await createReferralWorker({
+        connection: workerConnection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        ...productionDependencies(config, pool, temporalClient),
+      });
+      const workerRun = worker.run();
+      stops.push(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await workerRun;
+      });
+    }
 
     const app = createApp({
       logger,

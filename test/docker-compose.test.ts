@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { configSchema } from '../src/config';
 
-const compose = parse(readFileSync(path.join(__dirname, '..', 'docker-compose.yml'), 'utf8'));
+const compose = parse(readFileSync(path.join(__dirname, '..', 'docker-compose.yml'), 'utf8'), { merge: true });
 const variablesOfNpmStart = Object.keys(configSchema.shape);
 
 test('the production shape names Postgres, Temporal on Postgres, its UI, the API and workers', () => {
@@ -18,7 +18,8 @@ test('the API and the workers run the project\'s own image with the variables np
   expect(worker.image).toBe(api.image);
   expect(api.command).toEqual(['npm', 'start']);
   expect(worker.command).toEqual(['npm', 'run', 'worker']);
-  expect(worker.environment).toEqual(api.environment);
+  expect(worker.environment).toEqual({ ...api.environment, RUN_WORKER: undefined });
+  expect(api.environment.RUN_WORKER).toBe('false');
   const names = Object.keys(api.environment);
   expect(names.filter((name) => !variablesOfNpmStart.includes(name))).toEqual([]);
   expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'JWT_SECRET', 'MEMBERSHIP_WEBHOOK_SECRET', 'BADGE_SERVICE_URL']));

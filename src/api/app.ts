@@ -80,6 +80,7 @@ export function createApp(deps: AppDependencies): express.Express {
     perCodePerMinute: config.RATE_LIMIT_PER_CODE_PER_MINUTE,
   });
   const counts = createCountsService({
+    ttlMs: config.COUNTS_CACHE_SECONDS * 1000,
     repository: { countsFor: (orgId, mentorId) => withOrgScope(deps.pool, orgId, (client) => mentorCounts(client, mentorId)) },
   });
 
