@@ -30,9 +30,9 @@ test('a read that forgets its organisation filter still sees only the caller\'s 
   expect(usersSeenByB).toEqual([{ org_id: orgB }]);
 });
 
-test('the scoped role cannot write', async () => {
+test('a scoped read cannot write', async () => {
   const orgA = await seedOrgWithReferral();
   await expect(
     withOrgScope(pool, orgA, (client) => client.query("UPDATE referrals SET status = 'confirmed'")),
-  ).rejects.toThrow(/permission denied/);
+  ).rejects.toThrow(/read-only transaction/);
 });

@@ -111,7 +111,7 @@ test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev ser
   expect(await started.exited).toBe(0);
 });
 
-test('readiness answers 503 naming Postgres when it cannot be reached', async () => {
+test('with Postgres out of reach, readiness names it and requests answer 503 with Retry-After', async () => {
   const pool = createPool(`postgresql://postgres@127.0.0.1:${await freePort()}/nothing`, () => undefined);
   const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
   const app = createApp({
@@ -128,6 +128,14 @@ test('readiness answers 503 naming Postgres when it cannot be reached', async ()
     const response = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true } });
+    const click = await fetch(`http://127.0.0.1:${port}/api/v1/referral-attributions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'abcdefgh' }),
+    });
+    expect(click.status).toBe(503);
+    expect(click.headers.get('retry-after')).toBe('5');
+    expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
   } finally {
     server.close();
     await connection.close();

@@ -46,6 +46,9 @@ export function createAuthenticator(options: { pool: Pool; jwtSecret: string; jw
   const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl))
     : new TextEncoder().encode(options.jwtSecret);
+  // Users seen recently need no upsert; a role change in the token still upserts at once.
+  const known = new Map<string, number>();
+  const KNOWN_FOR_MS = 5 * 60_000;
   return async function authenticate(req: Request): Promise<Caller> {
     let payload: unknown;
     try {
@@ -56,15 +59,19 @@ export function createAuthenticator(options: { pool: Pool; jwtSecret: string; jw
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new UnauthorizedError('The token lacks sub, role or org_id');
     const { sub, role, org_id: orgId, name } = claims.data;
+    const knownAs = `${sub}|${orgId}|${role}|${name ?? ''}`;
+    if ((known.get(knownAs) ?? 0) > Date.now()) return { userId: sub, orgId, role };
     await options.pool.query('INSERT INTO organisations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [orgId]);
-    const known = await options.pool.query(
+    const upserted = await options.pool.query(
       `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, $3, $4)
        ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, display_name = COALESCE(EXCLUDED.display_name, users.display_name)
        WHERE users.org_id = EXCLUDED.org_id
        RETURNING id`,
       [sub, orgId, role, name ?? null],
     );
-    if (known.rowCount === 0) throw new UnauthorizedError('The token names a user of another organisation');
+    if (upserted.rowCount === 0) throw new UnauthorizedError('The token names a user of another organisation');
+    if (known.size > 50_000) known.clear();
+    known.set(knownAs, Date.now() + KNOWN_FOR_MS);
     return { userId: sub, orgId, role };
   };
 }

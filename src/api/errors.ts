@@ -27,6 +27,25 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
   return undefined;
 }
 
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+
+/** Postgres or Temporal out of reach: the caller should retry, nothing was accepted. */
+function isTemporarilyUnavailable(error: unknown): boolean {
+  for (let current = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth += 1) {
+    if (typeof current.code === 'string' && UNAVAILABLE_CODES.has(current.code)) return true;
+    if (current.name === 'ServiceError' || current.name === 'ConnectionError') return true;
+    if (typeof current.message === 'string' && /Connection terminated|connection timeout/i.test(current.message)) return true;
+    current = current.cause as typeof current;
+  }
+  return false;
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor() {
+    super(503, 'temporarily_unavailable', 'The service is briefly unavailable; retry shortly', { retryAfterSeconds: 5 });
+  }
+}
+
 /** The one place errors become JSON: `{ error: { code, message, details } }`. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const known =
@@ -34,10 +53,13 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
       ? error
       : error instanceof ZodError
         ? new ValidationError(error)
-        : fromBodyParser(error as BodyParserError);
+        : isTemporarilyUnavailable(error)
+          ? new ServiceUnavailableError()
+          : fromBodyParser(error as BodyParserError);
+  if (known instanceof ServiceUnavailableError) req.log.warn({ err: error }, 'dependency unavailable');
   if (!known) req.log.error({ err: error }, 'unhandled error');
   const answer = known ?? new AppError(500, 'internal', 'Something went wrong on our side');
-  if (answer.status === 429 && typeof answer.details === 'object' && answer.details && 'retryAfterSeconds' in answer.details) {
+  if ((answer.status === 429 || answer.status === 503) && typeof answer.details === 'object' && answer.details && 'retryAfterSeconds' in answer.details) {
     res.setHeader('Retry-After', String((answer.details as { retryAfterSeconds: number }).retryAfterSeconds));
   }
   res.status(answer.status).json({ error: { code: answer.code, message: answer.message, details: answer.details } });

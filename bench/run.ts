@@ -1,0 +1,341 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { SignJWT } from 'jose';
+import { createPool } from '../src/db/pool';
+import { createReferralService } from '../src/services/referral-service';
+import {
+  BENCH_SECRETS,
+  ROOT,
+  freePort,
+  log,
+  machine,
+  percentile,
+  round,
+  seedCode,
+  spawnTsx,
+  startApi,
+  startBenchStack,
+  startWorkerProcess,
+  waitFor,
+  type BenchStack,
+} from './support';
+
+const SHORT = process.argv.includes('--short');
+const results: string[] = [];
+const record = (markdown: string) => {
+  results.push(markdown);
+  log(markdown);
+};
+
+/** RSS of a process and all its descendants (tsx runs node as a child). */
+function treeRssMb(rootPid: number): number {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const tree = new Set([rootPid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (tree.has(parent) && !tree.has(pid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  let kb = 0;
+  for (const pid of tree) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // ended
+    }
+  }
+  return Math.round(kb / 1024);
+}
+
+async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number, seconds: number) {
+  const client = await stack.client();
+  const latencies: number[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) {
+        const started = performance.now();
+        await client.workflow.signalWithStart('emptyWorkflow', {
+          taskQueue: 'bench-nobody',
+          workflowId: `empty-${randomUUID()}`,
+          signal: 'click',
+          signalArgs: [{}],
+        });
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  await client.connection.close();
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function clicksThroughApi(url: string, code: string, options: { connections: number; seconds: number; overallRate?: number }) {
+  const result = await autocannon({
+    url: `${url}/api/v1/referral-attributions`,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds,
+    overallRate: options.overallRate,
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }) }) }],
+  });
+  return {
+    perSecond: result.requests.average,
+    accepted: result['2xx'],
+    other: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    statusCodes: result.statusCodeStats as Record<string, { count: number }>,
+  };
+}
+
+async function clickIngestion(stack: BenchStack) {
+  const { code } = await seedCode(stack.databaseUrl);
+  const api = await startApi(stack);
+  const worker = startWorkerProcess(stack);
+  const seconds = SHORT ? 5 : 15;
+  const rows: string[] = [];
+  let ceilingAtTop = 0;
+  let apiAtTop = 0;
+  for (const concurrency of SHORT ? [16] : [8, 32, 64]) {
+    const ceiling = await bareSignalWithStartCeiling(stack, concurrency, seconds);
+    const ours = await clicksThroughApi(api.url, code, { connections: concurrency, seconds });
+    rows.push(
+      `| ${concurrency} | ${round(ceiling.perSecond)} | ${round(ceiling.p50)} / ${round(ceiling.p99)} | ${round(ours.perSecond)} | ${ours.p50} / ${ours.p99} | ${round(ours.perSecond / ceiling.perSecond, 2)} | ${ours.other + ours.errors} |`,
+    );
+    ceilingAtTop = ceiling.perSecond;
+    apiAtTop = ours.perSecond;
+  }
+  const half = await clicksThroughApi(api.url, code, { connections: 32, seconds, overallRate: Math.max(1, Math.floor(ceilingAtTop / 2)) });
+  record(
+    `### 1. Click ingestion (Temporal dev server on SQLite, embedded Postgres, one worker process)
+
+| concurrency | ceiling: bare signal-with-start/s | ceiling p50 / p99 ms | POST /referral-attributions/s | ours p50 / p99 ms | ours / ceiling | non-2xx |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+At half the ceiling (${Math.floor(ceilingAtTop / 2)} clicks/s offered, 32 connections): ${round(half.perSecond)} clicks/s served, p50 ${half.p50} ms, p99 ${half.p99} ms.
+Highest concurrency: ours ${round(apiAtTop)}/s against a ceiling of ${round(ceilingAtTop)}/s.`,
+  );
+  worker.kill('SIGTERM');
+  api.kill('SIGTERM');
+  await Promise.all([worker.exited, api.exited]);
+  return ceilingAtTop;
+}
+
+/** Loads `clicks` click events (and a referral per ten clicks) for one mentor straight into Postgres. */
+async function loadClicks(databaseUrl: string, clicks: number) {
+  const seeded = await seedCode(databaseUrl);
+  const pool = createPool(databaseUrl, () => undefined);
+  const referrals = Math.max(1, Math.floor(clicks / 10));
+  await pool.query(
+    `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status,
+       clicked_at, last_click_at, account_created_at, confirmed_at, new_member_id)
+     SELECT gen_random_uuid(), $1, $2, $3, 'bench-' || gen_random_uuid(), md5(n::text),
+       CASE WHEN n % 3 = 0 THEN 'account_created' ELSE 'clicked' END,
+       CASE WHEN n % 9 = 0 THEN 'confirmed' ELSE 'pending' END,
+       now() - (n || ' minutes')::interval, now() - (n || ' minutes')::interval,
+       CASE WHEN n % 3 = 0 THEN now() - (n || ' minutes')::interval END,
+       CASE WHEN n % 9 = 0 THEN now() - ((n - 1) || ' minutes')::interval END,
+       CASE WHEN n % 9 = 0 THEN gen_random_uuid() END
+     FROM generate_series(1, $4::int) AS n`,
+    [seeded.orgId, seeded.codeId, seeded.mentorId, referrals],
+  );
+  await pool.query(
+    `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, visitor_hash, device_metadata, is_duplicate)
+     SELECT gen_random_uuid(), $2, r.id, $3, $1, r.clicked_at - (k || ' seconds')::interval, r.visitor_hash,
+       jsonb_build_object('shareChannel', (ARRAY['sms','email','whatsapp','qr'])[1 + k % 4]), k = 9
+     FROM (SELECT id, clicked_at, visitor_hash FROM referrals WHERE referral_code_id = $2) r, generate_series(0, 9) AS k`,
+    [seeded.orgId, seeded.codeId, seeded.mentorId],
+  );
+  await pool.query('ANALYZE click_events; ANALYZE referrals');
+  await pool.end();
+  return seeded;
+}
+
+async function timed(times: number, call: () => Promise<unknown>) {
+  const latencies: number[] = [];
+  for (let index = 0; index < times; index += 1) {
+    const started = performance.now();
+    await call();
+    latencies.push(performance.now() - started);
+  }
+  latencies.sort((a, b) => a - b);
+  return { p50: round(percentile(latencies, 50), 2), p99: round(percentile(latencies, 99), 2) };
+}
+
+async function aggregateReads(stack: BenchStack) {
+  const api = await startApi(stack, { COUNTS_CACHE_SECONDS: '0' });
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  const rows: string[] = [];
+  const times = SHORT ? 50 : 200;
+  for (const size of SHORT ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
+    const loadStarted = Date.now();
+    const seeded = await loadClicks(stack.databaseUrl, size);
+    const loadSeconds = round((Date.now() - loadStarted) / 1000);
+    const token = await new SignJWT({ role: 'org_admin', org_id: seeded.orgId })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(randomUUID())
+      .sign(new TextEncoder().encode(BENCH_SECRETS.JWT_SECRET));
+    const headers = { authorization: `Bearer ${token}` };
+    const get = async (pathname: string) => {
+      const response = await fetch(`${api.url}${pathname}`, { headers });
+      if (response.status !== 200) throw new Error(`${pathname} answered ${response.status}`);
+      await response.arrayBuffer();
+    };
+    const bare = await timed(times, () => pool.query('SELECT count(*) FROM click_events WHERE mentor_id = $1 AND NOT is_duplicate', [seeded.mentorId]));
+    const counts = await timed(times, () => get(`/api/v1/referral-attributions/mentor/${seeded.mentorId}/counts`));
+    const from = new Date(Date.now() - 90 * 86_400_000).toISOString();
+    const to = new Date(Date.now() + 86_400_000).toISOString();
+    const dashboard = await timed(Math.ceil(times / 4), () => get(`/api/v1/orgs/${seeded.orgId}/recruitment-dashboard?from=${from}&to=${to}&granularity=week`));
+    rows.push(`| ${size.toLocaleString('en')} | ${loadSeconds} s | ${bare.p50} / ${bare.p99} | ${counts.p50} / ${counts.p99} | ${round(counts.p99 / bare.p99, 2)} | ${dashboard.p50} / ${dashboard.p99} |`);
+  }
+  record(
+    `### 3. Aggregate reads, cache off (embedded Postgres; one mentor holding all the clicks; ${times} sequential requests)
+
+| click events | load time | bare indexed COUNT p50 / p99 ms | /mentor/:id/counts p50 / p99 ms | counts p99 / bare p99 | org dashboard p50 / p99 ms |
+| --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}`,
+  );
+  await pool.end();
+  api.kill('SIGTERM');
+  await api.exited;
+}
+
+async function workerMemory(stack: BenchStack) {
+  const sizes = SHORT ? [1_000] : [2_000, 10_000];
+  const rows: string[] = [];
+  for (const size of sizes) {
+    const worker = startWorkerProcess(stack);
+    const { code, codeId } = await seedCode(stack.databaseUrl);
+    const pool = createPool(stack.databaseUrl, () => undefined);
+    const client = await stack.client();
+    const service = createReferralService({ pool, temporal: client, hashSalt: BENCH_SECRETS.HASH_SALT });
+    const started = Date.now();
+    for (let sent = 0; sent < size; sent += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, size - sent) }, () => service.recordClick({ code, visitorId: randomUUID(), metadata: {} })));
+    }
+    await waitFor(
+      async () => ((await pool.query('SELECT count(*) AS n FROM referrals WHERE referral_code_id = $1', [codeId])).rows[0].n >= size ? true : undefined),
+      30 * 60_000,
+      `${size} open referrals`,
+    );
+    const seconds = round((Date.now() - started) / 1000);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    rows.push(`| ${size.toLocaleString('en')} | ${treeRssMb(worker.child.pid!)} MB | ${seconds} s |`);
+    worker.kill('SIGTERM');
+    await worker.exited;
+    await client.connection.close();
+    await pool.end();
+  }
+  record(
+    `### 4. Worker memory with open referrals waiting on their 30-day timers (one worker process, default cache)
+
+| open referral workflows | worker RSS | time to start and persist them all |
+| --- | --- | --- |
+${rows.join('\n')}`,
+  );
+}
+
+async function warmStart() {
+  const dataDir = (await startBenchStack().then(async (stack) => {
+    await stack.stop();
+    return stack.dir;
+  })) as string;
+  const measurements: number[] = [];
+  for (const attempt of [1, 2, 3]) {
+    const port = await freePort();
+    const started = Date.now();
+    const main = spawnTsx('src/main.ts', {
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      TEMPORAL_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
+      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH ?? '',
+    });
+    await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), 180_000, 'readiness');
+    const seconds = (Date.now() - started) / 1000;
+    if (attempt > 1) measurements.push(seconds);
+    main.kill('SIGINT');
+    await main.exited;
+  }
+  record(`### 5. Start-up, warm (binaries cached, data folder existing): \`npm start\`'s entry to /readyz 200
+
+${measurements.map((seconds) => `${round(seconds, 2)} s`).join(', ')} (the first, cold run of each data folder is left out).`);
+}
+
+async function burst(stack: BenchStack, ceiling: number) {
+  const { code, codeId } = await seedCode(stack.databaseUrl);
+  const api = await startApi(stack, { RATE_LIMIT_PER_IP_PER_MINUTE: '100000000', RATE_LIMIT_PER_CODE_PER_MINUTE: '6000' });
+  const worker = startWorkerProcess(stack);
+  const seconds = SHORT ? 5 : 10;
+  const offered = Math.ceil(ceiling * 10);
+  const result = await clicksThroughApi(api.url, code, { connections: 200, seconds, overallRate: offered });
+  const finished = Date.now();
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  await waitFor(
+    async () => ((await pool.query('SELECT count(*) AS n FROM click_events WHERE referral_code_id = $1', [codeId])).rows[0].n >= result.accepted ? true : undefined),
+    30 * 60_000,
+    'every accepted click in Postgres',
+  );
+  const settled = round((Date.now() - finished) / 1000);
+  const stored = (await pool.query('SELECT count(*) AS n FROM click_events WHERE referral_code_id = $1', [codeId])).rows[0].n;
+  const statuses = Object.entries(result.statusCodes).map(([status, { count }]) => `${status}: ${count}`).join(', ');
+  record(`### 6. Burst: ${offered} clicks/s offered (10x the ceiling) for ${seconds} s on one code, per-code limit 6000/min
+
+Answers: ${statuses}; connection errors and timeouts: ${result.errors}. Accepted ${result.accepted}, stored ${stored} click events (lost: ${result.accepted - stored}); every accepted click was in Postgres ${settled} s after the burst ended.`);
+  await pool.end();
+  worker.kill('SIGTERM');
+  api.kill('SIGTERM');
+  await Promise.all([worker.exited, api.exited]);
+}
+
+async function main() {
+  const started = new Date();
+  const stack = await startBenchStack();
+  try {
+    const ceiling = await clickIngestion(stack);
+    await aggregateReads(stack);
+    await workerMemory(stack);
+    await burst(stack, ceiling);
+  } finally {
+    await stack.stop();
+  }
+  await warmStart();
+  const section = `## ${SHORT ? 'Short' : 'Full'} run, ${started.toISOString().slice(0, 16)}Z
+
+Command: \`npm run bench${SHORT ? ' -- --short' : ''}\`. Machine: ${machine()}. Every Temporal figure here is on the
+dev server's SQLite store, far slower than Temporal on Postgres.
+
+${results.join('\n\n')}
+`;
+  const file = path.join(ROOT, 'bench', `results-${SHORT ? 'short' : 'full'}.md`);
+  writeFileSync(file, section);
+  log(`wrote ${file}`);
+  process.stdout.write(section);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { createPool } from '../src/db/pool';
+import { migrate } from '../src/db/migrate';
+import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
+import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
+import { freePort } from '../test/support/global-setup';
+
+export { freePort };
+export const ROOT = path.resolve(__dirname, '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+export function machine(): string {
+  return `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB memory, Node ${process.version}`;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export interface ChildService {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  /** Signals the whole process group. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+export function spawnTsx(script: string, env: Record<string, string>): ChildService {
+  let output = '';
+  const child = spawn(TSX, [script], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a drill can kill -9 tsx and the node process it runs together.
+    detached: true,
+  });
+  child.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
+  child.stderr?.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
+  return { child, output: () => output, exited, kill };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** A bench run's own Postgres (embedded, its own data folder) and Temporal dev server (its own SQLite file). */
+export interface BenchStack {
+  dir: string;
+  postgres: RunningPostgres;
+  pgPort: number;
+  temporal: RunningTemporal;
+  temporalPort: number;
+  databaseUrl: string;
+  restartTemporal(): Promise<void>;
+  stopPostgres(): Promise<void>;
+  startPostgres(): Promise<void>;
+  client(): Promise<Client>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchStack(): Promise<BenchStack> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'referral-bench-'));
+  const pgPort = await freePort();
+  const temporalPort = await freePort();
+  const startPg = () => startPostgres({ dataDir: dir, port: pgPort, log });
+  const startTemporalServer = () =>
+    startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log });
+  const stack: BenchStack = {
+    dir,
+    pgPort,
+    temporalPort,
+    postgres: await startPg(),
+    temporal: await startTemporalServer(),
+    databaseUrl: '',
+    async restartTemporal() {
+      await stack.temporal.stop();
+      stack.temporal = await startTemporalServer();
+    },
+    async stopPostgres() {
+      await stack.postgres.stop();
+    },
+    async startPostgres() {
+      stack.postgres = await startPg();
+    },
+    async client() {
+      const connection = await Connection.connect({ address: stack.temporal.address });
+      return new Client({ connection });
+    },
+    async stop() {
+      await stack.temporal.stop().catch(() => undefined);
+      await stack.postgres.stop().catch(() => undefined);
+    },
+  };
+  stack.databaseUrl = stack.postgres.databaseUrl;
+  await migrate(stack.databaseUrl);
+  return stack;
+}
+
+export const BENCH_SECRETS = {
+  JWT_SECRET: 'bench-only-jwt-secret-0123456789abcdef',
+  MEMBERSHIP_WEBHOOK_SECRET: 'bench-only-webhook-secret',
+  HASH_SALT: 'bench-only-hash-salt-0000',
+};
+
+/** The API (without a worker) as its own process, against the bench stack. */
+export async function startApi(stack: BenchStack, extra: Record<string, string> = {}): Promise<ChildService & { url: string }> {
+  const port = await freePort();
+  const api = spawnTsx('src/main.ts', {
+    ...BENCH_SECRETS,
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    PORT: String(port),
+    RUN_WORKER: 'false',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '100000000',
+    RATE_LIMIT_PER_CODE_PER_MINUTE: '100000000',
+    DATA_DIR: stack.dir,
+    ...extra,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 120_000, 'API readiness');
+  return { ...api, url };
+}
+
+/** One worker as its own process, so a drill can kill it. */
+export function startWorkerProcess(stack: BenchStack, extra: Record<string, string> = {}): ChildService {
+  return spawnTsx('worker.ts', {
+    ...BENCH_SECRETS,
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    ...extra,
+  });
+}
+
+/** An organisation with one mentor and one code, straight into Postgres. */
+export async function seedCode(databaseUrl: string, settings: { attributionWindowSeconds?: number } = {}) {
+  const pool = createPool(databaseUrl, () => undefined);
+  const { randomUUID } = await import('node:crypto');
+  const orgId = randomUUID();
+  const mentorId = randomUUID();
+  const codeId = randomUUID();
+  const code = `b${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  await pool.query('INSERT INTO organisations (id, name, attribution_window_seconds) VALUES ($1, $2, $3)', [orgId, 'Bench Org', settings.attributionWindowSeconds ?? 2_592_000]);
+  await pool.query("INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', 'Bench Mentor')", [mentorId, orgId]);
+  await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codeId, code, mentorId, orgId]);
+  await pool.end();
+  return { orgId, mentorId, codeId, code };
+}
