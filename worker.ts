@@ -25,6 +25,7 @@ async function runWorker(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     ...productionDependencies(config, pool, client),
+    tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
   });
   logger.info({ taskQueue: 'referrals' }, 'worker running');
   // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.

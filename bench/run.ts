@@ -219,7 +219,7 @@ ${rows.join('\n')}`,
 }
 
 async function workerMemory(stack: BenchStack) {
-  const sizes = SHORT ? [1_000] : [2_000, 10_000];
+  const sizes = SHORT ? [1_000] : [10_000, 30_000];
   const rows: string[] = [];
   for (const size of sizes) {
     const worker = startWorkerProcess(stack);
@@ -245,7 +245,7 @@ async function workerMemory(stack: BenchStack) {
     await pool.end();
   }
   record(
-    `### 4. Worker memory with open referrals waiting on their 30-day timers (one worker process, default cache)
+    `### 4. Worker memory with open referrals waiting on their 30-day timers (one worker process, WORKER_MAX_CACHED_WORKFLOWS=250)
 
 | open referral workflows | worker RSS | time to start and persist them all |
 | --- | --- | --- |

@@ -68,6 +68,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
         connection: workerConnection,
         namespace: config.TEMPORAL_NAMESPACE,
         ...productionDependencies(config, pool, temporalClient),
+        tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
       });
       const workerRun = worker.run();
       stops.push(async () => {
