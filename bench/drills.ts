@@ -75,6 +75,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
   badge.reset();
   const faults = drill.during?.(context) ?? Promise.resolve();
   const late: Array<Promise<unknown>> = [];
+  const pool = createPool(stack.databaseUrl, () => undefined);
   const started = Date.now();
   const members: string[] = [];
   let next = 0;
@@ -84,18 +85,26 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
         const index = next++;
         const member = randomUUID();
         members.push(member);
+        // Each journey is another person: their own device and network address (a header only; all traffic stays on loopback).
+        const person = { 'x-forwarded-for': `198.51.${Math.floor(index / 250) % 256}.${index % 250}` };
         const clicked = (await (
           await send(`${api.url}/api/v1/referral-attributions`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...person },
             body: JSON.stringify({ code, visitorId: `drill-${index}-${randomUUID()}` }),
           }, counters)
         ).json()) as { referralId: string; referralToken: string };
         await send(`${api.url}/api/v1/referrals/${clicked.referralId}/events`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${clicked.referralToken}` },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${clicked.referralToken}`, ...person },
           body: JSON.stringify({ type: 'account_created', idempotencyKey: `acct-${index}`, newMemberId: member }),
         }, counters);
+        // The membership system confirms minutes to weeks after the account exists, never before it is recorded.
+        await waitFor(
+          async () => ((await pool.query('SELECT 1 FROM referrals WHERE id = $1 AND new_member_id = $2', [clicked.referralId, member])).rowCount ? true : undefined),
+          10 * 60_000,
+          'the account to be recorded',
+        );
         const body = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `d-${index}` });
         const deliver = async () => {
           const at = Math.floor(Date.now() / 1000);
@@ -136,7 +145,6 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
   });
   // Let any stray duplicate arrive before counting them.
   await sleep(3000);
-  const pool = createPool(stack.databaseUrl, () => undefined);
   const confirmedPerMember = await pool.query(
     `SELECT count(*) FILTER (WHERE n = 1) AS once, count(*) FILTER (WHERE n > 1) AS more
      FROM (SELECT new_member_id, count(*) AS n FROM referrals WHERE mentor_id = $1 AND status = 'confirmed' GROUP BY 1) per_member`,

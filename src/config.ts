@@ -38,6 +38,8 @@ export const configSchema = z
     RUN_WORKER: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
     /** Workflows kept in a worker's memory; the rest replay from history when a message comes (~0.5 MB each). */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
+    /** Clicks on one code within a minute from which, at ten times its usual rate, new clicks are held for review. */
+    BURST_CLICKS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     COUNTS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
     DEVICE_METADATA_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     APP_DEEP_LINK: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//, 'must be a URL such as referralapp://join').default('referralapp://join'),

@@ -28,8 +28,8 @@ function startApp(overrides: { burstClicksPerMinute?: number; config?: Partial<C
     temporal: harness.client,
     taskQueue: harness.taskQueue,
     readiness: { postgres: async () => true, temporal: async () => true },
-    burstClicksPerMinute: overrides.burstClicksPerMinute ?? 1000,
     config: {
+      BURST_CLICKS_PER_MINUTE: overrides.burstClicksPerMinute ?? 1000,
       JWT_SECRET,
       MEMBERSHIP_WEBHOOK_SECRET: 'links-webhook-secret-0',
       HASH_SALT: 'test-only-hash-salt',

@@ -32,8 +32,6 @@ export interface AppDependencies {
   /** The secrets, and any other setting that should differ from its default. */
   config: Pick<Config, Secrets> & Partial<Omit<Config, Secrets>>;
   taskQueue?: string;
-  /** Clicks per code per minute that count as a burst (tests lower it). */
-  burstClicksPerMinute?: number;
 }
 
 const REQUEST_BODY_LIMIT = '64kb';
@@ -71,7 +69,7 @@ export function createApp(deps: AppDependencies): express.Express {
     temporal: deps.temporal,
     hashSalt: config.HASH_SALT,
     taskQueue: deps.taskQueue,
-    burstClicksPerMinute: deps.burstClicksPerMinute,
+    burstClicksPerMinute: config.BURST_CLICKS_PER_MINUTE,
   });
   const tokens = createReferralTokens(config.JWT_SECRET);
   const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL });
