@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
-import pino from 'pino';
-import { createApp } from '../src/api/app';
 import { createReferralTokens } from '../src/api/referral-token';
 import { signPayload } from '../src/api/webhook-signature';
+import { listenApp, type ListeningApi } from './support/api';
 import { openHarness, type Harness, type SeededOrg } from './support/harness';
 
 const secrets = { JWT_SECRET: 'property-test-jwt-secret-0123456789ab', MEMBERSHIP_WEBHOOK_SECRET: 'property-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
 let harness: Harness;
-let server: Server;
+let api: ListeningApi;
 let base: string;
 let org: SeededOrg;
 let adminToken: string;
@@ -20,17 +18,8 @@ let coordinatorId: string;
 
 beforeAll(async () => {
   harness = await openHarness();
-  const app = createApp({
-    logger: pino({ level: 'silent' }),
-    pool: harness.pool,
-    temporal: harness.client,
-    config: secrets,
-    taskQueue: harness.taskQueue,
-    readiness: { postgres: async () => true, temporal: async () => true },
-  });
-  server = app.listen(0);
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  api = await listenApp({ pool: harness.pool, temporal: harness.client, config: secrets, taskQueue: harness.taskQueue });
+  base = api.url;
   org = await harness.seedOrg();
   const adminId = randomUUID();
   coordinatorId = randomUUID();
@@ -47,7 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await api.close();
   await harness.close();
 });
 

@@ -1,33 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import pino from 'pino';
-import { createApp } from '../src/api/app';
+import { listenApp, type ListeningApi } from './support/api';
 import { signPayload } from '../src/api/webhook-signature';
 import { eventually, openHarness, type Harness } from './support/harness';
 
 const secrets = { JWT_SECRET: 'api-test-jwt-secret-0123456789abcdef', MEMBERSHIP_WEBHOOK_SECRET: 'api-test-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
 let harness: Harness;
-let server: Server;
+let api: ListeningApi;
 let base: string;
 
 beforeAll(async () => {
   harness = await openHarness();
   await harness.startWorker();
-  const app = createApp({
-    logger: pino({ level: 'silent' }),
-    pool: harness.pool,
-    temporal: harness.client,
-    config: secrets,
-    taskQueue: harness.taskQueue,
-    readiness: { postgres: async () => true, temporal: async () => true },
-  });
-  server = app.listen(0);
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  api = await listenApp({ pool: harness.pool, temporal: harness.client, config: secrets, taskQueue: harness.taskQueue });
+  base = api.url;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await api.close();
   await harness.close();
 });
 

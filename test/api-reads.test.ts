@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import { SignJWT } from 'jose';
-import pino from 'pino';
-import { createApp } from '../src/api/app';
 import type { Role } from '../src/api/auth';
+import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
 const JWT_SECRET = 'api-reads-test-jwt-secret-0123456789';
 let harness: Harness;
-let server: Server;
+let api: ListeningApi;
 let base: string;
 
 interface Person {
@@ -65,17 +63,13 @@ async function seedReferral(mentor: Person, confirm: boolean): Promise<string> {
 beforeAll(async () => {
   harness = await openHarness();
   await harness.startWorker();
-  const app = createApp({
-    logger: pino({ level: 'silent' }),
+  api = await listenApp({
     pool: harness.pool,
     temporal: harness.client,
     config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: 'api-reads-webhook-secret', HASH_SALT: 'test-only-hash-salt' },
     taskQueue: harness.taskQueue,
-    readiness: { postgres: async () => true, temporal: async () => true },
   });
-  server = app.listen(0);
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  base = api.url;
   // Everyone becomes known on first use of their token.
   for (const who of [mentor1, mentor2, mentor3, coordinator1, coordinator2, admin, platformAdmin, mentorB, coordinatorB, adminB]) {
     expect((await call(who, '/api/v1/referral-attributions?limit=1')).status).toBe(who.role === 'platform_admin' ? 403 : 200);
@@ -88,7 +82,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await api.close();
   await harness.close();
 });
 

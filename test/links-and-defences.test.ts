@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import { SignJWT } from 'jose';
 import jsQR from 'jsqr';
-import pino from 'pino';
 import { PNG } from 'pngjs';
-import { createApp } from '../src/api/app';
 import type { Role } from '../src/api/auth';
 import type { Config } from '../src/config';
+import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
 const JWT_SECRET = 'links-test-jwt-secret-0123456789abcdef';
 const PUBLIC_BASE_URL = 'https://join.example.org';
 let harness: Harness;
-const servers: Server[] = [];
+const apis: ListeningApi[] = [];
 let base: string;
 const orgId = randomUUID();
 const mentor = { id: randomUUID(), role: 'peer_mentor' as Role, name: 'Ada Lovelace' };
@@ -21,13 +19,11 @@ const admin = { id: randomUUID(), role: 'org_admin' as Role, name: 'Admin Person
 const coordinator = { id: randomUUID(), role: 'coordinator' as Role, name: 'Coord Person' };
 type Person = typeof mentor;
 
-function startApp(overrides: { burstClicksPerMinute?: number; config?: Partial<Config> } = {}): string {
-  const app = createApp({
-    logger: pino({ level: 'silent' }),
+async function startApp(overrides: { burstClicksPerMinute?: number; config?: Partial<Config> } = {}): Promise<string> {
+  const api = await listenApp({
     pool: harness.pool,
     temporal: harness.client,
     taskQueue: harness.taskQueue,
-    readiness: { postgres: async () => true, temporal: async () => true },
     config: {
       BURST_CLICKS_PER_MINUTE: overrides.burstClicksPerMinute ?? 1000,
       JWT_SECRET,
@@ -39,10 +35,8 @@ function startApp(overrides: { burstClicksPerMinute?: number; config?: Partial<C
       ...overrides.config,
     },
   });
-  const server = app.listen(0);
-  servers.push(server);
-  const address = server.address();
-  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  apis.push(api);
+  return api.url;
 }
 
 const token = (who: Person) =>
@@ -92,7 +86,7 @@ async function clickFromApp(code: string, options: { visitorId?: string; ip?: st
 beforeAll(async () => {
   harness = await openHarness();
   await harness.startWorker();
-  base = startApp();
+  base = await startApp();
   for (const who of [mentor, otherMentor, admin, coordinator]) {
     expect((await call(who, '/api/v1/referral-codes')).status).toBe(200);
   }
@@ -101,7 +95,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const server of servers) await new Promise((resolve) => server.close(resolve));
+  for (const api of apis) await api.close();
   await harness.close();
 });
 
@@ -178,8 +172,8 @@ test('unknown links answer 404, revoked and expired ones 410, and record nothing
 
 test('rate limits per IP and per code hold across two API processes and answer 429 with Retry-After', async () => {
   const limited = { config: { RATE_LIMIT_PER_IP_PER_MINUTE: 3, RATE_LIMIT_PER_CODE_PER_MINUTE: 4 } };
-  const apiA = startApp(limited);
-  const apiB = startApp(limited);
+  const apiA = await startApp(limited);
+  const apiB = await startApp(limited);
   const code = await newCode();
   const fromIp = (ip: string, at: string) => call(undefined, `/r/${code.code}`, { at, headers: { 'x-forwarded-for': ip } });
   expect((await fromIp('198.51.100.1', apiA)).status).toBe(200);
@@ -239,7 +233,7 @@ test('many accounts from one IP for one mentor are flagged, not counted, until a
 });
 
 test('a burst of clicks far above a code\'s normal rate is flagged; a confirmation waits for the review', async () => {
-  const burstApi = startApp({ burstClicksPerMinute: 5 });
+  const burstApi = await startApp({ burstClicksPerMinute: 5 });
   const code = await newCode();
   const clickAt = async () => {
     const response = await call(undefined, '/api/v1/referral-attributions', { at: burstApi, method: 'POST', body: { code: code.code, visitorId: randomUUID() } });

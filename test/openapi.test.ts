@@ -1,14 +1,15 @@
-import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { createApp } from '../src/api/app';
+import { listenApp, type ListeningApi } from './support/api';
 import { createPool } from '../src/db/pool';
 
-let server: Server;
+let api: ListeningApi;
 let base: string;
 let routes: string[];
 const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined);
 let connection: Connection;
+const config = { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) };
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -28,17 +29,16 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     pool,
     temporal: new Client({ connection }),
-    config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) },
+    config,
     readiness: { postgres: async () => true, temporal: async () => true },
   });
   routes = registeredRoutes((app as unknown as { router: { stack: Layer[] } }).router.stack);
-  server = app.listen(0);
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  api = await listenApp({ pool, temporal: new Client({ connection }), config });
+  base = api.url;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await api.close();
   await connection.close();
   await pool.end();
 });

@@ -4,10 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import pino from 'pino';
-import { createApp } from '../src/api/app';
 import { isPostgresReachable, createPool } from '../src/db/pool';
 import { freePort } from './support/global-setup';
+import { listenApp } from './support/api';
 import { eventually } from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -114,21 +113,17 @@ test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev ser
 test('with Postgres out of reach, readiness names it and requests answer 503 with Retry-After', async () => {
   const pool = createPool(`postgresql://postgres@127.0.0.1:${await freePort()}/nothing`, () => undefined);
   const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
-  const app = createApp({
-    logger: pino({ level: 'silent' }),
+  const api = await listenApp({
     pool,
     temporal: new Client({ connection }),
     config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) },
     readiness: { postgres: () => isPostgresReachable(pool), temporal: async () => true },
   });
-  const server = app.listen(0);
   try {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+    const response = await fetch(`${api.url}/readyz`);
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true } });
-    const click = await fetch(`http://127.0.0.1:${port}/api/v1/referral-attributions`, {
+    const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ code: 'abcdefgh' }),
@@ -137,7 +132,7 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
     expect(click.headers.get('retry-after')).toBe('5');
     expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
   } finally {
-    server.close();
+    await api.close();
     await connection.close();
     await pool.end();
   }

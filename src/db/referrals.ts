@@ -2,10 +2,11 @@ import type { Pool, PoolClient } from 'pg';
 import type { AttributionStatus, FunnelStep } from '../domain/funnel';
 import type { ReferralSnapshot, StoredReferral } from '../domain/referral';
 
-export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+/** Runs `work` in one transaction; `begin` may open it with more than a plain BEGIN. */
+export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     const result = await work(client);
     await client.query('COMMIT');
     return result;

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { z } from 'zod';
+import { withTransaction } from './referrals';
 
 const orgIdSchema = z.uuid();
 
@@ -7,19 +8,8 @@ const orgIdSchema = z.uuid();
  * Runs reads as `referral_reader` with row-level security keyed on the organisation, so a query
  * that forgot its org filter still sees only the caller's organisation.
  */
-export async function withOrgScope<T>(pool: Pool, orgId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+export function withOrgScope<T>(pool: Pool, orgId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   // Checked here because it is spliced into the statement: one round trip opens the scope.
   const org = orgIdSchema.parse(orgId);
-  const client = await pool.connect();
-  try {
-    await client.query(`BEGIN READ ONLY; SET LOCAL ROLE referral_reader; SET LOCAL app.current_org = '${org}'`);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  return withTransaction(pool, work, `BEGIN READ ONLY; SET LOCAL ROLE referral_reader; SET LOCAL app.current_org = '${org}'`);
 }

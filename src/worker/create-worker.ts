@@ -5,7 +5,7 @@ import { createActivities, systemClock, type ActivityDependencies } from '../act
 import { createBadgeClient } from '../activities/badge-client';
 import { createMembershipClient } from '../activities/membership-client';
 import type { Config } from '../config';
-import { createReferralService } from '../services/referral-service';
+import { createReferralService, type ReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
 
 export interface ReferralWorkerOptions extends ActivityDependencies {
@@ -17,21 +17,25 @@ export interface ReferralWorkerOptions extends ActivityDependencies {
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
 }
 
+/** The reconciliation's back-fill: a registration confirmed as the webhook would have done. */
+export function confirmRegistrationWith(service: ReferralService): NonNullable<ActivityDependencies['confirmRegistration']> {
+  return (registration) =>
+    service.confirmRecruitment({
+      code: registration.referralCode,
+      newMemberId: registration.newMemberId,
+      occurredAt: registration.occurredAt,
+      source: 'reconciliation',
+    });
+}
+
 /** The activities' real dependencies, for `npm start` and the standalone worker alike. */
 export function productionDependencies(config: Config, pool: Pool, temporal: Client): ActivityDependencies {
-  const service = createReferralService({ pool, temporal, hashSalt: config.HASH_SALT });
   return {
     pool,
     clock: systemClock,
     badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
     membershipClient: createMembershipClient(config.MEMBERSHIP_API_URL),
-    confirmRegistration: (registration) =>
-      service.confirmRecruitment({
-        code: registration.referralCode,
-        newMemberId: registration.newMemberId,
-        occurredAt: registration.occurredAt,
-        source: 'reconciliation',
-      }),
+    confirmRegistration: confirmRegistrationWith(createReferralService({ pool, temporal, hashSalt: config.HASH_SALT })),
   };
 }
 

@@ -9,7 +9,7 @@ import { createMembershipClient } from '../../src/activities/membership-client';
 import { createPool } from '../../src/db/pool';
 import { DEFAULT_ORG_SETTINGS, type OrgSettings } from '../../src/domain/referral';
 import { createReferralService, type ReferralService } from '../../src/services/referral-service';
-import { createReferralWorker } from '../../src/worker/create-worker';
+import { confirmRegistrationWith, createReferralWorker } from '../../src/worker/create-worker';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 function workflowBundle() {
@@ -91,13 +91,7 @@ export async function openHarness(): Promise<Harness> {
         clock: systemClock,
         badgeClient: createBadgeClient(options.badgeServiceUrl, 2000),
         membershipClient: createMembershipClient(options.membershipApiUrl, 2000),
-        confirmRegistration: (registration) =>
-          service.confirmRecruitment({
-            code: registration.referralCode,
-            newMemberId: registration.newMemberId,
-            occurredAt: registration.occurredAt,
-            source: 'reconciliation',
-          }),
+        confirmRegistration: confirmRegistrationWith(service),
       });
       const running = worker.run();
       const handle: RunningWorker = {

@@ -1,0 +1,25 @@
+import type { Server } from 'node:http';
+import pino from 'pino';
+import { createApp, type AppDependencies } from '../../src/api/app';
+
+export interface ListeningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The Express app on a free loopback port, quiet, ready unless told otherwise. */
+export async function listenApp(deps: Omit<AppDependencies, 'logger' | 'readiness'> & Partial<Pick<AppDependencies, 'readiness'>>): Promise<ListeningApi> {
+  const app = createApp({
+    logger: pino({ level: 'silent' }),
+    readiness: { postgres: async () => true, temporal: async () => true },
+    ...deps,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
