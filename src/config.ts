@@ -38,6 +38,8 @@ export const configSchema = z
     RUN_WORKER: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
     /** Workflows kept in a worker's memory; the rest replay from history when a message comes (~0.5 MB each). */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
+    /** Clicks in progress per API process beyond which new ones are answered 503 with Retry-After. */
+    MAX_CLICKS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
     /** Clicks on one code within a minute from which, at ten times its usual rate, new clicks are held for review. */
     BURST_CLICKS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     COUNTS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),

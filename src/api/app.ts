@@ -13,7 +13,8 @@ import { createReferralService } from '../services/referral-service';
 import { createAuthenticator } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { openApiRoutes } from './openapi';
-import { createPublicRateLimit } from './rate-limit';
+import { inFlightLimit } from './load-shedding';
+import { createPublicRateLimit, type ClickGate } from './rate-limit';
 import { createReferralTokens } from './referral-token';
 import { adminRoutes } from './routes/admin';
 import { codeRoutes } from './routes/codes';
@@ -77,6 +78,9 @@ export function createApp(deps: AppDependencies): express.Express {
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     perCodePerMinute: config.RATE_LIMIT_PER_CODE_PER_MINUTE,
   });
+  // Load is shed before the rate limits are counted, so a blast costs Postgres nothing.
+  const shed = inFlightLimit(config.MAX_CLICKS_IN_FLIGHT);
+  const clickGate: ClickGate = (codeOf) => [shed, rateLimit(codeOf)];
   const counts = createCountsService({
     ttlMs: config.COUNTS_CACHE_SECONDS * 1000,
     repository: { countsFor: (orgId, mentorId) => withOrgScope(deps.pool, orgId, (client) => mentorCounts(client, mentorId)) },
@@ -89,13 +93,13 @@ export function createApp(deps: AppDependencies): express.Express {
       pool: deps.pool,
       service,
       tokens,
-      rateLimit,
+      clickGate,
       appDeepLink: config.APP_DEEP_LINK,
       appStoreUrl: config.APP_STORE_URL,
       playStoreUrl: config.PLAY_STORE_URL,
     }),
   );
-  app.use(referralRoutes({ service, tokens, authenticate, rateLimit, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
+  app.use(referralRoutes({ service, tokens, authenticate, clickGate, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
   app.use(codeRoutes({ pool: deps.pool, authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
   app.use(readRoutes({ pool: deps.pool, authenticate, counts }));
   app.use(adminRoutes({ pool: deps.pool, temporal: deps.temporal, authenticate, logger: deps.logger, service }));

@@ -40,4 +40,5 @@ export function createPublicRateLimit(pool: Pool, options: RateLimitOptions) {
     };
 }
 
-export type PublicRateLimit = ReturnType<typeof createPublicRateLimit>;
+/** What stands in front of the click endpoints, given how to find the code in the request. */
+export type ClickGate = (codeOf: (req: Request) => string | undefined) => RequestHandler[];

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { z } from 'zod';
 import { AppError } from '../../errors';
 import type { ReferralService } from '../../services/referral-service';
-import type { PublicRateLimit } from '../rate-limit';
+import type { ClickGate } from '../rate-limit';
 import type { ReferralTokens } from '../referral-token';
 import { shareChannel } from './codes';
 
@@ -17,7 +17,7 @@ export interface LandingOptions {
   pool: Pool;
   service: ReferralService;
   tokens: ReferralTokens;
-  rateLimit: PublicRateLimit;
+  clickGate: ClickGate;
   appDeepLink: string;
   appStoreUrl: string;
   playStoreUrl: string;
@@ -66,8 +66,8 @@ export function landingRoutes(options: LandingOptions): Router {
   const router = Router();
   router.get(
     '/r/:code',
-    options.rateLimit((req) => req.params.code as string),
-    async (req, res) => {
+    options.clickGate((req) => req.params.code as string),
+    async (req: Request, res: Response) => {
       const code = codePattern.safeParse(req.params.code);
       if (!code.success) return answerPage(res, 404, 'Invite link not found', 'This invite link does not exist. Ask the person who sent it for a new one.');
       const found = await options.pool.query(

@@ -1,10 +1,10 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors';
 import { FUNNEL_STEPS } from '../../domain/funnel';
 import type { ReferralService } from '../../services/referral-service';
 import type { Authenticate } from '../auth';
-import type { PublicRateLimit } from '../rate-limit';
+import type { ClickGate } from '../rate-limit';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
 
@@ -62,7 +62,7 @@ export interface ReferralRouteDependencies {
   tokens: ReferralTokens;
   webhookSecret: string;
   authenticate: Authenticate;
-  rateLimit: PublicRateLimit;
+  clickGate: ClickGate;
   nowSeconds?: () => number;
 }
 
@@ -74,7 +74,7 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
     verifySignature(deps.webhookSecret, req.get('x-signature'), (req as Request & { rawBody?: string }).rawBody ?? '', nowSeconds());
 
   const codeInBody = (req: Request) => (typeof req.body?.code === 'string' ? req.body.code : undefined);
-  router.post('/api/v1/referral-attributions', deps.rateLimit(codeInBody), async (req, res) => {
+  router.post('/api/v1/referral-attributions', deps.clickGate(codeInBody), async (req: Request, res: Response) => {
     // The app may send the signed-in member's token: a mentor clicking their own link is a self-referral.
     const member = req.headers.authorization ? await deps.authenticate(req) : undefined;
     const body = recordClickBody.parse(req.body);
