@@ -23,6 +23,9 @@ import {
 } from './support';
 
 const SHORT = process.argv.includes('--short');
+// --only=reads,memory,burst,start runs just those (with --ceiling, benchmark 1 is skipped too).
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (name: string) => !only || only.includes(name);
 const results: string[] = [];
 const record = (markdown: string) => {
   results.push(markdown);
@@ -344,13 +347,13 @@ async function main() {
   try {
     // --ceiling=N skips benchmark 1 and takes its ceiling from an earlier run, for re-running the rest.
     const ceiling = knownCeiling ? Number(knownCeiling.split('=')[1]) : await clickIngestion(stack);
-    await aggregateReads(stack);
-    await workerMemory(stack);
-    await burst(stack, ceiling);
+    if (wanted('reads')) await aggregateReads(stack);
+    if (wanted('memory')) await workerMemory(stack);
+    if (wanted('burst')) await burst(stack, ceiling);
   } finally {
     await stack.stop();
   }
-  await warmStart();
+  if (wanted('start')) await warmStart();
   const section = `## ${SHORT ? 'Short' : 'Full'} run, ${started.toISOString().slice(0, 16)}Z
 
 Command: \`npm run bench${SHORT ? ' -- --short' : ''}\`. Machine: ${machine()}. Every Temporal figure here is on the
