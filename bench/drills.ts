@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { SignJWT } from 'jose';
 import { signPayload } from '../src/api/webhook-signature';
 import { createPool } from '../src/db/pool';
 import {
   BENCH_SECRETS,
-  ROOT,
+  runBench,
   log,
   machine,
   round,
@@ -261,7 +259,7 @@ const DRILLS: Drill[] = [
   },
 ];
 
-async function main() {
+async function main(): Promise<string> {
   const stack = await startBenchStack();
   const badge = await startBadgeService();
   const api = await startApi(stack, { COUNTS_CACHE_SECONDS: '0' });
@@ -288,14 +286,7 @@ Counts are read from the API (cache off) after the run and must equal the journe
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
-  writeFileSync(path.join(ROOT, 'bench', `drills-${SHORT ? 'short' : 'full'}.md`), section);
-  process.stdout.write(section);
+  return section;
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(`drills-${SHORT ? 'short' : 'full'}`, main);

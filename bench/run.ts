@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
 import { createPool } from '../src/db/pool';
 import { createReferralService } from '../src/services/referral-service';
 import {
   BENCH_SECRETS,
-  ROOT,
+  runBench,
   freePort,
   log,
   machine,
@@ -340,7 +339,7 @@ Answers: ${statuses}; connection errors and timeouts: ${result.errors}. Accepted
   await Promise.all([worker.exited, api.exited]);
 }
 
-async function main() {
+async function main(): Promise<string> {
   const started = new Date();
   const stack = await startBenchStack();
   const knownCeiling = process.argv.find((arg) => arg.startsWith('--ceiling='));
@@ -361,16 +360,7 @@ dev server's SQLite store, far slower than Temporal on Postgres.
 
 ${results.join('\n\n')}
 `;
-  const file = path.join(ROOT, 'bench', `results-${SHORT ? 'short' : 'full'}.md`);
-  writeFileSync(file, section);
-  log(`wrote ${file}`);
-  process.stdout.write(section);
+  return section;
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(`results-${SHORT ? 'short' : 'full'}`, main);

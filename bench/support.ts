@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -13,6 +13,21 @@ export { freePort };
 export const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** Runs a bench entry point: its markdown section goes to bench/<name>.md and stdout, then the process exits. */
+export function runBench(name: string, produce: () => Promise<string>): void {
+  produce().then(
+    (section) => {
+      writeFileSync(path.join(ROOT, 'bench', `${name}.md`), section);
+      process.stdout.write(section);
+      process.exit(0);
+    },
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
 
 export function machine(): string {
   return `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB memory, Node ${process.version}`;

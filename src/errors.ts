@@ -23,6 +23,12 @@ export class GoneError extends AppError {
   }
 }
 
+export class ForbiddenError extends AppError {
+  constructor(message = 'Your role may not see this') {
+    super(403, 'forbidden', message);
+  }
+}
+
 export class ConflictError extends AppError {
   constructor(message: string, details?: unknown) {
     super(409, 'conflict', message, details);

@@ -26,12 +26,6 @@ export class UnauthorizedError extends AppError {
   }
 }
 
-export class ForbiddenError extends AppError {
-  constructor(message = 'Your role may not see this') {
-    super(403, 'forbidden', message);
-  }
-}
-
 export function bearerToken(req: Request): string {
   const match = req.headers.authorization?.match(/^Bearer ([\w.-]+)$/);
   if (!match) throw new UnauthorizedError();

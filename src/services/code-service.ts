@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { withOrgScope } from '../db/scoped';
-import { ForbiddenError, type Caller } from '../api/auth';
-import { NotFoundError, UnprocessableError } from '../errors';
+import type { Caller } from '../api/auth';
+import { ForbiddenError, NotFoundError, UnprocessableError } from '../errors';
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 const CODE_LENGTH = 10;

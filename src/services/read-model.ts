@@ -1,8 +1,7 @@
 import type { PoolClient } from 'pg';
-import { FUNNEL_STAGES } from '../domain/funnel';
-import { conversionRate } from '../domain/funnel';
-import { ForbiddenError, type Caller } from '../api/auth';
-import { NotFoundError } from '../errors';
+import type { Caller } from '../api/auth';
+import { conversionRate, FUNNEL_STAGES } from '../domain/funnel';
+import { ForbiddenError, NotFoundError } from '../errors';
 import type { RawCounts } from './counts-service';
 
 // Every function here runs inside withOrgScope: row-level security already limits rows to the

@@ -5,10 +5,10 @@ import type { Pool } from 'pg';
 import { z } from 'zod';
 import { withTransaction } from '../../db/referrals';
 import { durationToSeconds } from '../../domain/durations';
-import { AppError, NotFoundError } from '../../errors';
+import { AppError, ForbiddenError, NotFoundError } from '../../errors';
 import { authoriseOrgAdmin } from '../../services/read-model';
 import type { ReferralService } from '../../services/referral-service';
-import { ForbiddenError, type Authenticate } from '../auth';
+import type { Authenticate } from '../auth';
 import { coordinatorParams, orgParams, referralParams } from './reads';
 
 const MAX_WINDOW_SECONDS = 366 * 24 * 3600;

@@ -3,9 +3,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { Pool } from 'pg';
 import QRCode from 'qrcode';
 import { z } from 'zod';
-import { AppError } from '../../errors';
+import { AppError, ForbiddenError } from '../../errors';
 import type { CodeService } from '../../services/code-service';
-import { ForbiddenError, type Authenticate } from '../auth';
+import type { Authenticate } from '../auth';
 
 export const shareChannel = z.string().regex(/^[a-z][a-z0-9_-]{1,19}$/, 'must be a short lower-case channel name such as whatsapp');
 

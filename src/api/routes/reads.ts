@@ -16,7 +16,8 @@ import {
   recruitmentDashboard,
   referralDetail,
 } from '../../services/read-model';
-import { ForbiddenError, type Authenticate, type Caller } from '../auth';
+import { ForbiddenError } from '../../errors';
+import type { Authenticate, Caller } from '../auth';
 
 const uuid = z.uuid();
 const boundedTime = z.iso.datetime({ offset: true }).refine((value) => {
