@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
 import { createPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { createReferralWorker, productionDependencies } from './src/worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, productionDependencies } from './src/worker/create-worker';
 
 /**
  * A worker on its own, for the production shape (docker-compose runs N of them): it needs
@@ -25,7 +25,7 @@ async function runWorker(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     ...productionDependencies(config, pool, client),
-    tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
+    ...configuredWorkerOptions(config),
   });
   logger.info({ taskQueue: 'referrals' }, 'worker running');
   // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.

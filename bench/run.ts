@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
+import { signPayload } from '../src/api/webhook-signature';
 import { createPool } from '../src/db/pool';
 import { createReferralService } from '../src/services/referral-service';
+import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
+import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/messages';
+import { BARE_TASK_QUEUE } from './bare/worker';
 import {
   BENCH_SECRETS,
   runBench,
@@ -22,7 +27,7 @@ import {
 } from './support';
 
 const SHORT = process.argv.includes('--short');
-// --only=reads,memory,burst,start runs just those (with --ceiling, benchmark 1 is skipped too).
+// --only=journeys,reads,memory,burst,start runs just those (with --ceiling, benchmark 1 is skipped too).
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const results: string[] = [];
@@ -31,7 +36,7 @@ const record = (markdown: string) => {
   log(markdown);
 };
 
-/** RSS of a process and all its descendants (tsx runs node as a child). */
+/** RSS of a process and all its descendants. */
 function treeRssMb(rootPid: number): number {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
@@ -156,6 +161,105 @@ Highest concurrency: ours ${round(apiAtTop)}/s against a ceiling of ${round(ceil
   return ceilingAtTop;
 }
 
+/** Runs `journey` in `concurrency` loops for `seconds` after a warm-up; journeys per second and their latency. */
+async function journeysFor(concurrency: number, seconds: number, journey: (slot: number, index: number) => Promise<boolean>) {
+  let index = 0;
+  await Promise.all(Array.from({ length: concurrency }, (_, slot) => journey(slot, index++)));
+  const latencies: number[] = [];
+  let failed = 0;
+  const deadline = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, slot) => {
+      while (Date.now() < deadline) {
+        const started = performance.now();
+        if (await journey(slot, index++)) latencies.push(performance.now() - started);
+        else failed += 1;
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / seconds, completed: latencies.length, failed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Benchmark 2's ceiling: the bare journey workflow driven with the same messages from a plain client. */
+async function bareJourneys(stack: BenchStack, concurrency: number, seconds: number) {
+  const worker = spawnTsx('bench/bare/worker.ts', { TEMPORAL_ADDRESS: stack.temporal.address });
+  const client = await stack.client();
+  const result = await journeysFor(concurrency, seconds, async () => {
+    const at = new Date().toISOString();
+    const handle = await client.workflow.signalWithStart('bareJourneyWorkflow', {
+      taskQueue: BARE_TASK_QUEUE,
+      workflowId: `bare-${randomUUID()}`,
+      signal: clickSignal,
+      signalArgs: [{ clickId: randomUUID(), occurredAt: at, ipHash: null, userAgent: null, metadata: {}, selfReferral: false, burst: false }],
+    });
+    const newMemberId = randomUUID();
+    await handle.signal(funnelStepSignal, { type: 'account_created', occurredAt: at, idempotencyKey: 'account', newMemberId });
+    const record = await handle.executeUpdate(confirmUpdate, { args: [{ newMemberId, occurredAt: at, source: 'webhook' }] });
+    return record.status === 'confirmed';
+  });
+  await client.connection.close();
+  worker.kill('SIGTERM');
+  await worker.exited;
+  return result;
+}
+
+/** Benchmark 2, ours: click, account created and the membership webhook through the API, our worker running. */
+async function apiJourneys(stack: BenchStack, api: { url: string }, concurrency: number, seconds: number) {
+  // A code per loop: the webhook may overtake the recorded account and match by "last click on the code" (rule 4(b)).
+  const codes = await Promise.all(Array.from({ length: concurrency }, () => seedCode(stack.databaseUrl)));
+  const worker = startWorkerProcess(stack);
+  const post = async (pathname: string, body: unknown, headers: Record<string, string>) => {
+    const response = await fetch(`${api.url}${pathname}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    if (response.status >= 300) throw new Error(`${pathname} answered ${response.status}: ${await response.text()}`);
+    return response.json();
+  };
+  const result = await journeysFor(concurrency, seconds, async (slot, index) => {
+    const { code } = codes[slot];
+    // Another person each time, so the risk check does not hold them for review as one device's accounts.
+    const person = { 'x-forwarded-for': `198.18.${Math.floor(index / 250) % 256}.${index % 250}` };
+    const clicked = (await post('/api/v1/referral-attributions', { code, visitorId: randomUUID() }, person)) as { referralId: string; referralToken: string };
+    const newMemberId = randomUUID();
+    await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'account', newMemberId }, { ...person, authorization: `Bearer ${clicked.referralToken}` });
+    const webhook = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId, occurredAt: new Date().toISOString(), deliveryId: randomUUID() });
+    const at = Math.floor(Date.now() / 1000);
+    const confirmed = (await post('/api/v1/webhooks/membership', JSON.parse(webhook), {
+      'x-signature': `t=${at},v1=${signPayload(BENCH_SECRETS.MEMBERSHIP_WEBHOOK_SECRET, at, webhook)}`,
+    })) as { conversion: { referralId: string; status: string } };
+    return confirmed.conversion.referralId === clicked.referralId && confirmed.conversion.status === 'confirmed';
+  });
+  worker.kill('SIGTERM');
+  await worker.exited;
+  return result;
+}
+
+async function wholeJourneys(stack: BenchStack) {
+  const api = await startApi(stack);
+  const seconds = SHORT ? 10 : 30;
+  const rows: string[] = [];
+  for (const concurrency of SHORT ? [8] : [4, 16]) {
+    const bare = await bareJourneys(stack, concurrency, seconds);
+    const ours = await apiJourneys(stack, api, concurrency, seconds);
+    rows.push(
+      `| ${concurrency} | ${round(bare.perSecond)} | ${round(bare.p50)} / ${round(bare.p99)} | ${round(ours.perSecond)} | ${round(ours.p50)} / ${round(ours.p99)} | ${round(ours.perSecond / bare.perSecond, 2)} | ${bare.failed} / ${ours.failed} |`,
+    );
+  }
+  record(
+    `### 2. Whole journeys: click -> account created -> confirmed, ${seconds} s each (Temporal dev server on SQLite)
+
+Ceiling: a bare workflow taking the same click signal, funnel-step signal and confirmation update from a plain
+client, with a no-op activity wherever ours has an activity, on its own worker process. Ours: the API's three
+requests per journey (click, \`account_created\` with the referral token, the signed \`member.registered\` webhook
+answered with the conversion), our worker process running. One worker at a time.
+
+| journeys in flight | ceiling journeys/s | ceiling p50 / p99 ms | ours journeys/s | ours p50 / p99 ms | ours / ceiling | not confirmed (ceiling / ours) |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}`,
+  );
+  api.kill('SIGTERM');
+  await api.exited;
+}
+
 /** Loads `clicks` click events (and a referral per ten clicks) for one mentor straight into Postgres. */
 async function loadClicks(databaseUrl: string, clicks: number) {
   const seeded = await seedCode(databaseUrl);
@@ -250,37 +354,64 @@ ${rows.join('\n')}`,
   await api.exited;
 }
 
+/** Sizes for benchmark 4, e.g. --memory-sizes=10000,100000 (open referrals held at once, cumulative). */
+const memorySizes = process.argv
+  .find((arg) => arg.startsWith('--memory-sizes='))
+  ?.slice('--memory-sizes='.length)
+  .split(',')
+  .map(Number);
+
 async function workerMemory(stack: BenchStack) {
-  const sizes = SHORT ? [1_000] : [2_000, 10_000];
+  const sizes = memorySizes ?? (SHORT ? [1_000] : [10_000]);
+  const bundle = await writeWorkflowBundle(path.join(stack.dir, 'workflow-bundle.js'));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 15_000));
+  // Idle: how much of a worker is there before it holds any referral, bundling at start or not.
+  const idle: string[] = [];
+  for (const [how, extra] of [['bundled at start', {}], ['prebuilt bundle', { WORKFLOW_BUNDLE_PATH: bundle }]] as const) {
+    const worker = startWorkerProcess(stack, extra);
+    await settle();
+    idle.push(`${how}: ${treeRssMb(worker.child.pid!)} MB`);
+    worker.kill('SIGTERM');
+    await worker.exited;
+  }
+  const worker = startWorkerProcess(stack, { WORKFLOW_BUNDLE_PATH: bundle });
+  const { code, codeId } = await seedCode(stack.databaseUrl);
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  const client = await stack.client();
+  const service = createReferralService({ pool, temporal: client, hashSalt: BENCH_SECRETS.HASH_SALT });
   const rows: string[] = [];
+  const started = Date.now();
+  let sent = 0;
+  let peakRss = 0;
   for (const size of sizes) {
-    const worker = startWorkerProcess(stack);
-    const { code, codeId } = await seedCode(stack.databaseUrl);
-    const pool = createPool(stack.databaseUrl, () => undefined);
-    const client = await stack.client();
-    const service = createReferralService({ pool, temporal: client, hashSalt: BENCH_SECRETS.HASH_SALT });
-    const started = Date.now();
-    for (let sent = 0; sent < size; sent += 50) {
+    for (; sent < size; sent += 50) {
       await Promise.all(Array.from({ length: Math.min(50, size - sent) }, () => service.recordClick({ code, visitorId: randomUUID(), metadata: {} })));
     }
     await waitFor(
-      async () => ((await pool.query('SELECT count(*) AS n FROM referrals WHERE referral_code_id = $1', [codeId])).rows[0].n >= size ? true : undefined),
-      30 * 60_000,
+      async () => {
+        peakRss = Math.max(peakRss, treeRssMb(worker.child.pid!));
+        return (await pool.query('SELECT count(*) AS n FROM referrals WHERE referral_code_id = $1', [codeId])).rows[0].n >= size ? true : undefined;
+      },
+      6 * 60 * 60_000,
       `${size} open referrals`,
     );
     const seconds = round((Date.now() - started) / 1000);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    rows.push(`| ${size.toLocaleString('en')} | ${treeRssMb(worker.child.pid!)} MB | ${seconds} s |`);
-    worker.kill('SIGTERM');
-    await worker.exited;
-    await client.connection.close();
-    await pool.end();
+    await settle();
+    const open = await client.workflow.count(`WorkflowType = 'referralWorkflow' AND ExecutionStatus = 'Running' AND ReferralCode = '${code}'`);
+    rows.push(`| ${size.toLocaleString('en')} | ${open.count.toLocaleString('en')} | ${treeRssMb(worker.child.pid!)} MB | ${peakRss} MB | ${seconds} s |`);
+    log(rows[rows.length - 1]);
   }
+  worker.kill('SIGTERM');
+  await worker.exited;
+  await client.connection.close();
+  await pool.end();
   record(
-    `### 4. Worker memory with open referrals waiting on their 30-day timers (one worker process, WORKER_MAX_CACHED_WORKFLOWS=250)
+    `### 4. Worker memory with open referrals waiting on their 30-day timers (one worker process, \`node --import tsx worker.ts\`, WORKER_MAX_CACHED_WORKFLOWS=250, prebuilt workflow bundle)
 
-| open referral workflows | worker RSS | time to start and persist them all |
-| --- | --- | --- |
+Idle worker (no referrals yet), 15 s after start: ${idle.join('; ')}.
+
+| referrals clicked | open referral workflows (Temporal visibility) | worker RSS 15 s after the last was persisted | peak RSS while starting them | time from the first click |
+| --- | --- | --- | --- | --- |
 ${rows.join('\n')}`,
   );
 }
@@ -346,6 +477,7 @@ async function main(): Promise<string> {
   try {
     // --ceiling=N skips benchmark 1 and takes its ceiling from an earlier run, for re-running the rest.
     const ceiling = knownCeiling ? Number(knownCeiling.split('=')[1]) : await clickIngestion(stack);
+    if (wanted('journeys')) await wholeJourneys(stack);
     if (wanted('reads')) await aggregateReads(stack);
     if (wanted('memory')) await workerMemory(stack);
     if (wanted('burst')) await burst(stack, ceiling);

@@ -36,6 +36,8 @@ export const configSchema = z
     RATE_LIMIT_PER_CODE_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
     /** `false` runs the API alone, as the docker-compose `api` service and the fault drills do. */
     RUN_WORKER: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+    /** A workflow bundle written by `npm run bundle-workflows`; unset, the worker bundles its workflows at start. */
+    WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
     /** Workflows kept in a worker's memory; the rest replay from history when a message comes (~0.5 MB each). */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
     /** Clicks in progress per API process beyond which new ones are answered 503 with Retry-After. */

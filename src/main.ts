@@ -9,7 +9,7 @@ import { createPool, isPostgresReachable } from './db/pool';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
-import { createReferralWorker, productionDependencies } from './worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, productionDependencies } from './worker/create-worker';
 import { ensureSchedules } from './worker/schedules';
 
 export interface RunningStack {
@@ -68,7 +68,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
         connection: workerConnection,
         namespace: config.TEMPORAL_NAMESPACE,
         ...productionDependencies(config, pool, temporalClient),
-        tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
+        ...configuredWorkerOptions(config),
       });
       const workerRun = worker.run();
       stops.push(async () => {

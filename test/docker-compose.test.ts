@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { configSchema } from '../src/config';
 
 const compose = parse(readFileSync(path.join(__dirname, '..', 'docker-compose.yml'), 'utf8'), { merge: true });
+const packageJson = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
 const variablesOfNpmStart = Object.keys(configSchema.shape);
 
 test('the production shape names Postgres, Temporal on Postgres, its UI, the API and workers', () => {
@@ -17,7 +18,9 @@ test('the API and the workers run the project\'s own image with the variables np
   expect(api.build).toBe('.');
   expect(worker.image).toBe(api.image);
   expect(api.command).toEqual(['npm', 'start']);
-  expect(worker.command).toEqual(['npm', 'run', 'worker']);
+  // What `npm run worker` runs, without npm's own process in the container.
+  expect(worker.command).toEqual(['node', '--import', 'tsx', 'worker.ts']);
+  expect(worker.command.join(' ')).toBe(packageJson.scripts.worker);
   expect(worker.environment).toEqual({ ...api.environment, RUN_WORKER: undefined });
   expect(api.environment.RUN_WORKER).toBe('false');
   const names = Object.keys(api.environment);

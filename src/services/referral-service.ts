@@ -45,6 +45,15 @@ interface CodeRow {
   badge_milestones: number[];
 }
 
+interface ClickCodeRow extends CodeRow {
+  known_mentor_device: boolean;
+  clicks_last_minute: number;
+}
+
+const CODE_COLUMNS = `c.id, c.code, c.mentor_id, c.org_id, c.expires_at, c.revoked_at,
+  o.attribution_window_seconds, o.confirmation_window_seconds, o.dedupe_window_seconds, o.badge_milestones`;
+const CODE_FROM = 'FROM referral_codes c JOIN organisations o ON o.id = c.org_id';
+
 export interface ClickRequest {
   code: string;
   visitorId?: string;
@@ -100,41 +109,43 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const burstClicksPerMinute = deps.burstClicksPerMinute ?? 30;
 
   /** The mentor's own account, or a device the mentor used, clicking the mentor's link. */
-  async function isSelfReferral(code: CodeRow, visitorHash: string, memberId: string | undefined): Promise<boolean> {
-    if (memberId === code.mentor_id) {
-      await deps.pool.query(
-        'INSERT INTO mentor_devices (mentor_id, org_id, visitor_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-        [code.mentor_id, code.org_id, visitorHash],
-      );
-      return true;
-    }
-    const known = await deps.pool.query('SELECT 1 FROM mentor_devices WHERE mentor_id = $1 AND visitor_hash = $2', [code.mentor_id, visitorHash]);
-    return (known.rowCount ?? 0) > 0;
+  async function isSelfReferral(code: ClickCodeRow, visitorHash: string, memberId: string | undefined): Promise<boolean> {
+    if (memberId !== code.mentor_id) return code.known_mentor_device;
+    await deps.pool.query(
+      'INSERT INTO mentor_devices (mentor_id, org_id, visitor_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      [code.mentor_id, code.org_id, visitorHash],
+    );
+    return true;
   }
 
   /** A burst: the last minute's clicks on the code reach the threshold and ten times the code's weekly rate. */
-  async function isClickBurst(code: CodeRow): Promise<boolean> {
-    const since = (interval: string) =>
-      deps.pool.query(
-        `SELECT count(*) AS clicks FROM click_events
-         WHERE referral_code_id = $1 AND occurred_at > $2::timestamptz - $3::interval`,
-        [code.id, now(), interval],
-      );
-    const lastMinute: number = (await since('1 minute')).rows[0].clicks;
+  async function isClickBurst(code: ClickCodeRow): Promise<boolean> {
     // The week is counted only when the minute is busy, so ordinary clicks pay for one small range scan.
-    if (lastMinute < burstClicksPerMinute) return false;
-    const lastWeek: number = (await since('7 days')).rows[0].clicks;
-    return lastMinute >= 10 * (lastWeek / (7 * 24 * 60));
+    if (code.clicks_last_minute < burstClicksPerMinute) return false;
+    const lastWeek = await deps.pool.query(
+      `SELECT count(*) AS clicks FROM click_events
+       WHERE referral_code_id = $1 AND occurred_at > $2::timestamptz - interval '7 days'`,
+      [code.id, now()],
+    );
+    return code.clicks_last_minute >= 10 * (lastWeek.rows[0].clicks / (7 * 24 * 60));
+  }
+
+  /** The code with what a click's checks need, in one round trip: every click pays for it. */
+  async function findCodeForClick(code: string, visitorHash: string): Promise<ClickCodeRow> {
+    const result = await deps.pool.query<ClickCodeRow>(
+      `SELECT ${CODE_COLUMNS},
+         EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
+         (SELECT count(*)::int FROM click_events e
+          WHERE e.referral_code_id = c.id AND e.occurred_at > $3::timestamptz - interval '1 minute') AS clicks_last_minute
+       ${CODE_FROM} WHERE c.code = $1`,
+      [code, visitorHash, now()],
+    );
+    if (!result.rows[0]) throw new NotFoundError('referral code');
+    return result.rows[0];
   }
 
   async function findCode(where: 'code' | 'id', value: string): Promise<CodeRow> {
-    const result = await deps.pool.query<CodeRow>(
-      `SELECT c.id, c.code, c.mentor_id, c.org_id, c.expires_at, c.revoked_at,
-         o.attribution_window_seconds, o.confirmation_window_seconds, o.dedupe_window_seconds, o.badge_milestones
-       FROM referral_codes c JOIN organisations o ON o.id = c.org_id
-       WHERE c.${where === 'code' ? 'code' : 'id'} = $1`,
-      [value],
-    );
+    const result = await deps.pool.query<CodeRow>(`SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.${where === 'code' ? 'code' : 'id'} = $1`, [value]);
     if (!result.rows[0]) throw new NotFoundError('referral code');
     return result.rows[0];
   }
@@ -198,11 +209,11 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   return {
     /** An invite-link click: one referral per visitor and code; repeats within the dedupe window are flagged. */
     async recordClick(request: ClickRequest): Promise<RecordedClick> {
-      const code = await findCode('code', request.code);
-      if (code.revoked_at) throw new GoneError('this invite link has been revoked');
-      if (code.expires_at && code.expires_at <= now()) throw new GoneError('this invite link has expired');
       // A click with no visitor id cannot be recognised again: it is a referral of its own.
       const visitorHash = saltedHash(deps.hashSalt, request.visitorId ?? randomUUID());
+      const code = await findCodeForClick(request.code, visitorHash);
+      if (code.revoked_at) throw new GoneError('this invite link has been revoked');
+      if (code.expires_at && code.expires_at <= now()) throw new GoneError('this invite link has expired');
       const identity = identityFor(code, visitorHash, false);
       const clickId = randomUUID();
       const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.memberId), isClickBurst(code)]);

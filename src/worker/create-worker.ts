@@ -12,7 +12,7 @@ export interface ReferralWorkerOptions extends ActivityDependencies {
   connection: NativeConnection;
   namespace: string;
   taskQueue?: string;
-  /** A prebuilt bundle (tests build one per file); otherwise the workflows are bundled at start. */
+  /** A prebuilt bundle (tests build one per file, production reads WORKFLOW_BUNDLE_PATH); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
 }
@@ -36,6 +36,14 @@ export function productionDependencies(config: Config, pool: Pool, temporal: Cli
     badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
     membershipClient: createMembershipClient(config.MEMBERSHIP_API_URL),
     confirmRegistration: confirmRegistrationWith(createReferralService({ pool, temporal, hashSalt: config.HASH_SALT })),
+  };
+}
+
+/** The worker's own settings from the configuration, for `npm start` and the standalone worker alike. */
+export function configuredWorkerOptions(config: Config): Pick<ReferralWorkerOptions, 'tuning' | 'workflowBundle'> {
+  return {
+    tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
+    ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : {}),
   };
 }
 

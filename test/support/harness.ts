@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { systemClock } from '../../src/activities';
 import { createBadgeClient } from '../../src/activities/badge-client';
@@ -10,20 +13,14 @@ import { createPool } from '../../src/db/pool';
 import { DEFAULT_ORG_SETTINGS, type OrgSettings } from '../../src/domain/referral';
 import { createReferralService, type ReferralService } from '../../src/services/referral-service';
 import { confirmRegistrationWith, createReferralWorker } from '../../src/worker/create-worker';
+import { writeWorkflowBundle } from '../../src/worker/workflow-bundle';
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+// The bundle a production worker reads from WORKFLOW_BUNDLE_PATH, written once per test file.
+let bundle: Promise<{ codePath: string }> | undefined;
 function workflowBundle() {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietBundlerLogger });
+  bundle ??= writeWorkflowBundle(path.join(mkdtempSync(path.join(tmpdir(), 'referral-bundle-')), 'workflow-bundle.js')).then((codePath) => ({ codePath }));
   return bundle;
 }
-const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};
 
 export interface SeededOrg {
   orgId: string;
