@@ -20,17 +20,17 @@ afterAll(async () => {
   await harness.close();
 });
 
-function post(path: string, body: unknown, headers: Record<string, string> = {}, method = 'POST') {
-  return fetch(`${base}${path}`, {
+function post(path: string, body: unknown, headers: Record<string, string> = {}, method = 'POST', url = base) {
+  return fetch(`${url}${path}`, {
     method,
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
 
-function signed(path: string, body: unknown, method = 'POST', at = Math.floor(Date.now() / 1000)) {
+function signed(path: string, body: unknown, method = 'POST', at = Math.floor(Date.now() / 1000), url = base) {
   const raw = JSON.stringify(body);
-  return post(path, raw, { 'x-signature': `t=${at},v1=${signPayload(secrets.MEMBERSHIP_WEBHOOK_SECRET, at, raw)}` }, method);
+  return post(path, raw, { 'x-signature': `t=${at},v1=${signPayload(secrets.MEMBERSHIP_WEBHOOK_SECRET, at, raw)}` }, method, url);
 }
 
 async function rowCounts() {
@@ -70,6 +70,58 @@ test('the app clicks, signals its steps with the referral token, and the webhook
   const known = await signed(`/api/v1/referral-attributions/${clicked.referralId}`, { newMemberId: member }, 'PUT');
   expect(known.status).toBe(200);
   expect(await known.json()).toEqual(confirmed.conversion);
+});
+
+test('webhooks that overtake the worker confirm the referrals the app reported the accounts on', async () => {
+  // Its own task queue with no worker yet: everything the app sent is accepted but not yet in Postgres.
+  const lagging = await openHarness();
+  const laggingApi = await listenApp({ pool: lagging.pool, temporal: lagging.client, config: secrets, taskQueue: lagging.taskQueue });
+  try {
+    const org = await lagging.seedOrg();
+    const journeys = [];
+    for (const visitor of ['lagging-visitor-1', 'lagging-visitor-2']) {
+      const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: visitor }, {}, 'POST', laggingApi.url)).json()) as {
+        referralId: string;
+        referralToken: string;
+      };
+      const member = randomUUID();
+      const step = await post(
+        `/api/v1/referrals/${clicked.referralId}/events`,
+        { type: 'account_created', idempotencyKey: 'k1', newMemberId: member },
+        { authorization: `Bearer ${clicked.referralToken}` },
+        'POST',
+        laggingApi.url,
+      );
+      expect(step.status).toBe(202);
+      journeys.push({ referralId: clicked.referralId, member });
+    }
+    expect((await lagging.pool.query('SELECT count(*) AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
+    // The second member's registration first: rule 4(b)'s "last click" would be the first visitor's referral.
+    const webhooks = [...journeys].reverse().map(({ member }, index) =>
+      signed(
+        '/api/v1/webhooks/membership',
+        { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `overtaking-${index}` },
+        'POST',
+        undefined,
+        laggingApi.url,
+      ),
+    );
+    await lagging.startWorker();
+    const answers = await Promise.all(webhooks.map(async (response) => ({ status: (await response).status, body: await (await response).json() })));
+    expect(answers).toEqual(
+      [...journeys].reverse().map(({ referralId, member }, index) => ({
+        status: 200,
+        body: { deliveryId: `overtaking-${index}`, conversion: expect.objectContaining({ referralId, newMemberId: member, status: 'confirmed', direct: false }) },
+      })),
+    );
+    const stored = await lagging.pool.query('SELECT id, new_member_id, status FROM referrals WHERE org_id = $1 ORDER BY id', [org.orgId]);
+    expect(stored.rows).toEqual(
+      journeys.map(({ referralId, member }) => ({ id: referralId, new_member_id: member, status: 'confirmed' })).sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  } finally {
+    await laggingApi.close();
+    await lagging.close();
+  }
 });
 
 test('bad input and bad credentials get a 4xx with what was wrong, and change nothing', async () => {

@@ -50,6 +50,9 @@ interface ClickCodeRow extends CodeRow {
   clicks_last_minute: number;
 }
 
+/** How often a registration is matched again when the referral it matched was claimed meanwhile. */
+const MAX_REMATCHES = 3;
+
 const CODE_COLUMNS = `c.id, c.code, c.mentor_id, c.org_id, c.expires_at, c.revoked_at,
   o.attribution_window_seconds, o.confirmation_window_seconds, o.dedupe_window_seconds, o.badge_milestones`;
 const CODE_FROM = 'FROM referral_codes c JOIN organisations o ON o.id = c.org_id';
@@ -206,6 +209,51 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     }
   }
 
+  /**
+   * Records the app's word that this referral became the member's account, before the workflow hears of it,
+   * so a webhook that overtakes the worker still finds it. One member per referral.
+   */
+  async function linkMember(identity: ReferralIdentity, newMemberId: string): Promise<void> {
+    const linked = await deps.pool.query(
+      `WITH link AS (
+         INSERT INTO referral_member_links (referral_id, org_id, referral_code_id, visitor_hash, new_member_id)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (referral_id) DO UPDATE SET referral_id = EXCLUDED.referral_id
+         RETURNING new_member_id)
+       SELECT (SELECT new_member_id FROM link) AS reported, (SELECT new_member_id FROM referrals WHERE id = $1) AS recorded`,
+      [identity.referralId, identity.orgId, identity.referralCodeId, identity.visitorHash, newMemberId],
+    );
+    const { reported, recorded } = linked.rows[0];
+    if (reported !== newMemberId || (recorded && recorded !== newMemberId)) {
+      throw new ConflictError('this referral is already linked to another member');
+    }
+  }
+
+  /**
+   * The referral a registration on this code belongs to (DESIGN.md rule 4): (a) the one the app reported
+   * this member's account on, recorded or not yet; (b) else the last clicked one no member has claimed;
+   * (c) else a direct referral.
+   */
+  async function matchReferral(code: CodeRow, newMemberId: string, passedOver: string[]): Promise<ReferralIdentity> {
+    const reported = await deps.pool.query(
+      `SELECT l.visitor_hash FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
+       WHERE l.referral_code_id = $1 AND l.new_member_id = $2 AND (r.id IS NULL OR r.status IN ('pending', 'expired', 'flagged'))
+       ORDER BY l.linked_at DESC LIMIT 1`,
+      [code.id, newMemberId],
+    );
+    if (reported.rows[0]) return identityFor(code, reported.rows[0].visitor_hash, false);
+    const matched = await deps.pool.query(
+      `SELECT r.*, $3::text AS code FROM referrals r
+       WHERE r.referral_code_id = $1 AND r.status IN ('pending', 'expired', 'flagged') AND r.id <> ALL ($4::uuid[])
+         AND (r.new_member_id = $2
+              OR (r.new_member_id IS NULL AND NOT EXISTS (SELECT 1 FROM referral_member_links l WHERE l.referral_id = r.id)))
+       ORDER BY (r.new_member_id = $2) IS TRUE DESC, r.last_click_at DESC, r.id
+       LIMIT 1`,
+      [code.id, newMemberId, code.code, passedOver],
+    );
+    return matched.rows[0] ? identityOf(snapshotFromRow(matched.rows[0])) : identityFor(code, `direct-${newMemberId}`, true);
+  }
+
   return {
     /** An invite-link click: one referral per visitor and code; repeats within the dedupe window are flagged. */
     async recordClick(request: ClickRequest): Promise<RecordedClick> {
@@ -240,13 +288,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const code = await findCode('id', claims.referralCodeId);
       const identity = identityFor(code, claims.visitorHash, false);
       if (identity.referralId !== claims.referralId) throw new NotFoundError('referral');
-      if (step.newMemberId) {
-        const linked = await deps.pool.query('SELECT new_member_id FROM referrals WHERE id = $1', [claims.referralId]);
-        const current = linked.rows[0]?.new_member_id;
-        if (current && current !== step.newMemberId) {
-          throw new ConflictError('this referral is already linked to another member');
-        }
-      }
+      if (step.newMemberId) await linkMember(identity, step.newMemberId);
       await deps.temporal.workflow.signalWithStart(referralWorkflow, {
         ...startOptions(identity, code),
         signal: funnelStepSignal,
@@ -262,18 +304,19 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const code = await findCode('code', request.code);
       const confirmed = await findConfirmedAttribution(code.org_id, request.newMemberId);
       if (confirmed) return confirmed;
-      const matched = await deps.pool.query(
-        `SELECT r.*, $3::text AS code FROM referrals r
-         WHERE r.referral_code_id = $1 AND r.status IN ('pending', 'expired', 'flagged')
-           AND (r.new_member_id = $2 OR r.new_member_id IS NULL)
-         ORDER BY (r.new_member_id = $2) IS TRUE DESC, r.last_click_at DESC, r.id
-         LIMIT 1`,
-        [code.id, request.newMemberId, code.code],
-      );
-      const identity = matched.rows[0]
-        ? identityOf(snapshotFromRow(matched.rows[0]))
-        : identityFor(code, `direct-${request.newMemberId}`, true);
-      return confirmOn(identity, code, request);
+      const passedOver: string[] = [];
+      for (;;) {
+        const identity = await matchReferral(code, request.newMemberId, passedOver);
+        try {
+          return await confirmOn(identity, code, request);
+        } catch (error) {
+          // Rule 4(b)'s pick was claimed by another member's account after it was read: match again without it.
+          const claimedMeanwhile =
+            error instanceof ConflictError && (error.details as { reason?: string } | undefined)?.reason === 'ReferralLinkedToAnotherMember';
+          if (!claimedMeanwhile || identity.direct || passedOver.length >= MAX_REMATCHES) throw error;
+          passedOver.push(identity.referralId);
+        }
+      }
     },
 
     /** PUT /referral-attributions/:id: the membership system confirms a referral it already knows. */

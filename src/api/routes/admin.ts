@@ -144,6 +144,7 @@ export function adminRoutes(deps: AdminRouteDependencies): Router {
       );
       // Stage, status and times stay, so every count stays what it was.
       await client.query('UPDATE referrals SET visitor_hash = NULL, new_member_id = NULL, updated_at = now() WHERE id = $1', [id]);
+      await client.query('DELETE FROM referral_member_links WHERE referral_id = $1', [id]);
       await client.query(
         `INSERT INTO referral_events (referral_id, org_id, type, stage, status, detail, idempotency_key, occurred_at)
          SELECT id, org_id, 'erased', stage, status, jsonb_build_object('by', $2::text), 'erased:' || id, now() FROM referrals WHERE id = $1
