@@ -487,7 +487,7 @@ async function main(): Promise<string> {
   if (wanted('start')) await warmStart();
   const section = `## ${SHORT ? 'Short' : 'Full'} run, ${started.toISOString().slice(0, 16)}Z
 
-Command: \`npm run bench${SHORT ? ' -- --short' : ''}\`. Machine: ${machine()}. Every Temporal figure here is on the
+Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Machine: ${machine()}. Every Temporal figure here is on the
 dev server's SQLite store, far slower than Temporal on Postgres.
 
 ${results.join('\n\n')}

@@ -47,6 +47,12 @@ export interface ChildService {
   kill(signal: NodeJS.Signals): void;
 }
 
+const spawned = new Set<ChildService>();
+// Services run in their own process groups: a bench that fails half-way must not leave them running.
+process.on('exit', () => {
+  for (const service of spawned) service.kill('SIGKILL');
+});
+
 export function spawnTsx(script: string, env: Record<string, string>): ChildService {
   let output = '';
   // `node --import tsx` rather than the tsx command: one process per service, without tsx's ~47 MB relay process.
@@ -67,7 +73,10 @@ export function spawnTsx(script: string, env: Record<string, string>): ChildServ
       // already gone
     }
   };
-  return { child, output: () => output, exited, kill };
+  const service = { child, output: () => output, exited, kill };
+  spawned.add(service);
+  void exited.then(() => spawned.delete(service));
+  return service;
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
