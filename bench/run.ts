@@ -91,6 +91,27 @@ async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number
   return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+/** The ceiling at a fixed offered rate: one signal-with-start every 1/rate s, whatever the earlier ones are doing. */
+async function bareSignalWithStartAtRate(stack: BenchStack, rate: number, seconds: number) {
+  const client = await stack.client();
+  const latencies: number[] = [];
+  const sends: Array<Promise<void>> = [];
+  const started = performance.now();
+  for (let index = 0; index < rate * seconds; index += 1) {
+    const due = started + (index * 1000) / rate;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+    sends.push(
+      client.workflow
+        .signalWithStart('emptyWorkflow', { taskQueue: 'bench-nobody', workflowId: `empty-${randomUUID()}`, signal: 'click', signalArgs: [{}] })
+        .then(() => void latencies.push(performance.now() - due)),
+    );
+  }
+  await Promise.all(sends);
+  await client.connection.close();
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
 async function clicksThroughApi(url: string, code: string, options: { connections: number; seconds: number; overallRate?: number }) {
   const result = await autocannon({
     url: `${url}/api/v1/referral-attributions`,
@@ -142,7 +163,9 @@ async function clickIngestion(stack: BenchStack) {
   );
   const drainSeconds = round((Date.now() - drainStarted) / 1000);
   await pool.end();
-  const half = await clicksThroughApi(api.url, code, { connections: 32, seconds, overallRate: Math.max(1, Math.floor(ceilingAtTop / 2)) });
+  const halfRate = Math.max(1, Math.floor(ceilingAtTop / 2));
+  const half = await clicksThroughApi(api.url, code, { connections: 32, seconds, overallRate: halfRate });
+  const bareHalf = await bareSignalWithStartAtRate(stack, halfRate, seconds);
   record(
     `### 1. Click ingestion (Temporal dev server on SQLite, embedded Postgres, API in its own process)
 
@@ -152,7 +175,8 @@ ${rows.join('\n')}
 
 No worker ran during those rows; then one worker process worked off the ${accepted} accepted clicks in ${drainSeconds} s
 (${round(accepted / drainSeconds)} journeys started and persisted per second).
-At half the ceiling (${Math.floor(ceilingAtTop / 2)} clicks/s offered, 32 connections) with that worker running: ${round(half.perSecond)} clicks/s served, p50 ${half.p50} ms, p99 ${half.p99} ms.
+At half the ceiling (${halfRate} clicks/s offered, 32 connections) with that worker running: ${round(half.perSecond)} clicks/s served, p50 ${half.p50} ms, p99 ${half.p99} ms.
+The bare signal-with-start at the same ${halfRate}/s, sent on schedule, worker still running: p50 ${round(bareHalf.p50)} ms, p99 ${round(bareHalf.p99)} ms.
 Highest concurrency: ours ${round(apiAtTop)}/s against a ceiling of ${round(ceilingAtTop)}/s.`,
   );
   worker.kill('SIGTERM');

@@ -40,6 +40,8 @@ export const configSchema = z
     WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
     /** Workflows kept in a worker's memory; the rest replay from history when a message comes (~0.5 MB each). */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
+    /** How long a click or funnel step waits for Temporal to take its signal before it is answered 503 with Retry-After. */
+    SIGNAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     /** Clicks in progress per API process beyond which new ones are answered 503 with Retry-After. */
     MAX_CLICKS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
     /** Clicks on one code within a minute from which, at ten times its usual rate, new clicks are held for review. */

@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { isPostgresReachable, createPool } from '../src/db/pool';
 import { freePort } from './support/global-setup';
 import { listenApp } from './support/api';
-import { eventually } from './support/harness';
+import { eventually, openHarness } from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -135,5 +136,38 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
     await api.close();
     await connection.close();
     await pool.end();
+  }
+});
+
+test('a Temporal server that takes connections but never answers gets a click 503 with Retry-After within SIGNAL_TIMEOUT_MS', async () => {
+  const harness = await openHarness();
+  const org = await harness.seedOrg();
+  // Accepts TCP and says nothing: an overloaded or wedged server, not a refused connection.
+  const sockets: Socket[] = [];
+  const silent = createNetServer((socket) => void sockets.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const connection = Connection.lazy({ address: `127.0.0.1:${(silent.address() as AddressInfo).port}` });
+  const api = await listenApp({
+    pool: harness.pool,
+    temporal: new Client({ connection }),
+    config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16), SIGNAL_TIMEOUT_MS: 1000 },
+  });
+  try {
+    // Without the deadline this request waits on the silent server until the test times out.
+    const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: org.code, visitorId: 'waiting-visitor' }),
+    });
+    expect(click.status).toBe(503);
+    expect(click.headers.get('retry-after')).toBe('5');
+    expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
+    expect((await harness.pool.query('SELECT count(*) AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
+  } finally {
+    await api.close();
+    await connection.close().catch(() => undefined);
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    await harness.close();
   }
 });

@@ -71,6 +71,7 @@ export function createApp(deps: AppDependencies): express.Express {
     hashSalt: config.HASH_SALT,
     taskQueue: deps.taskQueue,
     burstClicksPerMinute: config.BURST_CLICKS_PER_MINUTE,
+    signalTimeoutMs: config.SIGNAL_TIMEOUT_MS,
   });
   const tokens = createReferralTokens(config.JWT_SECRET);
   const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL });

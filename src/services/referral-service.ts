@@ -30,6 +30,12 @@ export interface ReferralServiceDependencies {
   clock?: () => Date;
   /** Clicks on one code within a minute from which, at ten times its usual rate, clicks are held for review (30). */
   burstClicksPerMinute?: number;
+  /**
+   * How long the app's click or step waits for Temporal to take its signal before it is answered 503 with
+   * Retry-After (5 s): an overloaded server must not hold the app past its own timeout. A signal taken after
+   * all is safe to send again: the workflow counts a repeat within the dedupe window once.
+   */
+  signalTimeoutMs?: number;
 }
 
 interface CodeRow {
@@ -110,6 +116,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const taskQueue = deps.taskQueue ?? TASK_QUEUE;
   const now = deps.clock ?? (() => new Date());
   const burstClicksPerMinute = deps.burstClicksPerMinute ?? 30;
+  const signalTimeoutMs = deps.signalTimeoutMs ?? 5000;
+  const withinSignalTimeout = <T>(send: () => Promise<T>) => deps.temporal.withDeadline(Date.now() + signalTimeoutMs, send);
 
   /** The mentor's own account, or a device the mentor used, clicking the mentor's link. */
   async function isSelfReferral(code: ClickCodeRow, visitorHash: string, memberId: string | undefined): Promise<boolean> {
@@ -265,21 +273,23 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const identity = identityFor(code, visitorHash, false);
       const clickId = randomUUID();
       const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.memberId), isClickBurst(code)]);
-      await deps.temporal.workflow.signalWithStart(referralWorkflow, {
-        ...startOptions(identity, code),
-        signal: clickSignal,
-        signalArgs: [
-          {
-            clickId,
-            occurredAt: now().toISOString(),
-            ipHash: request.ipAddress ? saltedHash(deps.hashSalt, request.ipAddress) : null,
-            userAgent: request.userAgent?.slice(0, 512) ?? null,
-            metadata: request.metadata,
-            selfReferral,
-            burst,
-          },
-        ],
-      });
+      await withinSignalTimeout(() =>
+        deps.temporal.workflow.signalWithStart(referralWorkflow, {
+          ...startOptions(identity, code),
+          signal: clickSignal,
+          signalArgs: [
+            {
+              clickId,
+              occurredAt: now().toISOString(),
+              ipHash: request.ipAddress ? saltedHash(deps.hashSalt, request.ipAddress) : null,
+              userAgent: request.userAgent?.slice(0, 512) ?? null,
+              metadata: request.metadata,
+              selfReferral,
+              burst,
+            },
+          ],
+        }),
+      );
       return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId };
     },
 
@@ -289,11 +299,13 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const identity = identityFor(code, claims.visitorHash, false);
       if (identity.referralId !== claims.referralId) throw new NotFoundError('referral');
       if (step.newMemberId) await linkMember(identity, step.newMemberId);
-      await deps.temporal.workflow.signalWithStart(referralWorkflow, {
-        ...startOptions(identity, code),
-        signal: funnelStepSignal,
-        signalArgs: [{ ...step, occurredAt: step.occurredAt ?? now().toISOString() }],
-      });
+      await withinSignalTimeout(() =>
+        deps.temporal.workflow.signalWithStart(referralWorkflow, {
+          ...startOptions(identity, code),
+          signal: funnelStepSignal,
+          signalArgs: [{ ...step, occurredAt: step.occurredAt ?? now().toISOString() }],
+        }),
+      );
     },
 
     /**
