@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
 import { signPayload } from '../src/api/webhook-signature';
@@ -68,6 +69,11 @@ function treeRssMb(rootPid: number): number {
   return Math.round(kb / 1024);
 }
 
+/** Benchmark 1's ceiling operation: a signal-with-start of an empty workflow no worker will run. */
+function signalWithStartEmpty(client: Client) {
+  return client.workflow.signalWithStart('emptyWorkflow', { taskQueue: 'bench-nobody', workflowId: `empty-${randomUUID()}`, signal: 'click', signalArgs: [{}] });
+}
+
 async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number, seconds: number) {
   const client = await stack.client();
   const latencies: number[] = [];
@@ -76,12 +82,7 @@ async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < deadline) {
         const started = performance.now();
-        await client.workflow.signalWithStart('emptyWorkflow', {
-          taskQueue: 'bench-nobody',
-          workflowId: `empty-${randomUUID()}`,
-          signal: 'click',
-          signalArgs: [{}],
-        });
+        await signalWithStartEmpty(client);
         latencies.push(performance.now() - started);
       }
     }),
@@ -101,9 +102,7 @@ async function bareSignalWithStartAtRate(stack: BenchStack, rate: number, second
     const due = started + (index * 1000) / rate;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
     sends.push(
-      client.workflow
-        .signalWithStart('emptyWorkflow', { taskQueue: 'bench-nobody', workflowId: `empty-${randomUUID()}`, signal: 'click', signalArgs: [{}] })
-        .then(() => void latencies.push(performance.now() - due)),
+      signalWithStartEmpty(client).then(() => void latencies.push(performance.now() - due)),
     );
   }
   await Promise.all(sends);
