@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
 import { signPayload } from '../src/api/webhook-signature';
 import { createPool } from '../src/db/pool';
 import { createReferralService } from '../src/services/referral-service';
-import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/messages';
 import { BARE_TASK_QUEUE } from './bare/worker';
 import {
@@ -386,18 +384,17 @@ const memorySizes = process.argv
 
 async function workerMemory(stack: BenchStack) {
   const sizes = memorySizes ?? (SHORT ? [1_000] : [10_000]);
-  const bundle = await writeWorkflowBundle(path.join(stack.dir, 'workflow-bundle.js'));
   const settle = () => new Promise((resolve) => setTimeout(resolve, 15_000));
   // Idle: how much of a worker is there before it holds any referral, bundling at start or not.
   const idle: string[] = [];
-  for (const [how, extra] of [['bundled at start', {}], ['prebuilt bundle', { WORKFLOW_BUNDLE_PATH: bundle }]] as const) {
-    const worker = startWorkerProcess(stack, extra);
+  for (const [how, bundleAtStart] of [['bundled at start', true], ['prebuilt bundle', false]] as const) {
+    const worker = startWorkerProcess(stack, {}, { bundleAtStart });
     await settle();
     idle.push(`${how}: ${treeRssMb(worker.child.pid!)} MB`);
     worker.kill('SIGTERM');
     await worker.exited;
   }
-  const worker = startWorkerProcess(stack, { WORKFLOW_BUNDLE_PATH: bundle });
+  const worker = startWorkerProcess(stack);
   const { code, codeId } = await seedCode(stack.databaseUrl);
   const pool = createPool(stack.databaseUrl, () => undefined);
   const client = await stack.client();

@@ -7,6 +7,7 @@ import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
+import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { freePort } from '../test/support/global-setup';
 
 export { freePort };
@@ -97,6 +98,8 @@ export interface BenchStack {
   temporal: RunningTemporal;
   temporalPort: number;
   databaseUrl: string;
+  /** Written once per run; workers read it as the production image's do (WORKFLOW_BUNDLE_PATH). */
+  workflowBundle: string;
   restartTemporal(): Promise<void>;
   stopPostgres(): Promise<void>;
   startPostgres(): Promise<void>;
@@ -118,6 +121,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     postgres: await startPg(),
     temporal: await startTemporalServer(),
     databaseUrl: '',
+    workflowBundle: await writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')),
     async restartTemporal() {
       await stack.temporal.stop();
       stack.temporal = await startTemporalServer();
@@ -169,12 +173,16 @@ export async function startApi(stack: BenchStack, extra: Record<string, string> 
   return { ...api, url };
 }
 
-/** One worker as its own process, so a drill can kill it. */
-export function startWorkerProcess(stack: BenchStack, extra: Record<string, string> = {}): ChildService {
+/**
+ * One worker as its own process, so a drill can kill it. It reads the run's prebuilt workflow bundle unless
+ * told to bundle at start: a worker restarted under load must not spend its first seconds in webpack.
+ */
+export function startWorkerProcess(stack: BenchStack, extra: Record<string, string> = {}, { bundleAtStart = false } = {}): ChildService {
   return spawnTsx('worker.ts', {
     ...BENCH_SECRETS,
     DATABASE_URL: stack.databaseUrl,
     TEMPORAL_ADDRESS: stack.temporal.address,
+    ...(bundleAtStart ? {} : { WORKFLOW_BUNDLE_PATH: stack.workflowBundle }),
     ...extra,
   });
 }
