@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { nameBasedUuid, referralWorkflowId, saltedHash } from '../src/services/identifiers';
 import {
@@ -66,11 +66,14 @@ async function workflowOf(referralId: string) {
   return harness.client.workflow.getHandle(row.workflow_id);
 }
 
+/** RECORD_HISTORIES=<release> keeps this journey's history under fixtures/histories/<release>/ for the replay test. */
 async function recordHistory(name: string, referralId: string) {
-  if (process.env.RECORD_HISTORIES !== '1') return;
+  const release = process.env.RECORD_HISTORIES;
+  if (!release) return;
   const history = await (await workflowOf(referralId)).fetchHistory();
-  const file = path.join(__dirname, 'fixtures', 'histories', `${name}.json`);
-  writeFileSync(file, JSON.stringify(history, null, 1));
+  const folder = path.join(__dirname, 'fixtures', 'histories', release);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, `${name}.json`), JSON.stringify(history, null, 1));
 }
 
 function click(org: SeededOrg, visitorId: string) {

@@ -1,13 +1,13 @@
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import { clickSignal, confirmUpdate, funnelStepSignal } from '../../src/workflows/messages';
 import type { ConversionRecord } from '../../src/domain/referral';
 
-/** The ceiling for benchmark 2: one activity that does nothing, with the referral workflow's retry policy. */
+/** The ceiling for benchmark 2: one activity that does nothing, local like the referral workflow's Postgres writes, with their retry policy. */
 export interface BareActivities {
   noop(step: string): Promise<void>;
 }
 
-const { noop } = proxyActivities<BareActivities>({
+const { noop } = proxyLocalActivities<BareActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });

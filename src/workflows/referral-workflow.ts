@@ -6,6 +6,7 @@ import {
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -49,10 +50,15 @@ import {
 
 type Activities = ReturnType<typeof createActivities>;
 
-const store = proxyActivities<Activities>({
+const storeOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+} as const;
+// The Postgres writes run as local activities: each is a marker in the workflow task that asked for it,
+// instead of a schedule, a task handed out, a completion and another workflow task on the Temporal server,
+// whose store is what bounds referrals per second. Runs recorded before keep their remote activities.
+const remoteStore = proxyActivities<Activities>(storeOptions);
+const localStore = proxyLocalActivities<Activities>(storeOptions);
 
 // A badge service that is down for minutes still gets every award: retry without a limit.
 const badges = proxyActivities<Activities>({
@@ -77,6 +83,7 @@ const CONFIRMABLE_STATUSES: readonly AttributionStatus[] = ['pending', 'expired'
  */
 export async function referralWorkflow(input: ReferralWorkflowInput): Promise<ConversionRecord> {
   const { identity, settings } = input;
+  const store = patched('local-persistence') ? localStore : remoteStore;
   const now = () => new Date(Date.now()).toISOString();
   const ms = (seconds: number) => seconds * 1000;
   let referral: ReferralSnapshot = input.carried?.snapshot ?? freshSnapshot(identity, now());
