@@ -18,6 +18,8 @@ test('the API and the workers run the project\'s own image with the variables np
   expect(api.build).toBe('.');
   expect(worker.image).toBe(api.image);
   expect(api.command).toEqual(['npm', 'start']);
+  // A process that cannot reach Postgres or Temporal at start exits; compose must bring it back.
+  expect([api.restart, worker.restart]).toEqual(['unless-stopped', 'unless-stopped']);
   // What `npm run worker` runs, without npm's own process in the container.
   expect(worker.command).toEqual(['node', '--import', 'tsx', 'worker.ts']);
   expect(worker.command.join(' ')).toBe(packageJson.scripts.worker);

@@ -34,7 +34,7 @@ function isTemporarilyUnavailable(error: unknown): boolean {
   for (let current = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth += 1) {
     if (typeof current.code === 'string' && UNAVAILABLE_CODES.has(current.code)) return true;
     if (current.name === 'ServiceError' || current.name === 'ConnectionError') return true;
-    if (typeof current.message === 'string' && /Connection terminated|connection timeout/i.test(current.message)) return true;
+    if (typeof current.message === 'string' && /Connection terminated|connection timeout|not queryable/i.test(current.message)) return true;
     current = current.cause as typeof current;
   }
   return false;

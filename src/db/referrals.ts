@@ -5,16 +5,25 @@ import type { ReferralSnapshot, StoredReferral } from '../domain/referral';
 /** Runs `work` in one transaction; `begin` may open it with more than a plain BEGIN. */
 export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await pool.connect();
+  // A connection lost between two statements (Postgres restarting) is reported on the client, which a
+  // checked-out client has no listener for: unheard, it would end the process. The next statement fails
+  // instead, and the broken client is dropped on release.
+  let lost: Error | undefined;
+  const onConnectionLost = (error: Error) => {
+    lost = error;
+  };
+  client.on('error', onConnectionLost);
   try {
     await client.query(begin);
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (!lost) await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.removeListener('error', onConnectionLost);
+    client.release(lost);
   }
 }
 
