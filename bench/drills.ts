@@ -19,14 +19,17 @@ import {
 } from './support';
 
 const SHORT = process.argv.includes('--short');
+/** --only=<part of a drill's name>, e.g. --only=Postgres */
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const JOURNEYS = SHORT ? 60 : 500;
-const CONCURRENCY = 8;
+/** New journeys per second: a campaign's steady stream, below what the dev server here sustains. */
+const ARRIVALS_PER_SECOND = SHORT ? 4 : 8;
 const MILESTONES = [1, 5, 10, 25, 50];
 
 interface Drill {
   name: string;
-  faults: string;
-  during?: (context: DrillContext) => Promise<void>;
+  /** Injects the drill's faults while the journeys run and says what it injected. */
+  during?: (context: DrillContext) => Promise<string>;
   webhookPlan?: (index: number) => { copies: number; delayMs: number };
   badgeFailsForMs?: number;
 }
@@ -34,22 +37,36 @@ interface Drill {
 interface DrillContext {
   stack: BenchStack;
   restartWorker(): Promise<void>;
-  killWorker(): void;
   done: () => boolean;
+  /** Resolves once that many journeys have been started, so the fault lands while requests keep coming. */
+  journeysStarted(count: number): Promise<void>;
+  /** Journeys started and confirmed so far, to say where in the run a fault landed. */
+  progress(): string;
+  /** Resolves once the worker has shown it runs: one that cannot reach Postgres at start exits, as it should. */
+  firstJourneyConfirmed(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+interface ClientCounters {
+  retries: number;
+  /** Why each retry was needed: the status answered, or `refused` when no answer came. */
+  retriedBecause: Map<string, number>;
+}
+
 /** A client that retries like the app and the membership system do: until the request is accepted. */
-async function send(url: string, init: RequestInit, counters: { retries: number }): Promise<Response> {
+async function send(url: string, init: RequestInit, counters: ClientCounters): Promise<Response> {
   for (;;) {
+    let reason = 'refused';
     try {
       const response = await fetch(url, init);
       if (response.status < 500 && response.status !== 429) return response;
+      reason = String(response.status);
     } catch {
       // connection refused while a process restarts
     }
     counters.retries += 1;
+    counters.retriedBecause.set(reason, (counters.retriedBecause.get(reason) ?? 0) + 1);
     await sleep(500);
   }
 }
@@ -57,68 +74,73 @@ async function send(url: string, init: RequestInit, counters: { retries: number 
 async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, badge: BadgeService) {
   const { code, mentorId, orgId } = await seedCode(stack.databaseUrl);
   let worker: ChildService = startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url });
-  const counters = { retries: 0, webhookDeliveries: 0 };
+  const counters = { retries: 0, retriedBecause: new Map<string, number>(), webhookDeliveries: 0 };
   let finished = false;
+  let next = 0;
+  const confirmedJourneys = new Set<number>();
   const context: DrillContext = {
     stack,
-    killWorker: () => worker.kill('SIGKILL'),
     async restartWorker() {
       worker.kill('SIGKILL');
       await worker.exited;
       worker = startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url });
     },
     done: () => finished,
+    journeysStarted: (count) => waitFor(async () => (next >= count ? true : undefined), 15 * 60_000, `${count} journeys started`).then(() => undefined),
+    progress: () => `${next} journeys started and ${confirmedJourneys.size} confirmed`,
+    firstJourneyConfirmed: () => waitFor(async () => (confirmedJourneys.size > 0 ? true : undefined), 15 * 60_000, 'a confirmed journey').then(() => undefined),
   };
   badge.failUntil = drill.badgeFailsForMs ? Date.now() + drill.badgeFailsForMs : 0;
   badge.reset();
-  const faults = drill.during?.(context) ?? Promise.resolve();
-  const late: Array<Promise<unknown>> = [];
+  const faults = drill.during?.(context) ?? Promise.resolve('');
   const pool = createPool(stack.databaseUrl, () => undefined);
   const started = Date.now();
-  const members: string[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < JOURNEYS) {
-        const index = next++;
-        const member = randomUUID();
-        members.push(member);
-        // Each journey is another person: their own device and network address (a header only; all traffic stays on loopback).
-        const person = { 'x-forwarded-for': `198.51.${Math.floor(index / 250) % 256}.${index % 250}` };
-        const clicked = (await (
-          await send(`${api.url}/api/v1/referral-attributions`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ...person },
-            body: JSON.stringify({ code, visitorId: `drill-${index}-${randomUUID()}` }),
-          }, counters)
-        ).json()) as { referralId: string; referralToken: string };
-        await send(`${api.url}/api/v1/referrals/${clicked.referralId}/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${clicked.referralToken}`, ...person },
-          body: JSON.stringify({ type: 'account_created', idempotencyKey: `acct-${index}`, newMemberId: member }),
-        }, counters);
-        // The webhook follows the app's report at once, usually before the worker has recorded it: the
-        // referral is found by the app's member link, not by the row the worker writes.
-        const body = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `d-${index}` });
-        const deliver = async () => {
-          const at = Math.floor(Date.now() / 1000);
-          counters.webhookDeliveries += 1;
-          await send(`${api.url}/api/v1/webhooks/membership`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(BENCH_SECRETS.MEMBERSHIP_WEBHOOK_SECRET, at, body)}` },
-            body,
-          }, counters);
-        };
-        const plan = drill.webhookPlan?.(index) ?? { copies: 1, delayMs: 0 };
-        const deliveries = Array.from({ length: plan.copies }, deliver);
-        if (plan.delayMs > 0) late.push(sleep(plan.delayMs).then(() => Promise.all(Array.from({ length: plan.copies }, deliver))));
-        else await Promise.all(deliveries);
-      }
-    }),
-  );
-  await Promise.all(late);
+  const driveJourney = async (index: number) => {
+    const member = randomUUID();
+    // Each journey is another person: their own device and network address (a header only; all traffic stays on loopback).
+    const person = { 'x-forwarded-for': `198.51.${Math.floor(index / 250) % 256}.${index % 250}` };
+    const clicked = (await (
+      await send(`${api.url}/api/v1/referral-attributions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...person },
+        body: JSON.stringify({ code, visitorId: `drill-${index}-${randomUUID()}` }),
+      }, counters)
+    ).json()) as { referralId: string; referralToken: string };
+    await send(`${api.url}/api/v1/referrals/${clicked.referralId}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${clicked.referralToken}`, ...person },
+      body: JSON.stringify({ type: 'account_created', idempotencyKey: `acct-${index}`, newMemberId: member }),
+    }, counters);
+    // The webhook follows the app's report at once, usually before the worker has recorded it: the
+    // referral is found by the app's member link, not by the row the worker writes.
+    const body = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `d-${index}` });
+    const deliver = async () => {
+      const at = Math.floor(Date.now() / 1000);
+      counters.webhookDeliveries += 1;
+      const answer = await send(`${api.url}/api/v1/webhooks/membership`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(BENCH_SECRETS.MEMBERSHIP_WEBHOOK_SECRET, at, body)}` },
+        body,
+      }, counters);
+      if (answer.ok) confirmedJourneys.add(index);
+    };
+    const plan = drill.webhookPlan?.(index) ?? { copies: 1, delayMs: 0 };
+    await Promise.all([
+      ...Array.from({ length: plan.copies }, deliver),
+      ...(plan.delayMs > 0 ? [sleep(plan.delayMs).then(() => Promise.all(Array.from({ length: plan.copies }, deliver)))] : []),
+    ]);
+  };
+  // People arrive at a steady rate whatever the service is going through (an open loop): a fault meets
+  // requests that keep coming, not a client that politely waits for the last answer.
+  const journeys: Array<Promise<void>> = [];
+  for (; next < JOURNEYS; next += 1) {
+    journeys.push(driveJourney(next));
+    await sleep(1000 / ARRIVALS_PER_SECOND);
+  }
+  await Promise.all(journeys);
   finished = true;
-  await faults;
+  const injected = await faults;
+  if (drill.badgeFailsForMs && badge.failedCalls === 0) throw new Error('the badge service refused no call: the drill ended before its fault');
   const token = await new SignJWT({ role: 'org_admin', org_id: orgId })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(randomUUID())
@@ -148,10 +170,11 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
   const delivered = badge.deliveredMilestones(mentorId);
   const result = {
     drill: drill.name,
-    faults: drill.faults,
+    faults: [injected, drill.badgeFailsForMs ? `the badge service answering 500 for the first ${drill.badgeFailsForMs / 1000} s (${badge.failedCalls} calls refused)` : '', drill.webhookPlan ? WEBHOOK_PLAN : ''].filter(Boolean).join('; '),
     journeys: JOURNEYS,
     seconds: round((Date.now() - started) / 1000),
     clientRetries: counters.retries,
+    retriedBecause: [...counters.retriedBecause].map(([reason, count]) => `${reason}: ${count}`).join(', '),
     webhookDeliveries: counters.webhookDeliveries,
     counts,
     lost: JOURNEYS - Number(confirmedPerMember.rows[0].once) - Number(confirmedPerMember.rows[0].more),
@@ -159,6 +182,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     badgesDelivered: delivered,
     badgeDuplicates: delivered.length - new Set(delivered).size,
     badgeFailuresAnswered: badge.failedCalls,
+    badgeCallsRepeated: badge.repeatedCalls,
   };
   worker.kill('SIGTERM');
   await worker.exited;
@@ -166,25 +190,34 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
   return result;
 }
 
+/**
+ * The badge service as DESIGN.md describes it: an award is known by its Idempotency-Key, and a repeat of a
+ * key (a delivery retried after a worker died between the call and recording it) awards nothing again.
+ */
 interface BadgeService {
   url: string;
   failUntil: number;
   failedCalls: number;
+  /** Calls that repeated an Idempotency-Key already awarded. */
+  repeatedCalls: number;
   reset(): void;
+  /** The milestone of every award, one per Idempotency-Key: a milestone listed twice was awarded twice. */
   deliveredMilestones(mentorId: string): number[];
   close(): Promise<void>;
 }
 
 async function startBadgeService(): Promise<BadgeService> {
-  const delivered: Array<{ mentorId: string; milestone: number }> = [];
+  const awards = new Map<string, { mentorId: string; milestone: number }>();
   const service: BadgeService = {
     url: '',
     failUntil: 0,
     failedCalls: 0,
+    repeatedCalls: 0,
     reset() {
       service.failedCalls = 0;
+      service.repeatedCalls = 0;
     },
-    deliveredMilestones: (mentorId) => delivered.filter((award) => award.mentorId === mentorId).map((award) => award.milestone).sort((a, b) => a - b),
+    deliveredMilestones: (mentorId) => [...awards.values()].filter((award) => award.mentorId === mentorId).map((award) => award.milestone).sort((a, b) => a - b),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server = createServer((req, res) => {
@@ -197,7 +230,9 @@ async function startBadgeService(): Promise<BadgeService> {
         return;
       }
       const award = JSON.parse(raw) as { mentorId: string; milestone: number };
-      delivered.push({ mentorId: award.mentorId, milestone: award.milestone });
+      const key = String(req.headers['idempotency-key']);
+      if (awards.has(key)) service.repeatedCalls += 1;
+      else awards.set(key, { mentorId: award.mentorId, milestone: award.milestone });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -209,48 +244,56 @@ async function startBadgeService(): Promise<BadgeService> {
 
 const scale = SHORT ? 1 / 3 : 1;
 
+const WEBHOOK_PLAN = 'every webhook delivered twice at once; every fifth one 10 s late (10 minutes scaled), so they arrive out of order';
+
 const DRILLS: Drill[] = [
   {
     name: 'kill -9 the worker',
-    faults: 'the worker process group killed with SIGKILL every 3-8 s and restarted at once',
+    // From the first journeys on: with local activities a journey takes well under a second, and a drill
+    // that ends before its first kill proves nothing.
     async during(context) {
       let kills = 0;
+      await context.firstJourneyConfirmed();
       while (!context.done()) {
-        await sleep(3000 + Math.random() * 5000);
-        if (context.done()) break;
         await context.restartWorker();
         kills += 1;
+        await sleep(1000 + Math.random() * 3000);
       }
-      log(`worker killed ${kills} times`);
+      if (kills < 2) throw new Error(`the worker was killed only ${kills} times: the drill ended before its faults`);
+      return `the worker process group killed with SIGKILL ${kills} times, 1-4 s apart, from the first confirmed journey on, and restarted at once`;
     },
   },
   {
     name: 'restart Temporal',
-    faults: 'the Temporal dev server stopped and started again on the same SQLite file mid-run',
     async during(context) {
-      await sleep(8000 * scale);
+      const at = Math.floor(JOURNEYS / 4);
+      await context.firstJourneyConfirmed();
+      await context.journeysStarted(at);
+      const when = context.progress();
       await context.stack.restartTemporal();
       await context.restartWorker();
+      return `the Temporal dev server stopped and started again on the same SQLite file with ${when}`;
     },
   },
   {
     name: 'Postgres down',
-    faults: `Postgres stopped for ${Math.round(30 * scale)} s mid-run, then started again`,
     async during(context) {
-      await sleep(5000 * scale);
+      const at = Math.floor(JOURNEYS / 4);
+      await context.firstJourneyConfirmed();
+      await context.journeysStarted(at);
+      const when = context.progress();
       await context.stack.stopPostgres();
       await sleep(30_000 * scale);
       await context.stack.startPostgres();
+      return `Postgres stopped for ${Math.round(30 * scale)} s with ${when}, then started again`;
     },
   },
   {
     name: 'badge service failing',
-    faults: `the badge service answering 500 for the first ${Math.round(60 * scale)} s`,
     badgeFailsForMs: 60_000 * scale,
   },
   {
     name: 'webhooks twice, out of order, late',
-    faults: 'every webhook delivered twice at once; every fifth one 10 s late (10 minutes scaled), so they arrive out of order',
     webhookPlan: (index) => ({ copies: 2, delayMs: index % 5 === 0 ? 10_000 : 0 }),
   },
 ];
@@ -261,7 +304,7 @@ async function main(): Promise<string> {
   const api = await startApi(stack, { COUNTS_CACHE_SECONDS: '0' });
   const results = [];
   try {
-    for (const drill of DRILLS) results.push(await runDrill(stack, api, drill, badge));
+    for (const drill of DRILLS.filter((candidate) => !only || candidate.name.includes(only))) results.push(await runDrill(stack, api, drill, badge));
   } finally {
     api.kill('SIGTERM');
     await api.exited;
@@ -270,7 +313,7 @@ async function main(): Promise<string> {
   }
   const rows = results.map(
     (r) =>
-      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice) | ${r.clientRetries} |`,
+      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice; ${r.badgeCallsRepeated} calls repeated a key) | ${r.clientRetries}${r.retriedBecause ? ` (${r.retriedBecause})` : ''} |`,
   );
   const section = `## Fault drills (${SHORT ? 'short' : 'full'}), ${new Date().toISOString().slice(0, 16)}Z
 
@@ -278,7 +321,7 @@ Command: \`npm run drills${SHORT ? ' -- --short' : ''}\`. Machine: ${machine()}.
 the API and one worker as separate processes. Each journey: click, account created, membership webhook.
 Counts are read from the API (cache off) after the run and must equal the journeys driven.
 
-| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | client retries |
+| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | client retries (why) |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
