@@ -15,7 +15,7 @@ function recordedHistories() {
 }
 
 const JOURNEYS = ['direct-referral', 'duplicate-click', 'expired', 'happy-path', 'out-of-order-steps'];
-const RELEASES = ['local-persistence', 'remote-activities'];
+const RELEASES = ['fewer-server-writes', 'remote-activities'];
 
 async function replayAll(workflowsPath: string) {
   const outcomes: Array<{ workflowId: string; error?: unknown }> = [];

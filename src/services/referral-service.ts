@@ -19,7 +19,7 @@ import {
 import { ConflictError, GoneError, NotFoundError } from '../errors';
 import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
-import { MentorId, OrgId, ReferralCode } from '../workflows/search-attributes';
+import { AttributionStatus as AttributionStatusKey, MentorId, OrgId, ReferralCode, ReferralStage, ReferralStuck } from '../workflows/search-attributes';
 import { nameBasedUuid, referralWorkflowId, saltedHash } from './identifiers';
 
 export interface ReferralServiceDependencies {
@@ -180,10 +180,14 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       taskQueue,
       workflowId: identity.workflowId,
       args: [{ identity, settings: settingsOf(code) }] as [Parameters<typeof referralWorkflow>[0]],
+      // All of them from the start, as a new referral's first run publishes them: that run then upserts none.
       typedSearchAttributes: [
         { key: MentorId, value: identity.mentorId },
         { key: OrgId, value: identity.orgId },
         { key: ReferralCode, value: identity.code },
+        { key: ReferralStage, value: 'clicked' },
+        { key: AttributionStatusKey, value: 'pending' },
+        { key: ReferralStuck, value: false },
       ],
     };
   }

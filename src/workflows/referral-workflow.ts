@@ -12,6 +12,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { advanceStage, stageIndex, type AttributionStatus, type FunnelStep } from '../domain/funnel';
 import {
@@ -56,7 +57,7 @@ const storeOptions = {
 } as const;
 // The Postgres writes run as local activities: each is a marker in the workflow task that asked for it,
 // instead of a schedule, a task handed out, a completion and another workflow task on the Temporal server,
-// whose store is what bounds referrals per second. Runs recorded before keep their remote activities.
+// whose store is what bounds referrals per second.
 const remoteStore = proxyActivities<Activities>(storeOptions);
 const localStore = proxyLocalActivities<Activities>(storeOptions);
 
@@ -83,7 +84,11 @@ const CONFIRMABLE_STATUSES: readonly AttributionStatus[] = ['pending', 'expired'
  */
 export async function referralWorkflow(input: ReferralWorkflowInput): Promise<ConversionRecord> {
   const { identity, settings } = input;
-  const store = patched('local-persistence') ? localStore : remoteStore;
+  // Runs of this release persist through local activities and upsert only the search attributes that changed
+  // (each upsert is a visibility write; most saves change neither stage nor status); runs recorded before
+  // replay as they ran. One patch for both, and none other in these runs: every patch adds an upsert of its own.
+  const fewerServerWrites = patched('fewer-server-writes');
+  const store = fewerServerWrites ? localStore : remoteStore;
   const now = () => new Date(Date.now()).toISOString();
   const ms = (seconds: number) => seconds * 1000;
   let referral: ReferralSnapshot = input.carried?.snapshot ?? freshSnapshot(identity, now());
@@ -120,14 +125,17 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
   }
 
   function publishSearchAttributes() {
-    upsertSearchAttributes([
+    const wanted: SearchAttributeUpdatePair[] = [
       { key: ReferralStage, value: referral.stage },
       { key: AttributionStatusKey, value: referral.status },
       { key: ReferralStuck, value: referral.stuck },
       { key: MentorId, value: identity.mentorId },
       { key: OrgId, value: identity.orgId },
       { key: ReferralCode, value: identity.code },
-    ]);
+    ];
+    const current = workflowInfo().typedSearchAttributes;
+    const changed = fewerServerWrites ? wanted.filter(({ key, value }) => current.get(key) !== value) : wanted;
+    if (changed.length > 0) upsertSearchAttributes(changed);
   }
 
   async function start() {
@@ -194,8 +202,8 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     const selfReferral = next.newMemberId === identity.mentorId && CONFIRMABLE_STATUSES.includes(next.status);
     if (selfReferral) next = { ...next, status: 'rejected', endedAt: step.occurredAt };
     const accountJustCreated = referral.accountCreatedAt === null && next.accountCreatedAt !== null;
-    // Histories recorded before the risk check replay without it.
-    if (!selfReferral && accountJustCreated && next.status === 'pending' && patched('account-risk-assessment')) {
+    // Histories recorded before the risk check replay without it; runs of the fewer-server-writes release all have it.
+    if (!selfReferral && accountJustCreated && next.status === 'pending' && (fewerServerWrites || patched('account-risk-assessment'))) {
       const { flagReason } = await store.assessAccountRisk({
         referralId: identity.referralId,
         mentorId: identity.mentorId,
