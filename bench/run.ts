@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
@@ -35,13 +36,12 @@ const record = (markdown: string) => {
   log(markdown);
 };
 
-/** RSS of a process and all its descendants. */
-function treeRssMb(rootPid: number): number {
+/** A process and all its descendants. */
+function processTree(rootPid: number): Set<number> {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      parents.set(Number(entry), Number(procStat(Number(entry))[1]));
     } catch {
       // the process ended while we looked
     }
@@ -56,8 +56,18 @@ function treeRssMb(rootPid: number): number {
       }
     }
   }
+  return tree;
+}
+
+/** /proc/<pid>/stat from its state field on (the command name may hold spaces). */
+function procStat(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function treeRssMb(rootPid: number): number {
   let kb = 0;
-  for (const pid of tree) {
+  for (const pid of processTree(rootPid)) {
     try {
       kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
@@ -66,6 +76,64 @@ function treeRssMb(rootPid: number): number {
   }
   return Math.round(kb / 1024);
 }
+
+/**
+ * User and system CPU seconds of a process tree so far (clock ticks of 1/100 s), with those of children that
+ * ended and were reaped (a Postgres backend closing its connection): else the sum would fall when one ends.
+ */
+function treeCpuSeconds(rootPid: number): number {
+  let ticks = 0;
+  for (const pid of processTree(rootPid)) {
+    try {
+      const [utime, stime, cutime, cstime] = procStat(pid).slice(11, 15).map(Number);
+      ticks += utime + stime + cutime + cstime;
+    } catch {
+      // ended
+    }
+  }
+  return ticks / 100;
+}
+
+/** The oldest process whose command line contains `text`: a server started with a path of this run's. */
+function pidWithCommandLine(text: string): number {
+  const matches = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(text);
+      } catch {
+        return false;
+      }
+    });
+  if (matches.length === 0) throw new Error(`no process runs with ${text}`);
+  return Math.min(...matches);
+}
+
+/**
+ * Where one benchmark step's CPU went, per request served: the Temporal server, Postgres, the API process
+ * and this process (the load generator or the bare client).
+ */
+async function cpuPerRequest<T extends { served: number }>(stack: BenchStack, apiPid: number, step: () => Promise<T>) {
+  const processes = {
+    temporal: pidWithCommandLine(path.join(stack.dir, 'temporal.sqlite')),
+    postgres: pidWithCommandLine(path.join(stack.dir, 'postgres')),
+    api: apiPid,
+  };
+  const before = { temporal: treeCpuSeconds(processes.temporal), postgres: treeCpuSeconds(processes.postgres), api: treeCpuSeconds(processes.api), bench: process.cpuUsage() };
+  const result = await step();
+  const bench = process.cpuUsage(before.bench);
+  const ms = (seconds: number) => round((seconds * 1000) / Math.max(1, result.served), 2);
+  const cpu = {
+    temporal: ms(treeCpuSeconds(processes.temporal) - before.temporal),
+    postgres: ms(treeCpuSeconds(processes.postgres) - before.postgres),
+    api: ms(treeCpuSeconds(processes.api) - before.api),
+    bench: ms((bench.user + bench.system) / 1e6),
+  };
+  return { ...result, cpu };
+}
+
+const cpuCells = (cpu: { temporal: number; postgres: number; api: number; bench: number }) => `${cpu.temporal} / ${cpu.postgres} / ${cpu.api} / ${cpu.bench}`;
 
 /** Benchmark 1's ceiling operation: a signal-with-start of an empty workflow no worker will run. */
 function signalWithStartEmpty(client: Client) {
@@ -87,7 +155,7 @@ async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number
   );
   await client.connection.close();
   latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { perSecond: latencies.length / seconds, served: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 /** The ceiling at a fixed offered rate: one signal-with-start every 1/rate s, whatever the earlier ones are doing. */
@@ -122,6 +190,7 @@ async function clicksThroughApi(url: string, code: string, options: { connection
   return {
     perSecond: result.requests.average,
     accepted: result['2xx'],
+    served: result['2xx'],
     other: result.non2xx,
     errors: result.errors + result.timeouts,
     p50: result.latency.p50,
@@ -135,14 +204,16 @@ async function clickIngestion(stack: BenchStack) {
   const api = await startApi(stack);
   const seconds = SHORT ? 5 : 15;
   const rows: string[] = [];
+  const cpuRows: string[] = [];
   let ceilingAtTop = 0;
   let apiAtTop = 0;
   let accepted = 0;
   // Ingestion against ingestion: no worker runs while the ceiling and our endpoint are measured,
   // so both runs ask the Temporal server for the same work (the signal-with-start).
   for (const concurrency of SHORT ? [16] : [8, 32, 64]) {
-    const ceiling = await bareSignalWithStartCeiling(stack, concurrency, seconds);
-    const ours = await clicksThroughApi(api.url, code, { connections: concurrency, seconds });
+    const ceiling = await cpuPerRequest(stack, api.child.pid!, () => bareSignalWithStartCeiling(stack, concurrency, seconds));
+    const ours = await cpuPerRequest(stack, api.child.pid!, () => clicksThroughApi(api.url, code, { connections: concurrency, seconds }));
+    cpuRows.push(`| ${concurrency} | ${cpuCells(ceiling.cpu)} | ${cpuCells(ours.cpu)} |`);
     accepted += ours.accepted;
     rows.push(
       `| ${concurrency} | ${round(ceiling.perSecond)} | ${round(ceiling.p50)} / ${round(ceiling.p99)} | ${round(ours.perSecond)} | ${ours.p50} / ${ours.p99} | ${round(ours.perSecond / ceiling.perSecond, 2)} | ${ours.other + ours.errors} |`,
@@ -169,6 +240,13 @@ async function clickIngestion(stack: BenchStack) {
 | concurrency | ceiling: bare signal-with-start/s | ceiling p50 / p99 ms | POST /referral-attributions/s | ours p50 / p99 ms | ours / ceiling | non-2xx |
 | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
+
+CPU per request served, in ms (/proc user + system time of each process tree over the row, divided by the
+requests answered 2xx): Temporal server / Postgres / API process / this bench process (the bare client, or autocannon).
+
+| concurrency | ceiling | ours |
+| --- | --- | --- |
+${cpuRows.join('\n')}
 
 No worker ran during those rows; then one worker process worked off the ${accepted} accepted clicks in ${drainSeconds} s
 (${round(accepted / drainSeconds)} journeys started and persisted per second).

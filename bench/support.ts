@@ -67,11 +67,13 @@ export function spawnTsx(script: string, env: Record<string, string>): ChildServ
   child.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
   child.stderr?.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  // A service that fails on its own says why; one killed by a signal (a drill, the end of a run) exits with no code.
+  let stopped = false;
+  // A service that fails on its own says why.
   void exited.then((code) => {
-    if (code) log(`${script} exited with code ${code}:\n${output.slice(-4000)}`);
+    if (code && !stopped) log(`${script} exited with code ${code}:\n${output.slice(-4000)}`);
   });
   const kill = (signal: NodeJS.Signals) => {
+    stopped = true;
     try {
       process.kill(-child.pid!, signal);
     } catch {
