@@ -1,0 +1,81 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import autocannon from 'autocannon';
+import { randomUUID } from 'node:crypto';
+import { BENCH_SECRETS, freePort, log, seedCode, startBenchStack, waitFor } from './support';
+
+/**
+ * Where the API's CPU goes on the click path: the API under --cpu-prof while autocannon clicks for 15 s,
+ * then the self time by function, largest first. `npx tsx bench/profile-api.ts`
+ */
+async function main() {
+  const stack = await startBenchStack();
+  const { code } = await seedCode(stack.databaseUrl);
+  const port = await freePort();
+  const profileDir = path.join(stack.dir, 'cpu-profile');
+  mkdirSync(profileDir);
+  const api = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'src/main.ts'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'warn',
+      ...BENCH_SECRETS,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      PORT: String(port),
+      RUN_WORKER: 'false',
+      RATE_LIMIT_PER_IP_PER_MINUTE: '100000000',
+      RATE_LIMIT_PER_CODE_PER_MINUTE: '100000000',
+      BURST_CLICKS_PER_MINUTE: '100000000',
+      DATA_DIR: stack.dir,
+    },
+    stdio: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 120_000, 'API readiness');
+  const result = await autocannon({
+    url: `${url}/api/v1/referral-attributions`,
+    method: 'POST',
+    connections: 32,
+    duration: 15,
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }) }) }],
+  });
+  log(`${result['2xx']} clicks accepted`);
+  const exited = new Promise((resolve) => api.on('exit', resolve));
+  api.kill('SIGINT');
+  await exited;
+  await stack.stop();
+  const file = path.join(profileDir, readdirSync(profileDir)[0]);
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfMs = new Map<string, number>();
+  const byPackage = new Map<string, number>();
+  profile.samples.forEach((id, index) => {
+    const frame = byNode.get(id)!.callFrame;
+    const where = frame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/work\/main\//, '');
+    const name = `${frame.functionName || '(anonymous)'} ${where}:${frame.lineNumber}`;
+    const ms = (profile.timeDeltas[index] ?? 0) / 1000;
+    selfMs.set(name, (selfMs.get(name) ?? 0) + ms);
+    const pkg = frame.url.includes('node_modules/') ? frame.url.replace(/^.*node_modules\//, '').split('/').slice(0, frame.url.includes('node_modules/@') ? 2 : 1).join('/') : frame.url ? (frame.url.startsWith('node:') ? 'node core' : 'ours') : frame.functionName;
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + ms);
+  });
+  const top = (map: Map<string, number>, n: number) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, ms]) => `${Math.round(ms)} ms  ${name}`).join('\n');
+  return `${result['2xx']} clicks\n\nby package:\n${top(byPackage, 20)}\n\nby function:\n${top(selfMs, 40)}\n`;
+}
+
+main().then(
+  (text) => {
+    process.stdout.write(text);
+    process.exit(0);
+  },
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
