@@ -1,9 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import autocannon from 'autocannon';
-import { randomUUID } from 'node:crypto';
-import { BENCH_SECRETS, freePort, log, seedCode, startBenchStack, waitFor } from './support';
+import { clicksThroughApi, log, seedCode, startApi, startBenchStack } from './support';
 
 /**
  * Where the API's CPU goes on the click path: the API under --cpu-prof while autocannon clicks for 15 s,
@@ -12,40 +9,14 @@ import { BENCH_SECRETS, freePort, log, seedCode, startBenchStack, waitFor } from
 async function main() {
   const stack = await startBenchStack();
   const { code } = await seedCode(stack.databaseUrl);
-  const port = await freePort();
   const profileDir = path.join(stack.dir, 'cpu-profile');
   mkdirSync(profileDir);
-  const api = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'src/main.ts'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/root',
-      LOG_LEVEL: 'warn',
-      ...BENCH_SECRETS,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.temporal.address,
-      PORT: String(port),
-      RUN_WORKER: 'false',
-      RATE_LIMIT_PER_IP_PER_MINUTE: '100000000',
-      RATE_LIMIT_PER_CODE_PER_MINUTE: '100000000',
-      BURST_CLICKS_PER_MINUTE: '100000000',
-      DATA_DIR: stack.dir,
-    },
-    stdio: 'inherit',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 120_000, 'API readiness');
-  const result = await autocannon({
-    url: `${url}/api/v1/referral-attributions`,
-    method: 'POST',
-    connections: 32,
-    duration: 15,
-    headers: { 'content-type': 'application/json' },
-    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }) }) }],
-  });
-  log(`${result['2xx']} clicks accepted`);
-  const exited = new Promise((resolve) => api.on('exit', resolve));
+  const api = await startApi(stack, {}, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+  const result = await clicksThroughApi(api.url, code, { connections: 32, seconds: 15 });
+  log(`${result.accepted} clicks accepted`);
+  // The profile is written when the process exits on its own: a signal it handles, not SIGKILL.
   api.kill('SIGINT');
-  await exited;
+  await api.exited;
   await stack.stop();
   const file = path.join(profileDir, readdirSync(profileDir)[0]);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as {
@@ -66,7 +37,7 @@ async function main() {
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + ms);
   });
   const top = (map: Map<string, number>, n: number) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, ms]) => `${Math.round(ms)} ms  ${name}`).join('\n');
-  return `${result['2xx']} clicks\n\nby package:\n${top(byPackage, 20)}\n\nby function:\n${top(selfMs, 40)}\n`;
+  return `${result.accepted} clicks\n\nby package:\n${top(byPackage, 20)}\n\nby function:\n${top(selfMs, 40)}\n`;
 }
 
 main().then(

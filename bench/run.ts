@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
 import { signPayload } from '../src/api/webhook-signature';
 import { createPool } from '../src/db/pool';
@@ -11,6 +10,7 @@ import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/m
 import { BARE_TASK_QUEUE } from './bare/worker';
 import {
   BENCH_SECRETS,
+  clicksThroughApi,
   runBench,
   freePort,
   log,
@@ -175,28 +175,6 @@ async function bareSignalWithStartAtRate(stack: BenchStack, rate: number, second
   await client.connection.close();
   latencies.sort((a, b) => a - b);
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-}
-
-async function clicksThroughApi(url: string, code: string, options: { connections: number; seconds: number; overallRate?: number }) {
-  const result = await autocannon({
-    url: `${url}/api/v1/referral-attributions`,
-    method: 'POST',
-    connections: options.connections,
-    duration: options.seconds,
-    overallRate: options.overallRate,
-    headers: { 'content-type': 'application/json' },
-    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }) }) }],
-  });
-  return {
-    perSecond: result.requests.average,
-    accepted: result['2xx'],
-    served: result['2xx'],
-    other: result.non2xx,
-    errors: result.errors + result.timeouts,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    statusCodes: result.statusCodeStats as Record<string, { count: number }>,
-  };
 }
 
 async function clickIngestion(stack: BenchStack) {

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import autocannon from 'autocannon';
 import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
@@ -54,10 +56,10 @@ process.on('exit', () => {
   for (const service of spawned) service.kill('SIGKILL');
 });
 
-export function spawnTsx(script: string, env: Record<string, string>): ChildService {
+export function spawnTsx(script: string, env: Record<string, string>, nodeOptions: string[] = []): ChildService {
   let output = '';
   // `node --import tsx` rather than the tsx command: one process per service, without tsx's ~47 MB relay process.
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -158,8 +160,8 @@ export const BENCH_SECRETS = {
   HASH_SALT: 'bench-only-hash-salt-0000',
 };
 
-/** The API (without a worker) as its own process, against the bench stack. */
-export async function startApi(stack: BenchStack, extra: Record<string, string> = {}): Promise<ChildService & { url: string }> {
+/** The API (without a worker) as its own process, against the bench stack; `nodeOptions` such as --cpu-prof. */
+export async function startApi(stack: BenchStack, extra: Record<string, string> = {}, nodeOptions: string[] = []): Promise<ChildService & { url: string }> {
   const port = await freePort();
   const api = spawnTsx('src/main.ts', {
     ...BENCH_SECRETS,
@@ -173,7 +175,7 @@ export async function startApi(stack: BenchStack, extra: Record<string, string> 
     BURST_CLICKS_PER_MINUTE: '100000000',
     DATA_DIR: stack.dir,
     ...extra,
-  });
+  }, nodeOptions);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 120_000, 'API readiness');
   return { ...api, url };
@@ -206,4 +208,27 @@ export async function seedCode(databaseUrl: string, settings: { attributionWindo
   await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codeId, code, mentorId, orgId]);
   await pool.end();
   return { orgId, mentorId, codeId, code };
+}
+
+/** Clicks on one code through the API, a new visitor per request, with autocannon. */
+export async function clicksThroughApi(url: string, code: string, options: { connections: number; seconds: number; overallRate?: number }) {
+  const result = await autocannon({
+    url: `${url}/api/v1/referral-attributions`,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds,
+    overallRate: options.overallRate,
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }) }) }],
+  });
+  return {
+    perSecond: result.requests.average,
+    accepted: result['2xx'],
+    served: result['2xx'],
+    other: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    statusCodes: result.statusCodeStats as Record<string, { count: number }>,
+  };
 }
