@@ -539,7 +539,7 @@ async function burst(stack: BenchStack, ceiling: number) {
   const statuses = Object.entries(result.statusCodes).map(([status, { count }]) => `${status}: ${count}`).join(', ');
   record(`### 6. Burst: ${offered} clicks/s offered (10x the ceiling) for ${seconds} s on one code, per-code limit 6000/min
 
-Answers: ${statuses}; connection errors and timeouts: ${result.errors}. Accepted ${result.accepted}, stored ${stored} click events (lost: ${Math.max(0, result.accepted - stored)}${stored > result.accepted ? `; the ${stored - result.accepted} beyond those counted were in flight when autocannon stopped counting, and accepted` : ''}); every accepted click was in Postgres ${settled} s after the burst ended.`);
+Answers: ${statuses}; connection errors and timeouts: ${result.errors}. Accepted ${result.accepted}, stored ${stored} click events (lost: ${Math.max(0, result.accepted - stored)}${stored > result.accepted ? `; ${stored - result.accepted} more than counted: in flight when autocannon stopped counting, accepted all the same` : ''}); every accepted click was in Postgres ${settled} s after the burst ended.`);
   await pool.end();
   worker.kill('SIGTERM');
   api.kill('SIGTERM');
