@@ -10,6 +10,7 @@ import { snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import {
   identityOf,
+  NEW_REFERRAL,
   toConversionRecord,
   type ConfirmationSource,
   type ConversionRecord,
@@ -185,9 +186,9 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         { key: MentorId, value: identity.mentorId },
         { key: OrgId, value: identity.orgId },
         { key: ReferralCode, value: identity.code },
-        { key: ReferralStage, value: 'clicked' },
-        { key: AttributionStatusKey, value: 'pending' },
-        { key: ReferralStuck, value: false },
+        { key: ReferralStage, value: NEW_REFERRAL.stage },
+        { key: AttributionStatusKey, value: NEW_REFERRAL.status },
+        { key: ReferralStuck, value: NEW_REFERRAL.stuck },
       ],
     };
   }

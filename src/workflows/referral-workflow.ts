@@ -16,6 +16,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { advanceStage, stageIndex, type AttributionStatus, type FunnelStep } from '../domain/funnel';
 import {
+  NEW_REFERRAL,
   toConversionRecord,
   type CancelInput,
   type ClickInput,
@@ -448,10 +449,8 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
 function freshSnapshot(identity: ReferralIdentity, at: string): ReferralSnapshot {
   return {
     ...identity,
-    stage: 'clicked',
+    ...NEW_REFERRAL,
     impliedSteps: [],
-    status: 'pending',
-    stuck: false,
     newMemberId: null,
     clickedAt: at,
     lastClickAt: at,
