@@ -3,16 +3,17 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { SignJWT } from 'jose';
-import { signPayload } from '../src/api/webhook-signature';
 import { createPool } from '../src/db/pool';
 import { createReferralService } from '../src/services/referral-service';
 import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/messages';
 import { BARE_TASK_QUEUE } from './bare/worker';
 import {
+  type ChildService,
   BENCH_SECRETS,
   clicksThroughApi,
   runBench,
   freePort,
+  journeyThroughApi,
   log,
   machine,
   percentile,
@@ -110,30 +111,43 @@ function pidWithCommandLine(text: string): number {
   return Math.min(...matches);
 }
 
+/** The processes whose CPU a row accounts for, beside the Temporal server, Postgres and this bench process. */
+type MeteredProcesses = { api?: number; worker?: number };
+type CpuPerRequest = Record<'temporal' | 'postgres' | 'api' | 'worker' | 'bench', number | undefined>;
+
 /**
- * Where one benchmark step's CPU went, per request served: the Temporal server, Postgres, the API process
- * and this process (the load generator or the bare client).
+ * Starts counting where CPU goes: the Temporal server, Postgres, the API and worker processes given, and this
+ * process (the load generator or the bare client). The returned function divides it by the requests served.
  */
-async function cpuPerRequest<T extends { served: number }>(stack: BenchStack, apiPid: number, step: () => Promise<T>) {
-  const processes = {
+function startCpuMeter(stack: BenchStack, ours: MeteredProcesses): (served: number) => CpuPerRequest {
+  const processes: Record<string, number> = {
     temporal: pidWithCommandLine(path.join(stack.dir, 'temporal.sqlite')),
     postgres: pidWithCommandLine(path.join(stack.dir, 'postgres')),
-    api: apiPid,
+    ...ours,
   };
-  const before = { temporal: treeCpuSeconds(processes.temporal), postgres: treeCpuSeconds(processes.postgres), api: treeCpuSeconds(processes.api), bench: process.cpuUsage() };
-  const result = await step();
-  const bench = process.cpuUsage(before.bench);
-  const ms = (seconds: number) => round((seconds * 1000) / Math.max(1, result.served), 2);
-  const cpu = {
-    temporal: ms(treeCpuSeconds(processes.temporal) - before.temporal),
-    postgres: ms(treeCpuSeconds(processes.postgres) - before.postgres),
-    api: ms(treeCpuSeconds(processes.api) - before.api),
-    bench: ms((bench.user + bench.system) / 1e6),
+  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, treeCpuSeconds(pid)]));
+  const benchBefore = process.cpuUsage();
+  return (served) => {
+    const ms = (seconds: number) => round((seconds * 1000) / Math.max(1, served), 2);
+    const spent = (name: keyof MeteredProcesses) => (processes[name] ? ms(treeCpuSeconds(processes[name]) - before[name]) : undefined);
+    const bench = process.cpuUsage(benchBefore);
+    return {
+      temporal: ms(treeCpuSeconds(processes.temporal) - before.temporal),
+      postgres: ms(treeCpuSeconds(processes.postgres) - before.postgres),
+      api: spent('api'),
+      worker: spent('worker'),
+      bench: ms((bench.user + bench.system) / 1e6),
+    };
   };
-  return { ...result, cpu };
 }
 
-const cpuCells = (cpu: { temporal: number; postgres: number; api: number; bench: number }) => `${cpu.temporal} / ${cpu.postgres} / ${cpu.api} / ${cpu.bench}`;
+async function cpuPerRequest<T extends { served: number }>(stack: BenchStack, ours: MeteredProcesses, step: () => Promise<T>) {
+  const perRequest = startCpuMeter(stack, ours);
+  const result = await step();
+  return { ...result, cpu: perRequest(result.served) };
+}
+
+const cpuCells = (cpu: CpuPerRequest, parts: Array<keyof CpuPerRequest>) => parts.map((part) => cpu[part] ?? '-').join(' / ');
 
 /** Benchmark 1's ceiling operation: a signal-with-start of an empty workflow no worker will run. */
 function signalWithStartEmpty(client: Client) {
@@ -177,6 +191,8 @@ async function bareSignalWithStartAtRate(stack: BenchStack, rate: number, second
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+const INGESTION_CPU: Array<keyof CpuPerRequest> = ['temporal', 'postgres', 'api', 'bench'];
+
 async function clickIngestion(stack: BenchStack) {
   const { code, codeId } = await seedCode(stack.databaseUrl);
   const api = await startApi(stack);
@@ -189,9 +205,9 @@ async function clickIngestion(stack: BenchStack) {
   // Ingestion against ingestion: no worker runs while the ceiling and our endpoint are measured,
   // so both runs ask the Temporal server for the same work (the signal-with-start).
   for (const concurrency of SHORT ? [16] : [8, 32, 64]) {
-    const ceiling = await cpuPerRequest(stack, api.child.pid!, () => bareSignalWithStartCeiling(stack, concurrency, seconds));
-    const ours = await cpuPerRequest(stack, api.child.pid!, () => clicksThroughApi(api.url, code, { connections: concurrency, seconds }));
-    cpuRows.push(`| ${concurrency} | ${cpuCells(ceiling.cpu)} | ${cpuCells(ours.cpu)} |`);
+    const ceiling = await cpuPerRequest(stack, { api: api.child.pid! }, () => bareSignalWithStartCeiling(stack, concurrency, seconds));
+    const ours = await cpuPerRequest(stack, { api: api.child.pid! }, () => clicksThroughApi(api.url, code, { connections: concurrency, seconds }));
+    cpuRows.push(`| ${concurrency} | ${cpuCells(ceiling.cpu, INGESTION_CPU)} | ${cpuCells(ours.cpu, INGESTION_CPU)} |`);
     accepted += ours.accepted;
     rows.push(
       `| ${concurrency} | ${round(ceiling.perSecond)} | ${round(ceiling.p50)} / ${round(ceiling.p99)} | ${round(ours.perSecond)} | ${ours.p50} / ${ours.p99} | ${round(ours.perSecond / ceiling.perSecond, 2)} | ${ours.other + ours.errors} |`,
@@ -238,10 +254,19 @@ Highest concurrency: ours ${round(apiAtTop)}/s against a ceiling of ${round(ceil
   return ceilingAtTop;
 }
 
-/** Runs `journey` in `concurrency` loops for `seconds` after a warm-up; journeys per second and their latency. */
-async function journeysFor(concurrency: number, seconds: number, journey: (slot: number, index: number) => Promise<boolean>) {
+/**
+ * Runs `journey` in `concurrency` loops for `seconds` after a warm-up; journeys per second, their latency and
+ * the CPU each journey cost (metered from the end of the warm-up).
+ */
+async function journeysFor(
+  concurrency: number,
+  seconds: number,
+  startMeter: () => (served: number) => CpuPerRequest,
+  journey: (slot: number, index: number) => Promise<boolean>,
+) {
   let index = 0;
   await Promise.all(Array.from({ length: concurrency }, (_, slot) => journey(slot, index++)));
+  const cpuPerJourney = startMeter();
   const latencies: number[] = [];
   let failed = 0;
   const deadline = Date.now() + seconds * 1000;
@@ -254,15 +279,16 @@ async function journeysFor(concurrency: number, seconds: number, journey: (slot:
       }
     }),
   );
+  const cpu = cpuPerJourney(latencies.length);
   latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / seconds, completed: latencies.length, failed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { perSecond: latencies.length / seconds, completed: latencies.length, failed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu };
 }
 
 /** Benchmark 2's ceiling: the bare journey workflow driven with the same messages from a plain client. */
 async function bareJourneys(stack: BenchStack, concurrency: number, seconds: number) {
   const worker = spawnTsx('bench/bare/worker.ts', { TEMPORAL_ADDRESS: stack.temporal.address });
   const client = await stack.client();
-  const result = await journeysFor(concurrency, seconds, async () => {
+  const result = await journeysFor(concurrency, seconds, () => startCpuMeter(stack, { worker: worker.child.pid! }), async () => {
     const at = new Date().toISOString();
     const handle = await client.workflow.signalWithStart('bareJourneyWorkflow', {
       taskQueue: BARE_TASK_QUEUE,
@@ -282,44 +308,31 @@ async function bareJourneys(stack: BenchStack, concurrency: number, seconds: num
 }
 
 /** Benchmark 2, ours: click, account created and the membership webhook through the API, our worker running. */
-async function apiJourneys(stack: BenchStack, api: { url: string }, concurrency: number, seconds: number) {
+async function apiJourneys(stack: BenchStack, api: ChildService & { url: string }, concurrency: number, seconds: number) {
   // A code per loop: the webhook may overtake the recorded account and match by "last click on the code" (rule 4(b)).
   const codes = await Promise.all(Array.from({ length: concurrency }, () => seedCode(stack.databaseUrl)));
   const worker = startWorkerProcess(stack);
-  const post = async (pathname: string, body: unknown, headers: Record<string, string>) => {
-    const response = await fetch(`${api.url}${pathname}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-    if (response.status >= 300) throw new Error(`${pathname} answered ${response.status}: ${await response.text()}`);
-    return response.json();
-  };
-  const result = await journeysFor(concurrency, seconds, async (slot, index) => {
-    const { code } = codes[slot];
-    // Another person each time, so the risk check does not hold them for review as one device's accounts.
-    const person = { 'x-forwarded-for': `198.18.${Math.floor(index / 250) % 256}.${index % 250}` };
-    const clicked = (await post('/api/v1/referral-attributions', { code, visitorId: randomUUID() }, person)) as { referralId: string; referralToken: string };
-    const newMemberId = randomUUID();
-    await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'account', newMemberId }, { ...person, authorization: `Bearer ${clicked.referralToken}` });
-    const webhook = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId, occurredAt: new Date().toISOString(), deliveryId: randomUUID() });
-    const at = Math.floor(Date.now() / 1000);
-    const confirmed = (await post('/api/v1/webhooks/membership', JSON.parse(webhook), {
-      'x-signature': `t=${at},v1=${signPayload(BENCH_SECRETS.MEMBERSHIP_WEBHOOK_SECRET, at, webhook)}`,
-    })) as { conversion: { referralId: string; status: string } };
-    return confirmed.conversion.referralId === clicked.referralId && confirmed.conversion.status === 'confirmed';
-  });
+  const meter = () => startCpuMeter(stack, { api: api.child.pid!, worker: worker.child.pid! });
+  const result = await journeysFor(concurrency, seconds, meter, (slot, index) => journeyThroughApi(api.url, codes[slot].code, index));
   worker.kill('SIGTERM');
   await worker.exited;
   return result;
 }
 
+const JOURNEY_CPU: Array<keyof CpuPerRequest> = ['temporal', 'postgres', 'api', 'worker', 'bench'];
+
 async function wholeJourneys(stack: BenchStack) {
   const api = await startApi(stack);
   const seconds = SHORT ? 10 : 30;
   const rows: string[] = [];
+  const cpuRows: string[] = [];
   for (const concurrency of SHORT ? [8] : [4, 16]) {
     const bare = await bareJourneys(stack, concurrency, seconds);
     const ours = await apiJourneys(stack, api, concurrency, seconds);
     rows.push(
       `| ${concurrency} | ${round(bare.perSecond)} | ${round(bare.p50)} / ${round(bare.p99)} | ${round(ours.perSecond)} | ${round(ours.p50)} / ${round(ours.p99)} | ${round(ours.perSecond / bare.perSecond, 2)} | ${bare.failed} / ${ours.failed} |`,
     );
+    cpuRows.push(`| ${concurrency} | ${cpuCells(bare.cpu, JOURNEY_CPU)} | ${cpuCells(ours.cpu, JOURNEY_CPU)} |`);
   }
   record(
     `### 2. Whole journeys: click -> account created -> confirmed, ${seconds} s each (Temporal dev server on SQLite)
@@ -331,7 +344,14 @@ answered with the conversion), our worker process running. One worker at a time.
 
 | journeys in flight | ceiling journeys/s | ceiling p50 / p99 ms | ours journeys/s | ours p50 / p99 ms | ours / ceiling | not confirmed (ceiling / ours) |
 | --- | --- | --- | --- | --- | --- | --- |
-${rows.join('\n')}`,
+${rows.join('\n')}
+
+CPU per confirmed journey, in ms (/proc, as in benchmark 1): Temporal server / Postgres / API process / worker
+process / this bench process (the bare client, or the HTTP client driving ours).
+
+| journeys in flight | ceiling | ours |
+| --- | --- | --- |
+${cpuRows.join('\n')}`,
   );
   api.kill('SIGTERM');
   await api.exited;

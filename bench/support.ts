@@ -5,6 +5,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import autocannon from 'autocannon';
+import { signPayload } from '../src/api/webhook-signature';
 import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
@@ -185,14 +186,22 @@ export async function startApi(stack: BenchStack, extra: Record<string, string> 
  * One worker as its own process, so a drill can kill it. It reads the run's prebuilt workflow bundle unless
  * told to bundle at start: a worker restarted under load must not spend its first seconds in webpack.
  */
-export function startWorkerProcess(stack: BenchStack, extra: Record<string, string> = {}, { bundleAtStart = false } = {}): ChildService {
-  return spawnTsx('worker.ts', {
-    ...BENCH_SECRETS,
-    DATABASE_URL: stack.databaseUrl,
-    TEMPORAL_ADDRESS: stack.temporal.address,
-    ...(bundleAtStart ? {} : { WORKFLOW_BUNDLE_PATH: stack.workflowBundle }),
-    ...extra,
-  });
+export function startWorkerProcess(
+  stack: BenchStack,
+  extra: Record<string, string> = {},
+  { bundleAtStart = false, nodeOptions = [] as string[] } = {},
+): ChildService {
+  return spawnTsx(
+    'worker.ts',
+    {
+      ...BENCH_SECRETS,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      ...(bundleAtStart ? {} : { WORKFLOW_BUNDLE_PATH: stack.workflowBundle }),
+      ...extra,
+    },
+    nodeOptions,
+  );
 }
 
 /** An organisation with one mentor and one code, straight into Postgres. */
@@ -231,4 +240,27 @@ export async function clicksThroughApi(url: string, code: string, options: { con
     p99: result.latency.p99,
     statusCodes: result.statusCodeStats as Record<string, { count: number }>,
   };
+}
+
+/**
+ * One whole journey through the API: a click, `account_created` with the referral token, the signed
+ * `member.registered` webhook. True when the webhook's answer confirms the clicked referral.
+ */
+export async function journeyThroughApi(url: string, code: string, index: number): Promise<boolean> {
+  const post = async (pathname: string, body: unknown, headers: Record<string, string>) => {
+    const response = await fetch(`${url}${pathname}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    if (response.status >= 300) throw new Error(`${pathname} answered ${response.status}: ${await response.text()}`);
+    return response.json();
+  };
+  // Another person each time, so the risk check does not hold them for review as one device's accounts.
+  const person = { 'x-forwarded-for': `198.18.${Math.floor(index / 250) % 256}.${index % 250}` };
+  const clicked = (await post('/api/v1/referral-attributions', { code, visitorId: randomUUID() }, person)) as { referralId: string; referralToken: string };
+  const newMemberId = randomUUID();
+  await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'account', newMemberId }, { ...person, authorization: `Bearer ${clicked.referralToken}` });
+  const webhook = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId, occurredAt: new Date().toISOString(), deliveryId: randomUUID() });
+  const at = Math.floor(Date.now() / 1000);
+  const confirmed = (await post('/api/v1/webhooks/membership', JSON.parse(webhook), {
+    'x-signature': `t=${at},v1=${signPayload(BENCH_SECRETS.MEMBERSHIP_WEBHOOK_SECRET, at, webhook)}`,
+  })) as { conversion: { referralId: string; status: string } };
+  return confirmed.conversion.referralId === clicked.referralId && confirmed.conversion.status === 'confirmed';
 }
