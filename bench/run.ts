@@ -17,6 +17,7 @@ import {
   log,
   machine,
   percentile,
+  pidWithCommandLine,
   round,
   seedCode,
   spawnTsx,
@@ -95,22 +96,6 @@ function treeCpuSeconds(rootPid: number): number {
   return ticks / 100;
 }
 
-/** The oldest process whose command line contains `text`: a server started with a path of this run's. */
-function pidWithCommandLine(text: string): number {
-  const matches = readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(text);
-      } catch {
-        return false;
-      }
-    });
-  if (matches.length === 0) throw new Error(`no process runs with ${text}`);
-  return Math.min(...matches);
-}
-
 /** The processes whose CPU a row accounts for, beside the Temporal server, Postgres and this bench process. */
 type MeteredProcesses = { api?: number; worker?: number };
 type CpuPerRequest = Record<'temporal' | 'postgres' | 'api' | 'worker' | 'bench', number | undefined>;
@@ -121,7 +106,7 @@ type CpuPerRequest = Record<'temporal' | 'postgres' | 'api' | 'worker' | 'bench'
  */
 function startCpuMeter(stack: BenchStack, ours: MeteredProcesses): (served: number) => CpuPerRequest {
   const processes: Record<string, number> = {
-    temporal: pidWithCommandLine(path.join(stack.dir, 'temporal.sqlite')),
+    temporal: stack.temporalPid(),
     postgres: pidWithCommandLine(path.join(stack.dir, 'postgres')),
     ...ours,
   };
@@ -229,7 +214,7 @@ async function clickIngestion(stack: BenchStack) {
   const half = await clicksThroughApi(api.url, code, { connections: 32, seconds, overallRate: halfRate });
   const bareHalf = await bareSignalWithStartAtRate(stack, halfRate, seconds);
   record(
-    `### 1. Click ingestion (Temporal dev server on SQLite, embedded Postgres, API in its own process)
+    `### 1. Click ingestion (${stack.temporalStore}; embedded Postgres; API in its own process)
 
 | concurrency | ceiling: bare signal-with-start/s | ceiling p50 / p99 ms | POST /referral-attributions/s | ours p50 / p99 ms | ours / ceiling | non-2xx |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -335,7 +320,7 @@ async function wholeJourneys(stack: BenchStack) {
     cpuRows.push(`| ${concurrency} | ${cpuCells(bare.cpu, JOURNEY_CPU)} | ${cpuCells(ours.cpu, JOURNEY_CPU)} |`);
   }
   record(
-    `### 2. Whole journeys: click -> account created -> confirmed, ${seconds} s each (Temporal dev server on SQLite)
+    `### 2. Whole journeys: click -> account created -> confirmed, ${seconds} s each (${stack.temporalStore})
 
 Ceiling: a bare workflow taking the same click signal, funnel-step signal and confirmation update from a plain
 client, with a no-op activity wherever ours has an activity, on its own worker process. Ours: the API's three
@@ -583,8 +568,8 @@ async function main(): Promise<string> {
   if (wanted('start')) await warmStart();
   const section = `## ${SHORT ? 'Short' : 'Full'} run, ${started.toISOString().slice(0, 16)}Z
 
-Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Machine: ${machine()}. Every Temporal figure here is on the
-dev server's SQLite store, far slower than Temporal on Postgres.
+Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Machine: ${machine()}. Every Temporal figure here is on
+${stack.temporalStore}.
 
 ${results.join('\n\n')}
 `;

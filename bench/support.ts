@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -12,6 +12,7 @@ import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
 import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { freePort } from '../test/support/global-setup';
+import { buildTemporalServer, setUpTemporalSchema, startTemporalOnPostgres } from './temporal-on-postgres';
 
 export { freePort };
 export const ROOT = path.resolve(__dirname, '..');
@@ -89,6 +90,22 @@ export function spawnTsx(script: string, env: Record<string, string>, nodeOption
   return service;
 }
 
+export /** The oldest process whose command line contains `text`: a server started with a path of this run's. */
+function pidWithCommandLine(text: string): number {
+  const matches = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(text);
+      } catch {
+        return false;
+      }
+    });
+  if (matches.length === 0) throw new Error(`no process runs with ${text}`);
+  return Math.min(...matches);
+}
+
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -99,9 +116,21 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
   }
 }
 
-/** A bench run's own Postgres (embedded, its own data folder) and Temporal dev server (its own SQLite file). */
+/**
+ * `--temporal-on-postgres`: the bench runs the full Temporal server with its state in the bench's Postgres,
+ * as docker-compose does, instead of the CLI's dev server on SQLite.
+ */
+export const TEMPORAL_ON_POSTGRES = process.argv.includes('--temporal-on-postgres');
+
+/**
+ * A bench run's own Postgres (embedded, its own data folder) and Temporal server: the dev server (its own
+ * SQLite file), or with --temporal-on-postgres the full server keeping its state in that Postgres.
+ */
 export interface BenchStack {
   dir: string;
+  /** Which Temporal store the figures were measured on, for the report. */
+  temporalStore: string;
+  temporalPid(): number;
   postgres: RunningPostgres;
   pgPort: number;
   temporal: RunningTemporal;
@@ -121,13 +150,21 @@ export async function startBenchStack(): Promise<BenchStack> {
   const pgPort = await freePort();
   const temporalPort = await freePort();
   const startPg = () => startPostgres({ dataDir: dir, port: pgPort, log });
+  const postgres = await startPg();
+  const onPostgres = TEMPORAL_ON_POSTGRES ? await prepareTemporalOnPostgres(dir, pgPort, postgres.databaseUrl, temporalPort) : undefined;
   const startTemporalServer = () =>
-    startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log });
+    onPostgres
+      ? onPostgres.start()
+      : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log });
   const stack: BenchStack = {
     dir,
+    temporalStore: onPostgres
+      ? 'the full Temporal server 1.29.1, state and visibility in the embedded Postgres, 4 history shards'
+      : "the Temporal CLI's dev server on SQLite",
+    temporalPid: () => ('pid' in stack.temporal ? (stack.temporal.pid as number) : pidWithCommandLine(path.join(dir, 'temporal.sqlite'))),
     pgPort,
     temporalPort,
-    postgres: await startPg(),
+    postgres,
     temporal: await startTemporalServer(),
     databaseUrl: '',
     workflowBundle: await writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')),
@@ -153,6 +190,15 @@ export async function startBenchStack(): Promise<BenchStack> {
   stack.databaseUrl = stack.postgres.databaseUrl;
   await migrate(stack.databaseUrl);
   return stack;
+}
+
+/** Builds the server once, sets up its two databases in the bench's Postgres; then `start` (again after a stop). */
+async function prepareTemporalOnPostgres(dir: string, pgPort: number, databaseUrl: string, port: number) {
+  const build = await buildTemporalServer(log);
+  const { username, password } = new URL(databaseUrl);
+  const postgres = { host: '127.0.0.1', port: pgPort, user: username, password };
+  await setUpTemporalSchema(build, postgres);
+  return { start: () => startTemporalOnPostgres({ build, dir, postgres, port, log }) };
 }
 
 export const BENCH_SECRETS = {
