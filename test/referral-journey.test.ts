@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { nameBasedUuid, referralWorkflowId, saltedHash } from '../src/services/identifiers';
+import { createReferralService } from '../src/services/referral-service';
 import {
   AttributionStatus,
   MentorId,
@@ -302,6 +303,57 @@ test('the same confirmation delivered five times at once gives one attribution, 
     const awards = await harness.pool.query('SELECT milestone FROM badge_awards WHERE mentor_id = $1', [org.mentorId]);
     expect(awards.rows).toEqual([{ milestone: 1 }]);
   });
+});
+
+/**
+ * A referral service whose look-ups of an existing attribution answer only once `overtaken` resolves, as if
+ * another delivery confirmed the member between a delivery's look-up and what it does next.
+ */
+function serviceOvertakenBy(overtaken: Promise<unknown>) {
+  const slowPool = Object.create(harness.pool) as typeof harness.pool;
+  slowPool.query = (async (...args: Parameters<typeof harness.pool.query>) => {
+    const result = await (harness.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+    if (String(args[0]).includes("r.status = 'confirmed'")) await overtaken;
+    return result;
+  }) as typeof harness.pool.query;
+  return createReferralService({ pool: slowPool, temporal: harness.client, hashSalt: 'test-only-hash-salt', taskQueue: harness.taskQueue });
+}
+
+test('deliveries that found no attribution, overtaken by one that confirms the referral, answer that attribution', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = await click(org, 'overtaken');
+  await rowWhen(clicked.referralId, () => true, 'referral row');
+  let confirmedMeanwhile!: () => void;
+  const late = serviceOvertakenBy(new Promise<void>((resolve) => (confirmedMeanwhile = resolve)));
+  const request = { code: org.code, newMemberId: member, source: 'webhook' as const };
+  const lateDeliveries = [late.confirmRecruitment(request), late.confirmRecruitment(request)];
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const first = await harness.service.confirmRecruitment(request);
+  confirmedMeanwhile();
+  expect(first).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', newMemberId: member });
+  expect(await Promise.all(lateDeliveries)).toEqual([first, first]);
+  // Neither late delivery made a direct referral of its own.
+  const referrals = await harness.pool.query('SELECT id, status FROM referrals WHERE org_id = $1', [org.orgId]);
+  expect(referrals.rows).toEqual([{ id: clicked.referralId, status: 'confirmed' }]);
+});
+
+test('deliveries on a code nobody clicked, overtaken by the member confirmed through another code, answer that attribution', async () => {
+  const org = await harness.seedOrg();
+  const otherCode = await harness.addCode(org);
+  const member = randomUUID();
+  let confirmedMeanwhile!: () => void;
+  const late = serviceOvertakenBy(new Promise<void>((resolve) => (confirmedMeanwhile = resolve)));
+  const request = { code: org.code, newMemberId: member, source: 'webhook' as const };
+  const lateDeliveries = [late.confirmRecruitment(request), late.confirmRecruitment(request)];
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const elsewhere = await harness.service.confirmRecruitment({ ...request, code: otherCode.code });
+  confirmedMeanwhile();
+  expect(elsewhere).toMatchObject({ referralCodeId: otherCode.codeId, status: 'confirmed', direct: true });
+  // The first late delivery's direct referral is superseded by it; the second finds that one superseded.
+  expect(await Promise.all(lateDeliveries)).toEqual([elsewhere, elsewhere]);
+  const confirmed = await harness.pool.query("SELECT id FROM referrals WHERE new_member_id = $1 AND status = 'confirmed'", [member]);
+  expect(confirmed.rows).toEqual([{ id: elsewhere.referralId }]);
 });
 
 test('a badge service failing for a while still gets the award, delivered once', async () => {

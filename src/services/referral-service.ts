@@ -245,19 +245,21 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   /**
    * The referral a registration on this code belongs to (DESIGN.md rule 4): (a) the one the app reported
    * this member's account on, recorded or not yet; (b) else the last clicked one no member has claimed;
-   * (c) else a direct referral.
+   * (c) else a direct referral. A referral already confirmed for this member still matches: a repeated
+   * delivery that found no attribution a moment ago must land on it, not on a direct referral of its own.
    */
   async function matchReferral(code: CodeRow, newMemberId: string, passedOver: string[]): Promise<ReferralIdentity> {
     const reported = await deps.pool.query(
       `SELECT l.visitor_hash FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
-       WHERE l.referral_code_id = $1 AND l.new_member_id = $2 AND (r.id IS NULL OR r.status IN ('pending', 'expired', 'flagged'))
+       WHERE l.referral_code_id = $1 AND l.new_member_id = $2 AND (r.id IS NULL OR r.status IN ('pending', 'expired', 'flagged', 'confirmed'))
        ORDER BY l.linked_at DESC LIMIT 1`,
       [code.id, newMemberId],
     );
     if (reported.rows[0]) return identityFor(code, reported.rows[0].visitor_hash, false);
     const matched = await deps.pool.query(
       `SELECT r.*, $3::text AS code FROM referrals r
-       WHERE r.referral_code_id = $1 AND r.status IN ('pending', 'expired', 'flagged') AND r.id <> ALL ($4::uuid[])
+       WHERE r.referral_code_id = $1 AND r.id <> ALL ($4::uuid[])
+         AND (r.status IN ('pending', 'expired', 'flagged') OR (r.status = 'confirmed' AND r.new_member_id = $2))
          AND (r.new_member_id = $2
               OR (r.new_member_id IS NULL AND NOT EXISTS (SELECT 1 FROM referral_member_links l WHERE l.referral_id = r.id)))
        ORDER BY (r.new_member_id = $2) IS TRUE DESC, r.last_click_at DESC, r.id
@@ -327,10 +329,12 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         try {
           return await confirmOn(identity, code, request);
         } catch (error) {
+          const reason = error instanceof ConflictError ? (error.details as { reason?: string } | undefined)?.reason : undefined;
+          // Superseded meanwhile: another delivery confirmed this member elsewhere in the organisation; that is the answer.
+          const attributedMeanwhile = reason === 'ReferralSuperseded' ? await findConfirmedAttribution(code.org_id, request.newMemberId) : undefined;
+          if (attributedMeanwhile) return attributedMeanwhile;
           // Rule 4(b)'s pick was claimed by another member's account after it was read: match again without it.
-          const claimedMeanwhile =
-            error instanceof ConflictError && (error.details as { reason?: string } | undefined)?.reason === 'ReferralLinkedToAnotherMember';
-          if (!claimedMeanwhile || identity.direct || passedOver.length >= MAX_REMATCHES) throw error;
+          if (reason !== 'ReferralLinkedToAnotherMember' || identity.direct || passedOver.length >= MAX_REMATCHES) throw error;
           passedOver.push(identity.referralId);
         }
       }
