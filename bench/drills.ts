@@ -12,6 +12,7 @@ import {
   seedCode,
   startApi,
   startBenchStack,
+  TEMPORAL_ON_POSTGRES,
   startWorkerProcess,
   waitFor,
   type BenchStack,
@@ -272,7 +273,7 @@ const DRILLS: Drill[] = [
       const when = context.progress();
       await context.stack.restartTemporal();
       await context.restartWorker();
-      return `the Temporal dev server stopped and started again on the same SQLite file with ${when}`;
+      return `the Temporal server stopped and started again on the same store (${TEMPORAL_ON_POSTGRES ? 'its Postgres databases' : 'the same SQLite file'}) with ${when}`;
     },
   },
   {
@@ -317,7 +318,7 @@ async function main(): Promise<string> {
   );
   const section = `## Fault drills (${SHORT ? 'short' : 'full'}), ${new Date().toISOString().slice(0, 16)}Z
 
-Command: \`npm run drills${SHORT ? ' -- --short' : ''}\`. Machine: ${machine()}. Temporal dev server on SQLite, embedded Postgres,
+Command: \`npm run drills${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Machine: ${machine()}. Temporal: ${stack.temporalStore}; embedded Postgres;
 the API and one worker as separate processes. Each journey: click, account created, membership webhook.
 Counts are read from the API (cache off) after the run and must equal the journeys driven.
 
