@@ -10,7 +10,7 @@ import {
   type ReferralSnapshot,
   type StoredReferral,
 } from '../domain/referral';
-import { loadStoredReferral, snapshotFromRow, upsertReferral, withTransaction } from '../db/referrals';
+import { loadStoredReferral, referralParams, snapshotFromRow, UPSERT_REFERRAL_SQL, upsertReferral, withTransaction } from '../db/referrals';
 import type { BadgeClient } from './badge-client';
 import type { MembershipClient, Registration } from './membership-client';
 
@@ -54,23 +54,43 @@ export interface ConfirmOutcome {
 // A claim older than this belongs to a run that died before delivering; another may take it over.
 const BADGE_CLAIM_LEASE = '10 minutes';
 
+/** A journey event, once per idempotency key: $first.. in `eventParams` order; `status` is an SQL expression. */
+const appendEventSql = (first: number, status: string) =>
+  `INSERT INTO referral_events (referral_id, org_id, type, stage, detail, idempotency_key, occurred_at, status)
+   VALUES ($${first}, $${first + 1}, $${first + 2}, $${first + 3}, $${first + 4}, $${first + 5}, $${first + 6}, ${status})
+   ON CONFLICT (idempotency_key) DO NOTHING`;
+
+const eventParams = (snapshot: ReferralSnapshot, event: ReferralEventInput): unknown[] => [
+  snapshot.referralId,
+  snapshot.orgId,
+  event.type,
+  snapshot.stage,
+  event.detail ?? {},
+  event.idempotencyKey,
+  event.occurredAt,
+];
+
 async function appendEvent(client: PoolClient, snapshot: ReferralSnapshot, event: ReferralEventInput): Promise<void> {
-  await client.query(
-    `INSERT INTO referral_events (referral_id, org_id, type, stage, status, detail, idempotency_key, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (idempotency_key) DO NOTHING`,
-    [
-      snapshot.referralId,
-      snapshot.orgId,
-      event.type,
-      snapshot.stage,
-      snapshot.status,
-      event.detail ?? {},
-      event.idempotencyKey,
-      event.occurredAt,
-    ],
-  );
+  await client.query(appendEventSql(1, '$8'), [...eventParams(snapshot, event), snapshot.status]);
 }
+
+// The referral ($1-$20), its event ($21-$27, recording the status stored) and, when a click brought it, the
+// click ($28-$34) in one statement: one round trip and no transaction held open between them.
+const persistReferralSql = (withClick: boolean) => `WITH saved AS (${UPSERT_REFERRAL_SQL}),
+  stored AS (SELECT coalesce((SELECT status FROM saved), 'superseded') AS status),
+  event AS (${appendEventSql(21, '(SELECT status FROM stored)')})${
+    withClick
+      ? `,
+  click AS (
+    INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at,
+      visitor_hash, ip_hash, user_agent, device_metadata, is_duplicate, is_implicit)
+    VALUES ($28, $3, $1, $4, $2, $29, $6, $30, $31, $32, $33, $34)
+    ON CONFLICT (id) DO NOTHING)`
+      : ''
+  }
+  SELECT status FROM stored`;
+const PERSIST_REFERRAL_SQL = persistReferralSql(false);
+const PERSIST_CLICKED_REFERRAL_SQL = persistReferralSql(true);
 
 /** Every activity is idempotent: rows are keyed by ids the workflow chose, writes are upserts. */
 export function createActivities({
@@ -87,33 +107,20 @@ export function createActivities({
     },
 
     async persistReferral({ snapshot, event, click }: PersistInput): Promise<{ status: ReferralSnapshot['status'] }> {
-      return withTransaction(pool, async (client) => {
-        const status = await upsertReferral(client, snapshot);
-        if (click) {
-          await client.query(
-            `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at,
-               visitor_hash, ip_hash, user_agent, device_metadata, is_duplicate, is_implicit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (id) DO NOTHING`,
-            [
-              click.clickId,
-              snapshot.referralCodeId,
-              snapshot.referralId,
-              snapshot.mentorId,
-              snapshot.orgId,
-              click.occurredAt,
-              snapshot.visitorHash,
-              click.ipHash,
-              click.userAgent,
-              click.metadata,
-              click.duplicate,
-              click.implicit,
-            ],
-          );
-        }
-        await appendEvent(client, { ...snapshot, status }, event);
-        return { status };
-      });
+      const params = [...referralParams(snapshot), ...eventParams(snapshot, event)];
+      const result = click
+        ? await pool.query(PERSIST_CLICKED_REFERRAL_SQL, [
+            ...params,
+            click.clickId,
+            click.occurredAt,
+            click.ipHash,
+            click.userAgent,
+            click.metadata,
+            click.duplicate,
+            click.implicit,
+          ])
+        : await pool.query(PERSIST_REFERRAL_SQL, params);
+      return { status: result.rows[0].status };
     },
 
     /**

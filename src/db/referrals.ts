@@ -60,9 +60,11 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
  * Writes the referral as its workflow sees it and answers the status now stored: a referral that
  * another confirmation superseded stays superseded whatever its own workflow last knew.
  */
-export async function upsertReferral(client: PoolClient, s: ReferralSnapshot): Promise<AttributionStatus> {
-  const result = await client.query(
-    `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
+/**
+ * The referral's row written from its workflow's snapshot ($1-$20, in `referralParams` order), returning the
+ * stored status. A superseded row stays superseded: nothing is returned then.
+ */
+export const UPSERT_REFERRAL_SQL = `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
        stage, implied_steps, status, stuck, new_member_id, clicked_at, last_click_at, installed_at,
        account_created_at, first_login_at, confirmed_at, ended_at, flag_reason)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
@@ -74,13 +76,16 @@ export async function upsertReferral(client: PoolClient, s: ReferralSnapshot): P
        confirmed_at = EXCLUDED.confirmed_at, ended_at = EXCLUDED.ended_at, flag_reason = EXCLUDED.flag_reason,
        updated_at = now()
      WHERE r.status <> 'superseded' OR EXCLUDED.status = 'superseded'
-     RETURNING status`,
-    [
-      s.referralId, s.orgId, s.referralCodeId, s.mentorId, s.workflowId, s.visitorHash, s.direct,
-      s.stage, s.impliedSteps, s.status, s.stuck, s.newMemberId, s.clickedAt, s.lastClickAt, s.installedAt,
-      s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt, s.flagReason ?? null,
-    ],
-  );
+     RETURNING status`;
+
+export const referralParams = (s: ReferralSnapshot): unknown[] => [
+  s.referralId, s.orgId, s.referralCodeId, s.mentorId, s.workflowId, s.visitorHash, s.direct,
+  s.stage, s.impliedSteps, s.status, s.stuck, s.newMemberId, s.clickedAt, s.lastClickAt, s.installedAt,
+  s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt, s.flagReason ?? null,
+];
+
+export async function upsertReferral(client: PoolClient, s: ReferralSnapshot): Promise<AttributionStatus> {
+  const result = await client.query(UPSERT_REFERRAL_SQL, referralParams(s));
   if (result.rows.length > 0) return result.rows[0].status;
   return 'superseded';
 }
