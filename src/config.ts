@@ -42,6 +42,8 @@ export const configSchema = z
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
     /** How long a click or funnel step waits for Temporal to take its signal before it is answered 503 with Retry-After. */
     SIGNAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+    /** How long a membership confirmation waits for its referral's workflow before it is answered 503 with Retry-After. */
+    CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
     /** Clicks in progress per API process beyond which new ones are answered 503 with Retry-After. */
     MAX_CLICKS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
     /** Clicks on one code within a minute from which, at ten times its usual rate, new clicks are held for review. */

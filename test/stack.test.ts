@@ -8,7 +8,8 @@ import { Client, Connection } from '@temporalio/client';
 import { isPostgresReachable, createPool } from '../src/db/pool';
 import { freePort } from './support/global-setup';
 import { listenApp } from './support/api';
-import { eventually, openHarness } from './support/harness';
+import { signPayload } from '../src/api/webhook-signature';
+import { eventually, openHarness, type RunningWorker } from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -136,6 +137,73 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
     await api.close();
     await connection.close();
     await pool.end();
+  }
+});
+
+test('a confirmation its workflow does not answer in time gets 503 with Retry-After; the retry confirms it once', async () => {
+  const harness = await openHarness();
+  const secrets = { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'test-only-hash-salt' };
+  // No worker yet: the update waits, as one the server lost would.
+  const api = await listenApp({ pool: harness.pool, temporal: harness.client, taskQueue: harness.taskQueue, config: { ...secrets, CONFIRM_TIMEOUT_MS: 1000 } });
+  const org = await harness.seedOrg();
+  const deliver = () => {
+    const raw = JSON.stringify({ event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: 'late-delivery' });
+    const at = Math.floor(Date.now() / 1000);
+    return fetch(`${api.url}/api/v1/webhooks/membership`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(secrets.MEMBERSHIP_WEBHOOK_SECRET, at, raw)}` },
+      body: raw,
+    });
+  };
+  const member = randomUUID();
+  let worker: RunningWorker | undefined;
+  try {
+    const unanswered = await deliver();
+    expect(unanswered.status).toBe(503);
+    expect(unanswered.headers.get('retry-after')).toBe('5');
+    expect(((await unanswered.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
+    worker = await harness.startWorker();
+    // The sender retries on 503, as the membership system does, until its delivery is answered.
+    const retried = await eventually(async () => {
+      const answer = await deliver();
+      return answer.status === 503 ? undefined : answer;
+    }, 30_000, 'the retried delivery answered');
+    expect(retried.status).toBe(200);
+    const { conversion } = (await retried.json()) as { conversion: { status: string; newMemberId: string; direct: boolean } };
+    expect(conversion).toMatchObject({ status: 'confirmed', newMemberId: member, direct: true });
+    const confirmed = await harness.pool.query("SELECT count(*)::int AS n FROM referrals WHERE new_member_id = $1 AND status = 'confirmed'", [member]);
+    expect(confirmed.rows[0].n).toBe(1);
+  } finally {
+    await worker?.stop();
+    await api.close();
+    await harness.close();
+  }
+});
+
+test('a Temporal server that cannot find its namespace gets a click 503 with Retry-After, nothing stored', async () => {
+  const harness = await openHarness();
+  const org = await harness.seedOrg();
+  const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
+  // What a Temporal server answers while its own store is out of reach: the namespace is not found.
+  const api = await listenApp({
+    pool: harness.pool,
+    temporal: new Client({ connection, namespace: 'namespace-the-server-cannot-find' }),
+    config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) },
+  });
+  try {
+    const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: org.code, visitorId: 'visitor-without-namespace' }),
+    });
+    expect(click.status).toBe(503);
+    expect(click.headers.get('retry-after')).toBe('5');
+    expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
+    expect((await harness.pool.query('SELECT count(*) AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
+  } finally {
+    await api.close();
+    await connection.close();
+    await harness.close();
   }
 });
 

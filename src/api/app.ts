@@ -72,6 +72,7 @@ export function createApp(deps: AppDependencies): express.Express {
     taskQueue: deps.taskQueue,
     burstClicksPerMinute: config.BURST_CLICKS_PER_MINUTE,
     signalTimeoutMs: config.SIGNAL_TIMEOUT_MS,
+    confirmTimeoutMs: config.CONFIRM_TIMEOUT_MS,
   });
   const tokens = createReferralTokens(config.JWT_SECRET);
   const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL });

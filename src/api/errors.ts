@@ -34,6 +34,11 @@ function isTemporarilyUnavailable(error: unknown): boolean {
   for (let current = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth += 1) {
     if (typeof current.code === 'string' && UNAVAILABLE_CODES.has(current.code)) return true;
     if (current.name === 'ServiceError' || current.name === 'ConnectionError') return true;
+    // A Temporal server whose own Postgres is down cannot read its namespaces and says the namespace is not
+    // found (seen in the Postgres drill on Temporal on Postgres): an outage of ours, not the caller's mistake.
+    if (current.name === 'NamespaceNotFoundError') return true;
+    // A confirmation its workflow did not answer within CONFIRM_TIMEOUT_MS: retried, it lands.
+    if (current.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
     if (typeof current.message === 'string' && /Connection terminated|connection timeout|not queryable/i.test(current.message)) return true;
     current = current.cause as typeof current;
   }

@@ -37,6 +37,12 @@ export interface ReferralServiceDependencies {
    * all is safe to send again: the workflow counts a repeat within the dedupe window once.
    */
   signalTimeoutMs?: number;
+  /**
+   * How long a confirmation waits for its referral's workflow to answer (20 s). The Temporal server can lose an
+   * update it admitted (a worker killed mid-task, its cache evicting the run): the client would wait forever.
+   * Answered 503 with Retry-After instead; the sender's retry confirms, and confirming twice is one attribution.
+   */
+  confirmTimeoutMs?: number;
 }
 
 interface CodeRow {
@@ -119,6 +125,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const burstClicksPerMinute = deps.burstClicksPerMinute ?? 30;
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5000;
   const withinSignalTimeout = <T>(send: () => Promise<T>) => deps.temporal.withDeadline(Date.now() + signalTimeoutMs, send);
+  const confirmTimeoutMs = deps.confirmTimeoutMs ?? 20_000;
 
   /** The mentor's own account, or a device the mentor used, clicking the mentor's link. */
   async function isSelfReferral(code: ClickCodeRow, visitorHash: string, memberId: string | undefined): Promise<boolean> {
@@ -207,13 +214,15 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     const occurredAt = request.occurredAt ?? now().toISOString();
     try {
       // Update-with-start: a referral whose workflow has ended gets a new run that carries on from Postgres.
-      return await deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
-        args: [{ newMemberId: request.newMemberId, occurredAt, source: request.source }],
-        startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, {
-          ...startOptions(identity, code),
-          workflowIdConflictPolicy: 'USE_EXISTING',
+      return await deps.temporal.withDeadline(Date.now() + confirmTimeoutMs, () =>
+        deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
+          args: [{ newMemberId: request.newMemberId, occurredAt, source: request.source }],
+          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, {
+            ...startOptions(identity, code),
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          }),
         }),
-      });
+      );
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
         throw new ConflictError(error.cause.message, { reason: error.cause.type });
