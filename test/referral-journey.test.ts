@@ -356,6 +356,28 @@ test('deliveries on a code nobody clicked, overtaken by the member confirmed thr
   expect(confirmed.rows).toEqual([{ id: elsewhere.referralId }]);
 });
 
+test('a run that finds its referral already confirmed delivers the badge an earlier attempt claimed and never sent', async () => {
+  await withBadgeService(undefined, async (badgeService) => {
+    const org = await harness.seedOrg();
+    const clicked = await click(org, 'claimed-then-killed');
+    await rowWhen(clicked.referralId, () => true, 'referral row');
+    await harness.service.confirmRecruitment({ code: org.code, newMemberId: randomUUID(), source: 'webhook' });
+    await eventually(async () => (badgeService.calls.length === 1 ? true : undefined), 30_000, 'the first badge');
+    // What a worker killed right after claiming a badge leaves: the claim, undelivered, and no run that remembers it.
+    await harness.client.workflow.getHandle((await referralRow(clicked.referralId)).workflow_id).terminate('worker killed mid-task');
+    await harness.pool.query(
+      `INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at, claimed_by, claimed_at)
+       VALUES ($1, $2, $3, 'recruits-5', 5, 5, now(), $4, now())`,
+      [randomUUID(), org.mentorId, org.orgId, clicked.referralId],
+    );
+    // The next message starts a new run, which carries on from Postgres.
+    await click(org, 'claimed-then-killed');
+    await eventually(async () => (badgeService.calls.length === 2 ? true : undefined), 30_000, 'the claimed badge');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(badgeService.calls.map((call) => call.body.milestone)).toEqual([1, 5]);
+  });
+});
+
 test('a badge service failing for a while still gets the award, delivered once', async () => {
   await withBadgeService((call) => (call <= 3 ? 503 : 200), async (badgeService) => {
     const org = await harness.seedOrg();

@@ -146,6 +146,9 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
         referral = stored.snapshot;
         countedClicks = stored.countedClicks;
         duplicateClicks = stored.duplicateClicks;
+        // Confirmed by an attempt that never completed (its worker killed after claiming a badge, seen in the
+        // kill drill): the claim is this referral's to deliver. Claiming again is idempotent.
+        if (referral.status === 'confirmed' && patched('badge-check-on-resume')) badgeCheckDue = true;
       } else if (identity.direct) {
         const at = now();
         await save(
