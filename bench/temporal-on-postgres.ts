@@ -170,7 +170,14 @@ export async function startTemporalOnPostgres(options: TemporalOnPostgresOptions
   });
   child.stdout.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
   child.stderr.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let stopping = false;
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', (code, signal) => {
+      // A server that ends on its own says why.
+      if (!stopping) options.log(`Temporal on Postgres exited (${code ?? signal}):\n${output.slice(-4000)}`);
+      resolve();
+    }),
+  );
   const address = `127.0.0.1:${options.port}`;
   try {
     await registerNamespaceAndSearchAttributes(address);
@@ -183,9 +190,12 @@ export async function startTemporalOnPostgres(options: TemporalOnPostgresOptions
     address,
     pid: child.pid!,
     stop: async () => {
+      stopping = true;
       process.kill(-child.pid!, 'SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+      const stopped = await Promise.race([exited.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 15_000))]);
+      // Its ports must be free before a restart binds them again.
+      if (!stopped) process.kill(-child.pid!, 'SIGKILL');
+      await exited;
     },
   };
 }
