@@ -47,6 +47,9 @@ interface DrillContext {
   firstJourneyConfirmed(): Promise<void>;
 }
 
+/** What the API answered 500 during the current drill, as it logged it: an outage of ours should be a 503. */
+const answeredWith500 = new Map<string, number>();
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface ClientCounters {
@@ -91,6 +94,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     progress: () => `${next} journeys started and ${confirmedJourneys.size} confirmed`,
     firstJourneyConfirmed: () => waitFor(async () => (confirmedJourneys.size > 0 ? true : undefined), 15 * 60_000, 'a confirmed journey').then(() => undefined),
   };
+  answeredWith500.clear();
   badge.failUntil = drill.badgeFailsForMs ? Date.now() + drill.badgeFailsForMs : 0;
   badge.reset();
   const faults = drill.during?.(context) ?? Promise.resolve('');
@@ -177,6 +181,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     clientRetries: counters.retries,
     retriedBecause: [...counters.retriedBecause].map(([reason, count]) => `${reason}: ${count}`).join(', '),
     webhookDeliveries: counters.webhookDeliveries,
+    answered500: [...answeredWith500].map(([what, count]) => `${count}x ${what}`).join('; '),
     counts,
     lost: JOURNEYS - Number(confirmedPerMember.rows[0].once) - Number(confirmedPerMember.rows[0].more),
     duplicated: Number(confirmedPerMember.rows[0].more) + (counts.confirmedAttributions - JOURNEYS > 0 ? counts.confirmedAttributions - JOURNEYS : 0),
@@ -302,7 +307,14 @@ const DRILLS: Drill[] = [
 async function main(): Promise<string> {
   const stack = await startBenchStack();
   const badge = await startBadgeService();
-  const api = await startApi(stack, { COUNTS_CACHE_SECONDS: '0' });
+  // At error level the API logs only what it answered 500: each drill's row says what those were.
+  const api = await startApi(stack, { COUNTS_CACHE_SECONDS: '0', LOG_LEVEL: 'error' });
+  api.onLine((line) => {
+    if (!line.includes('"unhandled error"')) return;
+    const { err } = JSON.parse(line) as { err: { type: string; message: string } };
+    const what = `${err.type}: ${err.message.slice(0, 160)}`;
+    answeredWith500.set(what, (answeredWith500.get(what) ?? 0) + 1);
+  });
   const results = [];
   try {
     for (const drill of DRILLS.filter((candidate) => !only || candidate.name.includes(only))) results.push(await runDrill(stack, api, drill, badge));
@@ -314,7 +326,7 @@ async function main(): Promise<string> {
   }
   const rows = results.map(
     (r) =>
-      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice; ${r.badgeCallsRepeated} calls repeated a key) | ${r.clientRetries}${r.retriedBecause ? ` (${r.retriedBecause})` : ''} |`,
+      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice; ${r.badgeCallsRepeated} calls repeated a key) | ${r.clientRetries}${r.retriedBecause ? ` (${r.retriedBecause})` : ''} | ${r.answered500 || 'none'} |`,
   );
   const section = `## Fault drills (${SHORT ? 'short' : 'full'}), ${new Date().toISOString().slice(0, 16)}Z
 
@@ -322,8 +334,8 @@ Command: \`npm run drills${process.argv.length > 2 ? ` -- ${process.argv.slice(2
 the API and one worker as separate processes. Each journey: click, account created, membership webhook.
 Counts are read from the API (cache off) after the run and must equal the journeys driven.
 
-| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | client retries (why) |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | client retries (why) | answered 500 (what the API logged) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
   return section;

@@ -47,6 +47,8 @@ export const round = (value: number, digits = 1) => Math.round(value * 10 ** dig
 export interface ChildService {
   child: ChildProcess;
   output: () => string;
+  /** Calls `listener` with each whole line the service writes from now on. */
+  onLine(listener: (line: string) => void): void;
   exited: Promise<number | null>;
   /** Signals the whole process group. */
   kill(signal: NodeJS.Signals): void;
@@ -68,8 +70,17 @@ export function spawnTsx(script: string, env: Record<string, string>, nodeOption
     // Its own process group, so a drill can kill -9 the service and anything it started.
     detached: true,
   });
-  child.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
-  child.stderr?.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
+  const lineListeners: Array<(line: string) => void> = [];
+  const partial = { stdout: '', stderr: '' };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream]?.on('data', (chunk) => {
+      output = (output + chunk).slice(-20_000);
+      if (lineListeners.length === 0) return;
+      const lines = (partial[stream] + chunk).split('\n');
+      partial[stream] = lines.pop() ?? '';
+      for (const line of lines) for (const listener of lineListeners) listener(line);
+    });
+  }
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let stopped = false;
   // A service that fails on its own says why.
@@ -84,7 +95,7 @@ export function spawnTsx(script: string, env: Record<string, string>, nodeOption
       // already gone
     }
   };
-  const service = { child, output: () => output, exited, kill };
+  const service = { child, output: () => output, onLine: (listener: (line: string) => void) => void lineListeners.push(listener), exited, kill };
   spawned.add(service);
   void exited.then(() => spawned.delete(service));
   return service;
