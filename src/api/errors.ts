@@ -31,7 +31,7 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '5
 
 /** Postgres or Temporal out of reach: the caller should retry, nothing was accepted. */
 function isTemporarilyUnavailable(error: unknown): boolean {
-  for (let current = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth += 1) {
+  for (let current = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; metadata?: unknown } | undefined, depth = 0; current && depth < 5; depth += 1) {
     if (typeof current.code === 'string' && UNAVAILABLE_CODES.has(current.code)) return true;
     if (current.name === 'ServiceError' || current.name === 'ConnectionError') return true;
     // A Temporal server whose own Postgres is down cannot read its namespaces and says the namespace is not
@@ -39,6 +39,9 @@ function isTemporarilyUnavailable(error: unknown): boolean {
     if (current.name === 'NamespaceNotFoundError') return true;
     // A confirmation its workflow did not answer within CONFIRM_TIMEOUT_MS: retried, it lands.
     if (current.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
+    // A gRPC status the Temporal client passes on unwrapped (an update-with-start whose operation failed; seen as
+    // "Namespace default is not found." in the Postgres drill on Temporal on Postgres): an outage, as ServiceError is.
+    if (typeof current.code === 'number' && 'metadata' in current) return true;
     if (typeof current.message === 'string' && /Connection terminated|connection timeout|not queryable/i.test(current.message)) return true;
     current = current.cause as typeof current;
   }

@@ -1,0 +1,34 @@
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { errorHandler } from '../../src/api/errors';
+
+/** The status and error code the API answers when a route fails with `error`. */
+async function answerFor(error: Error) {
+  const app = express();
+  app.use((req, _res, next) => {
+    (req as unknown as { log: { error(): void; warn(): void } }).log = { error: () => undefined, warn: () => undefined };
+    next();
+  });
+  app.get('/fails', () => {
+    throw error;
+  });
+  app.use(errorHandler);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/fails`);
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), code: ((await response.json()) as { error: { code: string } }).error.code };
+  } finally {
+    server.close();
+  }
+}
+
+test('a gRPC status the Temporal client passes on unwrapped is an outage: 503 with Retry-After', async () => {
+  // As an update-with-start's failed operation reaches the API: the gRPC error itself, its code a number.
+  const unwrapped = Object.assign(new Error('Namespace default is not found.'), { code: 5, details: '', metadata: {} });
+  expect(await answerFor(unwrapped)).toEqual({ status: 503, retryAfter: '5', code: 'temporarily_unavailable' });
+});
+
+test('an error with a numeric code that is not a gRPC status stays a 500', async () => {
+  expect(await answerFor(Object.assign(new Error('something of ours broke'), { code: 5 }))).toEqual({ status: 500, retryAfter: null, code: 'internal' });
+});
