@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { PINNED_TEMPORAL_CLI, temporalCliCacheDir } from '../src/stack/temporal-cli';
+import { findGo, isExecutable, PINNED_TEMPORAL_CLI, temporalCliCacheDir } from '../src/stack/temporal-cli';
 import type { RunningTemporal } from '../src/stack/temporal';
 import { REFERRAL_SEARCH_ATTRIBUTES } from '../src/workflows/search-attributes';
 
@@ -23,15 +23,10 @@ export interface TemporalServerBuild {
   schemaDir: string;
 }
 
-const go = () => ['/usr/local/go/bin/go', 'go'].find((candidate) => candidate === 'go' || isExecutable(candidate))!;
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+function go(): string {
+  const found = findGo(process.env);
+  if (!found) throw new Error('Temporal on Postgres is built with Go, and no go is on PATH or at /usr/local/go/bin');
+  return found;
 }
 
 /**

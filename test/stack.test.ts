@@ -9,7 +9,7 @@ import { isPostgresReachable, createPool } from '../src/db/pool';
 import { freePort } from './support/global-setup';
 import { listenApp } from './support/api';
 import { signPayload } from '../src/api/webhook-signature';
-import { eventually, openHarness, type RunningWorker } from './support/harness';
+import { eventually, openHarness, type Harness, type RunningWorker, type SeededOrg } from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -140,6 +140,19 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
   }
 });
 
+/** A click answered 503 with Retry-After and the unavailable code, and no referral stored for the organisation. */
+async function expectClickUnavailable(apiUrl: string, harness: Harness, org: SeededOrg, visitorId: string) {
+  const click = await fetch(`${apiUrl}/api/v1/referral-attributions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code: org.code, visitorId }),
+  });
+  expect(click.status).toBe(503);
+  expect(click.headers.get('retry-after')).toBe('5');
+  expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
+  expect((await harness.pool.query('SELECT count(*) AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
+}
+
 test('a confirmation its workflow does not answer in time gets 503 with Retry-After; the retry confirms it once', async () => {
   const harness = await openHarness();
   const secrets = { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'test-only-hash-salt' };
@@ -191,15 +204,7 @@ test('a Temporal server that cannot find its namespace gets a click 503 with Ret
     config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) },
   });
   try {
-    const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ code: org.code, visitorId: 'visitor-without-namespace' }),
-    });
-    expect(click.status).toBe(503);
-    expect(click.headers.get('retry-after')).toBe('5');
-    expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
-    expect((await harness.pool.query('SELECT count(*) AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
+    await expectClickUnavailable(api.url, harness, org, 'visitor-without-namespace');
   } finally {
     await api.close();
     await connection.close();
@@ -222,15 +227,7 @@ test('a Temporal server that takes connections but never answers gets a click 50
   });
   try {
     // Without the deadline this request waits on the silent server until the test times out.
-    const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ code: org.code, visitorId: 'waiting-visitor' }),
-    });
-    expect(click.status).toBe(503);
-    expect(click.headers.get('retry-after')).toBe('5');
-    expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
-    expect((await harness.pool.query('SELECT count(*) AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
+    await expectClickUnavailable(api.url, harness, org, 'waiting-visitor');
   } finally {
     await api.close();
     await connection.close().catch(() => undefined);

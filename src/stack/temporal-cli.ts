@@ -24,7 +24,7 @@ export function temporalCliCacheDir(env: NodeJS.ProcessEnv = process.env): strin
   return path.join(cacheRoot, 'referral-attribution', `temporal-cli-${PINNED_TEMPORAL_CLI}`);
 }
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
@@ -38,7 +38,8 @@ function findOnPath(binary: string, env: NodeJS.ProcessEnv): string | undefined 
   return dirs.map((dir) => path.join(dir, binary)).find(isExecutable);
 }
 
-function findGo(env: NodeJS.ProcessEnv): string | undefined {
+/** The Go toolchain on PATH, else where this machine's image puts it. */
+export function findGo(env: NodeJS.ProcessEnv): string | undefined {
   return findOnPath('go', env) ?? ['/usr/local/go/bin/go'].find(isExecutable);
 }
 
