@@ -114,11 +114,11 @@ function startCpuMeter(stack: BenchStack, ours: MeteredProcesses): (served: numb
   const benchBefore = process.cpuUsage();
   return (served) => {
     const ms = (seconds: number) => round((seconds * 1000) / Math.max(1, served), 2);
-    const spent = (name: keyof MeteredProcesses) => (processes[name] ? ms(treeCpuSeconds(processes[name]) - before[name]) : undefined);
+    const spent = (name: string) => (processes[name] ? ms(treeCpuSeconds(processes[name]) - before[name]) : undefined);
     const bench = process.cpuUsage(benchBefore);
     return {
-      temporal: ms(treeCpuSeconds(processes.temporal) - before.temporal),
-      postgres: ms(treeCpuSeconds(processes.postgres) - before.postgres),
+      temporal: spent('temporal'),
+      postgres: spent('postgres'),
       api: spent('api'),
       worker: spent('worker'),
       bench: ms((bench.user + bench.system) / 1e6),

@@ -57,10 +57,6 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
 }
 
 /**
- * Writes the referral as its workflow sees it and answers the status now stored: a referral that
- * another confirmation superseded stays superseded whatever its own workflow last knew.
- */
-/**
  * The referral's row written from its workflow's snapshot ($1-$20, in `referralParams` order), returning the
  * stored status. A superseded row stays superseded: nothing is returned then.
  */
@@ -84,6 +80,10 @@ export const referralParams = (s: ReferralSnapshot): unknown[] => [
   s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt, s.flagReason ?? null,
 ];
 
+/**
+ * Writes the referral as its workflow sees it and answers the status now stored: a referral that
+ * another confirmation superseded stays superseded whatever its own workflow last knew.
+ */
 export async function upsertReferral(client: PoolClient, s: ReferralSnapshot): Promise<AttributionStatus> {
   const result = await client.query(UPSERT_REFERRAL_SQL, referralParams(s));
   if (result.rows.length > 0) return result.rows[0].status;
