@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { reachedMilestones } from '../domain/funnel';
 import {
   toConversionRecord,
@@ -10,7 +10,7 @@ import {
   type ReferralSnapshot,
   type StoredReferral,
 } from '../domain/referral';
-import { loadStoredReferral, referralParams, snapshotFromRow, UPSERT_REFERRAL_SQL, upsertReferral, withTransaction } from '../db/referrals';
+import { loadStoredReferral, referralParams, snapshotFromRow, UPSERT_REFERRAL_SQL } from '../db/referrals';
 import type { BadgeClient } from './badge-client';
 import type { MembershipClient, Registration } from './membership-client';
 
@@ -54,10 +54,14 @@ export interface ConfirmOutcome {
 // A claim older than this belongs to a run that died before delivering; another may take it over.
 const BADGE_CLAIM_LEASE = '10 minutes';
 
-/** A journey event, once per idempotency key: $first.. in `eventParams` order; `status` is an SQL expression. */
-const appendEventSql = (first: number, status: string) =>
+/**
+ * A journey event, once per idempotency key: $first.. in `eventParams` order; `status` is an SQL expression.
+ * `from` makes it conditional: the event is written once per row of that FROM clause.
+ */
+const appendEventSql = (first: number, status: string, from = '') =>
   `INSERT INTO referral_events (referral_id, org_id, type, stage, detail, idempotency_key, occurred_at, status)
-   VALUES ($${first}, $${first + 1}, $${first + 2}, $${first + 3}, $${first + 4}, $${first + 5}, $${first + 6}, ${status})
+   SELECT $${first}::uuid, $${first + 1}::uuid, $${first + 2}::text, $${first + 3}::text, $${first + 4}::jsonb, $${first + 5}::text,
+     $${first + 6}::timestamptz, ${status} ${from}
    ON CONFLICT (idempotency_key) DO NOTHING`;
 
 const eventParams = (snapshot: ReferralSnapshot, event: ReferralEventInput): unknown[] => [
@@ -69,10 +73,6 @@ const eventParams = (snapshot: ReferralSnapshot, event: ReferralEventInput): unk
   event.idempotencyKey,
   event.occurredAt,
 ];
-
-async function appendEvent(client: PoolClient, snapshot: ReferralSnapshot, event: ReferralEventInput): Promise<void> {
-  await client.query(appendEventSql(1, '$8'), [...eventParams(snapshot, event), snapshot.status]);
-}
 
 // The referral ($1-$20), its event ($21-$27, recording the status stored) and, when a click brought it, the
 // click ($28-$34) in one statement: one round trip and no transaction held open between them.
@@ -92,6 +92,45 @@ const persistReferralSql = (withClick: boolean) => `WITH saved AS (${UPSERT_REFE
 const PERSIST_REFERRAL_SQL = persistReferralSql(false);
 const PERSIST_CLICKED_REFERRAL_SQL = persistReferralSql(true);
 
+/**
+ * The referral confirmed ($1-$20), its event ($21-$27) and the member's other open referrals superseded with an
+ * event each, in one statement. No lock is taken first: the partial unique indexes admit one confirmed referral
+ * per member, so a confirmation meeting another one (committed, or committing while this one waits on its row)
+ * fails as a whole with a unique violation, and `confirmAttribution` then answers that other attribution.
+ */
+const CONFIRM_REFERRAL_SQL = `WITH saved AS (${UPSERT_REFERRAL_SQL}),
+  confirmed AS (SELECT 1 FROM saved WHERE status = 'confirmed'),
+  event AS (${appendEventSql(21, `'confirmed'`, 'FROM confirmed')}),
+  superseded AS (
+    UPDATE referrals SET status = 'superseded', stuck = false, ended_at = $27, updated_at = now()
+    WHERE org_id = $2 AND id <> $1 AND status IN ('pending', 'expired', 'flagged')
+      AND (new_member_id = $12 OR (visitor_hash IS NOT NULL AND visitor_hash = $6))
+      AND EXISTS (SELECT 1 FROM confirmed)
+    RETURNING id, org_id, stage, workflow_id),
+  superseded_events AS (
+    INSERT INTO referral_events (referral_id, org_id, type, stage, detail, idempotency_key, occurred_at, status)
+    SELECT id, org_id, 'superseded', stage, jsonb_build_object('byReferralId', $1::text),
+      'superseded:' || id || ':' || $1::text, $27, 'superseded'
+    FROM superseded
+    ON CONFLICT (idempotency_key) DO NOTHING)
+  SELECT coalesce((SELECT status FROM saved), 'superseded') AS status,
+    coalesce((SELECT array_agg(workflow_id) FROM superseded), '{}') AS superseded_workflow_ids`;
+
+const ONE_CONFIRMATION_PER_MEMBER = ['referrals_one_confirmation_per_member', 'referrals_code_member_unique'];
+
+/**
+ * Whether another confirmation of the same member stood in this one's way: a unique violation of the one
+ * confirmation per member, or a deadlock with a confirmation superseding this referral while this one
+ * supersedes it. Either way the statement changed nothing and may be run again.
+ */
+const metAnotherConfirmation = (error: unknown): boolean => {
+  const { code, constraint } = error as { code?: string; constraint?: string };
+  return (code === '23505' && ONE_CONFIRMATION_PER_MEMBER.includes(constraint ?? '')) || code === '40P01';
+};
+
+/** How often a confirmation meeting another one is tried again before its activity fails and retries. */
+const CONFIRM_ATTEMPTS = 3;
+
 /** Every activity is idempotent: rows are keyed by ids the workflow chose, writes are upserts. */
 export function createActivities({
   pool,
@@ -101,26 +140,45 @@ export function createActivities({
   membershipClient,
   confirmRegistration,
 }: ActivityDependencies) {
+  async function persist({ snapshot, event, click }: PersistInput): Promise<{ status: ReferralSnapshot['status'] }> {
+    const params = [...referralParams(snapshot), ...eventParams(snapshot, event)];
+    const result = click
+      ? await pool.query(PERSIST_CLICKED_REFERRAL_SQL, [
+          ...params,
+          click.clickId,
+          click.occurredAt,
+          click.ipHash,
+          click.userAgent,
+          click.metadata,
+          click.duplicate,
+          click.implicit,
+        ])
+      : await pool.query(PERSIST_REFERRAL_SQL, params);
+    return { status: result.rows[0].status };
+  }
+
+  /** The member keeps the attribution they already have; this referral is superseded by it. */
+  async function supersedeBy(snapshot: ReferralSnapshot, event: ReferralEventInput, attribution: ReferralSnapshot): Promise<ConfirmOutcome> {
+    const superseded: ReferralSnapshot = { ...snapshot, status: 'superseded', confirmedAt: null, endedAt: event.occurredAt };
+    await persist({
+      snapshot: superseded,
+      event: {
+        type: 'superseded',
+        idempotencyKey: `superseded:${snapshot.referralId}:${attribution.referralId}`,
+        occurredAt: event.occurredAt,
+        detail: { byReferralId: attribution.referralId },
+      },
+    });
+    return { snapshot: superseded, record: toConversionRecord(attribution), supersededWorkflowIds: [] };
+  }
+
   return {
     async loadReferral(referralId: string): Promise<StoredReferral | null> {
       return loadStoredReferral(pool, referralId);
     },
 
-    async persistReferral({ snapshot, event, click }: PersistInput): Promise<{ status: ReferralSnapshot['status'] }> {
-      const params = [...referralParams(snapshot), ...eventParams(snapshot, event)];
-      const result = click
-        ? await pool.query(PERSIST_CLICKED_REFERRAL_SQL, [
-            ...params,
-            click.clickId,
-            click.occurredAt,
-            click.ipHash,
-            click.userAgent,
-            click.metadata,
-            click.duplicate,
-            click.implicit,
-          ])
-        : await pool.query(PERSIST_REFERRAL_SQL, params);
-      return { status: result.rows[0].status };
+    async persistReferral(input: PersistInput): Promise<{ status: ReferralSnapshot['status'] }> {
+      return persist(input);
     },
 
     /**
@@ -147,54 +205,30 @@ export function createActivities({
      * otherwise this one is confirmed and the member's other open referrals are superseded.
      */
     async confirmAttribution({ snapshot, event }: { snapshot: ReferralSnapshot; event: ReferralEventInput }): Promise<ConfirmOutcome> {
-      return withTransaction(pool, async (client) => {
-        // Serialises confirmations of one member within the organisation.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1 || $2))', [snapshot.orgId, snapshot.newMemberId]);
-        const existing = await client.query(
+      for (let attempt = 1; ; attempt += 1) {
+        let blockedBy: unknown;
+        try {
+          const result = await pool.query(CONFIRM_REFERRAL_SQL, [...referralParams(snapshot), ...eventParams(snapshot, event)]);
+          const { status, superseded_workflow_ids: supersededWorkflowIds } = result.rows[0];
+          if (status === 'confirmed') return { snapshot, record: toConversionRecord(snapshot), supersededWorkflowIds };
+        } catch (error) {
+          if (!metAnotherConfirmation(error)) throw error;
+          blockedBy = error;
+        }
+        // Another confirmation of this member got there first, or superseded this referral meanwhile.
+        const attribution = await pool.query(
           `SELECT * FROM referrals WHERE org_id = $1 AND new_member_id = $2 AND status = 'confirmed' AND id <> $3`,
           [snapshot.orgId, snapshot.newMemberId, snapshot.referralId],
         );
-        if (existing.rows.length > 0) {
-          const superseded: ReferralSnapshot = { ...snapshot, status: 'superseded', confirmedAt: null, endedAt: event.occurredAt };
-          await upsertReferral(client, superseded);
-          await appendEvent(client, superseded, {
-            type: 'superseded',
-            idempotencyKey: `superseded:${snapshot.referralId}:${existing.rows[0].id}`,
-            occurredAt: event.occurredAt,
-            detail: { byReferralId: existing.rows[0].id },
-          });
-          return {
-            snapshot: superseded,
-            record: toConversionRecord(snapshotFromRow(existing.rows[0])),
-            supersededWorkflowIds: [],
-          };
-        }
-        if ((await upsertReferral(client, snapshot)) === 'superseded') {
+        if (attribution.rows[0]) return supersedeBy(snapshot, event, snapshotFromRow(attribution.rows[0]));
+        if (!blockedBy) {
+          // Superseded by another member's confirmation on the same device: it stays so.
           const superseded: ReferralSnapshot = { ...snapshot, status: 'superseded', confirmedAt: null };
           return { snapshot: superseded, record: toConversionRecord(superseded), supersededWorkflowIds: [] };
         }
-        await appendEvent(client, snapshot, event);
-        const others = await client.query(
-          `UPDATE referrals SET status = 'superseded', stuck = false, ended_at = $4, updated_at = now()
-           WHERE org_id = $1 AND id <> $2 AND status IN ('pending', 'expired', 'flagged')
-             AND (new_member_id = $3 OR (visitor_hash IS NOT NULL AND visitor_hash = $5))
-           RETURNING *`,
-          [snapshot.orgId, snapshot.referralId, snapshot.newMemberId, event.occurredAt, snapshot.visitorHash],
-        );
-        for (const row of others.rows) {
-          await appendEvent(client, snapshotFromRow(row), {
-            type: 'superseded',
-            idempotencyKey: `superseded:${row.id}:${snapshot.referralId}`,
-            occurredAt: event.occurredAt,
-            detail: { byReferralId: snapshot.referralId },
-          });
-        }
-        return {
-          snapshot,
-          record: toConversionRecord(snapshot),
-          supersededWorkflowIds: others.rows.map((row) => row.workflow_id as string),
-        };
-      });
+        // The confirmation in the way was rolled back or reversed since: this one may stand after all.
+        if (attempt >= CONFIRM_ATTEMPTS) throw blockedBy;
+      }
     },
 
     /**

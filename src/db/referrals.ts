@@ -27,8 +27,10 @@ export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) 
   }
 }
 
-const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
+// A row read as such carries Dates; one read as JSON (to_jsonb) carries the same instants as strings.
+const iso = (value: Date | string | null): string | null => (value ? new Date(value).toISOString() : null);
 
+/** A referral's row, read as such or as JSON, as its snapshot. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function snapshotFromRow(row: any): ReferralSnapshot {
   return {
@@ -45,8 +47,8 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
     status: row.status as AttributionStatus,
     stuck: row.stuck,
     newMemberId: row.new_member_id,
-    clickedAt: row.clicked_at.toISOString(),
-    lastClickAt: row.last_click_at.toISOString(),
+    clickedAt: iso(row.clicked_at)!,
+    lastClickAt: iso(row.last_click_at)!,
     installedAt: iso(row.installed_at),
     accountCreatedAt: iso(row.account_created_at),
     firstLoginAt: iso(row.first_login_at),
@@ -79,16 +81,6 @@ export const referralParams = (s: ReferralSnapshot): unknown[] => [
   s.stage, s.impliedSteps, s.status, s.stuck, s.newMemberId, s.clickedAt, s.lastClickAt, s.installedAt,
   s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt, s.flagReason ?? null,
 ];
-
-/**
- * Writes the referral as its workflow sees it and answers the status now stored: a referral that
- * another confirmation superseded stays superseded whatever its own workflow last knew.
- */
-export async function upsertReferral(client: PoolClient, s: ReferralSnapshot): Promise<AttributionStatus> {
-  const result = await client.query(UPSERT_REFERRAL_SQL, referralParams(s));
-  if (result.rows.length > 0) return result.rows[0].status;
-  return 'superseded';
-}
 
 export async function loadStoredReferral(pool: Pool, referralId: string): Promise<StoredReferral | null> {
   const result = await pool.query(

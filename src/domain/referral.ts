@@ -28,10 +28,10 @@ export interface ReferralIdentity {
   direct: boolean;
 }
 
-/** The referral's whole state as stored in Postgres; times are ISO 8601 strings. */
 /** Where every referral starts: the workflow's first state, and the search attributes its start carries. */
 export const NEW_REFERRAL = { stage: 'clicked', status: 'pending', stuck: false } as const satisfies Pick<ReferralSnapshot, 'stage' | 'status' | 'stuck'>;
 
+/** The referral's whole state as stored in Postgres; times are ISO 8601 strings. */
 export interface ReferralSnapshot extends ReferralIdentity {
   stage: FunnelStage;
   impliedSteps: FunnelStep[];

@@ -63,12 +63,25 @@ interface ClickCodeRow extends CodeRow {
   clicks_last_minute: number;
 }
 
+interface ConfirmationCodeRow extends CodeRow {
+  /** The member's confirmed referral in the organisation, as a row in JSON. */
+  attribution: Record<string, unknown> | null;
+  /** The visitor of the latest referral on this code the app reported the member's account on (rule 4(a)). */
+  reported_visitor_hash: string | null;
+}
+
 /** How often a registration is matched again when the referral it matched was claimed meanwhile. */
 const MAX_REMATCHES = 3;
 
 const CODE_COLUMNS = `c.id, c.code, c.mentor_id, c.org_id, c.expires_at, c.revoked_at,
   o.attribution_window_seconds, o.confirmation_window_seconds, o.dedupe_window_seconds, o.badge_milestones`;
 const CODE_FROM = 'FROM referral_codes c JOIN organisations o ON o.id = c.org_id';
+
+/** Rule 4(a): the visitor of the latest referral on code $1 the app reported member $2's account on, still open. */
+const REPORTED_VISITOR_SQL = (codeId: string) => `SELECT l.visitor_hash FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
+  WHERE l.referral_code_id = ${codeId} AND l.new_member_id = $2
+    AND (r.id IS NULL OR r.status IN ('pending', 'expired', 'flagged', 'confirmed'))
+  ORDER BY l.linked_at DESC LIMIT 1`;
 
 export interface ClickRequest {
   code: string;
@@ -163,6 +176,19 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     return result.rows[0];
   }
 
+  /** The code with what a registration's matching starts from, in one round trip: every webhook pays for it. */
+  async function findCodeForConfirmation(code: string, newMemberId: string): Promise<ConfirmationCodeRow> {
+    const result = await deps.pool.query<ConfirmationCodeRow>(
+      `SELECT ${CODE_COLUMNS},
+         (SELECT to_jsonb(r) FROM referrals r WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.status = 'confirmed') AS attribution,
+         (${REPORTED_VISITOR_SQL('c.id')}) AS reported_visitor_hash
+       ${CODE_FROM} WHERE c.code = $1`,
+      [code, newMemberId],
+    );
+    if (!result.rows[0]) throw new NotFoundError('referral code');
+    return result.rows[0];
+  }
+
   async function findCode(where: 'code' | 'id', value: string): Promise<CodeRow> {
     const result = await deps.pool.query<CodeRow>(`SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.${where === 'code' ? 'code' : 'id'} = $1`, [value]);
     if (!result.rows[0]) throw new NotFoundError('referral code');
@@ -232,23 +258,29 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   }
 
   /**
-   * Records the app's word that this referral became the member's account, before the workflow hears of it,
-   * so a webhook that overtakes the worker still finds it. One member per referral.
+   * The code of the referral a token names, with the app's word that this referral became the member's account
+   * recorded before the workflow hears of it, so a webhook that overtakes the worker still finds it. One member per
+   * referral. One round trip: every step pays for it.
    */
-  async function linkMember(identity: ReferralIdentity, newMemberId: string): Promise<void> {
-    const linked = await deps.pool.query(
+  async function findCodeLinkingMember(claims: ReferralTokenClaims, newMemberId: string | undefined): Promise<CodeRow> {
+    const result = await deps.pool.query<CodeRow & { linked_member: string | null; recorded_member: string | null }>(
       `WITH link AS (
          INSERT INTO referral_member_links (referral_id, org_id, referral_code_id, visitor_hash, new_member_id)
-         VALUES ($1, $2, $3, $4, $5)
+         SELECT $1::uuid, c.org_id, c.id, $3::text, $4::uuid FROM referral_codes c WHERE c.id = $2 AND $4::uuid IS NOT NULL
          ON CONFLICT (referral_id) DO UPDATE SET referral_id = EXCLUDED.referral_id
          RETURNING new_member_id)
-       SELECT (SELECT new_member_id FROM link) AS reported, (SELECT new_member_id FROM referrals WHERE id = $1) AS recorded`,
-      [identity.referralId, identity.orgId, identity.referralCodeId, identity.visitorHash, newMemberId],
+       SELECT ${CODE_COLUMNS}, (SELECT new_member_id FROM link) AS linked_member,
+         (SELECT new_member_id FROM referrals WHERE id = $1) AS recorded_member
+       ${CODE_FROM} WHERE c.id = $2`,
+      [claims.referralId, claims.referralCodeId, claims.visitorHash, newMemberId ?? null],
     );
-    const { reported, recorded } = linked.rows[0];
-    if (reported !== newMemberId || (recorded && recorded !== newMemberId)) {
+    const code = result.rows[0];
+    if (!code) throw new NotFoundError('referral code');
+    const { linked_member: linked, recorded_member: recorded } = code;
+    if (newMemberId && (linked !== newMemberId || (recorded && recorded !== newMemberId))) {
       throw new ConflictError('this referral is already linked to another member');
     }
+    return code;
   }
 
   /**
@@ -257,14 +289,9 @@ export function createReferralService(deps: ReferralServiceDependencies) {
    * (c) else a direct referral. A referral already confirmed for this member still matches: a repeated
    * delivery that found no attribution a moment ago must land on it, not on a direct referral of its own.
    */
-  async function matchReferral(code: CodeRow, newMemberId: string, passedOver: string[]): Promise<ReferralIdentity> {
-    const reported = await deps.pool.query(
-      `SELECT l.visitor_hash FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
-       WHERE l.referral_code_id = $1 AND l.new_member_id = $2 AND (r.id IS NULL OR r.status IN ('pending', 'expired', 'flagged', 'confirmed'))
-       ORDER BY l.linked_at DESC LIMIT 1`,
-      [code.id, newMemberId],
-    );
-    if (reported.rows[0]) return identityFor(code, reported.rows[0].visitor_hash, false);
+  async function matchReferral(code: CodeRow, newMemberId: string, passedOver: string[], reportedVisitorHash?: string | null): Promise<ReferralIdentity> {
+    const reported = reportedVisitorHash !== undefined ? reportedVisitorHash : (await deps.pool.query(REPORTED_VISITOR_SQL('$1'), [code.id, newMemberId])).rows[0]?.visitor_hash;
+    if (reported) return identityFor(code, reported, false);
     const matched = await deps.pool.query(
       `SELECT r.*, $3::text AS code FROM referrals r
        WHERE r.referral_code_id = $1 AND r.id <> ALL ($4::uuid[])
@@ -311,10 +338,11 @@ export function createReferralService(deps: ReferralServiceDependencies) {
 
     /** A funnel step from the app, for the referral its token names. */
     async recordFunnelStep(claims: ReferralTokenClaims, step: StepRequest): Promise<void> {
-      const code = await findCode('id', claims.referralCodeId);
+      if (nameBasedUuid(referralWorkflowId(claims.referralCodeId, claims.visitorHash)) !== claims.referralId) {
+        throw new NotFoundError('referral');
+      }
+      const code = await findCodeLinkingMember(claims, step.newMemberId);
       const identity = identityFor(code, claims.visitorHash, false);
-      if (identity.referralId !== claims.referralId) throw new NotFoundError('referral');
-      if (step.newMemberId) await linkMember(identity, step.newMemberId);
       await withinSignalTimeout(() =>
         deps.temporal.workflow.signalWithStart(referralWorkflow, {
           ...startOptions(identity, code),
@@ -329,12 +357,12 @@ export function createReferralService(deps: ReferralServiceDependencies) {
      * already confirmed in the organisation keeps that attribution (one mentor per member).
      */
     async confirmRecruitment(request: ConfirmRequest): Promise<ConversionRecord> {
-      const code = await findCode('code', request.code);
-      const confirmed = await findConfirmedAttribution(code.org_id, request.newMemberId);
-      if (confirmed) return confirmed;
+      const code = await findCodeForConfirmation(request.code, request.newMemberId);
+      if (code.attribution) return toConversionRecord(snapshotFromRow(code.attribution));
       const passedOver: string[] = [];
       for (;;) {
-        const identity = await matchReferral(code, request.newMemberId, passedOver);
+        // The link read with the code serves the first match; a match again reads it afresh.
+        const identity = await matchReferral(code, request.newMemberId, passedOver, passedOver.length === 0 ? code.reported_visitor_hash : undefined);
         try {
           return await confirmOn(identity, code, request);
         } catch (error) {

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { createActivities, systemClock } from '../src/activities';
+import { createBadgeClient } from '../src/activities/badge-client';
+import type { ReferralSnapshot } from '../src/domain/referral';
+import { openHarness, type Harness, type SeededOrg } from './support/harness';
+
+// The confirmation's rules under concurrency, against Postgres alone: confirmations of one member reach the
+// activity at the same moment when two mentors' referrals are confirmed by two deliveries.
+let harness: Harness;
+let activities: ReturnType<typeof createActivities>;
+
+beforeAll(async () => {
+  harness = await openHarness();
+  activities = createActivities({ pool: harness.pool, clock: systemClock, badgeClient: createBadgeClient(undefined, 1000) });
+});
+
+afterAll(async () => {
+  await harness.close();
+});
+
+/** A referral on `code` stored as its workflow's first save left it, with the member's account when given. */
+async function storedReferral(code: SeededOrg, visitorHash: string, newMemberId: string | null): Promise<ReferralSnapshot> {
+  const at = new Date().toISOString();
+  const referralId = randomUUID();
+  const snapshot: ReferralSnapshot = {
+    referralId,
+    workflowId: `referral-${referralId}`,
+    orgId: code.orgId,
+    mentorId: code.mentorId,
+    referralCodeId: code.codeId,
+    code: code.code,
+    visitorHash,
+    direct: false,
+    stage: newMemberId ? 'account_created' : 'clicked',
+    impliedSteps: [],
+    status: 'pending',
+    stuck: false,
+    newMemberId,
+    clickedAt: at,
+    lastClickAt: at,
+    installedAt: null,
+    accountCreatedAt: newMemberId ? at : null,
+    firstLoginAt: null,
+    confirmedAt: null,
+    endedAt: null,
+  };
+  await activities.persistReferral({ snapshot, event: { type: 'clicked', idempotencyKey: `clicked:${referralId}`, occurredAt: at } });
+  return snapshot;
+}
+
+/** What the referral's workflow hands the activity to confirm it for the member. */
+function confirmation(snapshot: ReferralSnapshot, newMemberId: string) {
+  const occurredAt = new Date().toISOString();
+  return {
+    snapshot: { ...snapshot, newMemberId, status: 'confirmed' as const, confirmedAt: occurredAt },
+    event: { type: 'confirmed', idempotencyKey: `confirmed:${snapshot.referralId}:${newMemberId}`, occurredAt },
+  };
+}
+
+const confirm = (snapshot: ReferralSnapshot, newMemberId: string) => activities.confirmAttribution(confirmation(snapshot, newMemberId));
+
+async function statuses(org: { orgId: string }): Promise<Record<string, string>> {
+  const result = await harness.pool.query('SELECT id, status FROM referrals WHERE org_id = $1', [org.orgId]);
+  return Object.fromEntries(result.rows.map((row) => [row.id, row.status]));
+}
+
+async function confirmedCounts(...mentors: SeededOrg[]): Promise<number[]> {
+  return Promise.all(
+    mentors.map(async (mentor) => (await harness.pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [mentor.mentorId])).rows[0].confirmed_count),
+  );
+}
+
+async function eventKeys(referralId: string): Promise<string[]> {
+  const result = await harness.pool.query('SELECT idempotency_key FROM referral_events WHERE referral_id = $1 ORDER BY id', [referralId]);
+  return result.rows.map((row) => row.idempotency_key);
+}
+
+describe.each([
+  ['whose accounts were not yet recorded', false],
+  ['both recorded as the member\'s accounts', true],
+])('two mentors\' referrals of one member, %s, confirmed at the same moment', (_, accountsRecorded) => {
+  test('give one attribution; the other referral is superseded by it and answers it', async () => {
+    for (let round = 0; round < 8; round += 1) {
+      const mentorA = await harness.seedOrg();
+      const mentorB = await harness.addCode(mentorA);
+      const member = randomUUID();
+      const viaA = await storedReferral(mentorA, `device-a-${round}`, accountsRecorded ? member : null);
+      const viaB = await storedReferral(mentorB, `device-b-${round}`, accountsRecorded ? member : null);
+
+      const [outcomeA, outcomeB] = await Promise.all([confirm(viaA, member), confirm(viaB, member)]);
+
+      const [winner, loser] = outcomeA.snapshot.status === 'confirmed' ? [outcomeA, outcomeB] : [outcomeB, outcomeA];
+      expect(winner.snapshot.status).toBe('confirmed');
+      expect(loser.snapshot.status).toBe('superseded');
+      expect(loser.record).toEqual(winner.record);
+      expect(winner.record).toMatchObject({ newMemberId: member, status: 'confirmed' });
+      const winnerId = winner.snapshot.referralId;
+      const loserId = loser.snapshot.referralId;
+      expect(await statuses(mentorA)).toEqual({ [winnerId]: 'confirmed', [loserId]: 'superseded' });
+      const [countA, countB] = await confirmedCounts(mentorA, mentorB);
+      expect(countA + countB).toBe(1);
+      expect(await eventKeys(winnerId)).toEqual([`clicked:${winnerId}`, `confirmed:${winnerId}:${member}`]);
+      expect(await eventKeys(loserId)).toEqual([`clicked:${loserId}`, `superseded:${loserId}:${winnerId}`]);
+    }
+  });
+});
+
+test('a confirmation repeated after it succeeded (its activity retried) changes nothing and answers the same', async () => {
+  const mentor = await harness.seedOrg();
+  const member = randomUUID();
+  const referral = await storedReferral(mentor, 'device-repeat', member);
+  const input = confirmation(referral, member);
+  const first = await activities.confirmAttribution(input);
+  const again = await activities.confirmAttribution(input);
+  expect(again).toEqual(first);
+  expect(first.snapshot.status).toBe('confirmed');
+  expect(await confirmedCounts(mentor)).toEqual([1]);
+  expect(await eventKeys(referral.referralId)).toEqual([`clicked:${referral.referralId}`, `confirmed:${referral.referralId}:${member}`]);
+});
+
+test('two members on one device confirmed at the same moment: one stands, the other referral is superseded by it', async () => {
+  for (let round = 0; round < 8; round += 1) {
+    const mentorA = await harness.seedOrg();
+    const mentorB = await harness.addCode(mentorA);
+    const [memberA, memberB] = [randomUUID(), randomUUID()];
+    const viaA = await storedReferral(mentorA, `shared-device-${round}`, memberA);
+    const viaB = await storedReferral(mentorB, `shared-device-${round}`, memberB);
+
+    const [outcomeA, outcomeB] = await Promise.all([confirm(viaA, memberA), confirm(viaB, memberB)]);
+
+    const outcomes = [outcomeA.snapshot.status, outcomeB.snapshot.status].sort();
+    expect(outcomes).toEqual(['confirmed', 'superseded']);
+    const winner = outcomeA.snapshot.status === 'confirmed' ? viaA : viaB;
+    const loser = winner === viaA ? viaB : viaA;
+    expect(await statuses(mentorA)).toEqual({ [winner.referralId]: 'confirmed', [loser.referralId]: 'superseded' });
+    expect(await eventKeys(loser.referralId)).toEqual([`clicked:${loser.referralId}`, `superseded:${loser.referralId}:${winner.referralId}`]);
+  }
+});
