@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { reachedMilestones } from '../domain/funnel';
 import {
@@ -243,21 +242,21 @@ export function createActivities({
     }): Promise<BadgeAward[]> {
       const counts = await pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [input.mentorId]);
       const confirmedCount: number = counts.rows[0].confirmed_count;
-      const awardedAt = clock.now();
-      for (const milestone of reachedMilestones(confirmedCount, input.milestones)) {
-        await pool.query(
-          `INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (mentor_id, badge_key) DO NOTHING`,
-          [randomUUID(), input.mentorId, input.orgId, `recruits-${milestone}`, milestone, confirmedCount, awardedAt],
-        );
-      }
+      // New awards are claimed as they are inserted: the claim's UPDATE, in the same statement, cannot see them.
       const claimed = await pool.query(
-        `UPDATE badge_awards SET claimed_by = $2, claimed_at = now()
-         WHERE mentor_id = $1 AND delivered_at IS NULL
-           AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '${BADGE_CLAIM_LEASE}')
-         RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at`,
-        [input.mentorId, input.claimedBy],
+        `WITH awarded AS (
+           INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at, claimed_by, claimed_at)
+           SELECT gen_random_uuid(), $1::uuid, $3::uuid, 'recruits-' || milestone, milestone, $5::int, $6::timestamptz, $2::uuid, now()
+           FROM unnest($4::int[]) AS milestone
+           ON CONFLICT (mentor_id, badge_key) DO NOTHING
+           RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at),
+         claimed AS (
+           UPDATE badge_awards SET claimed_by = $2, claimed_at = now()
+           WHERE mentor_id = $1 AND delivered_at IS NULL
+             AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '${BADGE_CLAIM_LEASE}')
+           RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at)
+         SELECT * FROM awarded UNION ALL SELECT * FROM claimed`,
+        [input.mentorId, input.claimedBy, input.orgId, reachedMilestones(confirmedCount, input.milestones), confirmedCount, clock.now()],
       );
       return claimed.rows
         .map((row) => ({
