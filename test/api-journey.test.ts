@@ -56,6 +56,12 @@ test('the app clicks, signals its steps with the referral token, and the webhook
     const row = await harness.pool.query('SELECT stage FROM referrals WHERE id = $1', [clicked.referralId]);
     return row.rows[0]?.stage === 'account_created' ? true : undefined;
   });
+  // One member per referral: the same referral reported as another member's account is refused and changes nothing.
+  const otherMember = await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'k2', newMemberId: randomUUID() }, auth);
+  expect(otherMember.status).toBe(409);
+  expect(await otherMember.json()).toEqual({ error: { code: 'conflict', message: 'this referral is already linked to another member' } });
+  const links = await harness.pool.query('SELECT new_member_id FROM referral_member_links WHERE referral_id = $1', [clicked.referralId]);
+  expect(links.rows).toEqual([{ new_member_id: member }]);
 
   const delivery = { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: 'd-1' };
   const first = await signed('/api/v1/webhooks/membership', delivery);
