@@ -77,9 +77,9 @@ const CODE_COLUMNS = `c.id, c.code, c.mentor_id, c.org_id, c.expires_at, c.revok
   o.attribution_window_seconds, o.confirmation_window_seconds, o.dedupe_window_seconds, o.badge_milestones`;
 const CODE_FROM = 'FROM referral_codes c JOIN organisations o ON o.id = c.org_id';
 
-/** Rule 4(a): the visitor of the latest referral on code $1 the app reported member $2's account on, still open. */
-const REPORTED_VISITOR_SQL = (codeId: string) => `SELECT l.visitor_hash FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
-  WHERE l.referral_code_id = ${codeId} AND l.new_member_id = $2
+/** Rule 4(a): the visitor of the latest referral on the code `codeIdSql` names that the app reported member $2's account on, still open. */
+const REPORTED_VISITOR_SQL = (codeIdSql: string) => `SELECT l.visitor_hash FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
+  WHERE l.referral_code_id = ${codeIdSql} AND l.new_member_id = $2
     AND (r.id IS NULL OR r.status IN ('pending', 'expired', 'flagged', 'confirmed'))
   ORDER BY l.linked_at DESC LIMIT 1`;
 
