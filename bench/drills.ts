@@ -52,18 +52,32 @@ const answeredWith500 = new Map<string, number>();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once the worker says it runs (connected, its workflows loaded), or after a minute if it never does. */
+function running(worker: ChildService): Promise<void> {
+  return new Promise((resolve) => {
+    worker.onLine((line) => {
+      if (line.includes('"worker running"')) resolve();
+    });
+    setTimeout(resolve, 60_000).unref();
+  });
+}
+
 interface ClientCounters {
   retries: number;
   /** Why each retry was needed: the status answered, or `refused` when no answer came. */
   retriedBecause: Map<string, number>;
 }
 
-/** A client that retries like the app and the membership system do: until the request is accepted. */
-async function send(url: string, init: RequestInit, counters: ClientCounters): Promise<Response> {
+/**
+ * A client that retries like the app and the membership system do: until the request is accepted. `request` is
+ * built again for each attempt, as a webhook sender signs each delivery attempt afresh: a retry carrying the
+ * first attempt's signature would be refused once it is older than the signature's five minutes.
+ */
+async function send(url: string, request: () => RequestInit, counters: ClientCounters): Promise<Response> {
   for (;;) {
     let reason = 'refused';
     try {
-      const response = await fetch(url, init);
+      const response = await fetch(url, request());
       if (response.status < 500 && response.status !== 429) return response;
       reason = String(response.status);
     } catch {
@@ -79,6 +93,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
   const { code, mentorId, orgId } = await seedCode(stack.databaseUrl);
   let worker: ChildService = startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url });
   const counters = { retries: 0, retriedBecause: new Map<string, number>(), webhookDeliveries: 0 };
+  const webhooksRefused = new Map<string, number>();
   let finished = false;
   let next = 0;
   const confirmedJourneys = new Set<number>();
@@ -88,6 +103,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
       worker.kill('SIGKILL');
       await worker.exited;
       worker = startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url });
+      await running(worker);
     },
     done: () => finished,
     journeysStarted: (count) => waitFor(async () => (next >= count ? true : undefined), 15 * 60_000, `${count} journeys started`).then(() => undefined),
@@ -104,30 +120,39 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     const member = randomUUID();
     // Each journey is another person: their own device and network address (a header only; all traffic stays on loopback).
     const person = { 'x-forwarded-for': `198.51.${Math.floor(index / 250) % 256}.${index % 250}` };
+    const clickBody = JSON.stringify({ code, visitorId: `drill-${index}-${randomUUID()}` });
     const clicked = (await (
-      await send(`${api.url}/api/v1/referral-attributions`, {
+      await send(`${api.url}/api/v1/referral-attributions`, () => ({
         method: 'POST',
         headers: { 'content-type': 'application/json', ...person },
-        body: JSON.stringify({ code, visitorId: `drill-${index}-${randomUUID()}` }),
-      }, counters)
+        body: clickBody,
+      }), counters)
     ).json()) as { referralId: string; referralToken: string };
-    await send(`${api.url}/api/v1/referrals/${clicked.referralId}/events`, {
+    await send(`${api.url}/api/v1/referrals/${clicked.referralId}/events`, () => ({
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${clicked.referralToken}`, ...person },
       body: JSON.stringify({ type: 'account_created', idempotencyKey: `acct-${index}`, newMemberId: member }),
-    }, counters);
+    }), counters);
     // The webhook follows the app's report at once, usually before the worker has recorded it: the
     // referral is found by the app's member link, not by the row the worker writes.
     const body = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `d-${index}` });
     const deliver = async () => {
-      const at = Math.floor(Date.now() / 1000);
       counters.webhookDeliveries += 1;
-      const answer = await send(`${api.url}/api/v1/webhooks/membership`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(BENCH_SECRETS.MEMBERSHIP_WEBHOOK_SECRET, at, body)}` },
-        body,
+      const answer = await send(`${api.url}/api/v1/webhooks/membership`, () => {
+        const at = Math.floor(Date.now() / 1000);
+        return {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(BENCH_SECRETS.MEMBERSHIP_WEBHOOK_SECRET, at, body)}` },
+          body,
+        };
       }, counters);
-      if (answer.ok) confirmedJourneys.add(index);
+      if (answer.ok) {
+        confirmedJourneys.add(index);
+        return;
+      }
+      // Refused with a 4xx: the membership system would not send it again, and its journey is not confirmed.
+      const why = `${answer.status} ${await answer.text()}`.slice(0, 160);
+      webhooksRefused.set(why, (webhooksRefused.get(why) ?? 0) + 1);
     };
     const plan = drill.webhookPlan?.(index) ?? { copies: 1, delayMs: 0 };
     await Promise.all([
@@ -156,7 +181,8 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
       const response = await fetch(`${api.url}/api/v1/referral-attributions/mentor/${mentorId}/counts`, { headers: { authorization: `Bearer ${token}` } });
       const body = (await response.json()) as { totalClicks: number; pendingAttributions: number; confirmedAttributions: number };
       const delivered = badge.deliveredMilestones(mentorId);
-      return body.confirmedAttributions >= JOURNEYS && delivered.length >= expectedMilestones.length ? body : undefined;
+      // Every journey whose webhook was accepted; a refused one is reported, not waited for.
+      return body.confirmedAttributions >= confirmedJourneys.size && delivered.length >= expectedMilestones.length ? body : undefined;
     },
     15 * 60_000,
     `${drill.name}: every journey confirmed and every badge delivered`,
@@ -182,6 +208,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     retriedBecause: [...counters.retriedBecause].map(([reason, count]) => `${reason}: ${count}`).join(', '),
     webhookDeliveries: counters.webhookDeliveries,
     answered500: [...answeredWith500].map(([what, count]) => `${count}x ${what}`).join('; '),
+    webhooksRefused: [...webhooksRefused].map(([why, count]) => `${count}x ${why}`).join('; '),
     counts,
     lost: JOURNEYS - Number(confirmedPerMember.rows[0].once) - Number(confirmedPerMember.rows[0].more),
     duplicated: Number(confirmedPerMember.rows[0].more) + (counts.confirmedAttributions - JOURNEYS > 0 ? counts.confirmedAttributions - JOURNEYS : 0),
@@ -256,7 +283,9 @@ const DRILLS: Drill[] = [
   {
     name: 'kill -9 the worker',
     // From the first confirmed journey on: with local activities a journey takes well under a second, and a
-    // drill that ends before its first kill proves nothing. A worker needs 1-2 s to start here.
+    // drill that ends before its first kill proves nothing. Each worker runs 3-8 s before it is killed, counted
+    // from when it runs: a worker needs 1-2 s to start on one machine and longer on another, and one killed
+    // before it ever runs tests nothing but a worker that never comes back.
     async during(context) {
       let kills = 0;
       await context.firstJourneyConfirmed();
@@ -266,7 +295,7 @@ const DRILLS: Drill[] = [
         await sleep(3000 + Math.random() * 5000);
       }
       if (kills < 2) throw new Error(`the worker was killed only ${kills} times: the drill ended before its faults`);
-      return `the worker process group killed with SIGKILL ${kills} times, 3-8 s apart, from the first confirmed journey on, and restarted at once`;
+      return `the worker process group killed with SIGKILL ${kills} times from the first confirmed journey on, each restarted at once and killed again 3-8 s after it ran`;
     },
   },
   {
@@ -326,7 +355,7 @@ async function main(): Promise<string> {
   }
   const rows = results.map(
     (r) =>
-      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice; ${r.badgeCallsRepeated} calls repeated a key) | ${r.clientRetries}${r.retriedBecause ? ` (${r.retriedBecause})` : ''} | ${r.answered500 || 'none'} |`,
+      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice; ${r.badgeCallsRepeated} calls repeated a key) | ${r.clientRetries}${r.retriedBecause ? ` (${r.retriedBecause})` : ''} | ${r.answered500 || 'none'} | ${r.webhooksRefused || 'none'} |`,
   );
   const section = `## Fault drills (${SHORT ? 'short' : 'full'}), ${new Date().toISOString().slice(0, 16)}Z
 
@@ -334,8 +363,8 @@ Command: \`npm run drills${process.argv.length > 2 ? ` -- ${process.argv.slice(2
 the API and one worker as separate processes. Each journey: click, account created, membership webhook.
 Counts are read from the API (cache off) after the run and must equal the journeys driven.
 
-| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | client retries (why) | answered 500 (what the API logged) |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | client retries (why) | answered 500 (what the API logged) | webhooks refused (4xx) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
   return section;
