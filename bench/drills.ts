@@ -52,13 +52,15 @@ const answeredWith500 = new Map<string, number>();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves once the worker says it runs (connected, its workflows loaded), or after a minute if it never does. */
+/** Resolves once the worker says it runs (connected, its workflows loaded); a worker that does not within a minute fails the drill. */
 function running(worker: ChildService): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const timeout = setTimeout(() => reject(new Error(`the restarted worker did not run within a minute:\n${worker.output().slice(-2000)}`)), 60_000);
     worker.onLine((line) => {
-      if (line.includes('"worker running"')) resolve();
+      if (!line.includes('"worker running"')) return;
+      clearTimeout(timeout);
+      resolve();
     });
-    setTimeout(resolve, 60_000).unref();
   });
 }
 
@@ -91,7 +93,9 @@ async function send(url: string, request: () => RequestInit, counters: ClientCou
 
 async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, badge: BadgeService) {
   const { code, mentorId, orgId } = await seedCode(stack.databaseUrl);
-  let worker: ChildService = startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url });
+  // At info level, where the worker says when it runs (the kill drill times its kills from then).
+  const startWorker = () => startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url, LOG_LEVEL: 'info' });
+  let worker: ChildService = startWorker();
   const counters = { retries: 0, retriedBecause: new Map<string, number>(), webhookDeliveries: 0 };
   const webhooksRefused = new Map<string, number>();
   let finished = false;
@@ -102,7 +106,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     async restartWorker() {
       worker.kill('SIGKILL');
       await worker.exited;
-      worker = startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url });
+      worker = startWorker();
       await running(worker);
     },
     done: () => finished,
