@@ -136,3 +136,24 @@ test('two members on one device confirmed at the same moment: one stands, the ot
     expect(await eventKeys(loser.referralId)).toEqual([`clicked:${loser.referralId}`, `superseded:${loser.referralId}:${winner.referralId}`]);
   }
 });
+
+test('a confirmed referral written again with an earlier state stays confirmed, and the write says so', async () => {
+  const mentor = await harness.seedOrg();
+  const member = randomUUID();
+  const referral = await storedReferral(mentor, 'device-replayed', member);
+  await confirm(referral, member);
+  const at = new Date().toISOString();
+  const written = await activities.persistReferral({
+    snapshot: { ...referral, stuck: true },
+    event: { type: 'confirmation_overdue', idempotencyKey: `overdue:${referral.referralId}`, occurredAt: at },
+  });
+  expect(written).toEqual({ status: 'confirmed' });
+  expect(await statuses(mentor)).toEqual({ [referral.referralId]: 'confirmed' });
+  expect(await confirmedCounts(mentor)).toEqual([1]);
+  const reversed = await activities.persistReferral({
+    snapshot: { ...referral, status: 'reversed', endedAt: at },
+    event: { type: 'reversed', idempotencyKey: `reversed:${referral.referralId}:${member}`, occurredAt: at },
+  });
+  expect(reversed).toEqual({ status: 'reversed' });
+  expect(await confirmedCounts(mentor)).toEqual([0]);
+});

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createActivities, systemClock } from '../src/activities';
+import { createBadgeClient } from '../src/activities/badge-client';
+import { loadStoredReferral } from '../src/db/referrals';
 import { nameBasedUuid, referralWorkflowId, saltedHash } from '../src/services/identifiers';
 import { createReferralService } from '../src/services/referral-service';
+import { stateQuery } from '../src/workflows/messages';
 import {
   AttributionStatus,
   MentorId,
@@ -375,6 +379,35 @@ test('a run that finds its referral already confirmed delivers the badge an earl
     await eventually(async () => (badgeService.calls.length === 2 ? true : undefined), 30_000, 'the claimed badge');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(badgeService.calls.map((call) => call.body.milestone)).toEqual([1, 5]);
+  });
+});
+
+test('a run behind Postgres (its confirmation written by an attempt its history lost) carries on confirmed, with its badge', async () => {
+  await withBadgeService(undefined, async (badgeService) => {
+    const org = await harness.seedOrg();
+    const member = randomUUID();
+    const clicked = await click(org, 'history-behind');
+    await rowWhen(clicked.referralId, () => true, 'referral row');
+    // What the Postgres drill left: an attempt of this workflow's task confirmed the referral in Postgres, and
+    // the task was lost with Temporal's store, so the history still holds the referral as clicked.
+    const stored = (await loadStoredReferral(harness.pool, clicked.referralId))!.snapshot;
+    const at = new Date().toISOString();
+    await createActivities({ pool: harness.pool, clock: systemClock, badgeClient: createBadgeClient(undefined, 1000) }).confirmAttribution({
+      snapshot: { ...stored, stage: 'account_created', newMemberId: member, accountCreatedAt: at, status: 'confirmed', confirmedAt: at },
+      event: { type: 'confirmed', idempotencyKey: `confirmed:${clicked.referralId}:${member}`, occurredAt: at },
+    });
+    // The replayed history then records the account again, which would write the referral back to pending.
+    await step(clicked, 'account_created', { newMemberId: member });
+    const handle = await workflowOf(clicked.referralId);
+    const view = await eventually(async () => {
+      const state = await handle.query(stateQuery);
+      return state.referral.status === 'confirmed' ? state : undefined;
+    }, 30_000, 'the run carrying on confirmed');
+    expect(view.referral).toMatchObject({ status: 'confirmed', newMemberId: member, confirmedAt: at });
+    expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'confirmed', new_member_id: member });
+    expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+    await eventually(async () => (badgeService.calls.length > 0 ? true : undefined), 30_000, 'the badge');
+    expect(badgeService.calls.map((call) => call.body.milestone)).toEqual([1]);
   });
 });
 

@@ -73,11 +73,17 @@ const eventParams = (snapshot: ReferralSnapshot, event: ReferralEventInput): unk
   event.occurredAt,
 ];
 
+/**
+ * For the event's record: the status after the upsert named `saved`, the one written or the one that stood. A
+ * status that stood is read as of the statement's start, so a change committed while it waited may be missed;
+ * what the activity answers is read afresh (`storedStatus`).
+ */
+const STATUS_AFTER_SQL = `coalesce((SELECT status FROM saved), (SELECT status FROM referrals WHERE id = $1))`;
+
 // The referral ($1-$20), its event ($21-$27, recording the status stored) and, when a click brought it, the
 // click ($28-$34) in one statement: one round trip and no transaction held open between them.
 const persistReferralSql = (withClick: boolean) => `WITH saved AS (${UPSERT_REFERRAL_SQL}),
-  stored AS (SELECT coalesce((SELECT status FROM saved), 'superseded') AS status),
-  event AS (${appendEventSql(21, '(SELECT status FROM stored)')})${
+  event AS (${appendEventSql(21, STATUS_AFTER_SQL)})${
     withClick
       ? `,
   click AS (
@@ -87,7 +93,7 @@ const persistReferralSql = (withClick: boolean) => `WITH saved AS (${UPSERT_REFE
     ON CONFLICT (id) DO NOTHING)`
       : ''
   }
-  SELECT status FROM stored`;
+  SELECT (SELECT status FROM saved) AS status`;
 const PERSIST_REFERRAL_SQL = persistReferralSql(false);
 const PERSIST_CLICKED_REFERRAL_SQL = persistReferralSql(true);
 
@@ -112,7 +118,7 @@ const CONFIRM_REFERRAL_SQL = `WITH saved AS (${UPSERT_REFERRAL_SQL}),
       'superseded:' || id || ':' || $1::text, $27, 'superseded'
     FROM superseded
     ON CONFLICT (idempotency_key) DO NOTHING)
-  SELECT coalesce((SELECT status FROM saved), 'superseded') AS status,
+  SELECT (SELECT status FROM saved) AS status,
     coalesce((SELECT array_agg(workflow_id) FROM superseded), '{}') AS superseded_workflow_ids`;
 
 const ONE_CONFIRMATION_PER_MEMBER = ['referrals_one_confirmation_per_member', 'referrals_code_member_unique'];
@@ -153,7 +159,12 @@ export function createActivities({
           click.implicit,
         ])
       : await pool.query(PERSIST_REFERRAL_SQL, params);
-    return { status: result.rows[0].status };
+    return { status: result.rows[0].status ?? (await storedStatus(snapshot.referralId)) };
+  }
+
+  /** The referral's status now, when a write left the one that stood (read afresh: it may have just changed). */
+  async function storedStatus(referralId: string): Promise<ReferralSnapshot['status']> {
+    return (await pool.query('SELECT status FROM referrals WHERE id = $1', [referralId])).rows[0].status;
   }
 
   /** The member keeps the attribution they already have; this referral is superseded by it. */
@@ -206,10 +217,12 @@ export function createActivities({
     async confirmAttribution({ snapshot, event }: { snapshot: ReferralSnapshot; event: ReferralEventInput }): Promise<ConfirmOutcome> {
       for (let attempt = 1; ; attempt += 1) {
         let blockedBy: unknown;
+        let standing: ReferralSnapshot['status'] = 'superseded';
         try {
           const result = await pool.query(CONFIRM_REFERRAL_SQL, [...referralParams(snapshot), ...eventParams(snapshot, event)]);
           const { status, superseded_workflow_ids: supersededWorkflowIds } = result.rows[0];
           if (status === 'confirmed') return { snapshot, record: toConversionRecord(snapshot), supersededWorkflowIds };
+          standing = await storedStatus(snapshot.referralId);
         } catch (error) {
           if (!metAnotherConfirmation(error)) throw error;
           blockedBy = error;
@@ -221,9 +234,9 @@ export function createActivities({
         );
         if (attribution.rows[0]) return supersedeBy(snapshot, event, snapshotFromRow(attribution.rows[0]));
         if (!blockedBy) {
-          // Superseded by another member's confirmation on the same device: it stays so.
-          const superseded: ReferralSnapshot = { ...snapshot, status: 'superseded', confirmedAt: null };
-          return { snapshot: superseded, record: toConversionRecord(superseded), supersededWorkflowIds: [] };
+          // Superseded by another member's confirmation on the same device, or reversed or rejected: it stays so.
+          const ended: ReferralSnapshot = { ...snapshot, status: standing, confirmedAt: null };
+          return { snapshot: ended, record: toConversionRecord(ended), supersededWorkflowIds: [] };
         }
         // The confirmation in the way was rolled back or reversed since: this one may stand after all.
         if (attempt >= CONFIRM_ATTEMPTS) throw blockedBy;

@@ -60,7 +60,11 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
 
 /**
  * The referral's row written from its workflow's snapshot ($1-$20, in `referralParams` order), returning the
- * stored status. A superseded row stays superseded: nothing is returned then.
+ * stored status. A row's status never goes back: a superseded, reversed or rejected referral stays so, and a
+ * confirmed one becomes only reversed. Another confirmation may have superseded it; or an attempt of its own
+ * workflow wrote more than that workflow's history kept (its task lost after its activities ran, as when
+ * Temporal's store went down in the Postgres drill), and the run that replays the history writes an earlier
+ * state again. Nothing is returned then.
  */
 export const UPSERT_REFERRAL_SQL = `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
        stage, implied_steps, status, stuck, new_member_id, clicked_at, last_click_at, installed_at,
@@ -73,7 +77,8 @@ export const UPSERT_REFERRAL_SQL = `INSERT INTO referrals AS r (id, org_id, refe
        account_created_at = EXCLUDED.account_created_at, first_login_at = EXCLUDED.first_login_at,
        confirmed_at = EXCLUDED.confirmed_at, ended_at = EXCLUDED.ended_at, flag_reason = EXCLUDED.flag_reason,
        updated_at = now()
-     WHERE r.status <> 'superseded' OR EXCLUDED.status = 'superseded'
+     WHERE (r.status NOT IN ('superseded', 'reversed', 'rejected') OR EXCLUDED.status = r.status)
+       AND (r.status <> 'confirmed' OR EXCLUDED.status IN ('confirmed', 'reversed'))
      RETURNING status`;
 
 export const referralParams = (s: ReferralSnapshot): unknown[] => [

@@ -113,8 +113,16 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
 
   async function save(next: ReferralSnapshot, event: ReferralEventInput, click?: ClickInput & { duplicate: boolean; implicit: boolean }) {
     const stored = await store.persistReferral({ snapshot: next, event, click });
-    // Another referral's confirmation may have superseded this one in the meantime.
-    referral = stored.status === 'superseded' ? { ...next, status: 'superseded' } : next;
+    if (stored.status === next.status || stored.status === 'superseded' || !patched('adopt-stored-progress')) {
+      // Another referral's confirmation may have superseded this one in the meantime.
+      referral = stored.status === 'superseded' ? { ...next, status: 'superseded' } : next;
+    } else {
+      // Postgres is ahead of this history: an attempt whose task was lost after its activities ran got further
+      // (seen confirming in the Postgres drill). Carry on from what it stored; a confirmation's badges are due.
+      const ahead = await store.loadReferral(identity.referralId);
+      referral = ahead ? ahead.snapshot : next;
+      if (referral.status === 'confirmed') badgeCheckDue = true;
+    }
     timeline.push({
       type: event.type,
       stage: referral.stage,
