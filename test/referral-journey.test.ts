@@ -408,6 +408,7 @@ test('a run behind Postgres (its confirmation written by an attempt its history 
     expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
     await eventually(async () => (badgeService.calls.length > 0 ? true : undefined), 30_000, 'the badge');
     expect(badgeService.calls.map((call) => call.body.milestone)).toEqual([1]);
+    await recordHistory('history-behind', clicked.referralId);
   });
 });
 
