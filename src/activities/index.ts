@@ -53,12 +53,14 @@ export interface ConfirmOutcome {
 // A claim older than this belongs to a run that died before delivering; another may take it over.
 const BADGE_CLAIM_LEASE = '10 minutes';
 
+const INSERT_EVENT_SQL = 'INSERT INTO referral_events (referral_id, org_id, type, stage, detail, idempotency_key, occurred_at, status)';
+
 /**
  * A journey event, once per idempotency key: $first.. in `eventParams` order; `status` is an SQL expression.
  * `from` makes it conditional: the event is written once per row of that FROM clause.
  */
 const appendEventSql = (first: number, status: string, from = '') =>
-  `INSERT INTO referral_events (referral_id, org_id, type, stage, detail, idempotency_key, occurred_at, status)
+  `${INSERT_EVENT_SQL}
    SELECT $${first}::uuid, $${first + 1}::uuid, $${first + 2}::text, $${first + 3}::text, $${first + 4}::jsonb, $${first + 5}::text,
      $${first + 6}::timestamptz, ${status} ${from}
    ON CONFLICT (idempotency_key) DO NOTHING`;
@@ -113,7 +115,7 @@ const CONFIRM_REFERRAL_SQL = `WITH saved AS (${UPSERT_REFERRAL_SQL}),
       AND EXISTS (SELECT 1 FROM confirmed)
     RETURNING id, org_id, stage, workflow_id),
   superseded_events AS (
-    INSERT INTO referral_events (referral_id, org_id, type, stage, detail, idempotency_key, occurred_at, status)
+    ${INSERT_EVENT_SQL}
     SELECT id, org_id, 'superseded', stage, jsonb_build_object('byReferralId', $1::text),
       'superseded:' || id || ':' || $1::text, $27, 'superseded'
     FROM superseded
