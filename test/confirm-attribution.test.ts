@@ -147,13 +147,36 @@ test('a confirmed referral written again with an earlier state stays confirmed, 
     snapshot: { ...referral, stuck: true },
     event: { type: 'confirmation_overdue', idempotencyKey: `overdue:${referral.referralId}`, occurredAt: at },
   });
-  expect(written).toEqual({ status: 'confirmed' });
+  expect(written).toEqual({ status: 'confirmed', stage: 'account_created' });
   expect(await statuses(mentor)).toEqual({ [referral.referralId]: 'confirmed' });
   expect(await confirmedCounts(mentor)).toEqual([1]);
   const reversed = await activities.persistReferral({
     snapshot: { ...referral, status: 'reversed', endedAt: at },
     event: { type: 'reversed', idempotencyKey: `reversed:${referral.referralId}:${member}`, occurredAt: at },
   });
-  expect(reversed).toEqual({ status: 'reversed' });
+  expect(reversed).toEqual({ status: 'reversed', stage: 'account_created' });
   expect(await confirmedCounts(mentor)).toEqual([0]);
+});
+
+test('a write from a run that knows less of the journey keeps the steps reached; a change of status it brings is written', async () => {
+  const mentor = await harness.seedOrg();
+  const member = randomUUID();
+  const referral = await storedReferral(mentor, 'device-behind', member);
+  const journeyOf = async () =>
+    (await harness.pool.query('SELECT status, stage, new_member_id, account_created_at, installed_at, ended_at FROM referrals WHERE id = $1', [referral.referralId])).rows[0];
+  const reached = await journeyOf();
+  const at = new Date().toISOString();
+  const behind: ReferralSnapshot = { ...referral, stage: 'installed', newMemberId: null, installedAt: at, accountCreatedAt: null };
+  const written = await activities.persistReferral({
+    snapshot: behind,
+    event: { type: 'installed', idempotencyKey: `step:${referral.referralId}:installed`, occurredAt: at },
+  });
+  expect(written).toEqual({ status: 'pending', stage: 'account_created' });
+  expect(await journeyOf()).toEqual(reached);
+  const superseded = await activities.persistReferral({
+    snapshot: { ...behind, status: 'superseded', endedAt: at },
+    event: { type: 'superseded', idempotencyKey: `superseded:${referral.referralId}:other`, occurredAt: at },
+  });
+  expect(superseded).toEqual({ status: 'superseded', stage: 'account_created' });
+  expect(await journeyOf()).toEqual({ ...reached, status: 'superseded', ended_at: new Date(at) });
 });

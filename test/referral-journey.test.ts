@@ -412,6 +412,37 @@ test('a run behind Postgres (its confirmation written by an attempt its history 
   });
 });
 
+test('a run behind Postgres in stage alone (a confirmation held for review that its history lost) keeps the held confirmation', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  // Every click is a burst here, so the referral is held for review from its first click.
+  const flaggingService = createReferralService({ pool: harness.pool, temporal: harness.client, hashSalt: 'test-only-hash-salt', taskQueue: harness.taskQueue, burstClicksPerMinute: 0 });
+  const clicked = await flaggingService.recordClick({ code: org.code, visitorId: 'held-behind', metadata: {} });
+  await rowWhen(clicked.referralId, (row) => row.status === 'flagged', 'the referral held for review');
+  // What a lost attempt leaves: the confirmation held for review in Postgres (the account implied, the member
+  // linked) while the history, which never accepted that update, holds the referral as clicked.
+  const stored = (await loadStoredReferral(harness.pool, clicked.referralId))!.snapshot;
+  const at = new Date().toISOString();
+  await createActivities({ pool: harness.pool, clock: systemClock, badgeClient: createBadgeClient(undefined, 1000) }).persistReferral({
+    snapshot: { ...stored, stage: 'account_created', impliedSteps: ['installed', 'account_created'], newMemberId: member, installedAt: at, accountCreatedAt: at, confirmedAt: at },
+    event: { type: 'confirmation_held_for_review', idempotencyKey: `held:${clicked.referralId}:${member}`, occurredAt: at },
+  });
+  // The run then records the app's install, which would write the referral back to installed without its member.
+  await step(clicked, 'installed');
+  const handle = await workflowOf(clicked.referralId);
+  const view = await eventually(async () => {
+    const state = await handle.query(stateQuery);
+    return state.referral.stage === 'account_created' ? state : undefined;
+  }, 30_000, 'the run carrying on from the held confirmation');
+  expect(view.referral).toMatchObject({ status: 'flagged', stage: 'account_created', newMemberId: member, confirmedAt: at });
+  expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'flagged', stage: 'account_created', new_member_id: member, confirmed_at: new Date(at) });
+  await harness.service.review(clicked.referralId, { decision: 'approve', reviewerId: randomUUID() });
+  await rowWhen(clicked.referralId, (row) => row.status === 'confirmed', 'the approved confirmation');
+  expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'confirmed', stage: 'account_created', new_member_id: member });
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  await recordHistory('stage-behind', clicked.referralId);
+});
+
 test('a badge service failing for a while still gets the award, delivered once', async () => {
   await withBadgeService((call) => (call <= 3 ? 503 : 200), async (badgeService) => {
     const org = await harness.seedOrg();

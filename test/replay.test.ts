@@ -17,7 +17,7 @@ function recordedHistories() {
 const JOURNEYS = ['direct-referral', 'duplicate-click', 'expired', 'happy-path', 'out-of-order-steps'];
 /** Each release's recorded journeys: the whole journey set, or the path a release added. */
 const RECORDED: Record<string, string[]> = {
-  'adopt-stored-progress': ['history-behind'],
+  'adopt-stored-progress': ['history-behind', 'stage-behind'],
   'fewer-server-writes': JOURNEYS,
   'remote-activities': JOURNEYS,
 };

@@ -42,6 +42,9 @@ export interface PersistInput {
   click?: ClickInput & { duplicate: boolean; implicit: boolean };
 }
 
+/** What a referral's row holds after a write: the write's own status and stage, or those that stood. */
+export type StoredProgress = Pick<ReferralSnapshot, 'status' | 'stage'>;
+
 export interface ConfirmOutcome {
   /** This referral as stored: confirmed, or superseded when the member was already attributed. */
   snapshot: ReferralSnapshot;
@@ -78,7 +81,7 @@ const eventParams = (snapshot: ReferralSnapshot, event: ReferralEventInput): unk
 /**
  * For the event's record: the status after the upsert named `saved`, the one written or the one that stood. A
  * status that stood is read as of the statement's start, so a change committed while it waited may be missed;
- * what the activity answers is read afresh (`storedStatus`).
+ * what the activity answers is read afresh (`storedProgress`).
  */
 const STATUS_AFTER_SQL = `coalesce((SELECT status FROM saved), (SELECT status FROM referrals WHERE id = $1))`;
 
@@ -95,7 +98,7 @@ const persistReferralSql = (withClick: boolean) => `WITH saved AS (${UPSERT_REFE
     ON CONFLICT (id) DO NOTHING)`
       : ''
   }
-  SELECT (SELECT status FROM saved) AS status`;
+  SELECT (SELECT status FROM saved) AS status, (SELECT stage FROM saved) AS stage`;
 const PERSIST_REFERRAL_SQL = persistReferralSql(false);
 const PERSIST_CLICKED_REFERRAL_SQL = persistReferralSql(true);
 
@@ -147,7 +150,7 @@ export function createActivities({
   membershipClient,
   confirmRegistration,
 }: ActivityDependencies) {
-  async function persist({ snapshot, event, click }: PersistInput): Promise<{ status: ReferralSnapshot['status'] }> {
+  async function persist({ snapshot, event, click }: PersistInput): Promise<StoredProgress> {
     const params = [...referralParams(snapshot), ...eventParams(snapshot, event)];
     const result = click
       ? await pool.query(PERSIST_CLICKED_REFERRAL_SQL, [
@@ -161,12 +164,13 @@ export function createActivities({
           click.implicit,
         ])
       : await pool.query(PERSIST_REFERRAL_SQL, params);
-    return { status: result.rows[0].status ?? (await storedStatus(snapshot.referralId)) };
+    const saved = result.rows[0];
+    return saved.status ? { status: saved.status, stage: saved.stage } : storedProgress(snapshot.referralId);
   }
 
-  /** The referral's status now, when a write left the one that stood (read afresh: it may have just changed). */
-  async function storedStatus(referralId: string): Promise<ReferralSnapshot['status']> {
-    return (await pool.query('SELECT status FROM referrals WHERE id = $1', [referralId])).rows[0].status;
+  /** The referral's status and stage now, when a write left those that stood (read afresh: they may have just changed). */
+  async function storedProgress(referralId: string): Promise<StoredProgress> {
+    return (await pool.query('SELECT status, stage FROM referrals WHERE id = $1', [referralId])).rows[0];
   }
 
   /** The member keeps the attribution they already have; this referral is superseded by it. */
@@ -189,7 +193,7 @@ export function createActivities({
       return loadStoredReferral(pool, referralId);
     },
 
-    async persistReferral(input: PersistInput): Promise<{ status: ReferralSnapshot['status'] }> {
+    async persistReferral(input: PersistInput): Promise<StoredProgress> {
       return persist(input);
     },
 
@@ -224,7 +228,7 @@ export function createActivities({
           const result = await pool.query(CONFIRM_REFERRAL_SQL, [...referralParams(snapshot), ...eventParams(snapshot, event)]);
           const { status, superseded_workflow_ids: supersededWorkflowIds } = result.rows[0];
           if (status === 'confirmed') return { snapshot, record: toConversionRecord(snapshot), supersededWorkflowIds };
-          standing = await storedStatus(snapshot.referralId);
+          standing = (await storedProgress(snapshot.referralId)).status;
         } catch (error) {
           if (!metAnotherConfirmation(error)) throw error;
           blockedBy = error;

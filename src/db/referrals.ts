@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { AttributionStatus, FunnelStep } from '../domain/funnel';
+import { FUNNEL_STAGES, type AttributionStatus, type FunnelStep } from '../domain/funnel';
 import type { ReferralSnapshot, StoredReferral } from '../domain/referral';
 
 /** Runs `work` in one transaction; `begin` may open it with more than a plain BEGIN. */
@@ -58,28 +58,35 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
   };
 }
 
+const STAGE_ORDER = `ARRAY[${FUNNEL_STAGES.map((stage) => `'${stage}'`).join(', ')}]`;
+/** The write comes from a run that knows less of the journey than the row already holds. */
+const WRITE_IS_BEHIND = `array_position(${STAGE_ORDER}, EXCLUDED.stage) < array_position(${STAGE_ORDER}, r.stage)`;
+/** Columns of the journey so far: a write from behind leaves them as they stand. */
+const JOURNEY_COLUMNS = ['stage', 'implied_steps', 'new_member_id', 'installed_at', 'account_created_at', 'first_login_at', 'confirmed_at'];
+const ATTRIBUTION_COLUMNS = ['status', 'stuck', 'clicked_at', 'last_click_at', 'ended_at', 'flag_reason'];
+
 /**
  * The referral's row written from its workflow's snapshot ($1-$20, in `referralParams` order), returning the
- * stored status. A row's status never goes back: a superseded, reversed or rejected referral stays so, and a
- * confirmed one becomes only reversed. Another confirmation may have superseded it; or an attempt of its own
- * workflow wrote more than that workflow's history kept (its task lost after its activities ran, as when
- * Temporal's store went down in the Postgres drill), and the run that replays the history writes an earlier
- * state again. Nothing is returned then.
+ * stored status and stage. A row goes back neither in status nor in stage: a superseded, reversed or rejected
+ * referral stays so, a confirmed one becomes only reversed, and the steps reached stay reached. Another
+ * confirmation may have superseded it; or an attempt of its own workflow wrote more than that workflow's history
+ * kept (its task lost after its activities ran, as when Temporal's store went down in the Postgres drill, with
+ * a confirmation held for review that the history never accepted), and the run that replays the history writes
+ * an earlier state again. Such a write changes nothing and returns nothing, unless it changes the status (a
+ * supersession, an expiry): then the status is written and the journey so far is kept.
  */
 export const UPSERT_REFERRAL_SQL = `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
        stage, implied_steps, status, stuck, new_member_id, clicked_at, last_click_at, installed_at,
        account_created_at, first_login_at, confirmed_at, ended_at, flag_reason)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
      ON CONFLICT (id) DO UPDATE SET
-       stage = EXCLUDED.stage, implied_steps = EXCLUDED.implied_steps, status = EXCLUDED.status,
-       stuck = EXCLUDED.stuck, new_member_id = EXCLUDED.new_member_id, clicked_at = EXCLUDED.clicked_at,
-       last_click_at = EXCLUDED.last_click_at, installed_at = EXCLUDED.installed_at,
-       account_created_at = EXCLUDED.account_created_at, first_login_at = EXCLUDED.first_login_at,
-       confirmed_at = EXCLUDED.confirmed_at, ended_at = EXCLUDED.ended_at, flag_reason = EXCLUDED.flag_reason,
+       ${JOURNEY_COLUMNS.map((column) => `${column} = CASE WHEN ${WRITE_IS_BEHIND} THEN r.${column} ELSE EXCLUDED.${column} END`).join(',\n       ')},
+       ${ATTRIBUTION_COLUMNS.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
        updated_at = now()
      WHERE (r.status NOT IN ('superseded', 'reversed', 'rejected') OR EXCLUDED.status = r.status)
        AND (r.status <> 'confirmed' OR EXCLUDED.status IN ('confirmed', 'reversed'))
-     RETURNING status`;
+       AND (NOT ${WRITE_IS_BEHIND} OR EXCLUDED.status <> r.status)
+     RETURNING status, stage`;
 
 export const referralParams = (s: ReferralSnapshot): unknown[] => [
   s.referralId, s.orgId, s.referralCodeId, s.mentorId, s.workflowId, s.visitorHash, s.direct,

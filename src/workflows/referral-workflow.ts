@@ -113,12 +113,15 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
 
   async function save(next: ReferralSnapshot, event: ReferralEventInput, click?: ClickInput & { duplicate: boolean; implicit: boolean }) {
     const stored = await store.persistReferral({ snapshot: next, event, click });
-    if (stored.status === next.status || stored.status === 'superseded' || !patched('adopt-stored-progress')) {
+    // Writes recorded before the store answered its stage carry none.
+    const storeIsAhead = stored.status !== next.status || (stored.stage !== undefined && stored.stage !== next.stage);
+    if (!storeIsAhead || stored.status === 'superseded' || !patched('adopt-stored-progress')) {
       // Another referral's confirmation may have superseded this one in the meantime.
       referral = stored.status === 'superseded' ? { ...next, status: 'superseded' } : next;
     } else {
       // Postgres is ahead of this history: an attempt whose task was lost after its activities ran got further
-      // (seen confirming in the Postgres drill). Carry on from what it stored; a confirmation's badges are due.
+      // (seen confirming in the Postgres drill; a confirmation held for review moves the stage alone). Carry on
+      // from what it stored; a confirmation's badges are due.
       const ahead = await store.loadReferral(identity.referralId);
       referral = ahead ? ahead.snapshot : next;
       if (referral.status === 'confirmed') badgeCheckDue = true;
