@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { SignJWT } from 'jose';
@@ -18,6 +18,8 @@ import {
   machine,
   percentile,
   pidWithCommandLine,
+  processTree,
+  procStat,
   round,
   seedCode,
   spawnTsx,
@@ -37,35 +39,6 @@ const record = (markdown: string) => {
   results.push(markdown);
   log(markdown);
 };
-
-/** A process and all its descendants. */
-function processTree(rootPid: number): Set<number> {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      parents.set(Number(entry), Number(procStat(Number(entry))[1]));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const tree = new Set([rootPid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, parent] of parents) {
-      if (tree.has(parent) && !tree.has(pid)) {
-        tree.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return tree;
-}
-
-/** /proc/<pid>/stat from its state field on (the command name may hold spaces). */
-function procStat(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
 
 function treeRssMb(rootPid: number): number {
   let kb = 0;
@@ -157,23 +130,49 @@ async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number
   return { perSecond: latencies.length / seconds, served: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-/** The ceiling at a fixed offered rate: one signal-with-start every 1/rate s, whatever the earlier ones are doing. */
-async function bareSignalWithStartAtRate(stack: BenchStack, rate: number, seconds: number) {
-  const client = await stack.client();
+/**
+ * Latency at a fixed offered rate, open loop: one `send` every 1/rate s whatever the earlier ones are doing, each
+ * timed from when it was due, so a queue cannot hide. Used for ours and the bare start alike. (autocannon's rate
+ * mode sends each connection's quota for the second at once, and its coordinated-omission correction then assumes
+ * 1 ms between requests: a 100 ms answer adds a hundred samples. The half-ceiling rows before run F used it.)
+ */
+async function latencyAtRate(rate: number, seconds: number, send: () => Promise<boolean>) {
   const latencies: number[] = [];
+  let failed = 0;
   const sends: Array<Promise<void>> = [];
   const started = performance.now();
   for (let index = 0; index < rate * seconds; index += 1) {
     const due = started + (index * 1000) / rate;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
     sends.push(
-      signalWithStartEmpty(client).then(() => void latencies.push(performance.now() - due)),
+      send().then(
+        (ok) => (ok ? void latencies.push(performance.now() - due) : void (failed += 1)),
+        () => void (failed += 1),
+      ),
     );
   }
   await Promise.all(sends);
-  await client.connection.close();
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { perSecond: latencies.length / seconds, served: latencies.length, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), failed };
+}
+
+async function bareSignalWithStartAtRate(stack: BenchStack, rate: number, seconds: number) {
+  const client = await stack.client();
+  const result = await latencyAtRate(rate, seconds, () => signalWithStartEmpty(client).then(() => true));
+  await client.connection.close();
+  return result;
+}
+
+async function clicksAtRate(url: string, code: string, rate: number, seconds: number) {
+  return latencyAtRate(rate, seconds, async () => {
+    const response = await fetch(`${url}/api/v1/referral-attributions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }),
+    });
+    await response.arrayBuffer();
+    return response.status < 300;
+  });
 }
 
 const INGESTION_CPU: Array<keyof CpuPerRequest> = ['temporal', 'postgres', 'api', 'bench'];
@@ -200,6 +199,11 @@ async function clickIngestion(stack: BenchStack) {
     ceilingAtTop = ceiling.perSecond;
     apiAtTop = ours.perSecond;
   }
+  const halfRate = Math.max(1, Math.floor(ceilingAtTop / 2));
+  // First as the ceiling was measured, no worker running: the Temporal server takes the starts and nothing else.
+  const halfAlone = await clicksAtRate(api.url, code, halfRate, seconds);
+  accepted += halfAlone.served;
+  const bareHalfAlone = await bareSignalWithStartAtRate(stack, halfRate, seconds);
   const worker = startWorkerProcess(stack);
   const pool = createPool(stack.databaseUrl, () => undefined);
   const drainStarted = Date.now();
@@ -210,8 +214,7 @@ async function clickIngestion(stack: BenchStack) {
   );
   const drainSeconds = round((Date.now() - drainStarted) / 1000);
   await pool.end();
-  const halfRate = Math.max(1, Math.floor(ceilingAtTop / 2));
-  const half = await clicksThroughApi(api.url, code, { connections: 32, seconds, overallRate: halfRate });
+  const half = await clicksAtRate(api.url, code, halfRate, seconds);
   const bareHalf = await bareSignalWithStartAtRate(stack, halfRate, seconds);
   record(
     `### 1. Click ingestion (${stack.temporalStore}; embedded Postgres; API in its own process)
@@ -227,10 +230,12 @@ requests answered 2xx): Temporal server / Postgres / API process / this bench pr
 | --- | --- | --- |
 ${cpuRows.join('\n')}
 
-No worker ran during those rows; then one worker process worked off the ${accepted} accepted clicks in ${drainSeconds} s
+No worker ran during those rows, nor at half the ceiling next (${halfRate}/s offered, each request sent on schedule and timed from then):
+ours ${round(halfAlone.perSecond)} clicks/s served (${halfAlone.failed} not 2xx), p50 ${halfAlone.p50} ms, p99 ${halfAlone.p99} ms; the bare signal-with-start p50 ${bareHalfAlone.p50} ms,
+p99 ${bareHalfAlone.p99} ms. Then one worker process worked off the ${accepted} accepted clicks in ${drainSeconds} s
 (${round(accepted / drainSeconds)} journeys started and persisted per second).
-At half the ceiling (${halfRate} clicks/s offered, 32 connections) with that worker running: ${round(half.perSecond)} clicks/s served, p50 ${half.p50} ms, p99 ${half.p99} ms.
-The bare signal-with-start at the same ${halfRate}/s, sent on schedule, worker still running: p50 ${round(bareHalf.p50)} ms, p99 ${round(bareHalf.p99)} ms.
+At half the ceiling again with that worker running: ours ${round(half.perSecond)} clicks/s served (${half.failed} not 2xx), p50 ${half.p50} ms, p99 ${half.p99} ms;
+the bare signal-with-start, worker still running, p50 ${bareHalf.p50} ms, p99 ${bareHalf.p99} ms.
 Highest concurrency: ours ${round(apiAtTop)}/s against a ceiling of ${round(ceilingAtTop)}/s.`,
   );
   worker.kill('SIGTERM');

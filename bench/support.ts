@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -117,6 +117,35 @@ function pidWithCommandLine(text: string): number {
   return Math.min(...matches);
 }
 
+/** A process and all its descendants. */
+export function processTree(rootPid: number): Set<number> {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      parents.set(Number(entry), Number(procStat(Number(entry))[1]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const tree = new Set([rootPid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (tree.has(parent) && !tree.has(pid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return tree;
+}
+
+/** /proc/<pid>/stat from its state field on (the command name may hold spaces). */
+export function procStat(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -132,6 +161,26 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
  * as docker-compose does, instead of the CLI's dev server on SQLite.
  */
 export const TEMPORAL_ON_POSTGRES = process.argv.includes('--temporal-on-postgres');
+
+/**
+ * `--split-cores`: the Temporal server gets CPU 0 to itself and everything else (Postgres, the API, the workers,
+ * the load generators) the other CPUs, as where the Temporal server runs on machines of its own (docker-compose's
+ * shape, Temporal Cloud). Both sides of every comparison run under the same split.
+ */
+export const SPLIT_CORES = process.argv.includes('--split-cores');
+const TEMPORAL_CPUS = '0';
+const APPLICATION_CPUS = `1-${Math.max(1, cpus().length - 1)}`;
+
+/** Sets the CPUs every thread of a process tree may run on (threads and processes started later inherit them). */
+function pinTree(rootPid: number, cpuList: string) {
+  for (const pid of processTree(rootPid)) {
+    try {
+      execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpuList, String(pid)], { stdio: 'ignore' });
+    } catch {
+      // the process ended while we pinned it
+    }
+  }
+}
 
 /**
  * A bench run's own Postgres (embedded, its own data folder) and Temporal server: the dev server (its own
@@ -157,22 +206,29 @@ export interface BenchStack {
 }
 
 export async function startBenchStack(): Promise<BenchStack> {
+  // Postgres and every service started from here on inherit this process's CPUs; the Temporal server is moved.
+  if (SPLIT_CORES) pinTree(process.pid, APPLICATION_CPUS);
   const dir = mkdtempSync(path.join(tmpdir(), 'referral-bench-'));
   const pgPort = await freePort();
   const temporalPort = await freePort();
   const startPg = () => startPostgres({ dataDir: dir, port: pgPort, log });
   const postgres = await startPg();
   const onPostgres = TEMPORAL_ON_POSTGRES ? await prepareTemporalOnPostgres(dir, pgPort, postgres.databaseUrl, temporalPort) : undefined;
-  const startTemporalServer = () =>
-    onPostgres
+  const startTemporalServer = async () => {
+    const temporal = await (onPostgres
       ? onPostgres.start()
-      : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log });
+      : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log }));
+    if (SPLIT_CORES) pinTree(temporalPidOf(temporal), TEMPORAL_CPUS);
+    return temporal;
+  };
+  const temporalPidOf = (temporal: RunningTemporal) =>
+    'pid' in temporal ? (temporal.pid as number) : pidWithCommandLine(path.join(dir, 'temporal.sqlite'));
   const stack: BenchStack = {
     dir,
-    temporalStore: onPostgres
-      ? 'the full Temporal server 1.29.1, state and visibility in the embedded Postgres, 4 history shards'
-      : "the Temporal CLI's dev server on SQLite",
-    temporalPid: () => ('pid' in stack.temporal ? (stack.temporal.pid as number) : pidWithCommandLine(path.join(dir, 'temporal.sqlite'))),
+    temporalStore: `${
+      onPostgres ? 'the full Temporal server 1.29.1, state and visibility in the embedded Postgres, 4 history shards' : "the Temporal CLI's dev server on SQLite"
+    }${SPLIT_CORES ? `, split cores: the Temporal server alone on CPU ${TEMPORAL_CPUS}, everything else on CPU ${APPLICATION_CPUS}` : ''}`,
+    temporalPid: () => temporalPidOf(stack.temporal),
     pgPort,
     temporalPort,
     postgres,
