@@ -412,21 +412,28 @@ test('a run behind Postgres (its confirmation written by an attempt its history 
   });
 });
 
-test('a run behind Postgres in stage alone (a confirmation held for review that its history lost) keeps the held confirmation', async () => {
+/**
+ * What a lost attempt leaves on a referral held for review: its confirmation held in Postgres (the account implied,
+ * the member linked) while the history, which never accepted that update, holds the referral as clicked.
+ */
+async function heldConfirmationTheHistoryLost(visitorId: string) {
   const org = await harness.seedOrg();
   const member = randomUUID();
   // Every click is a burst here, so the referral is held for review from its first click.
   const flaggingService = createReferralService({ pool: harness.pool, temporal: harness.client, hashSalt: 'test-only-hash-salt', taskQueue: harness.taskQueue, burstClicksPerMinute: 0 });
-  const clicked = await flaggingService.recordClick({ code: org.code, visitorId: 'held-behind', metadata: {} });
+  const clicked = await flaggingService.recordClick({ code: org.code, visitorId, metadata: {} });
   await rowWhen(clicked.referralId, (row) => row.status === 'flagged', 'the referral held for review');
-  // What a lost attempt leaves: the confirmation held for review in Postgres (the account implied, the member
-  // linked) while the history, which never accepted that update, holds the referral as clicked.
   const stored = (await loadStoredReferral(harness.pool, clicked.referralId))!.snapshot;
   const at = new Date().toISOString();
   await createActivities({ pool: harness.pool, clock: systemClock, badgeClient: createBadgeClient(undefined, 1000) }).persistReferral({
     snapshot: { ...stored, stage: 'account_created', impliedSteps: ['installed', 'account_created'], newMemberId: member, installedAt: at, accountCreatedAt: at, confirmedAt: at },
     event: { type: 'confirmation_held_for_review', idempotencyKey: `held:${clicked.referralId}:${member}`, occurredAt: at },
   });
+  return { org, member, clicked, at };
+}
+
+test('a run behind Postgres in stage alone (a confirmation held for review that its history lost) keeps the held confirmation', async () => {
+  const { org, member, clicked, at } = await heldConfirmationTheHistoryLost('held-behind');
   // The run then records the app's install, which would write the referral back to installed without its member.
   await step(clicked, 'installed');
   const handle = await workflowOf(clicked.referralId);
@@ -441,6 +448,25 @@ test('a run behind Postgres in stage alone (a confirmation held for review that 
   expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'confirmed', stage: 'account_created', new_member_id: member });
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
   await recordHistory('stage-behind', clicked.referralId);
+});
+
+test('an approval reaching a run that never saw the held confirmation confirms it', async () => {
+  const { org, member, clicked } = await heldConfirmationTheHistoryLost('held-then-approved');
+  await harness.service.review(clicked.referralId, { decision: 'approve', reviewerId: randomUUID() });
+  const row = await rowWhen(clicked.referralId, (candidate) => candidate.status !== 'flagged', 'the review decided');
+  expect(row).toMatchObject({ status: 'confirmed', stage: 'account_created', new_member_id: member });
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  expect(await eventTypes(clicked.referralId)).toEqual(['flagged', 'confirmation_held_for_review', 'review_approved']);
+  await recordHistory('approved-behind', clicked.referralId);
+});
+
+test('a cancelled membership reaching a run that never saw its held confirmation reverses it', async () => {
+  const { org, member, clicked } = await heldConfirmationTheHistoryLost('held-then-cancelled');
+  expect(await harness.service.cancelMembership({ code: org.code, newMemberId: member })).toBe(1);
+  const row = await rowWhen(clicked.referralId, (candidate) => candidate.status !== 'flagged', 'the cancellation');
+  expect(row).toMatchObject({ status: 'reversed', new_member_id: member });
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
+  await recordHistory('cancelled-behind', clicked.referralId);
 });
 
 test('a badge service failing for a while still gets the award, delivered once', async () => {

@@ -20,6 +20,7 @@ const RECORDED: Record<string, string[]> = {
   'adopt-stored-progress': ['history-behind', 'stage-behind'],
   'fewer-server-writes': JOURNEYS,
   'remote-activities': JOURNEYS,
+  'store-before-review-and-cancel': ['approved-behind', 'cancelled-behind'],
 };
 const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`));
 

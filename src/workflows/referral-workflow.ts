@@ -319,7 +319,20 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     return outcome.record;
   }
 
+  /**
+   * Before acting on a message that only a confirmation makes sense of, a run that does not know of one reads
+   * the store: an attempt whose task was lost may have held or recorded it there (its update never entered this
+   * history). Such messages are rare (a coordinator's approval, a cancelled membership), so the read is cheap.
+   */
+  async function catchUpWithStore() {
+    const stored = await store.loadReferral(identity.referralId);
+    if (!stored || stageIndex(stored.snapshot.stage) < stageIndex(referral.stage)) return;
+    referral = stored.snapshot;
+    if (referral.status === 'confirmed') badgeCheckDue = true;
+  }
+
   async function onReview(review: ReviewInput) {
+    if (review.decision === 'approve' && !referral.confirmedAt && patched('review-reads-stored-confirmation')) await catchUpWithStore();
     if (referral.status !== 'flagged') return;
     const event: ReferralEventInput = {
       type: review.decision === 'approve' ? 'review_approved' : 'review_rejected',
@@ -337,6 +350,8 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
   }
 
   async function onCancel(cancellation: CancelInput) {
+    // The API sends a cancellation to the referrals Postgres links to the member: this run not knowing the member means the store is ahead.
+    if (!referral.newMemberId && patched('cancel-reads-stored-member')) await catchUpWithStore();
     const cancellable: readonly AttributionStatus[] = ['pending', 'confirmed', 'flagged'];
     if (referral.newMemberId !== cancellation.newMemberId || !cancellable.includes(referral.status)) return;
     await save(
