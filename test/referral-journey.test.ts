@@ -460,6 +460,16 @@ test('an approval reaching a run that never saw the held confirmation confirms i
   await recordHistory('approved-behind', clicked.referralId);
 });
 
+test('a confirmation for another member, sent by id to a run that never saw the held confirmation, is refused', async () => {
+  const { member, clicked } = await heldConfirmationTheHistoryLost('held-then-other-member');
+  const otherMember = randomUUID();
+  await expect(harness.service.confirmKnownReferral(clicked.referralId, { newMemberId: otherMember, source: 'webhook' })).rejects.toMatchObject({
+    status: 409,
+    message: `referral ${clicked.referralId} is linked to another member`,
+  });
+  expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'flagged', new_member_id: member });
+});
+
 test('a cancelled membership reaching a run that never saw its held confirmation reverses it', async () => {
   const { org, member, clicked } = await heldConfirmationTheHistoryLost('held-then-cancelled');
   expect(await harness.service.cancelMembership({ code: org.code, newMemberId: member })).toBe(1);

@@ -390,6 +390,10 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const snapshot = snapshotFromRow(found.rows[0]);
       const confirmed = await findConfirmedAttribution(snapshot.orgId, request.newMemberId);
       if (confirmed) return confirmed;
+      // The store decides, as the workflow would: its run may not know the member (its update lost with a task).
+      if (snapshot.newMemberId && snapshot.newMemberId !== request.newMemberId) {
+        throw new ConflictError(`referral ${referralId} is linked to another member`, { reason: 'ReferralLinkedToAnotherMember' });
+      }
       const code = await findCode('id', snapshot.referralCodeId);
       return confirmOn(identityOf(snapshot), code, { ...request, code: code.code });
     },
