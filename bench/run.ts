@@ -17,6 +17,7 @@ import {
   log,
   machine,
   median,
+  newVisitorClick,
   percentile,
   pidWithCommandLine,
   processTree,
@@ -169,7 +170,7 @@ async function clicksAtRate(url: string, code: string, rate: number, seconds: nu
     const response = await fetch(`${url}/api/v1/referral-attributions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }),
+      body: newVisitorClick(code),
     });
     await response.arrayBuffer();
     return response.status < 300;
@@ -197,9 +198,9 @@ async function clickIngestion(stack: BenchStack) {
     const ratios: number[] = [];
     const ceilings: number[] = [];
     const ourRates: number[] = [];
+    const measureCeiling = () => cpuPerRequest(stack, { api: api.child.pid! }, () => bareSignalWithStartCeiling(stack, concurrency, seconds));
+    const measureOurs = () => cpuPerRequest(stack, { api: api.child.pid! }, () => clicksThroughApi(api.url, code, { connections: concurrency, seconds }));
     for (let pair = 1; pair <= pairs; pair += 1) {
-      const measureCeiling = () => cpuPerRequest(stack, { api: api.child.pid! }, () => bareSignalWithStartCeiling(stack, concurrency, seconds));
-      const measureOurs = () => cpuPerRequest(stack, { api: api.child.pid! }, () => clicksThroughApi(api.url, code, { connections: concurrency, seconds }));
       // Every other pair measures ours first, so neither side always runs on the fuller store.
       const oursFirst = pair % 2 === 0;
       const earlierOurs = oursFirst ? await measureOurs() : undefined;

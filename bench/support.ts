@@ -338,6 +338,9 @@ export async function seedCode(databaseUrl: string, settings: { attributionWindo
   return { orgId, mentorId, codeId, code };
 }
 
+/** A click's request body on `code` from a visitor never seen before. */
+export const newVisitorClick = (code: string) => JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } });
+
 /** Clicks on one code through the API, a new visitor per request, with autocannon. */
 export async function clicksThroughApi(url: string, code: string, options: { connections: number; seconds: number; overallRate?: number }) {
   const result = await autocannon({
@@ -347,7 +350,7 @@ export async function clicksThroughApi(url: string, code: string, options: { con
     duration: options.seconds,
     overallRate: options.overallRate,
     headers: { 'content-type': 'application/json' },
-    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } }) }) }],
+    requests: [{ setupRequest: (request) => ({ ...request, body: newVisitorClick(code) }) }],
   });
   return {
     perSecond: result.requests.average,

@@ -111,6 +111,18 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     return result;
   }
 
+  /**
+   * Carries on from what Postgres holds, which an attempt whose task was lost may have taken further than this
+   * history (its confirmation update never entered it); a confirmation's badges are then due. Every state this run
+   * holds was written there first, so the store is never behind it.
+   */
+  async function adoptStoredProgress() {
+    const stored = await store.loadReferral(identity.referralId);
+    if (!stored) return;
+    referral = stored.snapshot;
+    if (referral.status === 'confirmed') badgeCheckDue = true;
+  }
+
   async function save(next: ReferralSnapshot, event: ReferralEventInput, click?: ClickInput & { duplicate: boolean; implicit: boolean }) {
     const stored = await store.persistReferral({ snapshot: next, event, click });
     // Writes recorded before the store answered its stage carry none.
@@ -120,11 +132,9 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
       referral = stored.status === 'superseded' ? { ...next, status: 'superseded' } : next;
     } else {
       // Postgres is ahead of this history: an attempt whose task was lost after its activities ran got further
-      // (seen confirming in the Postgres drill; a confirmation held for review moves the stage alone). Carry on
-      // from what it stored; a confirmation's badges are due.
-      const ahead = await store.loadReferral(identity.referralId);
-      referral = ahead ? ahead.snapshot : next;
-      if (referral.status === 'confirmed') badgeCheckDue = true;
+      // (seen confirming in the Postgres drill; a confirmation held for review moves the stage alone).
+      referral = next;
+      await adoptStoredProgress();
     }
     timeline.push({
       type: event.type,
@@ -319,20 +329,9 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     return outcome.record;
   }
 
-  /**
-   * Before acting on a message that only a confirmation makes sense of, a run that does not know of one reads
-   * the store: an attempt whose task was lost may have held or recorded it there (its update never entered this
-   * history). Such messages are rare (a coordinator's approval, a cancelled membership), so the read is cheap.
-   */
-  async function catchUpWithStore() {
-    const stored = await store.loadReferral(identity.referralId);
-    if (!stored || stageIndex(stored.snapshot.stage) < stageIndex(referral.stage)) return;
-    referral = stored.snapshot;
-    if (referral.status === 'confirmed') badgeCheckDue = true;
-  }
-
   async function onReview(review: ReviewInput) {
-    if (review.decision === 'approve' && !referral.confirmedAt && patched('review-reads-stored-confirmation')) await catchUpWithStore();
+    // An approval only a held confirmation makes sense of; approvals are rare, so the read costs nothing that matters.
+    if (review.decision === 'approve' && !referral.confirmedAt && patched('review-reads-stored-confirmation')) await adoptStoredProgress();
     if (referral.status !== 'flagged') return;
     const event: ReferralEventInput = {
       type: review.decision === 'approve' ? 'review_approved' : 'review_rejected',
@@ -351,7 +350,7 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
 
   async function onCancel(cancellation: CancelInput) {
     // The API sends a cancellation to the referrals Postgres links to the member: this run not knowing the member means the store is ahead.
-    if (!referral.newMemberId && patched('cancel-reads-stored-member')) await catchUpWithStore();
+    if (!referral.newMemberId && patched('cancel-reads-stored-member')) await adoptStoredProgress();
     const cancellable: readonly AttributionStatus[] = ['pending', 'confirmed', 'flagged'];
     if (referral.newMemberId !== cancellation.newMemberId || !cancellable.includes(referral.status)) return;
     await save(
