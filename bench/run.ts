@@ -33,7 +33,7 @@ import {
 } from './support';
 
 const SHORT = process.argv.includes('--short');
-// --only=journeys,reads,memory,burst,start runs just those (with --ceiling, benchmark 1 is skipped too).
+// --only=journeys,reads,memory,burst,busy-code,start runs just those (with --ceiling, benchmark 1 is skipped too).
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const results: string[] = [];
@@ -464,6 +464,69 @@ ${rows.join('\n')}`,
   await api.exited;
 }
 
+/**
+ * Loads `clicks` click events on a fresh code, spread evenly over the last week, and `lastMinute` more in the
+ * last few seconds, so the code's minute is busy. One referral holds them all: the burst check reads only the code's clicks.
+ */
+async function loadWeekOfClicks(databaseUrl: string, clicks: number, lastMinute: number) {
+  const seeded = await seedCode(databaseUrl);
+  const pool = createPool(databaseUrl, () => undefined);
+  const client = await pool.connect();
+  await client.query('BEGIN');
+  await client.query('SET LOCAL session_replication_role = replica');
+  const referralId = randomUUID();
+  await client.query(
+    `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status, clicked_at, last_click_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'clicked', 'pending', now(), now())`,
+    [referralId, seeded.orgId, seeded.codeId, seeded.mentorId, `bench-${referralId}`, referralId],
+  );
+  await client.query(
+    `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, visitor_hash)
+     SELECT gen_random_uuid(), $2, $4, $3, $1,
+       CASE WHEN n <= $6 THEN now() - (n * 0.01 || ' seconds')::interval ELSE now() - ((n - $6) * 604800.0 / $5 || ' seconds')::interval END,
+       md5(n::text)
+     FROM generate_series(1, $5::int + $6::int) AS n`,
+    [seeded.orgId, seeded.codeId, seeded.mentorId, referralId, clicks, lastMinute],
+  );
+  await client.query('COMMIT');
+  client.release();
+  await pool.query('ANALYZE click_events');
+  await pool.end();
+  return seeded;
+}
+
+/**
+ * 7. A viral code: while a code's last minute is busy, every click on it also counts the code's clicks of the last
+ * week (the burst check's yardstick). Sequential clicks on such a code against clicks on a quiet one, no worker running.
+ */
+async function busyCode(stack: BenchStack) {
+  const threshold = 30;
+  const api = await startApi(stack, { BURST_CLICKS_PER_MINUTE: String(threshold) });
+  const times = SHORT ? 50 : 200;
+  const click = (code: string) => async () => {
+    const response = await fetch(`${api.url}/api/v1/referral-attributions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: newVisitorClick(code) });
+    if (response.status !== 201) throw new Error(`a click answered ${response.status}`);
+    await response.arrayBuffer();
+  };
+  const rows: string[] = [];
+  for (const size of SHORT ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
+    const busy = await loadWeekOfClicks(stack.databaseUrl, size, 2 * threshold);
+    const quiet = await seedCode(stack.databaseUrl);
+    const quietClicks = await timed(times, click(quiet.code));
+    const busyClicks = await timed(times, click(busy.code));
+    rows.push(`| ${size.toLocaleString('en')} | ${quietClicks.p50} / ${quietClicks.p99} | ${busyClicks.p50} / ${busyClicks.p99} | ${round(busyClicks.p50 / quietClicks.p50, 2)} |`);
+  }
+  record(
+    `### 7. A busy code with a large week (embedded Postgres; ${2 * threshold} clicks in the code's last minute, burst threshold ${threshold}/min; ${times} sequential clicks each)
+
+| the code's clicks in the last week | quiet code p50 / p99 ms | busy code p50 / p99 ms | busy p50 / quiet p50 |
+| --- | --- | --- | --- |
+${rows.join('\n')}`,
+  );
+  api.kill('SIGTERM');
+  await api.exited;
+}
+
 /** Sizes for benchmark 4, e.g. --memory-sizes=10000,100000 (open referrals held at once, cumulative). */
 const memorySizes = process.argv
   .find((arg) => arg.startsWith('--memory-sizes='))
@@ -590,6 +653,7 @@ async function main(): Promise<string> {
     if (wanted('reads')) await aggregateReads(stack);
     if (wanted('memory')) await workerMemory(stack);
     if (wanted('burst')) await burst(stack, ceiling);
+    if (wanted('busy-code')) await busyCode(stack);
   } finally {
     await stack.stop();
   }

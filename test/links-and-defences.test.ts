@@ -4,6 +4,7 @@ import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import type { Role } from '../src/api/auth';
 import type { Config } from '../src/config';
+import { createReferralService } from '../src/services/referral-service';
 import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -257,6 +258,43 @@ test('a burst of clicks far above a code\'s normal rate is flagged; a confirmati
   expect((await call(admin, `/api/v1/referral-attributions/${burst.referralId}/review`, { method: 'POST', body: { decision: 'approve' } })).status).toBe(202);
   await rowWhen(burst.referralId, (row) => row.status === 'confirmed');
   expect(await mentorCounts()).toBe(confirmedBefore + 1);
+});
+
+test('a busy code\'s week of clicks is counted at most once a minute: history found later counts from the next minute', async () => {
+  const code = await harness.seedOrg();
+  // Two minutes ago, so every click of the test lies in the past.
+  let clock = Date.now() - 120_000;
+  const service = createReferralService({ pool: harness.pool, temporal: harness.client, hashSalt: 'test-only-hash-salt', taskQueue: harness.taskQueue, burstClicksPerMinute: 3, clock: () => new Date(clock) });
+  const clicksAt = async (at: number, clicks: number) => {
+    clock = at;
+    const recorded = [];
+    for (let index = 0; index < clicks; index += 1) recorded.push(await service.recordClick({ code: code.code, visitorId: randomUUID(), metadata: {} }));
+    return recorded;
+  };
+  const statusesOf = async (clicked: Array<{ referralId: string }>) => {
+    const stored = await eventually(async () => {
+      const rows = await harness.pool.query('SELECT id, status FROM referrals WHERE id = ANY($1::uuid[])', [clicked.map((click) => click.referralId)]);
+      return rows.rows.length === clicked.length ? rows.rows : undefined;
+    });
+    return clicked.map((click) => stored.find((row) => row.id === click.referralId).status);
+  };
+  const start = clock;
+  const quiet = await clicksAt(start, 3);
+  expect(await statusesOf(quiet)).toEqual(['pending', 'pending', 'pending']);
+  // Three clicks in the minute and three in the week: ten times the weekly rate, a burst. That week count is kept.
+  const firstBurst = await clicksAt(start + 1000, 1);
+  expect(await statusesOf(firstBurst)).toEqual(['flagged']);
+  // Then 8,000 earlier clicks of the week come to light, two minutes and more before: against those, this minute's are no burst.
+  await harness.pool.query(
+    `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at)
+     SELECT gen_random_uuid(), $1, $2, $3, $4, $5::timestamptz - (n || ' seconds')::interval FROM generate_series(120, 80110, 10) AS n`,
+    [code.codeId, quiet[0].referralId, code.mentorId, code.orgId, new Date(start).toISOString()],
+  );
+  const withinTheMinute = await clicksAt(start + 30_000, 3);
+  expect(await statusesOf(withinTheMinute)).toEqual(['flagged', 'flagged', 'flagged']);
+  // A minute after the week was counted it is counted again: the same busy minute is no burst against that week.
+  const nextMinute = await clicksAt(start + 61_500, 1);
+  expect(await statusesOf(nextMinute)).toEqual(['pending']);
 });
 
 test('bulk invitations give one code per mentor, idempotently, with per-row errors', async () => {

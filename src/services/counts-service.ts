@@ -1,4 +1,5 @@
 import { conversionRate } from '../domain/funnel';
+import { createExpiringCache } from './expiring-cache';
 
 export interface AttributionCounts {
   totalClicks: number;
@@ -21,24 +22,18 @@ const CACHE_LIMIT = 10_000;
 
 /** AttributionCounts for one mentor, from one SQL round trip, cached for `ttlMs` (60 s by default). */
 export function createCountsService(options: { repository: CountsRepository; ttlMs?: number; now?: () => number }) {
-  const ttlMs = options.ttlMs ?? 60_000;
-  const now = options.now ?? Date.now;
-  const cache = new Map<string, { at: number; counts: AttributionCounts }>();
+  const cache = createExpiringCache<AttributionCounts>({ ttlMs: options.ttlMs ?? 60_000, limit: CACHE_LIMIT, now: options.now ?? Date.now });
   return {
-    async countsFor(orgId: string, mentorId: string): Promise<AttributionCounts> {
-      const cached = cache.get(mentorId);
-      if (cached && now() - cached.at < ttlMs) return cached.counts;
-      const raw = await options.repository.countsFor(orgId, mentorId);
-      const counts: AttributionCounts = {
-        totalClicks: raw.totalClicks,
-        pendingAttributions: raw.pendingCount,
-        confirmedAttributions: raw.confirmedCount,
-        conversionRate: conversionRate(raw.confirmedCount, raw.totalClicks),
-      };
-      if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-      cache.set(mentorId, { at: now(), counts });
-      return counts;
-    },
+    countsFor: (orgId: string, mentorId: string): Promise<AttributionCounts> =>
+      cache.get(mentorId, async () => {
+        const raw = await options.repository.countsFor(orgId, mentorId);
+        return {
+          totalClicks: raw.totalClicks,
+          pendingAttributions: raw.pendingCount,
+          confirmedAttributions: raw.confirmedCount,
+          conversionRate: conversionRate(raw.confirmedCount, raw.totalClicks),
+        };
+      }),
   };
 }
 

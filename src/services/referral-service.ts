@@ -21,6 +21,7 @@ import { ConflictError, GoneError, NotFoundError } from '../errors';
 import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { AttributionStatus as AttributionStatusKey, MentorId, OrgId, ReferralCode, ReferralStage, ReferralStuck } from '../workflows/search-attributes';
+import { createExpiringCache } from './expiring-cache';
 import { nameBasedUuid, referralWorkflowId, saltedHash } from './identifiers';
 
 export interface ReferralServiceDependencies {
@@ -69,6 +70,14 @@ interface ConfirmationCodeRow extends CodeRow {
   /** The visitor of the latest referral on this code the app reported the member's account on (rule 4(a)). */
   reported_visitor_hash: string | null;
 }
+
+/**
+ * How long a busy code's count of last week's clicks is reused. The week moves by at most a minute's clicks in that
+ * time, a ten-thousandth of the week at the code's usual rate; counting it for every click of a busy minute made a viral
+ * code's clicks slower the bigger its week.
+ */
+const WEEK_COUNT_REUSE_MS = 60_000;
+const WEEK_COUNTS_KEPT = 10_000;
 
 /** How often a registration is matched again when the referral it matched was claimed meanwhile. */
 const MAX_REMATCHES = 3;
@@ -150,16 +159,21 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     return true;
   }
 
+  const weekClicksByCode = createExpiringCache<number>({ ttlMs: WEEK_COUNT_REUSE_MS, limit: WEEK_COUNTS_KEPT, now: () => now().getTime() });
+
   /** A burst: the last minute's clicks on the code reach the threshold and ten times the code's weekly rate. */
   async function isClickBurst(code: ClickCodeRow): Promise<boolean> {
     // The week is counted only when the minute is busy, so ordinary clicks pay for one small range scan.
     if (code.clicks_last_minute < burstClicksPerMinute) return false;
-    const lastWeek = await deps.pool.query(
-      `SELECT count(*) AS clicks FROM click_events
-       WHERE referral_code_id = $1 AND occurred_at > $2::timestamptz - interval '7 days'`,
-      [code.id, now()],
-    );
-    return code.clicks_last_minute >= 10 * (lastWeek.rows[0].clicks / (7 * 24 * 60));
+    const lastWeek = await weekClicksByCode.get(code.id, async () => {
+      const result = await deps.pool.query(
+        `SELECT count(*)::int AS clicks FROM click_events
+         WHERE referral_code_id = $1 AND occurred_at > $2::timestamptz - interval '7 days'`,
+        [code.id, now()],
+      );
+      return result.rows[0].clicks as number;
+    });
+    return code.clicks_last_minute >= 10 * (lastWeek / (7 * 24 * 60));
   }
 
   /** The code with what a click's checks need, in one round trip: every click pays for it. */
