@@ -6,6 +6,7 @@ import { SignJWT } from 'jose';
 import { createPool } from '../src/db/pool';
 import { createReferralService } from '../src/services/referral-service';
 import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/messages';
+import { referralWorkflow } from '../src/workflows/referral-workflow';
 import { BARE_TASK_QUEUE } from './bare/worker';
 import {
   type ChildService,
@@ -21,19 +22,20 @@ import {
   percentile,
   pidWithCommandLine,
   processTree,
-  procStat,
   round,
   seedCode,
   spawnTsx,
   startApi,
   startBenchStack,
   startWorkerProcess,
+  temporalSettled,
+  treeCpuSeconds,
   waitFor,
   type BenchStack,
 } from './support';
 
 const SHORT = process.argv.includes('--short');
-// --only=journeys,reads,memory,burst,busy-code,start runs just those (with --ceiling, benchmark 1 is skipped too).
+// --only=start-cost,journeys,reads,memory,burst,busy-code,start runs just those (with --ceiling, benchmark 1 is skipped too).
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const results: string[] = [];
@@ -52,23 +54,6 @@ function treeRssMb(rootPid: number): number {
     }
   }
   return Math.round(kb / 1024);
-}
-
-/**
- * User and system CPU seconds of a process tree so far (clock ticks of 1/100 s), with those of children that
- * ended and were reaped (a Postgres backend closing its connection): else the sum would fall when one ends.
- */
-function treeCpuSeconds(rootPid: number): number {
-  let ticks = 0;
-  for (const pid of processTree(rootPid)) {
-    try {
-      const [utime, stime, cutime, cstime] = procStat(pid).slice(11, 15).map(Number);
-      ticks += utime + stime + cutime + cstime;
-    } catch {
-      // ended
-    }
-  }
-  return ticks / 100;
 }
 
 /** The processes whose CPU a row accounts for, beside the Temporal server, Postgres and this bench process. */
@@ -102,6 +87,8 @@ function startCpuMeter(stack: BenchStack, ours: MeteredProcesses): (served: numb
 }
 
 async function cpuPerRequest<T extends { served: number }>(stack: BenchStack, ours: MeteredProcesses, step: () => Promise<T>) {
+  // Else the row would be charged for the earlier row's leftover work, and served at its pace.
+  await temporalSettled(stack);
   const perRequest = startCpuMeter(stack, ours);
   const result = await step();
   return { ...result, cpu: perRequest(result.served) };
@@ -114,7 +101,7 @@ function signalWithStartEmpty(client: Client) {
   return client.workflow.signalWithStart('emptyWorkflow', { taskQueue: 'bench-nobody', workflowId: `empty-${randomUUID()}`, signal: 'click', signalArgs: [{}] });
 }
 
-async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number, seconds: number) {
+async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number, seconds: number, start: (client: Client) => Promise<unknown> = signalWithStartEmpty) {
   const client = await stack.client();
   const latencies: number[] = [];
   const deadline = Date.now() + seconds * 1000;
@@ -122,7 +109,7 @@ async function bareSignalWithStartCeiling(stack: BenchStack, concurrency: number
     Array.from({ length: concurrency }, async () => {
       while (Date.now() < deadline) {
         const started = performance.now();
-        await signalWithStartEmpty(client);
+        await start(client);
         latencies.push(performance.now() - started);
       }
     }),
@@ -177,6 +164,30 @@ async function clicksAtRate(url: string, code: string, rate: number, seconds: nu
   });
 }
 
+/**
+ * While `load` runs for `seconds`, three probes at low rates, each timed as the load is: the API's `/healthz` (its
+ * event loop and HTTP, nothing behind them), Postgres's `SELECT 1` and an empty signal-with-start (the Temporal
+ * server). Whose tail a click's tail follows is whose queue it waited in.
+ */
+async function withTailProbes<T>(stack: BenchStack, apiUrl: string, seconds: number, load: () => Promise<T>) {
+  await temporalSettled(stack);
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  const client = await stack.client();
+  const [loaded, healthz, postgres, temporal] = await Promise.all([
+    load(),
+    latencyAtRate(20, seconds, async () => {
+      const response = await fetch(`${apiUrl}/healthz`);
+      await response.arrayBuffer();
+      return response.ok;
+    }),
+    latencyAtRate(20, seconds, () => pool.query('SELECT 1').then(() => true)),
+    latencyAtRate(10, seconds, () => signalWithStartEmpty(client).then(() => true)),
+  ]);
+  await Promise.all([pool.end(), client.connection.close()]);
+  const cell = (probe: { p50: number; p99: number }) => `${probe.p50} / ${probe.p99}`;
+  return { ...loaded, probes: `${cell(healthz)} | ${cell(postgres)} | ${cell(temporal)}` };
+}
+
 const INGESTION_CPU: Array<keyof CpuPerRequest> = ['temporal', 'postgres', 'api', 'bench'];
 
 async function clickIngestion(stack: BenchStack) {
@@ -222,9 +233,9 @@ async function clickIngestion(stack: BenchStack) {
   }
   const halfRate = Math.max(1, Math.floor(ceilingAtTop / 2));
   // First as the ceiling was measured, no worker running: the Temporal server takes the starts and nothing else.
-  const halfAlone = await clicksAtRate(api.url, code, halfRate, seconds);
+  const halfAlone = await withTailProbes(stack, api.url, seconds, () => clicksAtRate(api.url, code, halfRate, seconds));
   accepted += halfAlone.served;
-  const bareHalfAlone = await bareSignalWithStartAtRate(stack, halfRate, seconds);
+  const bareHalfAlone = await withTailProbes(stack, api.url, seconds, () => bareSignalWithStartAtRate(stack, halfRate, seconds));
   const worker = startWorkerProcess(stack);
   const pool = createPool(stack.databaseUrl, () => undefined);
   const drainStarted = Date.now();
@@ -235,7 +246,9 @@ async function clickIngestion(stack: BenchStack) {
   );
   const drainSeconds = round((Date.now() - drainStarted) / 1000);
   await pool.end();
+  await temporalSettled(stack);
   const half = await clicksAtRate(api.url, code, halfRate, seconds);
+  await temporalSettled(stack);
   const bareHalf = await bareSignalWithStartAtRate(stack, halfRate, seconds);
   record(
     `### 1. Click ingestion (${stack.temporalStore}; embedded Postgres; API in its own process)
@@ -255,7 +268,15 @@ ${cpuRows.join('\n')}
 
 No worker ran during those rows, nor at half the ceiling next (${halfRate}/s offered, each request sent on schedule and timed from then):
 ours ${round(halfAlone.perSecond)} clicks/s served (${halfAlone.failed} not 2xx), p50 ${halfAlone.p50} ms, p99 ${halfAlone.p99} ms; the bare signal-with-start p50 ${bareHalfAlone.p50} ms,
-p99 ${bareHalfAlone.p99} ms. Then one worker process worked off the ${accepted} accepted clicks in ${drainSeconds} s
+p99 ${bareHalfAlone.p99} ms. Probes meanwhile, each timed as the load is (p50 / p99 ms; the API's /healthz at 20/s, Postgres's
+SELECT 1 at 20/s, an empty signal-with-start at 10/s):
+
+| load at half the ceiling | /healthz | SELECT 1 | empty signal-with-start |
+| --- | --- | --- | --- |
+| ours | ${halfAlone.probes} |
+| the bare signal-with-start | ${bareHalfAlone.probes} |
+
+Then one worker process worked off the ${accepted} accepted clicks in ${drainSeconds} s
 (${round(accepted / drainSeconds)} journeys started and persisted per second).
 At half the ceiling again with that worker running: ours ${round(half.perSecond)} clicks/s served (${half.failed} not 2xx), p50 ${half.p50} ms, p99 ${half.p99} ms;
 the bare signal-with-start, worker still running, p50 ${bareHalf.p50} ms, p99 ${bareHalf.p99} ms.
@@ -265,6 +286,70 @@ Highest concurrency, medians: ours ${round(apiAtTop)}/s against a ceiling of ${r
   api.kill('SIGTERM');
   await Promise.all([worker.exited, api.exited]);
   return ceilingAtTop;
+}
+
+/**
+ * The start options a click gives the Temporal server, exactly as the referral service builds them: the service
+ * records one click on `code` against a client that keeps the options instead of sending them.
+ */
+type StartOptions = Parameters<Client['workflow']['signalWithStart']>[1];
+
+async function clickStartOptions(stack: BenchStack, code: string): Promise<StartOptions> {
+  let captured: StartOptions | undefined;
+  const keeping = {
+    withDeadline: (_deadline: number, send: () => Promise<unknown>) => send(),
+    workflow: { signalWithStart: async (_workflow: unknown, options: StartOptions) => void (captured = options) },
+  } as unknown as Client;
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  await createReferralService({ pool, temporal: keeping, hashSalt: BENCH_SECRETS.HASH_SALT }).recordClick({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } });
+  await pool.end();
+  return captured!;
+}
+
+/**
+ * 1b. What our start asks of the Temporal server beyond the empty one benchmark 1 measures against: the same
+ * signal-with-start carrying our start's payload (the referral's identity and settings, the click), then also its
+ * six search attributes, each to a workflow id of its own, no API and no Postgres in the way.
+ */
+async function startCost(stack: BenchStack) {
+  const { code } = await seedCode(stack.databaseUrl);
+  const ours = await clickStartOptions(stack, code);
+  const freshId = () => `${ours.workflowId}-${randomUUID()}`;
+  const variants: Record<string, (client: Client) => Promise<unknown>> = {
+    'the empty start (benchmark 1\'s ceiling)': signalWithStartEmpty,
+    // The options are the service's own for this workflow; only their type was lost on the way out.
+    'our payload': (client) => client.workflow.signalWithStart(referralWorkflow, { ...ours, workflowId: freshId(), typedSearchAttributes: undefined } as never),
+    'our payload and search attributes (what a click sends)': (client) => client.workflow.signalWithStart(referralWorkflow, { ...ours, workflowId: freshId() } as never),
+  };
+  const rounds = SHORT ? 1 : 3;
+  const seconds = SHORT ? 5 : 10;
+  const measured = new Map<string, Array<{ perSecond: number; cpu: number }>>(Object.keys(variants).map((name) => [name, []]));
+  for (let round_ = 0; round_ < rounds; round_ += 1) {
+    // Every other round runs the variants in the opposite order, so none always runs on the fullest store.
+    const names = Object.keys(variants);
+    for (const name of round_ % 2 === 0 ? names : names.reverse()) {
+      const result = await cpuPerRequest(stack, {}, () => bareSignalWithStartCeiling(stack, 16, seconds, variants[name]));
+      measured.get(name)!.push({ perSecond: result.perSecond, cpu: result.cpu.temporal! });
+    }
+  }
+  const emptyRate = median(measured.get(Object.keys(variants)[0])!.map((row) => row.perSecond));
+  const halfRate = Math.max(1, Math.floor(emptyRate / 2));
+  const client = await stack.client();
+  const rows: string[] = [];
+  for (const [name, runs] of measured) {
+    await temporalSettled(stack);
+    const half = await latencyAtRate(halfRate, seconds, () => variants[name](client).then(() => true));
+    const rate = median(runs.map((run) => run.perSecond));
+    rows.push(`| ${name} | ${runs.map((run) => round(run.perSecond)).join(', ')} | ${runs.map((run) => run.cpu).join(', ')} | ${round(rate / emptyRate, 2)} | ${half.p50} / ${half.p99} |`);
+  }
+  await client.connection.close();
+  record(
+    `### 1b. What our start asks of the Temporal server (${stack.temporalStore}; 16 in flight, ${rounds} rounds of ${seconds} s, alternating order; then ${halfRate}/s, half the empty start's rate, on schedule)
+
+| signal-with-start | starts/s | server CPU per start, ms | median starts/s / the empty start's | at ${halfRate}/s: p50 / p99 ms |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}`,
+  );
 }
 
 /**
@@ -649,6 +734,7 @@ async function main(): Promise<string> {
   try {
     // --ceiling=N skips benchmark 1 and takes its ceiling from an earlier run, for re-running the rest.
     const ceiling = knownCeiling ? Number(knownCeiling.split('=')[1]) : await clickIngestion(stack);
+    if (wanted('start-cost')) await startCost(stack);
     if (wanted('journeys')) await wholeJourneys(stack);
     if (wanted('reads')) await aggregateReads(stack);
     if (wanted('memory')) await workerMemory(stack);

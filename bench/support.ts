@@ -152,6 +152,40 @@ export function procStat(pid: number): string[] {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
+/**
+ * User and system CPU seconds of a process tree so far (clock ticks of 1/100 s), with those of children that
+ * ended and were reaped (a Postgres backend closing its connection): else the sum would fall when one ends.
+ */
+export function treeCpuSeconds(rootPid: number): number {
+  let ticks = 0;
+  for (const pid of processTree(rootPid)) {
+    try {
+      const [utime, stime, cutime, cstime] = procStat(pid).slice(11, 15).map(Number);
+      ticks += utime + stime + cutime + cstime;
+    } catch {
+      // ended
+    }
+  }
+  return ticks / 100;
+}
+
+/**
+ * Waits until the Temporal server has worked off what earlier load left it: it answers a start before its
+ * visibility and transfer tasks run, and those go on for seconds after a burst ends, so a measurement started at
+ * once pays for the one before it (seen: an empty start's p50 1.3 s while 40 clicks/s followed a row at 64 in
+ * flight, 33 ms once it had settled). Settled: under a tenth of a core over two seconds; gives up after `timeoutMs`.
+ * Answers how long it waited, in seconds.
+ */
+export async function temporalSettled(stack: BenchStack, timeoutMs = 180_000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const before = treeCpuSeconds(stack.temporalPid());
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const busy = (treeCpuSeconds(stack.temporalPid()) - before) / 2;
+    if (busy < 0.1 || Date.now() - started > timeoutMs) return Math.round((Date.now() - started) / 1000);
+  }
+}
+
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
