@@ -353,15 +353,17 @@ ${rows.join('\n')}`,
 }
 
 /**
- * Runs `journey` in `concurrency` loops for `seconds` after a warm-up; journeys per second, their latency and
- * the CPU each journey cost (metered from the end of the warm-up).
+ * Runs `journey` in `concurrency` loops for `seconds` once the Temporal server has settled and after a warm-up;
+ * journeys per second, their latency and the CPU each journey cost (metered from the end of the warm-up).
  */
 async function journeysFor(
+  stack: BenchStack,
   concurrency: number,
   seconds: number,
   startMeter: () => (served: number) => CpuPerRequest,
   journey: (slot: number, index: number) => Promise<boolean>,
 ) {
+  await temporalSettled(stack);
   let index = 0;
   await Promise.all(Array.from({ length: concurrency }, (_, slot) => journey(slot, index++)));
   const cpuPerJourney = startMeter();
@@ -386,7 +388,7 @@ async function journeysFor(
 async function bareJourneys(stack: BenchStack, concurrency: number, seconds: number) {
   const worker = spawnTsx('bench/bare/worker.ts', { TEMPORAL_ADDRESS: stack.temporal.address });
   const client = await stack.client();
-  const result = await journeysFor(concurrency, seconds, () => startCpuMeter(stack, { worker: worker.child.pid! }), async () => {
+  const result = await journeysFor(stack, concurrency, seconds, () => startCpuMeter(stack, { worker: worker.child.pid! }), async () => {
     const at = new Date().toISOString();
     const handle = await client.workflow.signalWithStart('bareJourneyWorkflow', {
       taskQueue: BARE_TASK_QUEUE,
@@ -411,7 +413,7 @@ async function apiJourneys(stack: BenchStack, api: ChildService & { url: string 
   const codes = await Promise.all(Array.from({ length: concurrency }, () => seedCode(stack.databaseUrl)));
   const worker = startWorkerProcess(stack);
   const meter = () => startCpuMeter(stack, { api: api.child.pid!, worker: worker.child.pid! });
-  const result = await journeysFor(concurrency, seconds, meter, (slot, index) => journeyThroughApi(api.url, codes[slot].code, index));
+  const result = await journeysFor(stack, concurrency, seconds, meter, (slot, index) => journeyThroughApi(api.url, codes[slot].code, index));
   worker.kill('SIGTERM');
   await worker.exited;
   return result;
