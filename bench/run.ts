@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { PoolClient } from 'pg';
 import { SignJWT } from 'jose';
 import { createPool } from '../src/db/pool';
 import { createReferralService } from '../src/services/referral-service';
@@ -288,12 +289,12 @@ Highest concurrency, medians: ours ${round(apiAtTop)}/s against a ceiling of ${r
   return ceilingAtTop;
 }
 
+type StartOptions = Parameters<Client['workflow']['signalWithStart']>[1];
+
 /**
  * The start options a click gives the Temporal server, exactly as the referral service builds them: the service
  * records one click on `code` against a client that keeps the options instead of sending them.
  */
-type StartOptions = Parameters<Client['workflow']['signalWithStart']>[1];
-
 async function clickStartOptions(stack: BenchStack, code: string): Promise<StartOptions> {
   let captured: StartOptions | undefined;
   const keeping = {
@@ -457,49 +458,58 @@ ${cpuRows.join('\n')}`,
   await api.exited;
 }
 
-/** Loads `clicks` click events (and a referral per ten clicks) for one mentor straight into Postgres. */
-async function loadClicks(databaseUrl: string, clicks: number) {
+/**
+ * A fresh code (and its organisation and mentor) with rows loaded straight into Postgres by `load`, in one
+ * transaction. Bulk loading skips the triggers (one statement updating one counter row a million times is
+ * quadratic): a loader that needs the mentor's counters sets them itself.
+ */
+async function bulkLoad(databaseUrl: string, load: (client: PoolClient, seeded: Awaited<ReturnType<typeof seedCode>>) => Promise<void>) {
   const seeded = await seedCode(databaseUrl);
   const pool = createPool(databaseUrl, () => undefined);
-  const referrals = Math.max(1, Math.floor(clicks / 10));
-  // Bulk loading skips the counter triggers (one statement updating one counter row a million
-  // times is quadratic) and sets the mentor's counters from a recount afterwards.
   const client = await pool.connect();
   await client.query('BEGIN');
   await client.query('SET LOCAL session_replication_role = replica');
-  await client.query(
-    `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status,
-       clicked_at, last_click_at, account_created_at, confirmed_at, new_member_id)
-     SELECT gen_random_uuid(), $1, $2, $3, 'bench-' || gen_random_uuid(), md5(n::text),
-       CASE WHEN n % 3 = 0 THEN 'account_created' ELSE 'clicked' END,
-       CASE WHEN n % 9 = 0 THEN 'confirmed' ELSE 'pending' END,
-       now() - (n || ' minutes')::interval, now() - (n || ' minutes')::interval,
-       CASE WHEN n % 3 = 0 THEN now() - (n || ' minutes')::interval END,
-       CASE WHEN n % 9 = 0 THEN now() - ((n - 1) || ' minutes')::interval END,
-       CASE WHEN n % 9 = 0 THEN gen_random_uuid() END
-     FROM generate_series(1, $4::int) AS n`,
-    [seeded.orgId, seeded.codeId, seeded.mentorId, referrals],
-  );
-  await client.query(
-    `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, visitor_hash, device_metadata, is_duplicate)
-     SELECT gen_random_uuid(), $2, r.id, $3, $1, r.clicked_at - (k || ' seconds')::interval, r.visitor_hash,
-       jsonb_build_object('shareChannel', (ARRAY['sms','email','whatsapp','qr'])[1 + k % 4]), k = 9
-     FROM (SELECT id, clicked_at, visitor_hash FROM referrals WHERE referral_code_id = $2) r, generate_series(0, 9) AS k`,
-    [seeded.orgId, seeded.codeId, seeded.mentorId],
-  );
-  await client.query(
-    `INSERT INTO mentor_counters (mentor_id, org_id, total_clicks, pending_count, confirmed_count)
-     SELECT $1, $2,
-       (SELECT count(*) FROM click_events WHERE mentor_id = $1 AND NOT is_duplicate),
-       (SELECT count(*) FROM referrals WHERE mentor_id = $1 AND status = 'pending' AND account_created_at IS NOT NULL),
-       (SELECT count(*) FROM referrals WHERE mentor_id = $1 AND status = 'confirmed')`,
-    [seeded.mentorId, seeded.orgId],
-  );
+  await load(client, seeded);
   await client.query('COMMIT');
   client.release();
   await pool.query('ANALYZE click_events; ANALYZE referrals');
   await pool.end();
   return seeded;
+}
+
+/** Loads `clicks` click events (and a referral per ten clicks) for one mentor straight into Postgres. */
+function loadClicks(databaseUrl: string, clicks: number) {
+  const referrals = Math.max(1, Math.floor(clicks / 10));
+  return bulkLoad(databaseUrl, async (client, seeded) => {
+    await client.query(
+      `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status,
+         clicked_at, last_click_at, account_created_at, confirmed_at, new_member_id)
+       SELECT gen_random_uuid(), $1, $2, $3, 'bench-' || gen_random_uuid(), md5(n::text),
+         CASE WHEN n % 3 = 0 THEN 'account_created' ELSE 'clicked' END,
+         CASE WHEN n % 9 = 0 THEN 'confirmed' ELSE 'pending' END,
+         now() - (n || ' minutes')::interval, now() - (n || ' minutes')::interval,
+         CASE WHEN n % 3 = 0 THEN now() - (n || ' minutes')::interval END,
+         CASE WHEN n % 9 = 0 THEN now() - ((n - 1) || ' minutes')::interval END,
+         CASE WHEN n % 9 = 0 THEN gen_random_uuid() END
+       FROM generate_series(1, $4::int) AS n`,
+      [seeded.orgId, seeded.codeId, seeded.mentorId, referrals],
+    );
+    await client.query(
+      `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, visitor_hash, device_metadata, is_duplicate)
+       SELECT gen_random_uuid(), $2, r.id, $3, $1, r.clicked_at - (k || ' seconds')::interval, r.visitor_hash,
+         jsonb_build_object('shareChannel', (ARRAY['sms','email','whatsapp','qr'])[1 + k % 4]), k = 9
+       FROM (SELECT id, clicked_at, visitor_hash FROM referrals WHERE referral_code_id = $2) r, generate_series(0, 9) AS k`,
+      [seeded.orgId, seeded.codeId, seeded.mentorId],
+    );
+    await client.query(
+      `INSERT INTO mentor_counters (mentor_id, org_id, total_clicks, pending_count, confirmed_count)
+       SELECT $1, $2,
+         (SELECT count(*) FROM click_events WHERE mentor_id = $1 AND NOT is_duplicate),
+         (SELECT count(*) FROM referrals WHERE mentor_id = $1 AND status = 'pending' AND account_created_at IS NOT NULL),
+         (SELECT count(*) FROM referrals WHERE mentor_id = $1 AND status = 'confirmed')`,
+      [seeded.mentorId, seeded.orgId],
+    );
+  });
 }
 
 async function timed(times: number, call: () => Promise<unknown>) {
@@ -555,31 +565,23 @@ ${rows.join('\n')}`,
  * Loads `clicks` click events on a fresh code, spread evenly over the last week, and `lastMinute` more in the
  * last few seconds, so the code's minute is busy. One referral holds them all: the burst check reads only the code's clicks.
  */
-async function loadWeekOfClicks(databaseUrl: string, clicks: number, lastMinute: number) {
-  const seeded = await seedCode(databaseUrl);
-  const pool = createPool(databaseUrl, () => undefined);
-  const client = await pool.connect();
-  await client.query('BEGIN');
-  await client.query('SET LOCAL session_replication_role = replica');
-  const referralId = randomUUID();
-  await client.query(
-    `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status, clicked_at, last_click_at)
-     VALUES ($1, $2, $3, $4, $5, $6, 'clicked', 'pending', now(), now())`,
-    [referralId, seeded.orgId, seeded.codeId, seeded.mentorId, `bench-${referralId}`, referralId],
-  );
-  await client.query(
-    `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, visitor_hash)
-     SELECT gen_random_uuid(), $2, $4, $3, $1,
-       CASE WHEN n <= $6 THEN now() - (n * 0.01 || ' seconds')::interval ELSE now() - ((n - $6) * 604800.0 / $5 || ' seconds')::interval END,
-       md5(n::text)
-     FROM generate_series(1, $5::int + $6::int) AS n`,
-    [seeded.orgId, seeded.codeId, seeded.mentorId, referralId, clicks, lastMinute],
-  );
-  await client.query('COMMIT');
-  client.release();
-  await pool.query('ANALYZE click_events');
-  await pool.end();
-  return seeded;
+function loadWeekOfClicks(databaseUrl: string, clicks: number, lastMinute: number) {
+  return bulkLoad(databaseUrl, async (client, seeded) => {
+    const referralId = randomUUID();
+    await client.query(
+      `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status, clicked_at, last_click_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'clicked', 'pending', now(), now())`,
+      [referralId, seeded.orgId, seeded.codeId, seeded.mentorId, `bench-${referralId}`, referralId],
+    );
+    await client.query(
+      `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, visitor_hash)
+       SELECT gen_random_uuid(), $2, $4, $3, $1,
+         CASE WHEN n <= $6 THEN now() - (n * 0.01 || ' seconds')::interval ELSE now() - ((n - $6) * 604800.0 / $5 || ' seconds')::interval END,
+         md5(n::text)
+       FROM generate_series(1, $5::int + $6::int) AS n`,
+      [seeded.orgId, seeded.codeId, seeded.mentorId, referralId, clicks, lastMinute],
+    );
+  });
 }
 
 /**

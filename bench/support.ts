@@ -174,15 +174,14 @@ export function treeCpuSeconds(rootPid: number): number {
  * visibility and transfer tasks run, and those go on for seconds after a burst ends, so a measurement started at
  * once pays for the one before it (seen: an empty start's p50 1.3 s while 40 clicks/s followed a row at 64 in
  * flight, 33 ms once it had settled). Settled: under a tenth of a core over two seconds; gives up after `timeoutMs`.
- * Answers how long it waited, in seconds.
  */
-export async function temporalSettled(stack: BenchStack, timeoutMs = 180_000): Promise<number> {
-  const started = Date.now();
+export async function temporalSettled(stack: BenchStack, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const before = treeCpuSeconds(stack.temporalPid());
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const busy = (treeCpuSeconds(stack.temporalPid()) - before) / 2;
-    if (busy < 0.1 || Date.now() - started > timeoutMs) return Math.round((Date.now() - started) / 1000);
+    if (busy < 0.1 || Date.now() > deadline) return;
   }
 }
 

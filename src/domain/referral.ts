@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { AttributionStatus, FunnelStage, FunnelStep } from './funnel';
 
 /** Per-organisation windows and milestones, passed into each referral workflow when it starts. */
@@ -14,6 +15,13 @@ export const DEFAULT_ORG_SETTINGS: OrgSettings = {
   dedupeWindowSeconds: 24 * 3600,
   badgeMilestones: [1, 5, 10, 25, 50],
 };
+
+/**
+ * A referral linked to one member refuses a confirmation for another: its workflow decides so from what it knows, the
+ * API from Postgres when the run may have lost the link (its update lost with a task).
+ */
+export const linkedToAnotherMember = (referralId: string) =>
+  ApplicationFailure.nonRetryable(`referral ${referralId} is linked to another member`, 'ReferralLinkedToAnotherMember');
 
 /** What never changes about a referral: whose link, which organisation, which visitor. */
 export interface ReferralIdentity {

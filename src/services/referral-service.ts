@@ -10,6 +10,7 @@ import { snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import {
   identityOf,
+  linkedToAnotherMember,
   NEW_REFERRAL,
   toConversionRecord,
   type ConfirmationSource,
@@ -129,6 +130,9 @@ export interface ConfirmRequest {
   occurredAt?: string;
   source: ConfirmationSource;
 }
+
+/** A workflow's refusal of a message, as the API answers it. */
+const conflictOf = (failure: ApplicationFailure) => new ConflictError(failure.message, { reason: failure.type });
 
 const settingsOf = (row: CodeRow): OrgSettings => ({
   attributionWindowSeconds: row.attribution_window_seconds,
@@ -264,9 +268,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         }),
       );
     } catch (error) {
-      if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
-        throw new ConflictError(error.cause.message, { reason: error.cause.type });
-      }
+      if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) throw conflictOf(error.cause);
       throw error;
     }
   }
@@ -405,9 +407,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const confirmed = await findConfirmedAttribution(snapshot.orgId, request.newMemberId);
       if (confirmed) return confirmed;
       // The store decides, as the workflow would: its run may not know the member (its update lost with a task).
-      if (snapshot.newMemberId && snapshot.newMemberId !== request.newMemberId) {
-        throw new ConflictError(`referral ${referralId} is linked to another member`, { reason: 'ReferralLinkedToAnotherMember' });
-      }
+      if (snapshot.newMemberId && snapshot.newMemberId !== request.newMemberId) throw conflictOf(linkedToAnotherMember(referralId));
       const code = await findCode('id', snapshot.referralCodeId);
       return confirmOn(identityOf(snapshot), code, { ...request, code: code.code });
     },

@@ -17,6 +17,7 @@ import type { createActivities } from '../activities';
 import { advanceStage, stageIndex, type AttributionStatus, type FunnelStep } from '../domain/funnel';
 import {
   NEW_REFERRAL,
+  linkedToAnotherMember,
   toConversionRecord,
   type CancelInput,
   type ClickInput,
@@ -254,12 +255,7 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
         'ReferralSuperseded',
       );
     }
-    if (referral.newMemberId && referral.newMemberId !== confirmation.newMemberId) {
-      throw ApplicationFailure.nonRetryable(
-        `referral ${identity.referralId} is linked to another member`,
-        'ReferralLinkedToAnotherMember',
-      );
-    }
+    if (referral.newMemberId && referral.newMemberId !== confirmation.newMemberId) throw linkedToAnotherMember(identity.referralId);
   }
 
   async function onConfirm(confirmation: ConfirmInput): Promise<ConversionRecord> {
