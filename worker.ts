@@ -4,10 +4,10 @@ import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
 import { createPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { configuredWorkerOptions, createReferralWorker, productionDependencies } from './src/worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher } from './src/worker/create-worker';
 
 /**
- * A worker on its own, for the production shape (docker-compose runs N of them): it needs
+ * A worker on its own, with the intake's dispatcher, for the production shape (docker-compose runs N of them): it needs
  * DATABASE_URL and TEMPORAL_ADDRESS and starts no servers. `npm start` runs one in-process instead.
  */
 async function runWorker(): Promise<void> {
@@ -17,6 +17,7 @@ async function runWorker(): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL);
   await migrate(config.DATABASE_URL);
+  installTemporalMetrics(config);
   const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -27,9 +28,11 @@ async function runWorker(): Promise<void> {
     ...productionDependencies(config, pool, client),
     ...configuredWorkerOptions(config),
   });
+  const dispatcher = startConfiguredDispatcher(config, pool, client, logger);
   logger.info({ taskQueue: 'referrals' }, 'worker running');
   // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.
   await worker.run();
+  await dispatcher.stop();
   await clientConnection.close();
   await connection.close();
   await pool.end();

@@ -24,6 +24,8 @@ export const configSchema = z
     TEMPORAL_PORT: port.default(7233),
     TEMPORAL_UI_PORT: port.default(8233),
     TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+    /** Where the Temporal SDK serves its worker metrics on 127.0.0.1 (appended to the API's /metrics); unset, it serves none. */
+    TEMPORAL_METRICS_PORT: port.optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
     JWKS_URL: optionalUrl,
     MEMBERSHIP_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_WEBHOOK_SECRET),
@@ -40,12 +42,14 @@ export const configSchema = z
     WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
     /** Workflows kept in a worker's memory; the rest replay from history when a message comes (~0.5 MB each). */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
-    /** How long a click or funnel step waits for Temporal to take its signal before it is answered 503 with Retry-After. */
+    /** Signal-with-starts the intake's dispatcher has in flight towards Temporal at once, per process. */
+    DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+    /** How long a review, a cancellation or one delivery of the intake waits for Temporal to take its signal. */
     SIGNAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     /** How long a membership confirmation waits for its referral's workflow before it is answered 503 with Retry-After. */
     CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
     /** Clicks in progress per API process beyond which new ones are answered 503 with Retry-After. */
-    MAX_CLICKS_IN_FLIGHT: z.coerce.number().int().min(1).default(64),
+    MAX_CLICKS_IN_FLIGHT: z.coerce.number().int().min(1).default(256),
     /** Clicks on one code within a minute from which, at ten times its usual rate, new clicks are held for review. */
     BURST_CLICKS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     COUNTS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),

@@ -1,3 +1,5 @@
+import type { JourneyFailureType } from './domain/journey';
+
 /** Failures a caller can act on; each carries its HTTP status and a stable code. */
 export class AppError extends Error {
   constructor(
@@ -38,5 +40,15 @@ export class ConflictError extends AppError {
 export class UnprocessableError extends AppError {
   constructor(code: string, message: string, details?: unknown) {
     super(422, code, message, details);
+  }
+}
+
+/** The journey refused a message (DESIGN.md rules 4-5), as its workflow or the store decided. */
+export class JourneyRefusedError extends ConflictError {
+  constructor(
+    readonly failure: JourneyFailureType,
+    message: string,
+  ) {
+    super(message, { reason: failure });
   }
 }

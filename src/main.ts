@@ -9,7 +9,7 @@ import { createPool, isPostgresReachable } from './db/pool';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
-import { configuredWorkerOptions, createReferralWorker, productionDependencies } from './worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, temporalMetricsUrl } from './worker/create-worker';
 import { ensureSchedules } from './worker/schedules';
 
 export interface RunningStack {
@@ -75,6 +75,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await workerRun;
       });
+      const dispatcher = startConfiguredDispatcher(config, pool, temporalClient, logger);
+      stops.push(() => dispatcher.stop());
     }
 
     const app = createApp({
@@ -82,6 +84,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       pool,
       temporal: temporalClient,
       config,
+      temporalMetricsUrl: temporalMetricsUrl(config),
       readiness: {
         postgres: () => isPostgresReachable(pool),
         temporal: async () => {
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
+  installTemporalMetrics(config);
   const stack = await startStack(config, logger);
   logger.info(
     {

@@ -1,5 +1,5 @@
 import { createPool } from '../src/db/pool';
-import { withTransaction } from '../src/db/referrals';
+import { withTransaction } from '../src/db/transaction';
 
 const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined, 2);
 const admin = createPool(process.env.TEST_DATABASE_URL!, () => undefined, 1);

@@ -188,7 +188,9 @@ test('rate limits per IP and per code hold across two API processes and answer 4
   expect((await fromIp('198.51.100.2', apiA)).status).toBe(200);
   const overCode = await fromIp('198.51.100.3', apiB);
   expect(overCode.status).toBe(429);
-  expect(((await overCode.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+  // A person who tapped the link gets a page, never JSON.
+  expect(overCode.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(await overCode.text()).toContain('We could not open your invitation just now');
 });
 
 test('a mentor clicking their own link is rejected, and so is a later click from that device', async () => {

@@ -60,7 +60,7 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   const first = startMain(env);
   const api = `http://localhost:${ports.api}`;
   await eventually(async () => ((await status(`${api}/readyz`)) === 200 ? true : undefined), 90_000, 'readiness');
-  expect(await (await fetch(`${api}/readyz`)).json()).toEqual({ status: 'ready', checks: { postgres: true, temporal: true } });
+  expect(await (await fetch(`${api}/readyz`)).json()).toEqual({ status: 'ready', checks: { postgres: true, temporal: true }, intake: { undelivered: 0, oldestAgeSeconds: 0 } });
   expect(await (await fetch(`${api}/healthz`)).json()).toEqual({ status: 'ok' });
   expect(await status(`http://localhost:${ports.ui}/`)).toBe(200);
   expect(first.output()).toContain(`API          ${api}`);
@@ -124,7 +124,7 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
   try {
     const response = await fetch(`${api.url}/readyz`);
     expect(response.status).toBe(503);
-    expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true } });
+    expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true }, intake: null });
     const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -133,6 +133,11 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
     expect(click.status).toBe(503);
     expect(click.headers.get('retry-after')).toBe('5');
     expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
+    // A person who tapped an invite link gets a page they can read.
+    const page = await fetch(`${api.url}/r/abcdefgh`);
+    expect(page.status).toBe(503);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('We could not open your invitation just now');
   } finally {
     await api.close();
     await connection.close();
@@ -140,17 +145,29 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
   }
 });
 
-/** A click answered 503 with Retry-After and the unavailable code, and no referral stored for the organisation. */
-async function expectClickUnavailable(apiUrl: string, harness: Harness, org: SeededOrg, visitorId: string) {
+/**
+ * With Temporal failing, a click is still taken (201, in the intake, no referral yet: the dispatcher delivers it later)
+ * and a confirmation, which waits for its workflow, answers 503 with Retry-After and confirms nothing.
+ */
+async function expectClickTakenConfirmationUnavailable(apiUrl: string, harness: Harness, org: SeededOrg, visitorId: string) {
   const click = await fetch(`${apiUrl}/api/v1/referral-attributions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ code: org.code, visitorId }),
   });
-  expect(click.status).toBe(503);
-  expect(click.headers.get('retry-after')).toBe('5');
-  expect(((await click.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
-  expect((await harness.pool.query('SELECT count(*) AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
+  expect(click.status).toBe(201);
+  expect((await harness.pool.query('SELECT count(*)::int AS n FROM intake WHERE org_id = $1 AND delivered_at IS NULL', [org.orgId])).rows[0].n).toBe(1);
+  const raw = JSON.stringify({ event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: new Date().toISOString(), deliveryId: `d-${visitorId}` });
+  const at = Math.floor(Date.now() / 1000);
+  const confirmation = await fetch(`${apiUrl}/api/v1/webhooks/membership`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload('y'.repeat(16), at, raw)}` },
+    body: raw,
+  });
+  expect(confirmation.status).toBe(503);
+  expect(confirmation.headers.get('retry-after')).toBe('5');
+  expect(((await confirmation.json()) as { error: { code: string } }).error.code).toBe('temporarily_unavailable');
+  expect((await harness.pool.query('SELECT count(*)::int AS n FROM referrals WHERE org_id = $1', [org.orgId])).rows[0].n).toBe(0);
 }
 
 test('a confirmation its workflow does not answer in time gets 503 with Retry-After; the retry confirms it once', async () => {
@@ -193,7 +210,7 @@ test('a confirmation its workflow does not answer in time gets 503 with Retry-Af
   }
 });
 
-test('a Temporal server that cannot find its namespace gets a click 503 with Retry-After, nothing stored', async () => {
+test('a Temporal server that cannot find its namespace: a click is taken, a confirmation answers 503 with Retry-After', async () => {
   const harness = await openHarness();
   const org = await harness.seedOrg();
   const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
@@ -204,7 +221,7 @@ test('a Temporal server that cannot find its namespace gets a click 503 with Ret
     config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) },
   });
   try {
-    await expectClickUnavailable(api.url, harness, org, 'visitor-without-namespace');
+    await expectClickTakenConfirmationUnavailable(api.url, harness, org, 'visitor-without-namespace');
   } finally {
     await api.close();
     await connection.close();
@@ -212,7 +229,7 @@ test('a Temporal server that cannot find its namespace gets a click 503 with Ret
   }
 });
 
-test('a Temporal server that takes connections but never answers gets a click 503 with Retry-After within SIGNAL_TIMEOUT_MS', async () => {
+test('a Temporal server that takes connections but never answers: a click is taken, a confirmation answers 503 within CONFIRM_TIMEOUT_MS', async () => {
   const harness = await openHarness();
   const org = await harness.seedOrg();
   // Accepts TCP and says nothing: an overloaded or wedged server, not a refused connection.
@@ -223,11 +240,11 @@ test('a Temporal server that takes connections but never answers gets a click 50
   const api = await listenApp({
     pool: harness.pool,
     temporal: new Client({ connection }),
-    config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16), SIGNAL_TIMEOUT_MS: 1000 },
+    config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16), CONFIRM_TIMEOUT_MS: 1000 },
   });
   try {
-    // Without the deadline this request waits on the silent server until the test times out.
-    await expectClickUnavailable(api.url, harness, org, 'waiting-visitor');
+    // Without the deadline the confirmation waits on the silent server until the test times out.
+    await expectClickTakenConfirmationUnavailable(api.url, harness, org, 'waiting-visitor');
   } finally {
     await api.close();
     await connection.close().catch(() => undefined);

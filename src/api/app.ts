@@ -4,12 +4,14 @@ import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { loadConfig, type Config } from '../config';
+import { createIntakeStore } from '../db/intake';
 import { withOrgScope } from '../db/scoped';
+import { measureBacklog, measureRequests } from '../metrics';
 import type { Logger } from '../logger';
 import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
 import { mentorCounts } from '../services/read-model';
-import { createReferralService } from '../services/referral-service';
+import { createReferralService, referralServiceSettings } from '../services/referral-service';
 import { createAuthenticator } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { openApiRoutes } from './openapi';
@@ -33,6 +35,8 @@ export interface AppDependencies {
   /** The secrets, and any other setting that should differ from its default. */
   config: Pick<Config, Secrets> & Partial<Omit<Config, Secrets>>;
   taskQueue?: string;
+  /** The Temporal SDK's Prometheus endpoint, appended to /metrics. */
+  temporalMetricsUrl?: string;
 }
 
 const REQUEST_BODY_LIMIT = '64kb';
@@ -55,6 +59,7 @@ export function createApp(deps: AppDependencies): express.Express {
       },
     }),
   );
+  app.use(measureRequests);
   app.use(
     express.json({
       limit: REQUEST_BODY_LIMIT,
@@ -70,9 +75,7 @@ export function createApp(deps: AppDependencies): express.Express {
     temporal: deps.temporal,
     hashSalt: config.HASH_SALT,
     taskQueue: deps.taskQueue,
-    burstClicksPerMinute: config.BURST_CLICKS_PER_MINUTE,
-    signalTimeoutMs: config.SIGNAL_TIMEOUT_MS,
-    confirmTimeoutMs: config.CONFIRM_TIMEOUT_MS,
+    ...referralServiceSettings(config),
   });
   const tokens = createReferralTokens(config.JWT_SECRET);
   const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL });
@@ -88,11 +91,12 @@ export function createApp(deps: AppDependencies): express.Express {
     repository: { countsFor: (orgId, mentorId) => withOrgScope(deps.pool, orgId, (client) => mentorCounts(client, mentorId)) },
   });
 
-  app.use(healthRoutes(deps.readiness));
+  const intake = createIntakeStore(deps.pool);
+  measureBacklog(intake.backlog);
+  app.use(healthRoutes({ readiness: deps.readiness, backlog: intake.backlog, temporalMetricsUrl: deps.temporalMetricsUrl }));
   app.use(openApiRoutes());
   app.use(
     landingRoutes({
-      pool: deps.pool,
       service,
       tokens,
       clickGate,

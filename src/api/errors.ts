@@ -27,23 +27,30 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
   return undefined;
 }
 
+/** Postgres and network failures that pass: refused or lost connections, a server shutting down or starting up. */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+/** gRPC statuses that pass: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED. */
+const TRANSIENT_GRPC_STATUSES = new Set([14, 4, 8]);
+const GRPC_NOT_FOUND = 5;
 
-/** Postgres or Temporal out of reach: the caller should retry, nothing was accepted. */
+type ErrorLike = { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; metadata?: unknown };
+
+/** Postgres or Temporal out of reach for a while: the caller should retry, nothing was accepted. Anything else is not. */
 function isTemporarilyUnavailable(error: unknown): boolean {
-  for (let current = error as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; metadata?: unknown } | undefined, depth = 0; current && depth < 5; depth += 1) {
+  for (let current = error as ErrorLike | undefined, depth = 0; current && depth < 5; depth += 1) {
     if (typeof current.code === 'string' && UNAVAILABLE_CODES.has(current.code)) return true;
-    if (current.name === 'ServiceError' || current.name === 'ConnectionError') return true;
-    // A Temporal server whose own Postgres is down cannot read its namespaces and says the namespace is not
-    // found (seen in the Postgres drill on Temporal on Postgres): an outage of ours, not the caller's mistake.
+    if (current.name === 'ConnectionError') return true;
+    // A Temporal server whose own store is down cannot read its namespaces and says the namespace is not found (seen
+    // in the Postgres drill on Temporal on Postgres), wrapped or, from an update-with-start, as the gRPC status itself.
     if (current.name === 'NamespaceNotFoundError') return true;
     // A confirmation its workflow did not answer within CONFIRM_TIMEOUT_MS: retried, it lands.
     if (current.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
-    // A gRPC status the Temporal client passes on unwrapped (an update-with-start whose operation failed; seen as
-    // "Namespace default is not found." in the Postgres drill on Temporal on Postgres): an outage, as ServiceError is.
-    if (typeof current.code === 'number' && 'metadata' in current) return true;
+    if (typeof current.code === 'number' && 'metadata' in current) {
+      if (TRANSIENT_GRPC_STATUSES.has(current.code)) return true;
+      return current.code === GRPC_NOT_FOUND && typeof current.message === 'string' && /Namespace .* not found/i.test(current.message);
+    }
     if (typeof current.message === 'string' && /Connection terminated|connection timeout|not queryable/i.test(current.message)) return true;
-    current = current.cause as typeof current;
+    current = current.cause as ErrorLike;
   }
   return false;
 }

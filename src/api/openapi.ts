@@ -30,7 +30,8 @@ interface Operation {
 /** Every route the API serves, with the zod schemas it validates with; a test keeps this list and the app in step. */
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', security: 'none', success: 200 },
-  { method: 'get', path: '/readyz', summary: 'Readiness: Postgres and Temporal reachable', security: 'none', success: 200 },
+  { method: 'get', path: '/readyz', summary: 'Readiness (Postgres reachable), Temporal reachable, and the intake backlog', security: 'none', success: 200 },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics: request latency, intake backlog and age, dispatch rate, Temporal worker metrics', security: 'none', success: 200 },
   { method: 'get', path: '/openapi.json', summary: 'This document', security: 'none', success: 200 },
   { method: 'get', path: '/docs', summary: 'Human-readable API reference', security: 'none', success: 200 },
   { method: 'post', path: '/api/v1/referral-attributions', summary: 'Record a click from the app (recordReferralClick)', security: 'none', body: recordClickBody, success: 201 },

@@ -1,38 +1,38 @@
-import type { Pool, PoolClient } from 'pg';
-import { FUNNEL_STAGES, type AttributionStatus, type FunnelStep } from '../domain/funnel';
-import type { ReferralSnapshot, StoredReferral } from '../domain/referral';
+import type { Pool } from 'pg';
+import { FUNNEL_STAGES, type AttributionStatus, type FunnelStage, type FunnelStep } from '../domain/funnel';
+import { CANCELLABLE_STATUSES, CONFIRMABLE_STATUSES, DECIDED_FOR_MEMBER, STATUS_RULES, SUPERSEDED_KEY_PREFIX, type StoredClick, type StoredProgress } from '../domain/journey';
+import type { BadgeAward, ReferralEventInput, ReferralSnapshot, StoredReferral } from '../domain/referral';
+import { sqlList } from './transaction';
 
-/** Runs `work` in one transaction; `begin` may open it with more than a plain BEGIN. */
-export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
-  const client = await pool.connect();
-  // A connection lost between two statements (Postgres restarting) is reported on the client, which a
-  // checked-out client has no listener for: unheard, it would end the process. The next statement fails
-  // instead, and the broken client is dropped on release.
-  let lost: Error | undefined;
-  const onConnectionLost = (error: Error) => {
-    lost = error;
-  };
-  client.on('error', onConnectionLost);
-  try {
-    await client.query(begin);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    if (!lost) await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.removeListener('error', onConnectionLost);
-    client.release(lost);
-  }
+/** A `referrals` row, read as such (Dates) or as JSON (ISO strings); `code` when joined to its code. */
+export interface ReferralRow {
+  id: string;
+  org_id: string;
+  referral_code_id: string;
+  mentor_id: string;
+  workflow_id: string;
+  visitor_hash: string | null;
+  is_direct: boolean;
+  stage: FunnelStage;
+  implied_steps: FunnelStep[];
+  status: AttributionStatus;
+  stuck: boolean;
+  new_member_id: string | null;
+  clicked_at: Date | string;
+  last_click_at: Date | string;
+  installed_at: Date | string | null;
+  account_created_at: Date | string | null;
+  first_login_at: Date | string | null;
+  confirmed_at: Date | string | null;
+  ended_at: Date | string | null;
+  flag_reason: string | null;
+  code?: string;
 }
 
-// A row read as such carries Dates; one read as JSON (to_jsonb) carries the same instants as strings.
 const iso = (value: Date | string | null): string | null => (value ? new Date(value).toISOString() : null);
 
-/** A referral's row, read as such or as JSON, as its snapshot. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function snapshotFromRow(row: any): ReferralSnapshot {
+/** The one mapper from a referral's row to its snapshot. */
+export function snapshotFromRow(row: ReferralRow): ReferralSnapshot {
   return {
     referralId: row.id,
     workflowId: row.workflow_id,
@@ -43,8 +43,8 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
     visitorHash: row.visitor_hash,
     direct: row.is_direct,
     stage: row.stage,
-    impliedSteps: row.implied_steps as FunnelStep[],
-    status: row.status as AttributionStatus,
+    impliedSteps: row.implied_steps,
+    status: row.status,
     stuck: row.stuck,
     newMemberId: row.new_member_id,
     clickedAt: iso(row.clicked_at)!,
@@ -58,24 +58,23 @@ export function snapshotFromRow(row: any): ReferralSnapshot {
   };
 }
 
-const STAGE_ORDER = `ARRAY[${FUNNEL_STAGES.map((stage) => `'${stage}'`).join(', ')}]`;
+export const STAGE_ORDER = `ARRAY[${sqlList(FUNNEL_STAGES)}]`;
 /** The write comes from a run that knows less of the journey than the row already holds. */
 const WRITE_IS_BEHIND = `array_position(${STAGE_ORDER}, EXCLUDED.stage) < array_position(${STAGE_ORDER}, r.stage)`;
 /** Columns of the journey so far: a write from behind leaves them as they stand. */
 const JOURNEY_COLUMNS = ['stage', 'implied_steps', 'new_member_id', 'installed_at', 'account_created_at', 'first_login_at', 'confirmed_at'];
 const ATTRIBUTION_COLUMNS = ['status', 'stuck', 'clicked_at', 'last_click_at', 'ended_at', 'flag_reason'];
+/** The moves `STATUS_RULES` allows, as `from>to`. */
+const ALLOWED_MOVES = sqlList(Object.entries(STATUS_RULES).flatMap(([from, rule]) => rule.next.map((to) => `${from}>${to}`)));
 
 /**
- * The referral's row written from its workflow's snapshot ($1-$20, in `referralParams` order), returning the
- * stored status and stage. A row goes back neither in status nor in stage: a superseded, reversed or rejected
- * referral stays so, a confirmed one becomes only reversed, and the steps reached stay reached. Another
- * confirmation may have superseded it; or an attempt of its own workflow wrote more than that workflow's history
- * kept (its task lost after its activities ran, as when Temporal's store went down in the Postgres drill, with
- * a confirmation held for review that the history never accepted), and the run that replays the history writes
- * an earlier state again. Such a write changes nothing and returns nothing, unless it changes the status (a
+ * The referral's row written from its workflow's snapshot ($1-$20, in `referralParams` order), returning the stored
+ * status and stage. The status moves only as `STATUS_RULES` allows, and the steps reached stay reached: a run replaying
+ * a history that lost an attempt's task writes an earlier state again, and another confirmation may have superseded
+ * the referral meanwhile. Such a write changes nothing and returns nothing, unless it changes the status (a
  * supersession, an expiry): then the status is written and the journey so far is kept.
  */
-export const UPSERT_REFERRAL_SQL = `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
+const UPSERT_REFERRAL_SQL = `INSERT INTO referrals AS r (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, is_direct,
        stage, implied_steps, status, stuck, new_member_id, clicked_at, last_click_at, installed_at,
        account_created_at, first_login_at, confirmed_at, ended_at, flag_reason)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
@@ -83,27 +82,262 @@ export const UPSERT_REFERRAL_SQL = `INSERT INTO referrals AS r (id, org_id, refe
        ${JOURNEY_COLUMNS.map((column) => `${column} = CASE WHEN ${WRITE_IS_BEHIND} THEN r.${column} ELSE EXCLUDED.${column} END`).join(',\n       ')},
        ${ATTRIBUTION_COLUMNS.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
        updated_at = now()
-     WHERE (r.status NOT IN ('superseded', 'reversed', 'rejected') OR EXCLUDED.status = r.status)
-       AND (r.status <> 'confirmed' OR EXCLUDED.status IN ('confirmed', 'reversed'))
+     WHERE (r.status = EXCLUDED.status OR r.status || '>' || EXCLUDED.status IN (${ALLOWED_MOVES}))
        AND (NOT ${WRITE_IS_BEHIND} OR EXCLUDED.status <> r.status)
      RETURNING status, stage`;
 
-export const referralParams = (s: ReferralSnapshot): unknown[] => [
+const referralParams = (s: ReferralSnapshot): unknown[] => [
   s.referralId, s.orgId, s.referralCodeId, s.mentorId, s.workflowId, s.visitorHash, s.direct,
   s.stage, s.impliedSteps, s.status, s.stuck, s.newMemberId, s.clickedAt, s.lastClickAt, s.installedAt,
   s.accountCreatedAt, s.firstLoginAt, s.confirmedAt, s.endedAt, s.flagReason ?? null,
 ];
 
-export async function loadStoredReferral(pool: Pool, referralId: string): Promise<StoredReferral | null> {
-  const result = await pool.query(
-    `SELECT r.*, c.code,
-       (SELECT count(*) FROM click_events e WHERE e.referral_id = r.id AND NOT e.is_duplicate) AS counted_clicks,
-       (SELECT count(*) FROM click_events e WHERE e.referral_id = r.id AND e.is_duplicate) AS duplicate_clicks
-     FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id
-     WHERE r.id = $1`,
-    [referralId],
-  );
-  const row = result.rows[0];
-  if (!row) return null;
-  return { snapshot: snapshotFromRow(row), countedClicks: row.counted_clicks, duplicateClicks: row.duplicate_clicks };
+const INSERT_EVENT_SQL = 'INSERT INTO referral_events (referral_id, org_id, type, stage, detail, idempotency_key, occurred_at, status)';
+
+/**
+ * A journey event, once per idempotency key: $first.. in `eventParams` order; `status` is an SQL expression.
+ * `from` makes it conditional: the event is written once per row of that FROM clause.
+ */
+const appendEventSql = (first: number, status: string, from = '') =>
+  `${INSERT_EVENT_SQL}
+   SELECT $${first}::uuid, $${first + 1}::uuid, $${first + 2}::text, $${first + 3}::text, $${first + 4}::jsonb, $${first + 5}::text,
+     $${first + 6}::timestamptz, ${status} ${from}
+   ON CONFLICT (idempotency_key) DO NOTHING`;
+
+const eventParams = (snapshot: ReferralSnapshot, event: ReferralEventInput): unknown[] => [
+  snapshot.referralId,
+  snapshot.orgId,
+  event.type,
+  snapshot.stage,
+  event.detail ?? {},
+  event.idempotencyKey,
+  event.occurredAt,
+];
+
+/**
+ * For the event's record: the status after the upsert named `saved`, the one written or the one that stood. A
+ * status that stood is read as of the statement's start; what the write answers is read afresh (`storedProgress`).
+ */
+const STATUS_AFTER_SQL = `coalesce((SELECT status FROM saved), (SELECT status FROM referrals WHERE id = $1))`;
+
+// The referral ($1-$20), its event ($21-$27, recording the status stored) and, when a click brought it, the
+// click ($28-$34) in one statement: one round trip and no transaction held open between them.
+const persistReferralSql = (withClick: boolean) => `WITH saved AS (${UPSERT_REFERRAL_SQL}),
+  event AS (${appendEventSql(21, STATUS_AFTER_SQL)})${
+    withClick
+      ? `,
+  click AS (
+    INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at,
+      visitor_hash, ip_hash, user_agent, device_metadata, is_duplicate, is_implicit)
+    VALUES ($28, $3, $1, $4, $2, $29, $6, $30, $31, $32, $33, $34)
+    ON CONFLICT (id) DO NOTHING)`
+      : ''
+  }
+  SELECT (SELECT status FROM saved) AS status, (SELECT stage FROM saved) AS stage`;
+const PERSIST_REFERRAL_SQL = persistReferralSql(false);
+const PERSIST_CLICKED_REFERRAL_SQL = persistReferralSql(true);
+
+/**
+ * The referral confirmed ($1-$20), its event ($21-$27) and the member's other open referrals superseded with an
+ * event each, in one statement. No lock is taken first: the partial unique indexes admit one confirmed referral
+ * per member, so a confirmation meeting another one fails as a whole with a unique violation.
+ */
+const CONFIRM_REFERRAL_SQL = `WITH saved AS (${UPSERT_REFERRAL_SQL}),
+  confirmed AS (SELECT 1 FROM saved WHERE status = 'confirmed'),
+  event AS (${appendEventSql(21, `'confirmed'`, 'FROM confirmed')}),
+  superseded AS (
+    UPDATE referrals SET status = 'superseded', stuck = false, ended_at = $27, updated_at = now()
+    WHERE org_id = $2 AND id <> $1 AND status IN (${sqlList(CONFIRMABLE_STATUSES)})
+      AND (new_member_id = $12 OR (visitor_hash IS NOT NULL AND visitor_hash = $6))
+      AND EXISTS (SELECT 1 FROM confirmed)
+    RETURNING id, org_id, stage, workflow_id),
+  superseded_events AS (
+    ${INSERT_EVENT_SQL}
+    SELECT id, org_id, 'superseded', stage, jsonb_build_object('byReferralId', $1::text),
+      concat_ws(':', '${SUPERSEDED_KEY_PREFIX}', id, $1::text), $27, 'superseded'
+    FROM superseded
+    ON CONFLICT (idempotency_key) DO NOTHING)
+  SELECT (SELECT status FROM saved) AS status,
+    coalesce((SELECT array_agg(workflow_id) FROM superseded), '{}') AS superseded_workflow_ids`;
+
+const ONE_CONFIRMATION_PER_MEMBER = ['referrals_one_confirmation_per_member', 'referrals_code_member_unique'];
+
+/**
+ * Whether another confirmation of the same member stood in this one's way: a unique violation of the one
+ * confirmation per member, or a deadlock with a confirmation superseding this referral while this one
+ * supersedes it. Either way the statement changed nothing and may be run again.
+ */
+export const metAnotherConfirmation = (error: unknown): boolean => {
+  const { code, constraint } = error as { code?: string; constraint?: string };
+  return (code === '23505' && ONE_CONFIRMATION_PER_MEMBER.includes(constraint ?? '')) || code === '40P01';
+};
+
+// A claim older than this belongs to a run that died before delivering; another may take it over.
+const BADGE_CLAIM_LEASE = '10 minutes';
+
+/** Clicks a run loads the ids of, to recognise one delivered again. */
+const SEEN_CLICKS_LOADED = 200;
+
+const REFERRAL_WITH_CODE = 'SELECT r.*, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id';
+
+interface BadgeAwardRow {
+  id: string;
+  mentor_id: string;
+  org_id: string;
+  milestone: number;
+  confirmed_count: number;
+  awarded_at: Date;
 }
+
+/** The referrals aggregate: the journey's rows, its events, its clicks, and the badges its confirmations earn. */
+export function createReferralStore(pool: Pool) {
+  async function storedProgress(referralId: string): Promise<StoredProgress> {
+    return (await pool.query<StoredProgress>('SELECT status, stage FROM referrals WHERE id = $1', [referralId])).rows[0];
+  }
+
+  const one = async (sql: string, params: unknown[]) => {
+    const row = (await pool.query<ReferralRow>(sql, params)).rows[0];
+    return row ? snapshotFromRow(row) : undefined;
+  };
+
+  return {
+    async load(referralId: string): Promise<StoredReferral | null> {
+      const result = await pool.query<ReferralRow & { counted_click_times: Date[]; duplicate_clicks: number; click_ids: string[] }>(
+        `SELECT r.*, c.code,
+           coalesce((SELECT array_agg(e.occurred_at ORDER BY e.occurred_at) FROM click_events e WHERE e.referral_id = r.id AND NOT e.is_duplicate), '{}') AS counted_click_times,
+           (SELECT count(*) FROM click_events e WHERE e.referral_id = r.id AND e.is_duplicate) AS duplicate_clicks,
+           coalesce((SELECT array_agg(latest.id::text ORDER BY latest.occurred_at) FROM
+             (SELECT e.id, e.occurred_at FROM click_events e WHERE e.referral_id = r.id ORDER BY e.occurred_at DESC LIMIT ${SEEN_CLICKS_LOADED}) latest), '{}') AS click_ids
+         FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id
+         WHERE r.id = $1`,
+        [referralId],
+      );
+      const row = result.rows[0];
+      if (!row) return null;
+      return {
+        snapshot: snapshotFromRow(row),
+        countedClickTimes: row.counted_click_times.map((time) => new Date(time).toISOString()),
+        duplicateClicks: row.duplicate_clicks,
+        clickIds: row.click_ids,
+      };
+    },
+
+    /** The referral, its event and the click that brought it, once each; answers what Postgres now holds. */
+    async persist(snapshot: ReferralSnapshot, event: ReferralEventInput, click?: StoredClick): Promise<StoredProgress> {
+      const params = [...referralParams(snapshot), ...eventParams(snapshot, event)];
+      const result = click
+        ? await pool.query(PERSIST_CLICKED_REFERRAL_SQL, [...params, click.clickId, click.occurredAt, click.ipHash, click.userAgent, click.metadata, click.duplicate, click.implicit])
+        : await pool.query(PERSIST_REFERRAL_SQL, params);
+      const saved = result.rows[0] as { status: AttributionStatus | null; stage: FunnelStage | null };
+      // A write that changed nothing answers what stood, read afresh: it may have just changed.
+      return saved.status && saved.stage ? { status: saved.status, stage: saved.stage } : storedProgress(snapshot.referralId);
+    },
+
+    /** Confirms the referral unless the member has another confirmation; answers the status stored and whom it superseded. */
+    async confirm(snapshot: ReferralSnapshot, event: ReferralEventInput): Promise<{ status: AttributionStatus; supersededWorkflowIds: string[] }> {
+      const result = await pool.query(CONFIRM_REFERRAL_SQL, [...referralParams(snapshot), ...eventParams(snapshot, event)]);
+      const { status, superseded_workflow_ids: supersededWorkflowIds } = result.rows[0];
+      return { status: status ?? (await storedProgress(snapshot.referralId)).status, supersededWorkflowIds };
+    },
+
+    /** One mentor per member: the member's confirmed referral in the organisation, other than `except`. */
+    confirmedFor(orgId: string, newMemberId: string, except?: string): Promise<ReferralSnapshot | undefined> {
+      return one(`${REFERRAL_WITH_CODE} WHERE r.org_id = $1 AND r.new_member_id = $2 AND r.status = 'confirmed' AND r.id IS DISTINCT FROM $3`, [orgId, newMemberId, except ?? null]);
+    },
+
+    byId(referralId: string): Promise<ReferralSnapshot | undefined> {
+      return one(`${REFERRAL_WITH_CODE} WHERE r.id = $1`, [referralId]);
+    },
+
+    /** The member's referrals in the organisation that a cancellation reverses. */
+    async cancellableFor(orgId: string, newMemberId: string): Promise<ReferralSnapshot[]> {
+      const result = await pool.query<ReferralRow>(
+        `${REFERRAL_WITH_CODE} WHERE r.org_id = $1 AND r.new_member_id = $2 AND r.status IN (${sqlList(CANCELLABLE_STATUSES)})`,
+        [orgId, newMemberId],
+      );
+      return result.rows.map(snapshotFromRow);
+    },
+
+    /** Whether the member's registration in the organisation was already decided on (counted, reversed or refused). */
+    async decidedFor(orgId: string, newMemberId: string): Promise<boolean> {
+      const result = await pool.query('SELECT 1 FROM referrals WHERE org_id = $1 AND new_member_id = $2 AND status IN (' + sqlList(DECIDED_FOR_MEMBER) + ')', [orgId, newMemberId]);
+      return (result.rowCount ?? 0) > 0;
+    },
+
+    /** Accounts the mentor already has from the referral's device or IP hashes. */
+    async accountsFromSameDevice(input: { referralId: string; mentorId: string; visitorHash: string | null }): Promise<number> {
+      const result = await pool.query<{ accounts: number }>(
+        `SELECT count(DISTINCT r.id)::int AS accounts FROM referrals r
+         WHERE r.mentor_id = $2 AND r.id <> $1 AND r.account_created_at IS NOT NULL
+           AND (($3::text IS NOT NULL AND r.visitor_hash = $3)
+             OR EXISTS (SELECT 1 FROM click_events theirs JOIN click_events ours
+                          ON ours.referral_id = $1 AND ours.ip_hash = theirs.ip_hash
+                        WHERE theirs.referral_id = r.id))`,
+        [input.referralId, input.mentorId, input.visitorHash],
+      );
+      return result.rows[0].accounts;
+    },
+
+    /**
+     * Awards each of `milestones` the mentor's confirmed count (read from Postgres) has reached, once, and answers
+     * the undelivered awards `claimedBy` now holds the claim to deliver. New awards are claimed as they are inserted.
+     */
+    async claimBadgeAwards(input: { mentorId: string; orgId: string; claimedBy: string; reached: (confirmedCount: number) => number[]; awardedAt: Date }): Promise<BadgeAward[]> {
+      const counts = await pool.query<{ confirmed_count: number }>('SELECT confirmed_count FROM get_attribution_counts($1)', [input.mentorId]);
+      const confirmedCount = counts.rows[0].confirmed_count;
+      const claimed = await pool.query<BadgeAwardRow>(
+        `WITH awarded AS (
+           INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at, claimed_by, claimed_at)
+           SELECT gen_random_uuid(), $1::uuid, $3::uuid, 'recruits-' || milestone, milestone, $5::int, $6::timestamptz, $2::uuid, now()
+           FROM unnest($4::int[]) AS milestone
+           ON CONFLICT (mentor_id, badge_key) DO NOTHING
+           RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at),
+         claimed AS (
+           UPDATE badge_awards SET claimed_by = $2, claimed_at = now()
+           WHERE mentor_id = $1 AND delivered_at IS NULL
+             AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '${BADGE_CLAIM_LEASE}')
+           RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at)
+         SELECT * FROM awarded UNION ALL SELECT * FROM claimed`,
+        [input.mentorId, input.claimedBy, input.orgId, input.reached(confirmedCount), confirmedCount, input.awardedAt],
+      );
+      return claimed.rows
+        .map((row) => ({
+          id: row.id,
+          mentorId: row.mentor_id,
+          orgId: row.org_id,
+          milestone: row.milestone,
+          confirmedCount: row.confirmed_count,
+          awardedAt: new Date(row.awarded_at).toISOString(),
+        }))
+        .sort((a, b) => a.milestone - b.milestone);
+    },
+
+    async badgeDelivered(awardId: string): Promise<boolean> {
+      const result = await pool.query<{ delivered_at: Date | null }>('SELECT delivered_at FROM badge_awards WHERE id = $1', [awardId]);
+      return Boolean(result.rows[0]?.delivered_at);
+    },
+
+    async countBadgeAttempt(awardId: string): Promise<void> {
+      await pool.query('UPDATE badge_awards SET delivery_attempts = delivery_attempts + 1 WHERE id = $1', [awardId]);
+    },
+
+    async markBadgeDelivered(awardId: string, at: Date): Promise<void> {
+      await pool.query('UPDATE badge_awards SET delivered_at = $2 WHERE id = $1', [awardId, at]);
+    },
+
+    /** Drops raw device data (user agent, IP hash, metadata but the share channel) from clicks older than the retention. */
+    async purgeDeviceMetadata(now: Date, retentionDays: number): Promise<number> {
+      const result = await pool.query(
+        `UPDATE click_events SET user_agent = NULL, ip_hash = NULL,
+           device_metadata = CASE WHEN device_metadata ? 'shareChannel'
+             THEN jsonb_build_object('shareChannel', device_metadata->'shareChannel') ELSE '{}'::jsonb END
+         WHERE occurred_at < $1::timestamptz - make_interval(days => $2)
+           AND (user_agent IS NOT NULL OR ip_hash IS NOT NULL OR (device_metadata - 'shareChannel') <> '{}'::jsonb)`,
+        [now, retentionDays],
+      );
+      return result.rowCount ?? 0;
+    },
+  };
+}
+
+export type ReferralStore = ReturnType<typeof createReferralStore>;

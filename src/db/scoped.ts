@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { z } from 'zod';
-import { withTransaction } from './referrals';
+import { withTransaction } from './transaction';
 
 const orgIdSchema = z.uuid();
 

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { AttributionStatus, FunnelStage, FunnelStep } from './funnel';
 
 /** Per-organisation windows and milestones, passed into each referral workflow when it starts. */
@@ -15,13 +14,6 @@ export const DEFAULT_ORG_SETTINGS: OrgSettings = {
   dedupeWindowSeconds: 24 * 3600,
   badgeMilestones: [1, 5, 10, 25, 50],
 };
-
-/**
- * A referral linked to one member refuses a confirmation for another: its workflow decides so from what it knows, the
- * API from Postgres when the run may have lost the link (its update lost with a task).
- */
-export const linkedToAnotherMember = (referralId: string) =>
-  ApplicationFailure.nonRetryable(`referral ${referralId} is linked to another member`, 'ReferralLinkedToAnotherMember');
 
 /** What never changes about a referral: whose link, which organisation, which visitor. */
 export interface ReferralIdentity {
@@ -156,11 +148,14 @@ export function toConversionRecord(snapshot: ReferralSnapshot): ConversionRecord
   };
 }
 
-/** A referral as loaded from Postgres, with its click tallies. */
+/** A referral as loaded from Postgres, with its clicks. */
 export interface StoredReferral {
   snapshot: ReferralSnapshot;
-  countedClicks: number;
+  /** When each counted click happened, oldest first. */
+  countedClickTimes: string[];
   duplicateClicks: number;
+  /** The ids of its latest clicks, oldest first. */
+  clickIds: string[];
 }
 
 export function identityOf(snapshot: ReferralSnapshot): ReferralIdentity {

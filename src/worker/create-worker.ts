@@ -1,12 +1,15 @@
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities, systemClock, type ActivityDependencies } from '../activities';
 import { createBadgeClient } from '../activities/badge-client';
 import { createMembershipClient } from '../activities/membership-client';
 import type { Config } from '../config';
-import { createReferralService, type ReferralService } from '../services/referral-service';
+import { createReferralService, referralServiceSettings, type ReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
+import type { Logger } from '../logger';
+import { dispatchMetrics } from '../metrics';
+import { startDispatcher, type RunningDispatcher } from './dispatcher';
 
 export interface ReferralWorkerOptions extends ActivityDependencies {
   connection: NativeConnection;
@@ -35,7 +38,7 @@ export function productionDependencies(config: Config, pool: Pool, temporal: Cli
     clock: systemClock,
     badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
     membershipClient: createMembershipClient(config.MEMBERSHIP_API_URL),
-    confirmRegistration: confirmRegistrationWith(createReferralService({ pool, temporal, hashSalt: config.HASH_SALT })),
+    confirmRegistration: confirmRegistrationWith(createReferralService({ pool, temporal, hashSalt: config.HASH_SALT, ...referralServiceSettings(config) })),
   };
 }
 
@@ -58,4 +61,29 @@ export function createReferralWorker(options: ReferralWorkerOptions): Promise<Wo
     activities: createActivities(options),
     ...options.tuning,
   });
+}
+
+/** The intake's dispatcher of `npm start`, the standalone worker and `npm run dispatcher`. */
+export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: Client, logger: Logger): RunningDispatcher {
+  let lastWarned = 0;
+  return startDispatcher({
+    pool,
+    temporal,
+    concurrency: config.DISPATCH_CONCURRENCY,
+    onDispatched: (delivered, failed) => dispatchMetrics.record(delivered, failed),
+    onError: (error) => {
+      // Once a minute at most: while Temporal is down every probe fails.
+      if (Date.now() - lastWarned < 60_000) return;
+      lastWarned = Date.now();
+      logger.warn({ err: error }, 'intake delivery failed; messages wait in Postgres and are retried');
+    },
+  });
+}
+
+export const temporalMetricsUrl = (config: Config) => (config.TEMPORAL_METRICS_PORT ? `http://127.0.0.1:${config.TEMPORAL_METRICS_PORT}/metrics` : undefined);
+
+/** The Temporal SDK's worker metrics in Prometheus form, when TEMPORAL_METRICS_PORT is set; before any connection. */
+export function installTemporalMetrics(config: Config): void {
+  if (!config.TEMPORAL_METRICS_PORT) return;
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.TEMPORAL_METRICS_PORT}` } } } });
 }

@@ -1,4 +1,5 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import type { ReferralSnapshot } from '../domain/referral';
 
 /** Custom search attributes operators filter referrals by in the Temporal UI and CLI. */
 export const ReferralStage = defineSearchAttributeKey('ReferralStage', SearchAttributeType.KEYWORD);
@@ -16,3 +17,15 @@ export const REFERRAL_SEARCH_ATTRIBUTES = [
   ReferralCode,
   ReferralStuck,
 ];
+
+/** A referral's search attributes, as its start carries them and its run keeps them current. */
+export function searchAttributesOf(referral: Pick<ReferralSnapshot, 'stage' | 'status' | 'stuck' | 'mentorId' | 'orgId' | 'code'>): SearchAttributePair[] {
+  return [
+    { key: ReferralStage, value: referral.stage },
+    { key: AttributionStatus, value: referral.status },
+    { key: ReferralStuck, value: referral.stuck },
+    { key: MentorId, value: referral.mentorId },
+    { key: OrgId, value: referral.orgId },
+    { key: ReferralCode, value: referral.code },
+  ];
+}

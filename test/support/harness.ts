@@ -13,6 +13,7 @@ import { createPool } from '../../src/db/pool';
 import { DEFAULT_ORG_SETTINGS, type OrgSettings } from '../../src/domain/referral';
 import { createReferralService, type ReferralService } from '../../src/services/referral-service';
 import { confirmRegistrationWith, createReferralWorker } from '../../src/worker/create-worker';
+import { startDispatcher } from '../../src/worker/dispatcher';
 import { writeWorkflowBundle } from '../../src/worker/workflow-bundle';
 
 // The bundle a production worker reads from WORKFLOW_BUNDLE_PATH, written once per test file.
@@ -34,7 +35,8 @@ export interface Harness {
   client: Client;
   taskQueue: string;
   service: ReferralService;
-  startWorker(options?: { badgeServiceUrl?: string; membershipApiUrl?: string }): Promise<RunningWorker>;
+  /** `dispatch: false` runs the worker without the intake's dispatcher. */
+  startWorker(options?: { badgeServiceUrl?: string; membershipApiUrl?: string; dispatch?: boolean }): Promise<RunningWorker>;
   seedOrg(settings?: Partial<OrgSettings>): Promise<SeededOrg>;
   addCode(org: { orgId: string }, mentorId?: string): Promise<SeededOrg>;
   close(): Promise<void>;
@@ -91,9 +93,12 @@ export async function openHarness(): Promise<Harness> {
         confirmRegistration: confirmRegistrationWith(service),
       });
       const running = worker.run();
+      // The worker process runs the intake's dispatcher too, as in production.
+      const dispatcher = options.dispatch === false ? undefined : startDispatcher({ pool, temporal: client, taskQueue, pollMs: 200 });
       const handle: RunningWorker = {
         worker,
         async stop() {
+          await dispatcher?.stop();
           if (worker.getState() === 'RUNNING') worker.shutdown();
           await running;
         },

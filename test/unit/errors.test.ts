@@ -32,3 +32,15 @@ test('a gRPC status the Temporal client passes on unwrapped is an outage: 503 wi
 test('an error with a numeric code that is not a gRPC status stays a 500', async () => {
   expect(await answerFor(Object.assign(new Error('something of ours broke'), { code: 5 }))).toEqual({ status: 500, retryAfter: null, code: 'internal' });
 });
+
+test.each([
+  ['UNAVAILABLE', 14, 503],
+  ['DEADLINE_EXCEEDED', 4, 503],
+  ['RESOURCE_EXHAUSTED', 8, 503],
+  ['INVALID_ARGUMENT', 3, 500],
+  ['PERMISSION_DENIED', 7, 500],
+])('a Temporal ServiceError caused by gRPC %s (%i) answers %i', async (_name, grpcCode, status) => {
+  const cause = Object.assign(new Error(`gRPC status ${grpcCode}`), { code: grpcCode, details: '', metadata: {} });
+  const serviceError = Object.assign(new Error('Failed to signalWithStart Workflow'), { name: 'ServiceError', cause });
+  expect((await answerFor(serviceError)).status).toBe(status);
+});

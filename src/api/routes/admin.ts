@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import { withTransaction } from '../../db/referrals';
+import { withTransaction } from '../../db/transaction';
 import { durationToSeconds } from '../../domain/durations';
 import { AppError, ForbiddenError, NotFoundError } from '../../errors';
 import { authoriseOrgAdmin } from '../../services/read-model';

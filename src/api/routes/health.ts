@@ -1,19 +1,37 @@
 import { Router } from 'express';
+import type { IntakeBacklog } from '../../db/intake';
+import { registry } from '../../metrics';
 
 export interface Readiness {
   postgres(): Promise<boolean>;
   temporal(): Promise<boolean>;
 }
 
-export function healthRoutes(readiness: Readiness): Router {
+export interface HealthOptions {
+  readiness: Readiness;
+  backlog(): Promise<IntakeBacklog>;
+  /** The Temporal SDK's own Prometheus endpoint (worker metrics), appended to /metrics when set. */
+  temporalMetricsUrl?: string;
+}
+
+/**
+ * Ready means the API can take clicks and steps, which needs Postgres alone: with Temporal down they wait in the
+ * intake, whose backlog is shown here for operators.
+ */
+export function healthRoutes({ readiness, backlog, temporalMetricsUrl }: HealthOptions): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
     const [postgres, temporal] = await Promise.all([readiness.postgres(), readiness.temporal()]);
-    const ready = postgres && temporal;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: { postgres, temporal } });
+    const intake = postgres ? await backlog().catch(() => undefined) : undefined;
+    res.status(postgres ? 200 : 503).json({ status: postgres ? 'ready' : 'not ready', checks: { postgres, temporal }, intake: intake ?? null });
+  });
+  router.get('/metrics', async (_req, res) => {
+    const ours = await registry.metrics();
+    const temporal = temporalMetricsUrl ? await fetch(temporalMetricsUrl, { signal: AbortSignal.timeout(2000) }).then((answer) => answer.text(), () => '') : '';
+    res.type(registry.contentType).send(`${ours}\n${temporal}`);
   });
   return router;
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type Request, type Response } from 'express';
-import type { Pool } from 'pg';
+import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors';
 import type { ReferralService } from '../../services/referral-service';
@@ -14,7 +13,6 @@ const codePattern = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/);
 export const landingParams = z.strictObject({ code: codePattern });
 
 export interface LandingOptions {
-  pool: Pool;
   service: ReferralService;
   tokens: ReferralTokens;
   clickGate: ClickGate;
@@ -57,52 +55,45 @@ function visitorIdOf(req: Request): string | undefined {
   return candidate && z.uuid().safeParse(candidate).success ? candidate : undefined;
 }
 
-function answerPage(res: Response, status: number, title: string, message: string) {
-  res.status(status).type('html').send(page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`));
+function answerPage(res: Response, status: number, title: string, message: string, extra = '') {
+  res.status(status).type('html').send(page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${extra}`));
 }
+
+const NOT_FOUND = ['Invite link not found', 'This invite link does not exist. Ask the person who sent it for a new one.'] as const;
 
 /** The invite link: records the click and welcomes the visitor on the mentor's behalf (first name only). */
 export function landingRoutes(options: LandingOptions): Router {
   const router = Router();
+  const storeLinks = `<p>You can also get the app now and open this link again later:</p>
+<ul>
+<li><a href="${escapeHtml(options.appStoreUrl)}">Get it on the App Store</a></li>
+<li><a href="${escapeHtml(options.playStoreUrl)}">Get it on Google Play</a></li>
+</ul>`;
   router.get(
     '/r/:code',
     options.clickGate((req) => req.params.code as string),
     async (req: Request, res: Response) => {
       const code = codePattern.safeParse(req.params.code);
-      if (!code.success) return answerPage(res, 404, 'Invite link not found', 'This invite link does not exist. Ask the person who sent it for a new one.');
-      const found = await options.pool.query(
-        `SELECT c.default_channel, u.display_name, o.name AS org_name
-         FROM referral_codes c JOIN users u ON u.id = c.mentor_id JOIN organisations o ON o.id = c.org_id
-         WHERE c.code = $1`,
-        [code.data],
-      );
-      const row = found.rows[0];
-      if (!row) return answerPage(res, 404, 'Invite link not found', 'This invite link does not exist. Ask the person who sent it for a new one.');
+      if (!code.success) return answerPage(res, 404, ...NOT_FOUND);
       const channel = shareChannel.safeParse(req.query.ch);
       const visitorId = visitorIdOf(req) ?? randomUUID();
-      let clicked;
-      try {
-        clicked = await options.service.recordClick({
-          code: code.data,
-          visitorId,
-          ipAddress: req.ip,
-          userAgent: req.get('user-agent'),
-          metadata: { shareChannel: channel.success ? channel.data : (row.default_channel ?? 'link'), via: 'landing' },
-        });
-      } catch (error) {
-        if (error instanceof AppError && error.status === 410) {
-          return answerPage(res, 410, 'This invite link has ended', 'This invite link is no longer active. Ask the person who sent it for a new one.');
-        }
-        throw error;
-      }
+      const clicked = await options.service.recordClick({
+        code: code.data,
+        visitorId,
+        ipAddress: req.ip,
+        userAgent: req.get('user-agent'),
+        metadata: channel.success ? { shareChannel: channel.data } : {},
+        viaLanding: true,
+      });
       res.cookie(VISITOR_COOKIE, visitorId, { httpOnly: true, sameSite: 'lax', secure: req.secure, maxAge: VISITOR_COOKIE_MAX_AGE_MS, path: '/r' });
       const token = await options.tokens.issue(clicked);
       const deepLink = new URL(options.appDeepLink);
       deepLink.searchParams.set('referralId', clicked.referralId);
       deepLink.searchParams.set('referralToken', token);
-      const firstName = (row.display_name ?? '').trim().split(/\s+/)[0] || 'A member';
-      const organisation = row.org_name ?? 'our community';
+      const firstName = (clicked.inviter.mentorName ?? '').trim().split(/\s+/)[0] || 'A member';
+      const organisation = clicked.inviter.orgName ?? 'our community';
       const title = `${firstName} invited you to ${organisation}`;
+      res.setHeader('Cache-Control', 'no-store');
       res.type('html').send(
         page(
           title,
@@ -118,5 +109,17 @@ export function landingRoutes(options: LandingOptions): Router {
       );
     },
   );
+  /** A person who tapped an invite link gets a page whatever went wrong, never JSON. */
+  const pageForError: ErrorRequestHandler = (error, req, res, _next) => {
+    const status = error instanceof AppError ? error.status : 503;
+    if (status === 404) return answerPage(res, 404, ...NOT_FOUND);
+    if (status === 410) return answerPage(res, 410, 'This invite link has ended', 'This invite link is no longer active. Ask the person who sent it for a new one.');
+    if (!(error instanceof AppError)) req.log.warn({ err: error }, 'invite page could not record the click');
+    const retryAfter = error instanceof AppError && typeof error.details === 'object' && error.details && 'retryAfterSeconds' in error.details ? Number(error.details.retryAfterSeconds) : 30;
+    res.setHeader('Retry-After', String(retryAfter));
+    const busy = status === 429 ? 429 : 503;
+    answerPage(res, busy, 'We could not open your invitation just now', 'Please try the link again in a minute.', storeLinks);
+  };
+  router.use('/r', pageForError);
   return router;
 }

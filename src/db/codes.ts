@@ -1,0 +1,144 @@
+import type { Pool } from 'pg';
+import { CONFIRMABLE_STATUSES } from '../domain/journey';
+import type { OrgSettings } from '../domain/referral';
+import type { ReferralRow } from './referrals';
+import { sqlList } from './transaction';
+
+/** A referral code with its organisation's settings. */
+export interface CodeRow {
+  id: string;
+  code: string;
+  mentor_id: string;
+  org_id: string;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  attribution_window_seconds: number;
+  confirmation_window_seconds: number;
+  dedupe_window_seconds: number;
+  badge_milestones: number[];
+}
+
+/** What a click's checks and its landing page need, in the one read every click pays for. */
+export interface ClickCodeRow extends CodeRow {
+  default_channel: string | null;
+  mentor_name: string | null;
+  org_name: string | null;
+  known_mentor_device: boolean;
+  clicks_last_minute: number;
+}
+
+/** What a registration's matching starts from, in the one read every webhook pays for. */
+export interface ConfirmationCodeRow extends CodeRow {
+  /** The member's confirmed referral in the organisation, as a row in JSON. */
+  attribution: ReferralRow | null;
+  /** The visitor of the latest referral on this code the app reported the member's account on (rule 4(a)). */
+  reported_visitor_hash: string | null;
+}
+
+/** Where rule 4(b)'s pick stands: a referral with a row, or a click still in the intake. */
+export interface MatchCandidate {
+  visitor_hash: string | null;
+  is_direct: boolean;
+  referral_id: string;
+  workflow_id: string;
+}
+
+export const settingsOf = (row: CodeRow): OrgSettings => ({
+  attributionWindowSeconds: row.attribution_window_seconds,
+  confirmationWindowSeconds: row.confirmation_window_seconds,
+  dedupeWindowSeconds: row.dedupe_window_seconds,
+  badgeMilestones: row.badge_milestones,
+});
+
+export const CODE_COLUMNS = `c.id, c.code, c.mentor_id, c.org_id, c.expires_at, c.revoked_at,
+  o.attribution_window_seconds, o.confirmation_window_seconds, o.dedupe_window_seconds, o.badge_milestones`;
+export const CODE_FROM = 'FROM referral_codes c JOIN organisations o ON o.id = c.org_id';
+
+/** Rule 4(a): the visitor of the latest referral on the code `codeIdSql` names that the app reported member $2's account on, still open. */
+const REPORTED_VISITOR_SQL = (codeIdSql: string) => `SELECT l.visitor_hash FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
+  WHERE l.referral_code_id = ${codeIdSql} AND l.new_member_id = $2
+    AND (r.id IS NULL OR r.status IN (${sqlList([...CONFIRMABLE_STATUSES, 'confirmed'])}))
+  ORDER BY l.linked_at DESC LIMIT 1`;
+
+/** The codes aggregate as the journey reads it. */
+export function createCodeStore(pool: Pool) {
+  async function first<T extends object>(sql: string, params: unknown[]): Promise<T | undefined> {
+    return (await pool.query<T>(sql, params)).rows[0];
+  }
+
+  return {
+    forClick(code: string, visitorHash: string, now: Date): Promise<ClickCodeRow | undefined> {
+      return first<ClickCodeRow>(
+        `SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name,
+           EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
+           (SELECT count(*)::int FROM intake i
+            WHERE i.referral_code_id = c.id AND i.kind = 'click' AND i.received_at > $3::timestamptz - interval '1 minute') AS clicks_last_minute
+         ${CODE_FROM} JOIN users u ON u.id = c.mentor_id WHERE c.code = $1`,
+        [code, visitorHash, now],
+      );
+    },
+
+    forConfirmation(code: string, newMemberId: string): Promise<ConfirmationCodeRow | undefined> {
+      return first<ConfirmationCodeRow>(
+        `SELECT ${CODE_COLUMNS},
+           (SELECT to_jsonb(r) || jsonb_build_object('code', c.code) FROM referrals r
+            WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.status = 'confirmed') AS attribution,
+           (${REPORTED_VISITOR_SQL('c.id')}) AS reported_visitor_hash
+         ${CODE_FROM} WHERE c.code = $1`,
+        [code, newMemberId],
+      );
+    },
+
+    byCode(code: string): Promise<CodeRow | undefined> {
+      return first<CodeRow>(`SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.code = $1`, [code]);
+    },
+
+    byId(id: string): Promise<CodeRow | undefined> {
+      return first<CodeRow>(`SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.id = $1`, [id]);
+    },
+
+    async reportedVisitor(codeId: string, newMemberId: string): Promise<string | null> {
+      return (await first<{ visitor_hash: string }>(REPORTED_VISITOR_SQL('$1'), [codeId, newMemberId]))?.visitor_hash ?? null;
+    },
+
+    /**
+     * Rule 4(b): the last clicked referral on the code that no other member has claimed, or one already confirmed for
+     * this member; a click still in the intake is a referral too. `passedOver` were claimed after they were picked.
+     */
+    matchCandidate(codeId: string, newMemberId: string, passedOver: string[]): Promise<MatchCandidate | undefined> {
+      const unclaimed = (id: string) => `NOT EXISTS (SELECT 1 FROM referral_member_links l WHERE l.referral_id = ${id})`;
+      return first<MatchCandidate>(
+        `SELECT visitor_hash, is_direct, referral_id, workflow_id FROM (
+           SELECT r.visitor_hash, r.is_direct, r.id AS referral_id, r.workflow_id, r.last_click_at AS clicked_at,
+             (r.new_member_id = $2) IS TRUE AS linked
+           FROM referrals r
+           WHERE r.referral_code_id = $1 AND r.id <> ALL ($3::uuid[])
+             AND (r.status IN (${sqlList(CONFIRMABLE_STATUSES)}) OR (r.status = 'confirmed' AND r.new_member_id = $2))
+             AND (r.new_member_id = $2 OR (r.new_member_id IS NULL AND ${unclaimed('r.id')}))
+           UNION ALL
+           SELECT i.visitor_hash, false, i.referral_id, i.workflow_id, i.received_at, false
+           FROM intake i
+           WHERE i.referral_code_id = $1 AND i.kind = 'click' AND i.delivered_at IS NULL AND i.referral_id <> ALL ($3::uuid[])
+             AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.id = i.referral_id) AND ${unclaimed('i.referral_id')}
+         ) candidates
+         ORDER BY linked DESC, clicked_at DESC, referral_id
+         LIMIT 1`,
+        [codeId, newMemberId, passedOver],
+      );
+    },
+
+    async rememberMentorDevice(mentorId: string, orgId: string, visitorHash: string): Promise<void> {
+      await pool.query('INSERT INTO mentor_devices (mentor_id, org_id, visitor_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [mentorId, orgId, visitorHash]);
+    },
+
+    async clicksLastWeek(codeId: string, now: Date): Promise<number> {
+      const result = await first<{ clicks: number }>(
+        `SELECT count(*)::int AS clicks FROM click_events WHERE referral_code_id = $1 AND occurred_at > $2::timestamptz - interval '7 days'`,
+        [codeId, now],
+      );
+      return result?.clicks ?? 0;
+    },
+  };
+}
+
+export type CodeStore = ReturnType<typeof createCodeStore>;

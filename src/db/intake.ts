@@ -1,0 +1,143 @@
+import type { Pool, PoolClient } from 'pg';
+import type { ClickInput, FunnelStepInput } from '../domain/referral';
+import { CODE_COLUMNS, CODE_FROM, type CodeRow } from './codes';
+
+/** Who a message is for: the referral, its workflow and its code. */
+export interface IntakeAddress {
+  taskQueue: string;
+  referralId: string;
+  workflowId: string;
+  referralCodeId: string;
+  orgId: string;
+  visitorHash: string;
+}
+
+export type IntakeMessage = { kind: 'click'; message: ClickInput } | { kind: 'step'; message: FunnelStepInput };
+
+/** A message taken and not yet delivered, with its code as the workflow's start needs it. */
+export type IntakeRow = CodeRow & IntakeMessage & {
+  intake_id: string;
+  task_queue: string;
+  referral_id: string;
+  workflow_id: string;
+  visitor_hash: string;
+  attempts: number;
+};
+
+/** What taking a step found: the referral's code, and the member it is linked to in the request and in its row. */
+export interface TakenStep extends CodeRow {
+  linked_member: string | null;
+  recorded_member: string | null;
+  taken: boolean;
+}
+
+export interface IntakeBacklog {
+  undelivered: number;
+  oldestAgeSeconds: number;
+}
+
+const INTAKE_COLUMNS = 'task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message';
+const ROW_COLUMNS = `i.id AS intake_id, i.task_queue, i.kind, i.message, i.referral_id, i.workflow_id, i.visitor_hash, i.attempts, ${CODE_COLUMNS}`;
+const ROW_FROM = `FROM intake i JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id`;
+
+/** The intake (DESIGN.md rule 0): messages written by requests and delivered to their workflows behind the answer. */
+export function createIntakeStore(pool: Pool) {
+  return {
+    /** A click, in one statement, received when it occurred (the burst rule counts a code's last minute by it). */
+    async takeClick(address: IntakeAddress, message: ClickInput): Promise<void> {
+      await pool.query(`INSERT INTO intake (${INTAKE_COLUMNS}, received_at) VALUES ($1, 'click', $2, $3, $4, $5, $6, $7, $8)`, [
+        address.taskQueue,
+        address.referralId,
+        address.workflowId,
+        address.referralCodeId,
+        address.orgId,
+        address.visitorHash,
+        message,
+        message.occurredAt,
+      ]);
+    },
+
+    /**
+     * A funnel step, in one statement with the app's word that the referral became the member's account (recorded
+     * before the workflow hears of it, so a webhook that overtakes the step still finds it; one member per referral).
+     * A step naming another member than the referral's is not taken. Answers nothing for an unknown code.
+     */
+    async takeStep(address: Omit<IntakeAddress, 'orgId'>, message: FunnelStepInput): Promise<TakenStep | undefined> {
+      const result = await pool.query<TakenStep>(
+        `WITH code AS (SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.id = $4),
+         link AS (
+           INSERT INTO referral_member_links (referral_id, org_id, referral_code_id, visitor_hash, new_member_id)
+           SELECT $2::uuid, org_id, id, $5::text, $7::uuid FROM code WHERE $7::uuid IS NOT NULL
+           ON CONFLICT (referral_id) DO UPDATE SET referral_id = EXCLUDED.referral_id
+           RETURNING new_member_id),
+         recorded AS (SELECT new_member_id FROM referrals WHERE id = $2),
+         taken AS (
+           INSERT INTO intake (${INTAKE_COLUMNS})
+           SELECT $1, 'step', $2, $3, id, org_id, $5, $6 FROM code
+           WHERE $7::uuid IS NULL
+              OR ((SELECT new_member_id FROM link) = $7::uuid AND coalesce((SELECT new_member_id FROM recorded), $7::uuid) = $7::uuid)
+           RETURNING id)
+         SELECT code.*, (SELECT new_member_id FROM link) AS linked_member, (SELECT new_member_id FROM recorded) AS recorded_member,
+           EXISTS (SELECT 1 FROM taken) AS taken
+         FROM code`,
+        [address.taskQueue, address.referralId, address.workflowId, address.referralCodeId, address.visitorHash, message, message.newMemberId ?? null],
+      );
+      return result.rows[0];
+    },
+
+    /**
+     * Locks up to `limit` undelivered messages for this dispatcher, skipping those another holds. Only the oldest
+     * undelivered message of each workflow is taken, so a referral's messages reach it in the order they were taken.
+     */
+    async claimBatch(client: PoolClient, taskQueue: string, limit: number): Promise<IntakeRow[]> {
+      const result = await client.query<IntakeRow>(
+        `SELECT ${ROW_COLUMNS} ${ROW_FROM}
+         WHERE i.task_queue = $1 AND i.delivered_at IS NULL AND i.available_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.delivered_at IS NULL AND e.id < i.id)
+         ORDER BY i.id LIMIT $2
+         FOR UPDATE OF i SKIP LOCKED`,
+        [taskQueue, limit],
+      );
+      return result.rows;
+    },
+
+    /** Locks one workflow's undelivered messages, oldest first, waiting for a dispatcher that holds them. */
+    async claimForWorkflow(client: PoolClient, workflowId: string): Promise<IntakeRow[]> {
+      const result = await client.query<IntakeRow>(
+        `SELECT ${ROW_COLUMNS} ${ROW_FROM} WHERE i.workflow_id = $1 AND i.delivered_at IS NULL ORDER BY i.id FOR UPDATE OF i`,
+        [workflowId],
+      );
+      return result.rows;
+    },
+
+    async markDelivered(client: PoolClient, ids: string[]): Promise<void> {
+      if (ids.length > 0) await client.query('UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', [ids]);
+    },
+
+    /** Messages Temporal did not take: tried again after `delayMs`. */
+    async defer(client: PoolClient, ids: string[], delayMs: number): Promise<void> {
+      if (ids.length === 0) return;
+      await client.query(
+        `UPDATE intake SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2::float8 / 1000) WHERE id = ANY ($1::bigint[])`,
+        [ids, delayMs],
+      );
+    },
+
+    async backlog(): Promise<IntakeBacklog> {
+      const result = await pool.query<{ undelivered: number; oldest_age_seconds: number | null }>(
+        `SELECT count(*)::int AS undelivered, extract(epoch FROM now() - min(received_at))::float8 AS oldest_age_seconds
+         FROM intake WHERE delivered_at IS NULL`,
+      );
+      const row = result.rows[0];
+      return { undelivered: row.undelivered, oldestAgeSeconds: Math.max(0, row.oldest_age_seconds ?? 0) };
+    },
+
+    /** Delivered messages are kept `keptMs` for the burst rule's minute, then dropped. */
+    async pruneDelivered(keptMs: number): Promise<number> {
+      const result = await pool.query(`DELETE FROM intake WHERE delivered_at < now() - make_interval(secs => $1::float8 / 1000)`, [keptMs]);
+      return result.rowCount ?? 0;
+    },
+  };
+}
+
+export type IntakeStore = ReturnType<typeof createIntakeStore>;

@@ -1,0 +1,97 @@
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { IntakeRow, IntakeStore } from '../db/intake';
+import { withTransaction } from '../db/transaction';
+import { clickSignal, funnelStepSignal } from '../workflows/messages';
+import { referralWorkflow } from '../workflows/referral-workflow';
+import { identityFor, startOptions } from './referral-start';
+
+export interface IntakeDeliveryDependencies {
+  pool: Pool;
+  temporal: Client;
+  intake: IntakeStore;
+  /** Signal-with-starts in flight at once (16). */
+  concurrency?: number;
+  /** How long one delivery may wait for Temporal (5 s). */
+  deliveryTimeoutMs?: number;
+}
+
+export interface BatchOutcome {
+  delivered: number;
+  failed: number;
+  /** The error of a failed delivery, for the log. */
+  failure?: unknown;
+}
+
+/** A message delivered again after this many failed attempts waits at most this long: Temporal may be down for minutes. */
+const MAX_RETRY_DELAY_MS = 10_000;
+export const retryDelayMs = (attempts: number) => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
+
+/** Runs `work` over `items` with at most `limit` in flight, answering each outcome in order. */
+async function settleAll<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
+  const outcomes: PromiseSettledResult<void>[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    for (let index = next++; index < items.length; index = next++) {
+      outcomes[index] = await work(items[index]).then(
+        () => ({ status: 'fulfilled', value: undefined }) as const,
+        (reason: unknown) => ({ status: 'rejected', reason }) as const,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return outcomes;
+}
+
+/**
+ * Hands the intake's messages to their workflows: a signal-with-start each, marked delivered in the same transaction
+ * that locked it. A dispatcher killed between the signal and the mark leaves the message to be delivered again, which
+ * the workflow recognises by the click's id or the step's idempotency key.
+ */
+export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
+  const concurrency = deps.concurrency ?? 16;
+  const timeoutMs = deps.deliveryTimeoutMs ?? 5000;
+
+  function deliver(row: IntakeRow): Promise<unknown> {
+    const identity = identityFor(row, row.visitor_hash, false);
+    const options = startOptions(identity, row, row.task_queue);
+    return deps.temporal.withDeadline(Date.now() + timeoutMs, () =>
+      row.kind === 'click'
+        ? deps.temporal.workflow.signalWithStart(referralWorkflow, { ...options, signal: clickSignal, signalArgs: [row.message] })
+        : deps.temporal.workflow.signalWithStart(referralWorkflow, { ...options, signal: funnelStepSignal, signalArgs: [row.message] }),
+    );
+  }
+
+  return {
+    /** Delivers up to `limit` of the task queue's oldest undelivered messages; those Temporal refuses are deferred. */
+    deliverBatch(taskQueue: string, limit: number): Promise<BatchOutcome> {
+      return withTransaction(deps.pool, async (client) => {
+        const rows = await deps.intake.claimBatch(client, taskQueue, limit);
+        const outcomes = await settleAll(rows, concurrency, async (row) => {
+          await deliver(row);
+        });
+        const delivered = rows.filter((_, index) => outcomes[index].status === 'fulfilled');
+        const failed = rows.filter((_, index) => outcomes[index].status === 'rejected');
+        await deps.intake.markDelivered(client, delivered.map((row) => row.intake_id));
+        // Deferred by the attempts of the first: one batch's failures share their cause.
+        if (failed.length > 0) await deps.intake.defer(client, failed.map((row) => row.intake_id), retryDelayMs(failed[0].attempts));
+        const failure = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult | undefined;
+        return { delivered: delivered.length, failed: failed.length, failure: failure?.reason };
+      });
+    },
+
+    /**
+     * Delivers one workflow's undelivered messages before a message sent to it directly (a confirmation, a review, a
+     * cancellation), so the workflow hears them in the order they were taken. Throws when Temporal does not take them.
+     */
+    async flush(workflowId: string): Promise<void> {
+      await withTransaction(deps.pool, async (client) => {
+        const rows = await deps.intake.claimForWorkflow(client, workflowId);
+        for (const row of rows) await deliver(row);
+        await deps.intake.markDelivered(client, rows.map((row) => row.intake_id));
+      });
+    },
+  };
+}
+
+export type IntakeDelivery = ReturnType<typeof createIntakeDelivery>;

@@ -1,0 +1,113 @@
+import type { Client } from '@temporalio/client';
+import type { Pool, PoolClient } from 'pg';
+import { createIntakeStore } from '../db/intake';
+import { createIntakeDelivery, retryDelayMs } from '../services/intake-delivery';
+import { TASK_QUEUE } from '../workflows/messages';
+
+export interface DispatcherOptions {
+  pool: Pool;
+  temporal: Client;
+  taskQueue?: string;
+  /** Messages locked and delivered per transaction (100). */
+  batchSize?: number;
+  /** Signal-with-starts in flight at once (16). */
+  concurrency?: number;
+  /** How often the intake is looked at when no notification comes (1 s). */
+  pollMs?: number;
+  /** How long delivered messages are kept for the burst rule's minute (10 minutes). */
+  keepDeliveredMs?: number;
+  onDispatched?: (delivered: number, failed: number) => void;
+  onError?: (error: unknown) => void;
+}
+
+export interface RunningDispatcher {
+  stop(): Promise<void>;
+}
+
+const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * Delivers the intake to the referrals' workflows: a batch at a time, woken by the intake's NOTIFY or, failing
+ * that, a poll; several dispatchers share the work without doubling it (each locks its batch with SKIP LOCKED).
+ * While Temporal refuses, it backs off; the messages wait in Postgres.
+ */
+export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
+  const batchSize = options.batchSize ?? 100;
+  const pollMs = options.pollMs ?? 1000;
+  const keepDeliveredMs = options.keepDeliveredMs ?? 10 * 60_000;
+  const intake = createIntakeStore(options.pool);
+  const delivery = createIntakeDelivery({ pool: options.pool, temporal: options.temporal, intake, concurrency: options.concurrency });
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let listener: PoolClient | undefined;
+  let lastPruned = 0;
+
+  /** Waits `ms`, or less when `wakeable` and a message is taken meanwhile; stopping always wakes it. */
+  const rest = (ms: number, wakeable: boolean) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = wakeable ? done : () => stopped && done();
+    });
+
+  /** LISTEN on a connection of its own; lost, the poll serves until the next attempt. */
+  async function listen() {
+    if (listener) return;
+    try {
+      const client = await options.pool.connect();
+      client.on('notification', () => wake?.());
+      client.on('error', () => {
+        client.release(true);
+        if (listener === client) listener = undefined;
+      });
+      await client.query('LISTEN intake');
+      listener = client;
+    } catch (error) {
+      options.onError?.(error);
+    }
+  }
+
+  async function loop() {
+    let failures = 0;
+    while (!stopped) {
+      let full = false;
+      try {
+        await listen();
+        // While Temporal refuses, one message probes it: a batch would wait out a timeout per message.
+        const limit = failures > 0 ? 1 : batchSize;
+        const outcome = await delivery.deliverBatch(taskQueue, limit);
+        options.onDispatched?.(outcome.delivered, outcome.failed);
+        if (outcome.failure) options.onError?.(outcome.failure);
+        failures = outcome.failed > 0 && outcome.delivered === 0 ? failures + 1 : 0;
+        full = outcome.delivered + outcome.failed === limit;
+        if (Date.now() - lastPruned > PRUNE_EVERY_MS) {
+          lastPruned = Date.now();
+          await intake.pruneDelivered(keepDeliveredMs);
+        }
+      } catch (error) {
+        // Postgres out of reach: nothing was marked, the batch is delivered again once it is back.
+        failures += 1;
+        options.onError?.(error);
+      }
+      if (stopped) break;
+      if (failures > 0) await rest(retryDelayMs(failures), false);
+      else if (!full) await rest(pollMs, true);
+    }
+  }
+
+  const running = loop();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await running;
+      listener?.release();
+      listener = undefined;
+    },
+  };
+}

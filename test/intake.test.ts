@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { createIntakeStore } from '../src/db/intake';
+import { createReferralService } from '../src/services/referral-service';
+import { startDispatcher } from '../src/worker/dispatcher';
+import { stateQuery } from '../src/workflows/messages';
+import { freePort } from './support/global-setup';
+import { listenApp, type ListeningApi } from './support/api';
+import { eventually, openHarness, type Harness } from './support/harness';
+
+const SECRETS = { JWT_SECRET: 'intake-test-jwt-secret-0123456789abcdef', MEMBERSHIP_WEBHOOK_SECRET: 'intake-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
+let harness: Harness;
+/** A Temporal client whose server never answers: what the API has while Temporal is down. */
+let unreachable: Connection;
+
+beforeAll(async () => {
+  harness = await openHarness();
+  unreachable = await Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '1 second' });
+});
+
+afterAll(async () => {
+  await unreachable.close();
+  await harness.close();
+});
+
+async function withApi<T>(temporal: Client, work: (api: ListeningApi) => Promise<T>): Promise<T> {
+  const api = await listenApp({ pool: harness.pool, temporal, taskQueue: harness.taskQueue, config: { ...SECRETS, RATE_LIMIT_PER_IP_PER_MINUTE: 100_000, RATE_LIMIT_PER_CODE_PER_MINUTE: 100_000 } });
+  try {
+    return await work(api);
+  } finally {
+    await api.close();
+  }
+}
+
+const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+async function clickRows(referralId: string) {
+  return (await harness.pool.query('SELECT id, is_duplicate FROM click_events WHERE referral_id = $1', [referralId])).rows;
+}
+
+const undelivered = async (workflowId: string) =>
+  (await harness.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL', [workflowId])).rows[0].n;
+
+test('with Temporal out of reach, the invite page and the app are answered from Postgres; the journey goes on once it is back', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const taken = await withApi(new Client({ connection: unreachable }), async (api) => {
+    const started = Date.now();
+    const page = await fetch(`${api.url}/r/${org.code}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Test invited you to Test Org');
+    const click = await postJson(`${api.url}/api/v1/referral-attributions`, { code: org.code, visitorId: 'app-install-1', metadata: { platform: 'ios' } });
+    expect(click.status).toBe(201);
+    const answer = (await click.json()) as { referralId: string; referralToken: string; status: string };
+    expect(answer.status).toBe('recorded');
+    const steps = await Promise.all(
+      (['installed', 'account_created'] as const).map((type) =>
+        postJson(`${api.url}/api/v1/referrals/${answer.referralId}/events`, { type, idempotencyKey: `${type}-1`, ...(type === 'account_created' ? { newMemberId: member } : {}) }, { authorization: `Bearer ${answer.referralToken}` }),
+      ),
+    );
+    expect(steps.map((step) => step.status)).toEqual([202, 202]);
+    // Nothing waited for Temporal's timeout.
+    expect(Date.now() - started).toBeLessThan(5000);
+    const ready = (await (await fetch(`${api.url}/readyz`)).json()) as { status: string; intake: { undelivered: number; oldestAgeSeconds: number } };
+    expect(ready.status).toBe('ready');
+    expect(ready.intake.undelivered).toBeGreaterThanOrEqual(4);
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toMatch(/^intake_backlog_messages \d+$/m);
+    expect(metrics).toMatch(/^intake_oldest_undelivered_age_seconds [\d.e+-]+$/m);
+    expect(metrics).toContain('http_request_duration_seconds_count{method="POST",route="/api/v1/referral-attributions",status="201"}');
+    return answer;
+  });
+  const [{ workflow_id: workflowId }] = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [taken.referralId])).rows;
+  expect(await undelivered(workflowId)).toBe(3);
+  expect(await clickRows(taken.referralId)).toEqual([]);
+
+  const worker = await harness.startWorker();
+  try {
+    const row = await eventually(async () => {
+      const found = (await harness.pool.query('SELECT * FROM referrals WHERE id = $1', [taken.referralId])).rows[0];
+      return found?.stage === 'account_created' ? found : undefined;
+    }, 30_000, 'the journey delivered');
+    expect(row).toMatchObject({ status: 'pending', new_member_id: member, implied_steps: [] });
+    expect(await undelivered(workflowId)).toBe(0);
+    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+    expect(record).toMatchObject({ referralId: taken.referralId, status: 'confirmed' });
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a message delivered twice (its dispatcher killed between the signal and the mark) counts once', async () => {
+  const org = await harness.seedOrg({ dedupeWindowSeconds: 0 });
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'twice', metadata: {} });
+  await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: 'installed-once' });
+  const worker = await harness.startWorker();
+  try {
+    const workflowId = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0].workflow_id;
+    await eventually(async () => ((await undelivered(workflowId)) === 0 && (await clickRows(clicked.referralId)).length === 1 ? true : undefined), 30_000, 'first delivery');
+    // What a dispatcher killed after signalling leaves: the messages taken, signalled, and not marked delivered.
+    await harness.pool.query('UPDATE intake SET delivered_at = NULL WHERE referral_id = $1', [clicked.referralId]);
+    await eventually(async () => ((await undelivered(workflowId)) === 0 ? true : undefined), 30_000, 'second delivery');
+    const handle = harness.client.workflow.getHandle(workflowId);
+    const state = await eventually(async () => {
+      const view = await handle.query(stateQuery);
+      return view.timeline.length === 2 ? view : undefined;
+    }, 30_000, 'both messages handled');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await handle.query(stateQuery)).timeline.map((entry) => entry.type)).toEqual(['click', 'installed']);
+    expect(state).toMatchObject({ countedClicks: 1, duplicateClicks: 0 });
+    expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
+    expect((await harness.pool.query('SELECT total_clicks FROM get_attribution_counts($1)', [org.mentorId])).rows[0].total_clicks).toBe(1);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('three dispatchers at once deliver every message once, each referral\'s in the order they were taken', async () => {
+  const org = await harness.seedOrg({ dedupeWindowSeconds: 3600 });
+  const visitors = Array.from({ length: 30 }, (_, index) => `busy-${index}`);
+  // Sixty clicks in a minute on one code would be a burst held for review; not what this test is about.
+  const service = createReferralService({ pool: harness.pool, temporal: harness.client, hashSalt: SECRETS.HASH_SALT, taskQueue: harness.taskQueue, burstClicksPerMinute: 1000 });
+  const clicks = [];
+  for (const visitor of visitors) {
+    const first = await service.recordClick({ code: org.code, visitorId: visitor, metadata: {} });
+    await service.recordClick({ code: org.code, visitorId: visitor, metadata: {} });
+    await service.recordFunnelStep(first, { type: 'installed', idempotencyKey: `installed-${visitor}` });
+    clicks.push(first);
+  }
+  const worker = await harness.startWorker();
+  // The harness's worker runs one; two more compete for the same task queue.
+  const more = [0, 1].map(() => startDispatcher({ pool: harness.pool, temporal: harness.client, taskQueue: harness.taskQueue, batchSize: 7, pollMs: 100 }));
+  try {
+    const ids = clicks.map((click) => click.referralId);
+    await eventually(async () => {
+      const rows = await harness.pool.query("SELECT count(*)::int AS n FROM referrals WHERE id = ANY($1::uuid[]) AND stage = 'installed'", [ids]);
+      return rows.rows[0].n === visitors.length ? true : undefined;
+    }, 60_000, 'every journey delivered');
+    const events = await harness.pool.query<{ referral_id: string; types: string[] }>(
+      'SELECT referral_id, array_agg(type ORDER BY id) AS types FROM referral_events WHERE referral_id = ANY($1::uuid[]) GROUP BY referral_id',
+      [ids],
+    );
+    expect(events.rows).toHaveLength(visitors.length);
+    for (const row of events.rows) expect(row.types).toEqual(['click', 'duplicate_click', 'installed']);
+    expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: visitors.length, pending_count: 0, confirmed_count: 0 });
+    expect(await createIntakeStore(harness.pool).backlog()).toMatchObject({ undelivered: 0 });
+  } finally {
+    for (const dispatcher of more) await dispatcher.stop();
+    await worker.stop();
+  }
+});
+
+test('a registration while the click is still in the intake is matched to that click, not made a direct referral', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'quick-joiner', metadata: {} });
+  // No dispatcher runs: the click waits in the intake.
+  const worker = await harness.startWorker({ dispatch: false });
+  try {
+    const member = randomUUID();
+    // The service delivers the referral's waiting click before its confirmation.
+    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+    expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
+    expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
+    expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  } finally {
+    await worker.stop();
+  }
+});
