@@ -28,11 +28,11 @@ async function runWorker(): Promise<void> {
     ...productionDependencies(config, pool, client),
     ...configuredWorkerOptions(config),
   });
-  const dispatcher = startConfiguredDispatcher(config, pool, client, logger);
+  const dispatcher = config.RUN_DISPATCHER ? startConfiguredDispatcher(config, pool, client, logger) : undefined;
   logger.info({ taskQueue: 'referrals' }, 'worker running');
   // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.
   await worker.run();
-  await dispatcher.stop();
+  await dispatcher?.stop();
   await clientConnection.close();
   await connection.close();
   await pool.end();

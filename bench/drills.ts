@@ -13,6 +13,7 @@ import {
   startApi,
   startBenchStack,
   TEMPORAL_ON_POSTGRES,
+  spawnTsx,
   startWorkerProcess,
   waitFor,
   type BenchStack,
@@ -29,6 +30,8 @@ const MILESTONES = [1, 5, 10, 25, 50];
 
 interface Drill {
   name: string;
+  /** The worker's environment beyond the drill's defaults. */
+  workerEnv?: Record<string, string>;
   /** Injects the drill's faults while the journeys run and says what it injected. */
   during?: (context: DrillContext) => Promise<string>;
   webhookPlan?: (index: number) => { copies: number; delayMs: number };
@@ -37,6 +40,8 @@ interface Drill {
 
 interface DrillContext {
   stack: BenchStack;
+  /** Clicks and funnel steps sent so far: a fault should land while they keep coming. */
+  messagesSent(): number;
   restartWorker(): Promise<void>;
   done: () => boolean;
   /** Resolves once that many journeys have been started, so the fault lands while requests keep coming. */
@@ -45,6 +50,8 @@ interface DrillContext {
   progress(): string;
   /** Resolves once the worker has shown it runs: one that cannot reach Postgres at start exits, as it should. */
   firstJourneyConfirmed(): Promise<void>;
+  /** Runs `stop` once the drill's results are in. */
+  onFinish(stop: () => Promise<void>): void;
 }
 
 /** What the API answered 500 during the current drill, as it logged it: an outage of ours should be a 503. */
@@ -66,6 +73,8 @@ function running(worker: ChildService): Promise<void> {
 
 interface ClientCounters {
   retries: number;
+  /** Clicks and funnel steps not answered 2xx at the first attempt: the intake should take every one. */
+  refusedIntake: number;
   /** Why each retry was needed: the status answered, or `refused` when no answer came. */
   retriedBecause: Map<string, number>;
 }
@@ -76,7 +85,8 @@ interface ClientCounters {
  * first attempt's signature would be refused once it is older than the signature's five minutes.
  */
 async function send(url: string, request: () => RequestInit, counters: ClientCounters): Promise<Response> {
-  for (;;) {
+  const intake = url.endsWith('/api/v1/referral-attributions') || url.endsWith('/events');
+  for (let attempt = 1; ; attempt += 1) {
     let reason = 'refused';
     try {
       const response = await fetch(url, request());
@@ -86,6 +96,7 @@ async function send(url: string, request: () => RequestInit, counters: ClientCou
       // connection refused while a process restarts
     }
     counters.retries += 1;
+    if (intake && attempt === 1) counters.refusedIntake += 1;
     counters.retriedBecause.set(reason, (counters.retriedBecause.get(reason) ?? 0) + 1);
     await sleep(500);
   }
@@ -94,15 +105,17 @@ async function send(url: string, request: () => RequestInit, counters: ClientCou
 async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, badge: BadgeService) {
   const { code, mentorId, orgId } = await seedCode(stack.databaseUrl);
   // At info level, where the worker says when it runs (the kill drill times its kills from then).
-  const startWorker = () => startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url, LOG_LEVEL: 'info' });
+  const startWorker = () => startWorkerProcess(stack, { BADGE_SERVICE_URL: badge.url, LOG_LEVEL: 'info', ...drill.workerEnv });
   let worker: ChildService = startWorker();
-  const counters = { retries: 0, retriedBecause: new Map<string, number>(), webhookDeliveries: 0 };
+  const counters = { retries: 0, refusedIntake: 0, retriedBecause: new Map<string, number>(), webhookDeliveries: 0, messagesSent: 0 };
   const webhooksRefused = new Map<string, number>();
   let finished = false;
   let next = 0;
   const confirmedJourneys = new Set<number>();
+  const finishers: Array<() => Promise<void>> = [];
   const context: DrillContext = {
     stack,
+    messagesSent: () => counters.messagesSent,
     async restartWorker() {
       worker.kill('SIGKILL');
       await worker.exited;
@@ -112,6 +125,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     done: () => finished,
     journeysStarted: (count) => waitFor(async () => (next >= count ? true : undefined), 15 * 60_000, `${count} journeys started`).then(() => undefined),
     progress: () => `${next} journeys started and ${confirmedJourneys.size} confirmed`,
+    onFinish: (stop) => void finishers.push(stop),
     firstJourneyConfirmed: () => waitFor(async () => (confirmedJourneys.size > 0 ? true : undefined), 15 * 60_000, 'a confirmed journey').then(() => undefined),
   };
   answeredWith500.clear();
@@ -125,6 +139,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     // Each journey is another person: their own device and network address (a header only; all traffic stays on loopback).
     const person = { 'x-forwarded-for': `198.51.${Math.floor(index / 250) % 256}.${index % 250}` };
     const clickBody = JSON.stringify({ code, visitorId: `drill-${index}-${randomUUID()}` });
+    counters.messagesSent += 1;
     const clicked = (await (
       await send(`${api.url}/api/v1/referral-attributions`, () => ({
         method: 'POST',
@@ -132,6 +147,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
         body: clickBody,
       }), counters)
     ).json()) as { referralId: string; referralToken: string };
+    counters.messagesSent += 1;
     await send(`${api.url}/api/v1/referrals/${clicked.referralId}/events`, () => ({
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${clicked.referralToken}`, ...person },
@@ -201,6 +217,16 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
      FROM (SELECT new_member_id, count(*) AS n FROM referrals WHERE mentor_id = $1 AND status = 'confirmed' GROUP BY 1) per_member`,
     [mentorId],
   );
+  // Every click and step taken reached its workflow once: one counted click and one account per journey.
+  const inWorkflows = (
+    await pool.query(
+      `SELECT (SELECT count(*)::int FROM click_events WHERE mentor_id = $1 AND NOT is_duplicate) AS clicks,
+         (SELECT count(*)::int FROM click_events WHERE mentor_id = $1 AND is_duplicate) AS duplicate_clicks,
+         (SELECT count(*)::int FROM referral_events e JOIN referrals r ON r.id = e.referral_id WHERE r.mentor_id = $1 AND e.type = 'account_created') AS accounts,
+         (SELECT count(*)::int FROM intake WHERE org_id = $2 AND delivered_at IS NULL) AS undelivered`,
+      [mentorId, orgId],
+    )
+  ).rows[0] as { clicks: number; duplicate_clicks: number; accounts: number; undelivered: number };
   await pool.end();
   const delivered = badge.deliveredMilestones(mentorId);
   const result = {
@@ -209,13 +235,20 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     journeys: JOURNEYS,
     seconds: round((Date.now() - started) / 1000),
     clientRetries: counters.retries,
+    refusedIntake: counters.refusedIntake,
+    inWorkflows,
     retriedBecause: [...counters.retriedBecause].map(([reason, count]) => `${reason}: ${count}`).join(', '),
     webhookDeliveries: counters.webhookDeliveries,
     answered500: [...answeredWith500].map(([what, count]) => `${count}x ${what}`).join('; '),
     webhooksRefused: [...webhooksRefused].map(([why, count]) => `${count}x ${why}`).join('; '),
     counts,
-    lost: JOURNEYS - Number(confirmedPerMember.rows[0].once) - Number(confirmedPerMember.rows[0].more),
-    duplicated: Number(confirmedPerMember.rows[0].more) + (counts.confirmedAttributions - JOURNEYS > 0 ? counts.confirmedAttributions - JOURNEYS : 0),
+    lost: JOURNEYS - Number(confirmedPerMember.rows[0].once) - Number(confirmedPerMember.rows[0].more) + Math.max(0, JOURNEYS - inWorkflows.clicks) + Math.max(0, JOURNEYS - inWorkflows.accounts),
+    duplicated:
+      Number(confirmedPerMember.rows[0].more) +
+      Math.max(0, counts.confirmedAttributions - JOURNEYS) +
+      Math.max(0, inWorkflows.clicks - JOURNEYS) +
+      inWorkflows.duplicate_clicks +
+      Math.max(0, inWorkflows.accounts - JOURNEYS),
     badgesDelivered: delivered,
     badgeDuplicates: delivered.length - new Set(delivered).size,
     badgeFailuresAnswered: badge.failedCalls,
@@ -223,6 +256,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
   };
   worker.kill('SIGTERM');
   await worker.exited;
+  for (const finish of finishers) await finish();
   log(JSON.stringify(result));
   return result;
 }
@@ -328,6 +362,46 @@ const DRILLS: Drill[] = [
     },
   },
   {
+    name: 'pause Temporal',
+    // SIGSTOP: the server holds its connections and answers nothing, the worst a slow or wedged server does.
+    async during(context) {
+      await context.firstJourneyConfirmed();
+      await context.journeysStarted(Math.floor(JOURNEYS / 4));
+      const when = context.progress();
+      const pid = context.stack.temporalPid();
+      const sentBefore = context.messagesSent();
+      process.kill(pid, 'SIGSTOP');
+      await sleep(60_000 * scale);
+      process.kill(pid, 'SIGCONT');
+      return `the Temporal server paused (SIGSTOP) for ${Math.round(60 * scale)} s with ${when}, ${context.messagesSent() - sentBefore} clicks and steps sent meanwhile`;
+    },
+  },
+  {
+    name: 'kill -9 the dispatcher',
+    // The worker delivers nothing itself here: two dispatchers of their own, killed in turn mid-batch.
+    workerEnv: { RUN_DISPATCHER: 'false' },
+    async during(context) {
+      const env = { DATABASE_URL: context.stack.databaseUrl, TEMPORAL_ADDRESS: context.stack.temporal.address, ...BENCH_SECRETS, LOG_LEVEL: 'warn' };
+      const dispatchers = [0, 1].map(() => spawnTsx('dispatcher.ts', env));
+      let kills = 0;
+      await context.journeysStarted(10);
+      while (!context.done()) {
+        const victim = kills % dispatchers.length;
+        dispatchers[victim].kill('SIGKILL');
+        await dispatchers[victim].exited;
+        kills += 1;
+        dispatchers[victim] = spawnTsx('dispatcher.ts', env);
+        await sleep(1000 + Math.random() * 2000);
+      }
+      // They deliver what is left while the drill counts, then stop.
+      context.onFinish(async () => {
+        for (const dispatcher of dispatchers) dispatcher.kill('SIGTERM');
+        await Promise.all(dispatchers.map((dispatcher) => dispatcher.exited));
+      });
+      return `two dispatcher processes, one killed with SIGKILL every 1-3 s and restarted at once (${kills} kills)`;
+    },
+  },
+  {
     name: 'badge service failing',
     badgeFailsForMs: 60_000 * scale,
   },
@@ -359,16 +433,18 @@ async function main(): Promise<string> {
   }
   const rows = results.map(
     (r) =>
-      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice; ${r.badgeCallsRepeated} calls repeated a key) | ${r.clientRetries}${r.retriedBecause ? ` (${r.retriedBecause})` : ''} | ${r.answered500 || 'none'} | ${r.webhooksRefused || 'none'} |`,
+      `| ${r.drill} | ${r.faults} | ${r.journeys} | ${r.seconds} s | ${r.counts.totalClicks} / ${r.counts.pendingAttributions} / ${r.counts.confirmedAttributions} | ${r.lost} | ${r.duplicated} | ${r.badgesDelivered.join(', ')} (${r.badgeDuplicates} twice; ${r.badgeCallsRepeated} calls repeated a key) | ${r.inWorkflows.clicks} / ${r.inWorkflows.accounts} | ${r.refusedIntake} | ${r.clientRetries}${r.retriedBecause ? ` (${r.retriedBecause})` : ''} | ${r.answered500 || 'none'} | ${r.webhooksRefused || 'none'} |`,
   );
   const section = `## Fault drills (${SHORT ? 'short' : 'full'}), ${new Date().toISOString().slice(0, 16)}Z
 
 Command: \`npm run drills${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Machine: ${machine()}. Temporal: ${stack.temporalStore}; embedded Postgres;
 the API and one worker as separate processes. Each journey: click, account created, membership webhook.
-Counts are read from the API (cache off) after the run and must equal the journeys driven.
+Counts are read from the API (cache off) after the run and must equal the journeys driven; every click and step
+taken must be in its workflow once (one counted click and one \`account_created\` event per journey, no duplicate
+click rows, the intake empty). Lost and duplicated count both confirmations and those messages.
 
-| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | client retries (why) | answered 500 (what the API logged) | webhooks refused (4xx) |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| drill | faults injected | journeys | time | API clicks / pending / confirmed | lost | duplicated | badges delivered | clicks / accounts in workflows | clicks and steps refused | client retries (why) | answered 500 (what the API logged) | webhooks refused (4xx) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
   return section;

@@ -146,13 +146,6 @@ async function latencyAtRate(rate: number, seconds: number, send: () => Promise<
   return { perSecond: latencies.length / seconds, served: latencies.length, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), failed };
 }
 
-async function bareSignalWithStartAtRate(stack: BenchStack, rate: number, seconds: number) {
-  const client = await stack.client();
-  const result = await latencyAtRate(rate, seconds, () => signalWithStartEmpty(client).then(() => true));
-  await client.connection.close();
-  return result;
-}
-
 async function clicksAtRate(url: string, code: string, rate: number, seconds: number) {
   return latencyAtRate(rate, seconds, async () => {
     const response = await fetch(`${url}/api/v1/referral-attributions`, {
@@ -186,107 +179,111 @@ async function withTailProbes<T>(stack: BenchStack, apiUrl: string, seconds: num
   ]);
   await Promise.all([pool.end(), client.connection.close()]);
   const cell = (probe: { p50: number; p99: number }) => `${probe.p50} / ${probe.p99}`;
-  return { ...loaded, probes: `${cell(healthz)} | ${cell(postgres)} | ${cell(temporal)}` };
+  return { ...loaded, healthzP99: healthz.p99, probes: `${cell(healthz)} | ${cell(postgres)} | ${cell(temporal)}` };
 }
 
-const INGESTION_CPU: Array<keyof CpuPerRequest> = ['temporal', 'postgres', 'api', 'bench'];
+const INGESTION_CPU: Array<keyof CpuPerRequest> = ['temporal', 'postgres', 'api', 'worker', 'bench'];
+
+/** The physical path of a click: the same intake row, inserted from a plain pg client, for a queue no dispatcher serves. */
+async function bareInsertCeiling(stack: BenchStack, concurrency: number, seconds: number, codeId: string, orgId: string) {
+  const pool = createPool(stack.databaseUrl, () => undefined, concurrency);
+  const message = JSON.parse(newVisitorClick('unused')) as Record<string, unknown>;
+  const latencies: number[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) {
+        const started = performance.now();
+        const visitor = randomUUID();
+        await pool.query(
+          `INSERT INTO intake (task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message, received_at)
+           VALUES ('bench-nobody', 'click', $1, $2, $3, $4, $5, $6, now())`,
+          [randomUUID(), `referral-${codeId}-${visitor}`, codeId, orgId, visitor, { ...message, clickId: randomUUID(), occurredAt: new Date().toISOString() }],
+        );
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  await pool.end();
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / seconds, served: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Waits for the dispatcher to deliver the intake's backlog; how long it took and what it left when the load stopped. */
+async function drainBacklog(stack: BenchStack) {
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  const backlog = async () => (await pool.query("SELECT count(*)::int AS n FROM intake WHERE delivered_at IS NULL AND task_queue <> 'bench-nobody'")).rows[0].n as number;
+  const left = await backlog();
+  const started = Date.now();
+  await waitFor(async () => ((await backlog()) === 0 ? true : undefined), 30 * 60_000, 'the intake delivered');
+  const seconds = (Date.now() - started) / 1000;
+  await pool.end();
+  return { left, seconds: round(seconds), perSecond: round(left / Math.max(seconds, 0.001)) };
+}
 
 async function clickIngestion(stack: BenchStack) {
-  const { code, codeId } = await seedCode(stack.databaseUrl);
+  const { code, codeId, orgId } = await seedCode(stack.databaseUrl);
   const api = await startApi(stack);
-  const seconds = SHORT ? 5 : 10;
-  // The same operation on this machine moves by 15% or more from one run to the next (seen: 224-293 bare starts/s
-  // in six runs in a row), so each concurrency alternates the two several times and the ratio is their median.
-  const pairs = SHORT ? 1 : 3;
+  // The worker process runs the dispatcher at its configured concurrency, as in production.
+  const worker = startWorkerProcess(stack);
+  const seconds = SHORT ? 5 : 15;
   const rows: string[] = [];
   const cpuRows: string[] = [];
-  const medianRatios: string[] = [];
-  let ceilingAtTop = 0;
-  let apiAtTop = 0;
-  let accepted = 0;
-  // Ingestion against ingestion: no worker runs while the ceiling and our endpoint are measured,
-  // so both runs ask the Temporal server for the same work (the signal-with-start).
-  for (const concurrency of SHORT ? [16] : [8, 32, 64]) {
-    const ratios: number[] = [];
-    const ceilings: number[] = [];
-    const ourRates: number[] = [];
-    const measureCeiling = () => cpuPerRequest(stack, { api: api.child.pid! }, () => bareSignalWithStartCeiling(stack, concurrency, seconds));
-    const measureOurs = () => cpuPerRequest(stack, { api: api.child.pid! }, () => clicksThroughApi(api.url, code, { connections: concurrency, seconds }));
-    for (let pair = 1; pair <= pairs; pair += 1) {
-      // Every other pair measures ours first, so neither side always runs on the fuller store.
-      const oursFirst = pair % 2 === 0;
-      const earlierOurs = oursFirst ? await measureOurs() : undefined;
-      const ceiling = await measureCeiling();
-      const ours = earlierOurs ?? (await measureOurs());
-      cpuRows.push(`| ${concurrency} | ${pair} | ${cpuCells(ceiling.cpu, INGESTION_CPU)} | ${cpuCells(ours.cpu, INGESTION_CPU)} |`);
-      accepted += ours.accepted;
-      const ratio = ours.perSecond / ceiling.perSecond;
-      ratios.push(ratio);
-      ceilings.push(ceiling.perSecond);
-      ourRates.push(ours.perSecond);
-      rows.push(
-        `| ${concurrency} | ${pair}${oursFirst ? ' (ours first)' : ''} | ${round(ceiling.perSecond)} | ${round(ceiling.p50)} / ${round(ceiling.p99)} | ${round(ours.perSecond)} | ${ours.p50} / ${ours.p99} | ${round(ratio, 2)} | ${ours.other + ours.errors} |`,
-      );
-    }
-    medianRatios.push(`${round(median(ratios), 2)}x at ${concurrency}`);
-    ceilingAtTop = median(ceilings);
-    apiAtTop = median(ourRates);
+  let ceiling = 0;
+  let startRate = 0;
+  for (const concurrency of SHORT ? [16] : [16, 64]) {
+    const metered = { api: api.child.pid!, worker: worker.child.pid! };
+    const bare = await cpuPerRequest(stack, metered, () => bareSignalWithStartCeiling(stack, concurrency, seconds));
+    const insert = await cpuPerRequest(stack, metered, () => bareInsertCeiling(stack, concurrency, seconds, codeId, orgId));
+    const ours = await cpuPerRequest(stack, metered, () => clicksThroughApi(api.url, code, { connections: concurrency, seconds }));
+    const drained = await drainBacklog(stack);
+    ceiling = Math.max(ceiling, bare.perSecond);
+    startRate = Math.max(startRate, drained.perSecond);
+    rows.push(
+      `| ${concurrency} | ${round(bare.perSecond)} | ${round(bare.p50)} / ${round(bare.p99)} | ${round(insert.perSecond)} | ${round(insert.p50)} / ${round(insert.p99)} | ${round(ours.perSecond)} | ${ours.p50} / ${ours.p99} | **${round(ours.perSecond / bare.perSecond, 2)}x** | ${round(ours.perSecond / insert.perSecond, 2)}x | ${ours.other + ours.errors} | ${drained.left} in ${drained.seconds} s (${drained.perSecond}/s) |`,
+    );
+    cpuRows.push(`| ${concurrency} | ${cpuCells(bare.cpu, INGESTION_CPU)} | ${cpuCells(insert.cpu, INGESTION_CPU)} | ${cpuCells(ours.cpu, INGESTION_CPU)} |`);
   }
-  const halfRate = Math.max(1, Math.floor(ceilingAtTop / 2));
-  // First as the ceiling was measured, no worker running: the Temporal server takes the starts and nothing else.
-  const halfAlone = await withTailProbes(stack, api.url, seconds, () => clicksAtRate(api.url, code, halfRate, seconds));
-  accepted += halfAlone.served;
-  const bareHalfAlone = await withTailProbes(stack, api.url, seconds, () => bareSignalWithStartAtRate(stack, halfRate, seconds));
-  const worker = startWorkerProcess(stack);
-  const pool = createPool(stack.databaseUrl, () => undefined);
-  const drainStarted = Date.now();
-  await waitFor(
-    async () => ((await pool.query('SELECT count(*) AS n FROM click_events WHERE referral_code_id = $1', [codeId])).rows[0].n >= accepted ? true : undefined),
-    30 * 60_000,
-    'the backlog of accepted clicks',
-  );
-  const drainSeconds = round((Date.now() - drainStarted) / 1000);
-  await pool.end();
+  // At the bare start's own rate, the worker and the dispatcher delivering behind the answers.
   await temporalSettled(stack);
-  const half = await clicksAtRate(api.url, code, halfRate, seconds);
-  await temporalSettled(stack);
-  const bareHalf = await bareSignalWithStartAtRate(stack, halfRate, seconds);
+  const rate = Math.max(1, Math.floor(ceiling));
+  const atCeiling = await withTailProbes(stack, api.url, seconds, () => clicksAtRate(api.url, code, rate, seconds));
+  const drainedAfter = await drainBacklog(stack);
   record(
-    `### 1. Click ingestion (${stack.temporalStore}; embedded Postgres; API in its own process)
+    `### 1. Click ingestion (${stack.temporalStore}; embedded Postgres; API and worker in their own processes)
 
-| concurrency | pair | ceiling: bare signal-with-start/s | ceiling p50 / p99 ms | POST /referral-attributions/s | ours p50 / p99 ms | ours / ceiling | non-2xx |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+${seconds} s per row. Ceiling: bare \`signalWithStart\` of an empty workflow from a plain client. Bare INSERT: the
+click's intake row from a plain pg client at the same concurrency (its physical path). Ours: \`POST
+/api/v1/referral-attributions\` with autocannon, a new visitor per request, the worker and its dispatcher running.
+The backlog is what the intake held when the row stopped, and how long the dispatcher took to deliver it.
+
+| concurrency | bare signal-with-start/s | its p50 / p99 ms | bare INSERT/s | its p50 / p99 ms | ours/s | ours p50 / p99 ms | ours / signal-with-start | ours / INSERT | non-2xx | backlog delivered |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-Median of the pairs' ratios: ${medianRatios.join(', ')}.
-
 CPU per request served, in ms (/proc user + system time of each process tree over the row, divided by the
-requests answered 2xx): Temporal server / Postgres / API process / this bench process (the bare client, or autocannon).
+requests answered 2xx): Temporal server / Postgres / API process / worker process (with the dispatcher) / this bench
+process (the bare client, or autocannon). Ours is charged for what the dispatcher delivered during its row.
 
-| concurrency | pair | ceiling | ours |
+| concurrency | bare signal-with-start | bare INSERT | ours |
 | --- | --- | --- | --- |
 ${cpuRows.join('\n')}
 
-No worker ran during those rows, nor at half the ceiling next (${halfRate}/s offered, each request sent on schedule and timed from then):
-ours ${round(halfAlone.perSecond)} clicks/s served (${halfAlone.failed} not 2xx), p50 ${halfAlone.p50} ms, p99 ${halfAlone.p99} ms; the bare signal-with-start p50 ${bareHalfAlone.p50} ms,
-p99 ${bareHalfAlone.p99} ms. Probes meanwhile, each timed as the load is (p50 / p99 ms; the API's /healthz at 20/s, Postgres's
-SELECT 1 at 20/s, an empty signal-with-start at 10/s):
+At the bare start's own rate (${rate}/s offered, each click sent on schedule and timed from then), the worker and
+dispatcher running: ours ${round(atCeiling.perSecond)} clicks/s served (${atCeiling.failed} not 2xx), p50 ${atCeiling.p50} ms, **p99 ${atCeiling.p99} ms**;
+the backlog left, ${drainedAfter.left}, was delivered ${drainedAfter.seconds} s later. Probes meanwhile (p50 / p99 ms; the API's /healthz at 20/s,
+Postgres's SELECT 1 at 20/s, an empty signal-with-start at 10/s):
 
-| load at half the ceiling | /healthz | SELECT 1 | empty signal-with-start |
+| load | /healthz | SELECT 1 | empty signal-with-start |
 | --- | --- | --- | --- |
-| ours | ${halfAlone.probes} |
-| the bare signal-with-start | ${bareHalfAlone.probes} |
+| ours at ${rate}/s | ${atCeiling.probes} |
 
-Then one worker process worked off the ${accepted} accepted clicks in ${drainSeconds} s
-(${round(accepted / drainSeconds)} journeys started and persisted per second).
-At half the ceiling again with that worker running: ours ${round(half.perSecond)} clicks/s served (${half.failed} not 2xx), p50 ${half.p50} ms, p99 ${half.p99} ms;
-the bare signal-with-start, worker still running, p50 ${bareHalf.p50} ms, p99 ${bareHalf.p99} ms.
-Highest concurrency, medians: ours ${round(apiAtTop)}/s against a ceiling of ${round(ceilingAtTop)}/s.`,
+Click p99 / /healthz p99 at the same moment: **${round(atCeiling.p99 / Math.max(atCeiling.healthzP99, 0.1), 2)}x**.`,
   );
   worker.kill('SIGTERM');
   api.kill('SIGTERM');
   await Promise.all([worker.exited, api.exited]);
-  return ceilingAtTop;
+  return { ceiling, startRate };
 }
 
 type StartOptions = Parameters<Client['workflow']['signalWithStart']>[1];
@@ -705,26 +702,35 @@ async function warmStart() {
 ${measurements.map((seconds) => `${round(seconds, 2)} s`).join(', ')} (the first, cold run of each data folder is left out).`);
 }
 
-async function burst(stack: BenchStack, ceiling: number) {
+/**
+ * Ten times the bare start's ceiling for 10 s on one code: what is answered 201, and how long after the burst every
+ * accepted click's workflow exists (its referral row, the workflow's first write), against the bound (accepted
+ * clicks / the journey-start rate benchmark 1's drain measured) + 10 s.
+ */
+async function burst(stack: BenchStack, ceiling: number, startRate: number | undefined) {
   const { code, codeId } = await seedCode(stack.databaseUrl);
-  const api = await startApi(stack, { RATE_LIMIT_PER_IP_PER_MINUTE: '100000000', RATE_LIMIT_PER_CODE_PER_MINUTE: '6000' });
+  const api = await startApi(stack);
   const worker = startWorkerProcess(stack);
   const seconds = SHORT ? 5 : 10;
   const offered = Math.ceil(ceiling * 10);
+  await temporalSettled(stack);
   const result = await clicksThroughApi(api.url, code, { connections: 200, seconds, overallRate: offered });
   const finished = Date.now();
   const pool = createPool(stack.databaseUrl, () => undefined);
-  await waitFor(
-    async () => ((await pool.query('SELECT count(*) AS n FROM click_events WHERE referral_code_id = $1', [codeId])).rows[0].n >= result.accepted ? true : undefined),
-    30 * 60_000,
-    'every accepted click in Postgres',
-  );
+  const count = async (sql: string) => (await pool.query(sql, [codeId])).rows[0].n as number;
+  const taken = await count('SELECT count(*)::int AS n FROM intake WHERE referral_code_id = $1');
+  await waitFor(async () => ((await count('SELECT count(*)::int AS n FROM referrals WHERE referral_code_id = $1')) >= taken ? true : undefined), 30 * 60_000, 'every accepted click\'s workflow');
   const settled = round((Date.now() - finished) / 1000);
-  const stored = (await pool.query('SELECT count(*) AS n FROM click_events WHERE referral_code_id = $1', [codeId])).rows[0].n;
-  const statuses = Object.entries(result.statusCodes).map(([status, { count }]) => `${status}: ${count}`).join(', ');
-  record(`### 6. Burst: ${offered} clicks/s offered (10x the ceiling) for ${seconds} s on one code, per-code limit 6000/min
+  const stored = await count('SELECT count(*)::int AS n FROM click_events WHERE referral_code_id = $1');
+  const answered = Object.values(result.statusCodes).reduce((sum, { count: n }) => sum + n, 0) + result.errors;
+  const statuses = Object.entries(result.statusCodes).map(([status, { count: n }]) => `${status}: ${n}`).join(', ');
+  const bound = startRate ? `${round(taken / startRate + 10)} s` : 'not known (benchmark 1 did not run)';
+  record(`### 6. Burst: ${offered} clicks/s offered (10x the ceiling) for ${seconds} s on one code, the worker and dispatcher running
 
-Answers: ${statuses}; connection errors and timeouts: ${result.errors}. Accepted ${result.accepted}, stored ${stored} click events (lost: ${Math.max(0, result.accepted - stored)}${stored > result.accepted ? `; ${stored - result.accepted} more than counted: in flight when autocannon stopped counting, accepted all the same` : ''}); every accepted click was in Postgres ${settled} s after the burst ended.`);
+Answers: ${statuses}; connection errors and timeouts: ${result.errors}. **${round((100 * result.accepted) / Math.max(1, answered), 2)}% answered 201.**
+Taken into the intake: ${taken} (autocannon counted ${result.accepted} 2xx; a request in flight when it stopped is taken all
+the same); stored as click events afterwards: ${stored} (lost: ${Math.max(0, taken - stored)}). Every taken click's workflow existed
+**${settled} s** after the burst ended; the bound, taken / the journey-start rate of benchmark 1 (${startRate ?? '-'}/s) + 10 s: ${bound}.`);
   await pool.end();
   worker.kill('SIGTERM');
   api.kill('SIGTERM');
@@ -737,12 +743,12 @@ async function main(): Promise<string> {
   const knownCeiling = process.argv.find((arg) => arg.startsWith('--ceiling='));
   try {
     // --ceiling=N skips benchmark 1 and takes its ceiling from an earlier run, for re-running the rest.
-    const ceiling = knownCeiling ? Number(knownCeiling.split('=')[1]) : await clickIngestion(stack);
+    const { ceiling, startRate } = knownCeiling ? { ceiling: Number(knownCeiling.split('=')[1]), startRate: undefined } : await clickIngestion(stack);
     if (wanted('start-cost')) await startCost(stack);
     if (wanted('journeys')) await wholeJourneys(stack);
     if (wanted('reads')) await aggregateReads(stack);
     if (wanted('memory')) await workerMemory(stack);
-    if (wanted('burst')) await burst(stack, ceiling);
+    if (wanted('burst')) await burst(stack, ceiling, startRate);
     if (wanted('busy-code')) await busyCode(stack);
   } finally {
     await stack.stop();

@@ -42,6 +42,8 @@ export const configSchema = z
     WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
     /** Workflows kept in a worker's memory; the rest replay from history when a message comes (~0.5 MB each). */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
+    /** `false` runs the worker without the intake's dispatcher (one runs elsewhere: `npm run dispatcher`). */
+    RUN_DISPATCHER: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
     /** Signal-with-starts the intake's dispatcher has in flight towards Temporal at once, per process. */
     DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     /** How long a review, a cancellation or one delivery of the intake waits for Temporal to take its signal. */

@@ -75,8 +75,10 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await workerRun;
       });
-      const dispatcher = startConfiguredDispatcher(config, pool, temporalClient, logger);
-      stops.push(() => dispatcher.stop());
+      if (config.RUN_DISPATCHER) {
+        const dispatcher = startConfiguredDispatcher(config, pool, temporalClient, logger);
+        stops.push(() => dispatcher.stop());
+      }
     }
 
     const app = createApp({

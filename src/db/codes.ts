@@ -60,6 +60,14 @@ const REPORTED_VISITOR_SQL = (codeIdSql: string) => `SELECT l.visitor_hash FROM 
     AND (r.id IS NULL OR r.status IN (${sqlList([...CONFIRMABLE_STATUSES, 'confirmed'])}))
   ORDER BY l.linked_at DESC LIMIT 1`;
 
+/**
+ * The clicks taken on a code in the minute before `now`, counted up to `limit`: a busy code's every click then pays for
+ * a bounded range of the index, not for its whole minute.
+ */
+const RECENT_CLICKS_SQL = (codeId: string, now: string, limit: string) => `SELECT count(*)::int FROM (
+    SELECT 1 FROM intake i WHERE i.referral_code_id = ${codeId} AND i.kind = 'click' AND i.received_at > ${now}::timestamptz - interval '1 minute'
+    LIMIT ${limit}) recent`;
+
 /** The codes aggregate as the journey reads it. */
 export function createCodeStore(pool: Pool) {
   async function first<T extends object>(sql: string, params: unknown[]): Promise<T | undefined> {
@@ -67,15 +75,20 @@ export function createCodeStore(pool: Pool) {
   }
 
   return {
-    forClick(code: string, visitorHash: string, now: Date): Promise<ClickCodeRow | undefined> {
+    /** The code with what a click's checks need; the last minute's clicks are counted up to `countUpTo` only. */
+    forClick(code: string, visitorHash: string, now: Date, countUpTo: number): Promise<ClickCodeRow | undefined> {
       return first<ClickCodeRow>(
         `SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name,
            EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
-           (SELECT count(*)::int FROM intake i
-            WHERE i.referral_code_id = c.id AND i.kind = 'click' AND i.received_at > $3::timestamptz - interval '1 minute') AS clicks_last_minute
+           (${RECENT_CLICKS_SQL('c.id', '$3', '$4')}) AS clicks_last_minute
          ${CODE_FROM} JOIN users u ON u.id = c.mentor_id WHERE c.code = $1`,
-        [code, visitorHash, now],
+        [code, visitorHash, now, countUpTo],
       );
+    },
+
+    /** The code's clicks in the minute before `now`, counted up to `countUpTo`. */
+    async clicksLastMinute(codeId: string, now: Date, countUpTo: number): Promise<number> {
+      return (await first<{ n: number }>(`SELECT (${RECENT_CLICKS_SQL('$1', '$2', '$3')}) AS n`, [codeId, now, countUpTo]))?.n ?? 0;
     },
 
     forConfirmation(code: string, newMemberId: string): Promise<ConfirmationCodeRow | undefined> {

@@ -132,11 +132,12 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   }
 
   /** A burst: the last minute's clicks on the code reach the threshold and ten times the code's weekly rate. */
-  async function isClickBurst(code: ClickCodeRow): Promise<boolean> {
-    // The week is counted only when the minute is busy, so ordinary clicks pay for one small range scan.
+  async function isClickBurst(code: ClickCodeRow, at: Date): Promise<boolean> {
+    // The week is counted only when the minute is busy, so ordinary clicks pay for a few index entries.
     if (code.clicks_last_minute < burstClicksPerMinute) return false;
-    const lastWeek = await weekClicksByCode.get(code.id, () => codes.clicksLastWeek(code.id, now()));
-    return code.clicks_last_minute >= 10 * (lastWeek / (7 * 24 * 60));
+    const lastWeek = await weekClicksByCode.get(code.id, () => codes.clicksLastWeek(code.id, at));
+    const needed = Math.max(burstClicksPerMinute, Math.ceil(10 * (lastWeek / (7 * 24 * 60))));
+    return needed === burstClicksPerMinute || (await codes.clicksLastMinute(code.id, at, needed)) >= needed;
   }
 
   const found = <T>(value: T | undefined, what: string): T => {
@@ -190,12 +191,12 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       // A click with no visitor id cannot be recognised again: it is a referral of its own.
       const visitorHash = saltedHash(deps.hashSalt, request.visitorId ?? randomUUID());
       const at = now();
-      const code = found(await codes.forClick(request.code, visitorHash, at), 'referral code');
+      const code = found(await codes.forClick(request.code, visitorHash, at, burstClicksPerMinute), 'referral code');
       if (code.revoked_at) throw new GoneError('this invite link has been revoked');
       if (code.expires_at && code.expires_at <= at) throw new GoneError('this invite link has expired');
       const identity = identityFor(code, visitorHash, false);
       const clickId = randomUUID();
-      const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.memberId), isClickBurst(code)]);
+      const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.memberId), isClickBurst(code, at)]);
       const metadata = request.viaLanding ? { shareChannel: code.default_channel ?? 'link', ...request.metadata, via: 'landing' } : request.metadata;
       await intake.takeClick(
         { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash },
