@@ -403,9 +403,17 @@ export async function clicksThroughApi(url: string, code: string, options: { con
  */
 export async function journeyThroughApi(url: string, code: string, index: number): Promise<boolean> {
   const post = async (pathname: string, body: unknown, headers: Record<string, string>) => {
-    const response = await fetch(`${url}${pathname}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-    if (response.status >= 300) throw new Error(`${pathname} answered ${response.status}: ${await response.text()}`);
-    return response.json();
+    for (let attempt = 1; ; attempt += 1) {
+      const response = await fetch(`${url}${pathname}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      // A 503 asks to come back, as the membership system and the app do; the journey's time includes the wait.
+      if (response.status === 503 && attempt < 10) {
+        await response.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      if (response.status >= 300) throw new Error(`${pathname} answered ${response.status}: ${await response.text()}`);
+      return response.json();
+    }
   };
   // Another person each time, so the risk check does not hold them for review as one device's accounts.
   const person = { 'x-forwarded-for': `198.18.${Math.floor(index / 250) % 256}.${index % 250}` };

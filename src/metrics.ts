@@ -46,24 +46,19 @@ const readBacklog = () => {
   return reading;
 };
 
-new Gauge({
-  name: 'intake_backlog_messages',
-  help: 'Clicks and funnel steps taken and not yet delivered to their workflows',
-  registers: [registry],
-  async collect() {
-    const value = await readBacklog();
-    if (value) this.set(value.undelivered);
-  },
-});
-new Gauge({
-  name: 'intake_oldest_undelivered_age_seconds',
-  help: 'Age of the oldest undelivered intake message (0 when none waits)',
-  registers: [registry],
-  async collect() {
-    const value = await readBacklog();
-    if (value) this.set(value.oldestAgeSeconds);
-  },
-});
+/** A gauge set from the backlog's reading when scraped. */
+const backlogGauge = (name: string, help: string, value: (backlog: IntakeBacklog) => number) =>
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      const backlog = await readBacklog();
+      if (backlog) this.set(value(backlog));
+    },
+  });
+backlogGauge('intake_backlog_messages', 'Clicks and funnel steps taken and not yet delivered to their workflows', (backlog) => backlog.undelivered);
+backlogGauge('intake_oldest_undelivered_age_seconds', 'Age of the oldest undelivered intake message (0 when none waits)', (backlog) => backlog.oldestAgeSeconds);
 
 /** Where the backlog gauges read from: the API's intake. */
 export function measureBacklog(backlog: () => Promise<IntakeBacklog>) {

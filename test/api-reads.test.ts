@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { Role } from '../src/api/auth';
+import type { Role } from '../src/domain/access';
 import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -169,7 +169,8 @@ const matrix: Array<{ name: string; path: (who: Person, target: Target) => strin
     path: (who, target) => `/api/v1/orgs/${target === 'otherOrg' ? orgB : who.orgId}/recruitment-dashboard?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z&granularity=week`,
     expected: {
       peer_mentor: { own: 403, otherOrg: 404 },
-      coordinator: { own: 403, otherOrg: 404 },
+      // Seed 000: the recruitment dashboard is for coordinators and organisation admins.
+      coordinator: { own: 200, otherOrg: 404 },
       org_admin: { own: 200, otherOrg: 404 },
       platform_admin: { own: 403, otherOrg: 404 },
     },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import type { Role } from '../src/api/auth';
+import type { Role } from '../src/domain/access';
 import type { Config } from '../src/config';
 import { createReferralService } from '../src/services/referral-service';
 import { listenApp, type ListeningApi } from './support/api';

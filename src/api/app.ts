@@ -10,7 +10,9 @@ import { measureBacklog, measureRequests } from '../metrics';
 import type { Logger } from '../logger';
 import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
-import { mentorCounts } from '../services/read-model';
+import { mentorCounts } from '../db/reads';
+import { createAdminService } from '../services/admin-service';
+import { createReadService } from '../services/read-service';
 import { createReferralService, referralServiceSettings } from '../services/referral-service';
 import { createAuthenticator } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
@@ -106,9 +108,9 @@ export function createApp(deps: AppDependencies): express.Express {
     }),
   );
   app.use(referralRoutes({ service, tokens, authenticate, clickGate, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
-  app.use(codeRoutes({ pool: deps.pool, authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
-  app.use(readRoutes({ pool: deps.pool, authenticate, counts }));
-  app.use(adminRoutes({ pool: deps.pool, temporal: deps.temporal, authenticate, logger: deps.logger, service }));
+  app.use(codeRoutes({ authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
+  app.use(readRoutes({ authenticate, counts, reads: createReadService({ pool: deps.pool }) }));
+  app.use(adminRoutes({ authenticate, logger: deps.logger, admin: createAdminService({ pool: deps.pool, temporal: deps.temporal, referrals: service }) }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

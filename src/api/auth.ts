@@ -2,10 +2,9 @@ import type { Request } from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { createOrgStore } from '../db/orgs';
+import { ROLES, type Caller } from '../domain/access';
 import { AppError } from '../errors';
-
-export const ROLES = ['peer_mentor', 'coordinator', 'org_admin', 'platform_admin'] as const;
-export type Role = (typeof ROLES)[number];
 
 const claimsSchema = z.object({
   sub: z.uuid(),
@@ -13,12 +12,6 @@ const claimsSchema = z.object({
   org_id: z.uuid(),
   name: z.string().max(200).optional(),
 });
-
-export interface Caller {
-  userId: string;
-  orgId: string;
-  role: Role;
-}
 
 export class UnauthorizedError extends AppError {
   constructor(message = 'A valid bearer token is required') {
@@ -40,6 +33,7 @@ export function createAuthenticator(options: { pool: Pool; jwtSecret: string; jw
   const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl))
     : new TextEncoder().encode(options.jwtSecret);
+  const orgs = createOrgStore(options.pool);
   // Users seen recently need no upsert; a role change in the token still upserts at once.
   const known = new Map<string, number>();
   const KNOWN_FOR_MS = 5 * 60_000;
@@ -55,15 +49,7 @@ export function createAuthenticator(options: { pool: Pool; jwtSecret: string; jw
     const { sub, role, org_id: orgId, name } = claims.data;
     const knownAs = `${sub}|${orgId}|${role}|${name ?? ''}`;
     if ((known.get(knownAs) ?? 0) > Date.now()) return { userId: sub, orgId, role };
-    await options.pool.query('INSERT INTO organisations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [orgId]);
-    const upserted = await options.pool.query(
-      `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, display_name = COALESCE(EXCLUDED.display_name, users.display_name)
-       WHERE users.org_id = EXCLUDED.org_id
-       RETURNING id`,
-      [sub, orgId, role, name ?? null],
-    );
-    if (upserted.rowCount === 0) throw new UnauthorizedError('The token names a user of another organisation');
+    if (!(await orgs.upsertMember({ userId: sub, orgId, role, name: name ?? null }))) throw new UnauthorizedError('The token names a user of another organisation');
     if (known.size > 50_000) known.clear();
     known.set(knownAs, Date.now() + KNOWN_FOR_MS);
     return { userId: sub, orgId, role };

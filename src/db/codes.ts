@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { CONFIRMABLE_STATUSES } from '../domain/journey';
 import type { OrgSettings } from '../domain/referral';
 import type { ReferralRow } from './referrals';
+import { withOrgScope } from './scoped';
 import { sqlList } from './transaction';
 
 /** A referral code with its organisation's settings. */
@@ -33,6 +34,31 @@ export interface ConfirmationCodeRow extends CodeRow {
   attribution: ReferralRow | null;
   /** The visitor of the latest referral on this code the app reported the member's account on (rule 4(a)). */
   reported_visitor_hash: string | null;
+}
+
+/** A `referral_codes` row as its owners manage it. */
+export interface ReferralCodeRow {
+  id: string;
+  code: string;
+  mentor_id: string;
+  org_id: string;
+  campaign: string | null;
+  default_channel: string | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  created_at: Date;
+  bulk_key: string | null;
+}
+
+export interface NewCodeRow {
+  id: string;
+  code: string;
+  mentorId: string;
+  orgId: string;
+  campaign: string | null;
+  channel: string | null;
+  expiresAt: string | null;
+  bulkKey: string | null;
 }
 
 /** Where rule 4(b)'s pick stands: a referral with a row, or a click still in the intake. */
@@ -142,6 +168,41 @@ export function createCodeStore(pool: Pool) {
 
     async rememberMentorDevice(mentorId: string, orgId: string, visitorHash: string): Promise<void> {
       await pool.query('INSERT INTO mentor_devices (mentor_id, org_id, visitor_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [mentorId, orgId, visitorHash]);
+    },
+
+    /** A new code; nothing when its code text is taken (drawn again by the caller). */
+    insert(code: NewCodeRow): Promise<ReferralCodeRow | undefined> {
+      return first<ReferralCodeRow>(
+        `INSERT INTO referral_codes (id, code, mentor_id, org_id, campaign, default_channel, expires_at, bulk_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (code) DO NOTHING
+         RETURNING *`,
+        [code.id, code.code, code.mentorId, code.orgId, code.campaign, code.channel, code.expiresAt, code.bulkKey],
+      );
+    },
+
+    ofOrg(id: string, orgId: string): Promise<ReferralCodeRow | undefined> {
+      return first<ReferralCodeRow>('SELECT * FROM referral_codes WHERE id = $1 AND org_id = $2', [id, orgId]);
+    },
+
+    byBulkKey(orgId: string, mentorId: string, bulkKey: string): Promise<ReferralCodeRow | undefined> {
+      return first<ReferralCodeRow>('SELECT * FROM referral_codes WHERE org_id = $1 AND mentor_id = $2 AND bulk_key = $3', [orgId, mentorId, bulkKey]);
+    },
+
+    /** The organisation's codes (a mentor's, when given), newest first, read under the organisation's row-level scope. */
+    list(orgId: string, mentorId: string | undefined): Promise<ReferralCodeRow[]> {
+      return withOrgScope(pool, orgId, async (client) =>
+        (
+          await client.query<ReferralCodeRow>(
+            `SELECT * FROM referral_codes WHERE org_id = $1 AND ($2::uuid IS NULL OR mentor_id = $2) ORDER BY created_at DESC, id LIMIT 500`,
+            [orgId, mentorId ?? null],
+          )
+        ).rows,
+      );
+    },
+
+    async revoke(id: string): Promise<ReferralCodeRow> {
+      return (await first<ReferralCodeRow>('UPDATE referral_codes SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING *', [id]))!;
     },
 
     async clicksLastWeek(codeId: string, now: Date): Promise<number> {

@@ -101,16 +101,25 @@ export function createIntakeStore(pool: Pool) {
       return result.rows;
     },
 
-    /** Locks one workflow's undelivered messages, oldest first, waiting for a dispatcher that holds them. */
-    async claimForWorkflow(client: PoolClient, workflowId: string): Promise<IntakeRow[]> {
-      const result = await client.query<IntakeRow>(
-        `SELECT ${ROW_COLUMNS} ${ROW_FROM} WHERE i.workflow_id = $1 AND i.delivered_at IS NULL ORDER BY i.id FOR UPDATE OF i`,
-        [workflowId],
+    /**
+     * One workflow's undelivered messages, oldest first, leased for `leaseMs`: no dispatcher takes them meanwhile, and no
+     * connection is held while they are delivered. One a dispatcher is delivering right now is left to it: the workflow
+     * ends the same whichever of them it hears first (rule 10).
+     */
+    async leaseForWorkflow(workflowId: string, leaseMs: number): Promise<IntakeRow[]> {
+      const result = await pool.query<IntakeRow>(
+        `WITH leased AS (
+           UPDATE intake SET available_at = now() + make_interval(secs => $2::float8 / 1000)
+           WHERE id IN (SELECT id FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL FOR UPDATE SKIP LOCKED)
+           RETURNING *)
+         SELECT ${ROW_COLUMNS} FROM leased i JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id
+         ORDER BY i.id`,
+        [workflowId, leaseMs],
       );
       return result.rows;
     },
 
-    async markDelivered(client: PoolClient, ids: string[]): Promise<void> {
+    async markDelivered(client: Pool | PoolClient, ids: string[]): Promise<void> {
       if (ids.length > 0) await client.query('UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', [ids]);
     },
 
@@ -130,6 +139,11 @@ export function createIntakeStore(pool: Pool) {
       );
       const row = result.rows[0];
       return { undelivered: row.undelivered, oldestAgeSeconds: Math.max(0, row.oldest_age_seconds ?? 0) };
+    },
+
+    /** Makes `client` hear the intake's NOTIFY, sent once per statement that took messages. */
+    async listen(client: PoolClient): Promise<void> {
+      await client.query('LISTEN intake');
     },
 
     /** Delivered messages are kept `keptMs` for the burst rule's minute, then dropped. */

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { FUNNEL_STAGES, type AttributionStatus, type FunnelStage, type FunnelStep } from '../domain/funnel';
 import { CANCELLABLE_STATUSES, CONFIRMABLE_STATUSES, DECIDED_FOR_MEMBER, STATUS_RULES, SUPERSEDED_KEY_PREFIX, type StoredClick, type StoredProgress } from '../domain/journey';
 import type { BadgeAward, ReferralEventInput, ReferralSnapshot, StoredReferral } from '../domain/referral';
-import { sqlList } from './transaction';
+import { sqlList, withTransaction } from './transaction';
 
 /** A `referrals` row, read as such (Dates) or as JSON (ISO strings); `code` when joined to its code. */
 export interface ReferralRow {
@@ -323,6 +323,29 @@ export function createReferralStore(pool: Pool) {
 
     async markBadgeDelivered(awardId: string, at: Date): Promise<void> {
       await pool.query('UPDATE badge_awards SET delivered_at = $2 WHERE id = $1', [awardId, at]);
+    },
+
+    /**
+     * Erases the referred person's personal data (their device, network, member id and app link) and records who
+     * did; stage, status and times stay, so every count stays what it was.
+     */
+    async erase(referralId: string, erasedBy: string): Promise<void> {
+      await withTransaction(pool, async (client) => {
+        await client.query(
+          `UPDATE click_events SET visitor_hash = NULL, ip_hash = NULL, user_agent = NULL, device_metadata =
+             CASE WHEN device_metadata ? 'shareChannel' THEN jsonb_build_object('shareChannel', device_metadata->'shareChannel') ELSE '{}'::jsonb END
+           WHERE referral_id = $1`,
+          [referralId],
+        );
+        await client.query('UPDATE referrals SET visitor_hash = NULL, new_member_id = NULL, updated_at = now() WHERE id = $1', [referralId]);
+        await client.query('DELETE FROM referral_member_links WHERE referral_id = $1', [referralId]);
+        await client.query(
+          `${INSERT_EVENT_SQL}
+           SELECT id, org_id, 'erased', stage, jsonb_build_object('by', $2::text), 'erased:' || id, now(), status FROM referrals WHERE id = $1
+           ON CONFLICT (idempotency_key) DO NOTHING`,
+          [referralId, erasedBy],
+        );
+      });
     },
 
     /** Drops raw device data (user agent, IP hash, metadata but the share channel) from clicks older than the retention. */

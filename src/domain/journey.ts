@@ -27,19 +27,23 @@ interface StatusRule {
   endsRun: boolean;
   /** Decided for good: Postgres never moves it to another status. */
   settled: boolean;
+  /** Counted in its mentor's funnel (not when another mentor's referral won, nor a self-referral). */
+  inFunnel: boolean;
+  /** The member joined through it (a recruit of the mentor, cancelled later or not). */
+  recruited: boolean;
   /** The statuses it may move to. */
   next: readonly AttributionStatus[];
 }
 
 /** One table of statuses and their transitions. */
 export const STATUS_RULES: Record<AttributionStatus, StatusRule> = {
-  pending: { confirmable: true, cancellable: true, endsRun: false, settled: false, next: ['confirmed', 'flagged', 'expired', 'rejected', 'superseded', 'reversed'] },
-  flagged: { confirmable: true, cancellable: true, endsRun: false, settled: false, next: ['pending', 'confirmed', 'rejected', 'superseded', 'reversed'] },
-  expired: { confirmable: true, cancellable: false, endsRun: true, settled: false, next: ['pending', 'confirmed', 'flagged', 'rejected', 'superseded'] },
-  confirmed: { confirmable: false, cancellable: true, endsRun: false, settled: false, next: ['reversed'] },
-  superseded: { confirmable: false, cancellable: false, endsRun: true, settled: true, next: [] },
-  reversed: { confirmable: false, cancellable: false, endsRun: true, settled: true, next: [] },
-  rejected: { confirmable: false, cancellable: false, endsRun: true, settled: true, next: [] },
+  pending: { confirmable: true, cancellable: true, endsRun: false, settled: false, inFunnel: true, recruited: false, next: ['confirmed', 'flagged', 'expired', 'rejected', 'superseded', 'reversed'] },
+  flagged: { confirmable: true, cancellable: true, endsRun: false, settled: false, inFunnel: true, recruited: false, next: ['pending', 'confirmed', 'rejected', 'superseded', 'reversed'] },
+  expired: { confirmable: true, cancellable: false, endsRun: true, settled: false, inFunnel: true, recruited: false, next: ['pending', 'confirmed', 'flagged', 'rejected', 'superseded'] },
+  confirmed: { confirmable: false, cancellable: true, endsRun: false, settled: false, inFunnel: true, recruited: true, next: ['reversed'] },
+  superseded: { confirmable: false, cancellable: false, endsRun: true, settled: true, inFunnel: false, recruited: false, next: [] },
+  reversed: { confirmable: false, cancellable: false, endsRun: true, settled: true, inFunnel: true, recruited: true, next: [] },
+  rejected: { confirmable: false, cancellable: false, endsRun: true, settled: true, inFunnel: false, recruited: false, next: [] },
 };
 
 const statusesWhere = (rule: (status: StatusRule) => boolean) =>
@@ -48,6 +52,8 @@ const statusesWhere = (rule: (status: StatusRule) => boolean) =>
 export const CONFIRMABLE_STATUSES = statusesWhere((status) => status.confirmable);
 export const CANCELLABLE_STATUSES = statusesWhere((status) => status.cancellable);
 export const SETTLED_STATUSES = statusesWhere((status) => status.settled);
+export const FUNNEL_STATUSES = statusesWhere((status) => status.inFunnel);
+export const RECRUITED_STATUSES = statusesWhere((status) => status.recruited);
 /** A member's registration already decided on: counted, reversed or refused. The reconciliation leaves these. */
 export const DECIDED_FOR_MEMBER: readonly AttributionStatus[] = ['confirmed', 'reversed', 'rejected'];
 

@@ -26,6 +26,8 @@ export interface BatchOutcome {
 /** A message delivered again after this many failed attempts waits at most this long: Temporal may be down for minutes. */
 const MAX_RETRY_DELAY_MS = 10_000;
 export const retryDelayMs = (attempts: number) => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
+/** How long messages a direct send delivers first are kept from the dispatchers: longer than a delivery may take. */
+const FLUSH_LEASE_MS = 30_000;
 
 /** Runs `work` over `items` with at most `limit` in flight, answering each outcome in order. */
 async function settleAll<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
@@ -82,14 +84,13 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
 
     /**
      * Delivers one workflow's undelivered messages before a message sent to it directly (a confirmation, a review, a
-     * cancellation), so the workflow hears them in the order they were taken. Throws when Temporal does not take them.
+     * cancellation), so the workflow hears them in the order they were taken. Throws when Temporal does not take them;
+     * their lease then runs out and the dispatcher delivers them.
      */
     async flush(workflowId: string): Promise<void> {
-      await withTransaction(deps.pool, async (client) => {
-        const rows = await deps.intake.claimForWorkflow(client, workflowId);
-        for (const row of rows) await deliver(row);
-        await deps.intake.markDelivered(client, rows.map((row) => row.intake_id));
-      });
+      const rows = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS);
+      for (const row of rows) await deliver(row);
+      await deps.intake.markDelivered(deps.pool, rows.map((row) => row.intake_id));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
+import { ensureDatabase } from '../db/migrate';
 
 export interface RunningPostgres {
   databaseUrl: string;
@@ -69,16 +69,5 @@ function grantTraversal(dir: string): void {
     const stat = statSync(current);
     if (stat.uid === process.getuid?.() && (stat.mode & 0o001) === 0) chmodSync(current, stat.mode | 0o001);
     if (current === path.dirname(current)) return;
-  }
-}
-
-async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  const client = new Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
-  } finally {
-    await client.end();
   }
 }

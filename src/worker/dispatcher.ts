@@ -65,7 +65,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
         client.release(true);
         if (listener === client) listener = undefined;
       });
-      await client.query('LISTEN intake');
+      await intake.listen(client);
       listener = client;
     } catch (error) {
       options.onError?.(error);

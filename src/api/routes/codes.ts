@@ -1,9 +1,9 @@
 import express, { Router } from 'express';
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { Pool } from 'pg';
 import QRCode from 'qrcode';
 import { z } from 'zod';
-import { AppError, ForbiddenError } from '../../errors';
+import { authorise } from '../../domain/access';
+import { AppError } from '../../errors';
 import type { CodeService } from '../../services/code-service';
 import type { Authenticate } from '../auth';
 
@@ -29,7 +29,7 @@ const bulkRow = z.strictObject({
 
 const MAX_BULK_ROWS = 5000;
 
-export function codeRoutes(deps: { pool: Pool; authenticate: Authenticate; codes: CodeService }): Router {
+export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeService }): Router {
   const router = Router();
 
   router.post('/api/v1/referral-codes', async (req, res) => {
@@ -49,7 +49,7 @@ export function codeRoutes(deps: { pool: Pool; authenticate: Authenticate; codes
     express.text({ type: ['text/csv', 'text/plain'], limit: '1mb' }),
     async (req, res) => {
       const caller = await deps.authenticate(req);
-      if (caller.role !== 'org_admin') throw new ForbiddenError('Only organisation admins send bulk invitations');
+      authorise(caller, 'bulkCodes');
       if (typeof req.body !== 'string') throw new AppError(415, 'unsupported_media_type', 'Send the CSV as text/csv');
       let records: Record<string, string>[];
       try {
@@ -68,15 +68,7 @@ export function codeRoutes(deps: { pool: Pool; authenticate: Authenticate; codes
           continue;
         }
         const { mentorId, displayName, ...code } = parsed.data;
-        // Invited mentors need not have signed in yet; an id of another organisation is refused.
-        const joined = await deps.pool.query(
-          `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', $3)
-           ON CONFLICT (id) DO UPDATE SET display_name = COALESCE(users.display_name, EXCLUDED.display_name)
-           WHERE users.org_id = EXCLUDED.org_id
-           RETURNING id`,
-          [mentorId, caller.orgId, displayName ?? null],
-        );
-        if (joined.rowCount === 0) {
+        if (!(await deps.codes.ensureMentor(caller, mentorId, displayName ?? null))) {
           rows.push({ line, status: 'error', errors: ['mentorId: not a mentor of this organisation'] });
           continue;
         }

@@ -1,23 +1,9 @@
-import { Router, type Request } from 'express';
-import type { Pool, PoolClient } from 'pg';
+import { Router } from 'express';
 import { z } from 'zod';
-import { withOrgScope } from '../../db/scoped';
 import { ATTRIBUTION_STATUSES, FUNNEL_STAGES } from '../../domain/funnel';
 import type { CountsService } from '../../services/counts-service';
-import {
-  authoriseCoordinator,
-  authoriseMentor,
-  authoriseOrgAdmin,
-  coordinatorAggregate,
-  decodeCursor,
-  listReferrals,
-  mentorRecruits,
-  mentorStats,
-  recruitmentDashboard,
-  referralDetail,
-} from '../../services/read-model';
-import { ForbiddenError } from '../../errors';
-import type { Authenticate, Caller } from '../auth';
+import { decodeCursor, type ReadService } from '../../services/read-service';
+import type { Authenticate } from '../auth';
 
 const uuid = z.uuid();
 const boundedTime = z.iso.datetime({ offset: true }).refine((value) => {
@@ -63,116 +49,66 @@ export const dashboardQuery = z
   });
 
 export interface ReadRouteDependencies {
-  pool: Pool;
   authenticate: Authenticate;
   counts: CountsService;
+  reads: ReadService;
 }
 
 /** Coordinators', admins' and mentors' reads; every query is scoped to the caller's organisation. */
 export function readRoutes(deps: ReadRouteDependencies): Router {
   const router = Router();
-  const scoped = async <T>(req: Request, work: (client: PoolClient, caller: Caller) => Promise<T>): Promise<T> => {
-    const caller = await deps.authenticate(req);
-    return withOrgScope(deps.pool, caller.orgId, (client) => work(client, caller));
-  };
-  const notForPlatformAdmin = (caller: Caller) => {
-    if (caller.role === 'platform_admin') throw new ForbiddenError('Platform admins see cross-organisation totals only');
-  };
 
   router.get('/api/v1/referral-attributions', async (req, res) => {
-    res.json(
-      await scoped(req, async (client, caller) => {
-        const query = listReferralsQuery.parse(req.query);
-        notForPlatformAdmin(caller);
-        if (caller.role === 'peer_mentor') {
-          if (query.mentorId && query.mentorId !== caller.userId) await authoriseMentor(client, caller, query.mentorId);
-          return listReferrals(client, caller.orgId, { ...query, mentorId: caller.userId });
-        }
-        return listReferrals(client, caller.orgId, query);
-      }),
-    );
+    const caller = await deps.authenticate(req);
+    res.json(await deps.reads.listReferrals(caller, listReferralsQuery.parse(req.query)));
   });
 
   router.get('/api/v1/referral-attributions/mentor/:mentorId/counts', async (req, res) => {
     const caller = await deps.authenticate(req);
     const { mentorId } = mentorParams.parse(req.params);
-    await withOrgScope(deps.pool, caller.orgId, (client) => authoriseMentor(client, caller, mentorId));
+    await deps.reads.authoriseMentor(caller, mentorId);
     res.setHeader('Cache-Control', 'private, max-age=60');
     res.json(await deps.counts.countsFor(caller.orgId, mentorId));
   });
 
   router.get('/api/v1/referral-attributions/mentor/:mentorId', async (req, res) => {
-    res.json(
-      await scoped(req, async (client, caller) => {
-        const { mentorId } = mentorParams.parse(req.params);
-        const query = mentorReferralsQuery.parse(req.query);
-        await authoriseMentor(client, caller, mentorId);
-        return listReferrals(client, caller.orgId, { ...query, mentorId });
-      }),
-    );
+    const caller = await deps.authenticate(req);
+    const { mentorId } = mentorParams.parse(req.params);
+    res.json(await deps.reads.mentorReferrals(caller, mentorId, mentorReferralsQuery.parse(req.query)));
   });
 
   router.get('/api/v1/referral-attributions/:id', async (req, res) => {
-    res.json(
-      await scoped(req, async (client, caller) => {
-        const { id } = referralParams.parse(req.params);
-        return referralDetail(client, caller, id);
-      }),
-    );
+    const caller = await deps.authenticate(req);
+    const { id } = referralParams.parse(req.params);
+    res.json(await deps.reads.referral(caller, id));
   });
 
   router.get('/api/v1/mentors/:mentorId/stats', async (req, res) => {
-    res.json(
-      await scoped(req, async (client, caller) => {
-        const { mentorId } = mentorParams.parse(req.params);
-        await authoriseMentor(client, caller, mentorId);
-        return mentorStats(client, mentorId);
-      }),
-    );
+    const caller = await deps.authenticate(req);
+    const { mentorId } = mentorParams.parse(req.params);
+    res.json(await deps.reads.mentorStats(caller, mentorId));
   });
 
   router.get('/api/v1/mentors/:mentorId/recruits', async (req, res) => {
-    res.json(
-      await scoped(req, async (client, caller) => {
-        const { mentorId } = mentorParams.parse(req.params);
-        await authoriseMentor(client, caller, mentorId);
-        return { mentorId, recruits: await mentorRecruits(client, mentorId) };
-      }),
-    );
+    const caller = await deps.authenticate(req);
+    const { mentorId } = mentorParams.parse(req.params);
+    res.json(await deps.reads.mentorRecruits(caller, mentorId));
   });
 
   router.get('/api/v1/coordinators/:coordinatorId/aggregate', async (req, res) => {
-    res.json(
-      await scoped(req, async (client, caller) => {
-        const { coordinatorId } = coordinatorParams.parse(req.params);
-        await authoriseCoordinator(client, caller, coordinatorId);
-        return { coordinatorId, mentors: await coordinatorAggregate(client, coordinatorId) };
-      }),
-    );
+    const caller = await deps.authenticate(req);
+    const { coordinatorId } = coordinatorParams.parse(req.params);
+    res.json(await deps.reads.coordinatorAggregate(caller, coordinatorId));
   });
 
   router.get('/api/v1/orgs/:orgId/recruitment-dashboard', async (req, res) => {
-    res.json(
-      await scoped(req, async (client, caller) => {
-        const { orgId } = orgParams.parse(req.params);
-        const query = dashboardQuery.parse(req.query);
-        authoriseOrgAdmin(caller, orgId);
-        return recruitmentDashboard(client, orgId, query);
-      }),
-    );
+    const caller = await deps.authenticate(req);
+    const { orgId } = orgParams.parse(req.params);
+    res.json(await deps.reads.dashboard(caller, orgId, dashboardQuery.parse(req.query)));
   });
 
   router.get('/api/v1/platform/totals', async (req, res) => {
-    const caller = await deps.authenticate(req);
-    if (caller.role !== 'platform_admin') throw new ForbiddenError('Only platform admins see cross-organisation totals');
-    const totals = await deps.pool.query(
-      `SELECT (SELECT count(*) FROM organisations) AS organisations,
-         (SELECT count(*) FROM click_events WHERE NOT is_duplicate) AS total_clicks,
-         (SELECT count(*) FROM referrals WHERE status = 'pending' AND account_created_at IS NOT NULL) AS pending,
-         (SELECT count(*) FROM referrals WHERE status = 'confirmed') AS confirmed`,
-    );
-    const row = totals.rows[0];
-    res.json({ organisations: row.organisations, totalClicks: row.total_clicks, pendingAttributions: row.pending, confirmedAttributions: row.confirmed });
+    res.json(await deps.reads.platformTotals(await deps.authenticate(req)));
   });
 
   return router;

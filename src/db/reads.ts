@@ -1,8 +1,9 @@
-import type { PoolClient } from 'pg';
-import type { Caller } from '../api/auth';
+import type { Pool, PoolClient } from 'pg';
 import { conversionRate, FUNNEL_STAGES } from '../domain/funnel';
-import { ForbiddenError, NotFoundError } from '../errors';
-import type { RawCounts } from './counts-service';
+import { FUNNEL_STATUSES, RECRUITED_STATUSES } from '../domain/journey';
+import type { RawCounts } from '../services/counts-service';
+import type { ReferralRow } from './referrals';
+import { sqlList } from './transaction';
 
 // Every function here runs inside withOrgScope: row-level security already limits rows to the
 // caller's organisation; the explicit filters below say the same for readers of the SQL.
@@ -15,24 +16,9 @@ export async function mentorCounts(client: PoolClient, mentorId: string): Promis
   return { totalClicks: row.total_clicks, pendingCount: row.pending_count, confirmedCount: row.confirmed_count };
 }
 
-/** A mentor the caller may read: unknown or of another organisation is 404, another mentor for a mentor 403. */
-export async function authoriseMentor(client: PoolClient, caller: Caller, mentorId: string): Promise<void> {
-  const found = await client.query('SELECT 1 FROM users WHERE id = $1 AND org_id = $2', [mentorId, caller.orgId]);
-  if (found.rowCount === 0) throw new NotFoundError('mentor');
-  if (caller.role === 'platform_admin') throw new ForbiddenError('Platform admins see cross-organisation totals only');
-  if (caller.role === 'peer_mentor' && caller.userId !== mentorId) throw new ForbiddenError('Mentors see only their own figures');
-}
-
-export async function authoriseCoordinator(client: PoolClient, caller: Caller, coordinatorId: string): Promise<void> {
-  const found = await client.query("SELECT 1 FROM users WHERE id = $1 AND org_id = $2", [coordinatorId, caller.orgId]);
-  if (found.rowCount === 0) throw new NotFoundError('coordinator');
-  const own = caller.role === 'coordinator' && caller.userId === coordinatorId;
-  if (!own && caller.role !== 'org_admin') throw new ForbiddenError('Only the coordinator and the organisation admin see this');
-}
-
-export function authoriseOrgAdmin(caller: Caller, orgId: string): void {
-  if (orgId !== caller.orgId) throw new NotFoundError('organisation');
-  if (caller.role !== 'org_admin') throw new ForbiddenError('Only the organisation admin may do this');
+/** Whether the user is a member of the organisation. */
+export async function isMember(client: PoolClient, userId: string, orgId: string): Promise<boolean> {
+  return ((await client.query('SELECT 1 FROM users WHERE id = $1 AND org_id = $2', [userId, orgId])).rowCount ?? 0) > 0;
 }
 
 export interface ReferralFilters {
@@ -41,33 +27,19 @@ export interface ReferralFilters {
   stage?: string;
   from?: string;
   to?: string;
-  cursor?: string;
+  cursor?: Cursor;
   limit: number;
 }
 
-interface Cursor {
+/** Where a page of referrals continues: after this row, newest first. */
+export interface Cursor {
   createdAt: string;
   id: string;
 }
 
-export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
+type ListedReferral = ReferralRow & { created_at: Date };
 
-export function decodeCursor(value: string): Cursor | undefined {
-  try {
-    const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (typeof parsed.createdAt === 'string' && typeof parsed.id === 'string' && !Number.isNaN(Date.parse(parsed.createdAt))) {
-      return parsed;
-    }
-  } catch {
-    // fall through: not a cursor we issued
-  }
-  return undefined;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function referralSummary(row: any) {
+function referralSummary(row: ListedReferral) {
   return {
     id: row.id,
     mentorId: row.mentor_id,
@@ -78,11 +50,11 @@ function referralSummary(row: any) {
     stuck: row.stuck,
     direct: row.is_direct,
     newMemberId: row.new_member_id,
-    clickedAt: iso(row.clicked_at),
-    installedAt: iso(row.installed_at),
-    accountCreatedAt: iso(row.account_created_at),
-    firstLoginAt: iso(row.first_login_at),
-    confirmedAt: iso(row.confirmed_at),
+    clickedAt: iso(row.clicked_at as Date),
+    installedAt: iso(row.installed_at as Date | null),
+    accountCreatedAt: iso(row.account_created_at as Date | null),
+    firstLoginAt: iso(row.first_login_at as Date | null),
+    confirmedAt: iso(row.confirmed_at as Date | null),
     createdAt: iso(row.created_at),
   };
 }
@@ -99,13 +71,13 @@ export async function listReferrals(client: PoolClient, orgId: string, filters: 
   if (filters.stage) add('stage = ?', filters.stage);
   if (filters.from) add('created_at >= ?', filters.from);
   if (filters.to) add('created_at < ?', filters.to);
-  const cursor = filters.cursor ? decodeCursor(filters.cursor) : undefined;
+  const cursor = filters.cursor;
   if (cursor) {
     values.push(cursor.createdAt, cursor.id);
     where.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
   }
   values.push(filters.limit + 1);
-  const result = await client.query(
+  const result = await client.query<ListedReferral>(
     `SELECT * FROM referrals WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
     values,
   );
@@ -113,17 +85,15 @@ export async function listReferrals(client: PoolClient, orgId: string, filters: 
   const last = rows[rows.length - 1];
   return {
     items: rows.map(referralSummary),
-    nextCursor: result.rows.length > filters.limit && last ? encodeCursor({ createdAt: last.created_at.toISOString(), id: last.id }) : null,
+    next: result.rows.length > filters.limit && last ? { createdAt: last.created_at.toISOString(), id: last.id } : null,
   };
 }
 
-/** A referral the caller may read, with its event timeline. */
-export async function referralDetail(client: PoolClient, caller: Caller, referralId: string) {
-  const found = await client.query('SELECT * FROM referrals WHERE id = $1 AND org_id = $2', [referralId, caller.orgId]);
+/** A referral of the organisation with its event timeline, or nothing. */
+export async function referralDetail(client: PoolClient, orgId: string, referralId: string) {
+  const found = await client.query<ListedReferral>('SELECT * FROM referrals WHERE id = $1 AND org_id = $2', [referralId, orgId]);
   const row = found.rows[0];
-  if (!row) throw new NotFoundError('referral');
-  if (caller.role === 'platform_admin') throw new ForbiddenError('Platform admins see cross-organisation totals only');
-  if (caller.role === 'peer_mentor' && row.mentor_id !== caller.userId) throw new ForbiddenError('Mentors see only their own referrals');
+  if (!row) return undefined;
   const events = await client.query(
     'SELECT type, stage, status, detail, occurred_at FROM referral_events WHERE referral_id = $1 ORDER BY id',
     [referralId],
@@ -140,17 +110,16 @@ export async function referralDetail(client: PoolClient, caller: Caller, referra
   };
 }
 
+/** Referrals that reached each stage, or further. */
 const FUNNEL_COUNTS_SQL = `
-  count(*) FILTER (WHERE TRUE) AS clicked,
-  count(*) FILTER (WHERE stage IN ('installed', 'account_created', 'first_login')) AS installed,
-  count(*) FILTER (WHERE stage IN ('account_created', 'first_login')) AS account_created,
-  count(*) FILTER (WHERE stage = 'first_login') AS first_login,
+  ${FUNNEL_STAGES.map((stage, index) => `count(*) FILTER (WHERE stage IN (${sqlList(FUNNEL_STAGES.slice(index))})) AS ${stage}`).join(',\n  ')},
   count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM confirmed_at - clicked_at))
     FILTER (WHERE status = 'confirmed') AS median_seconds`;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function funnelOf(row: any) {
+type FunnelRow = Record<(typeof FUNNEL_STAGES)[number] | 'confirmed', string | number> & { median_seconds: string | number | null };
+
+function funnelOf(row: FunnelRow) {
   return {
     funnel: Object.fromEntries(FUNNEL_STAGES.map((stage) => [stage, Number(row[stage])])),
     confirmed: Number(row.confirmed),
@@ -160,7 +129,7 @@ function funnelOf(row: any) {
 
 export async function mentorStats(client: PoolClient, mentorId: string) {
   const [funnel, counts] = await Promise.all([
-    client.query(`SELECT ${FUNNEL_COUNTS_SQL} FROM referrals WHERE mentor_id = $1 AND status NOT IN ('superseded', 'rejected')`, [mentorId]),
+    client.query(`SELECT ${FUNNEL_COUNTS_SQL} FROM referrals WHERE mentor_id = $1 AND status IN (${sqlList(FUNNEL_STATUSES)})`, [mentorId]),
     mentorCounts(client, mentorId),
   ]);
   const { funnel: stages, medianTimeToConvertSeconds } = funnelOf(funnel.rows[0]);
@@ -182,7 +151,7 @@ export async function mentorRecruits(client: PoolClient, mentorId: string) {
        (SELECT c.device_metadata->>'shareChannel' FROM click_events c
          WHERE c.referral_id = r.id ORDER BY c.occurred_at LIMIT 1) AS share_channel
      FROM referrals r
-     WHERE r.mentor_id = $1 AND r.status IN ('confirmed', 'reversed')
+     WHERE r.mentor_id = $1 AND r.status IN (${sqlList(RECRUITED_STATUSES)})
      ORDER BY r.confirmed_at DESC NULLS LAST, r.id`,
     [mentorId],
   );
@@ -226,7 +195,7 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
   const [funnel, series, topMentors, channels] = await Promise.all([
     client.query(
       `SELECT ${FUNNEL_COUNTS_SQL} FROM referrals
-       WHERE org_id = $1 AND clicked_at >= $2 AND clicked_at < $3 AND status NOT IN ('superseded', 'rejected')`,
+       WHERE org_id = $1 AND clicked_at >= $2 AND clicked_at < $3 AND status IN (${sqlList(FUNNEL_STATUSES)})`,
       range,
     ),
     client.query(
@@ -292,4 +261,16 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
       conversionRate: conversionRate(row.confirmed, row.clicks),
     })),
   };
+}
+
+/** Cross-organisation totals, no personal data: what a platform admin sees. */
+export async function platformTotals(pool: Pool) {
+  const totals = await pool.query(
+    `SELECT (SELECT count(*) FROM organisations) AS organisations,
+       (SELECT count(*) FROM click_events WHERE NOT is_duplicate) AS total_clicks,
+       (SELECT count(*) FROM referrals WHERE status = 'pending' AND account_created_at IS NOT NULL) AS pending,
+       (SELECT count(*) FROM referrals WHERE status = 'confirmed') AS confirmed`,
+  );
+  const row = totals.rows[0];
+  return { organisations: row.organisations, totalClicks: row.total_clicks, pendingAttributions: row.pending, confirmedAttributions: row.confirmed };
 }

@@ -1,0 +1,91 @@
+import type { Pool } from 'pg';
+import type { Role } from '../domain/access';
+import { withTransaction } from './transaction';
+
+export interface OrgSettingsRow {
+  name: string | null;
+  attribution_window_seconds: number;
+  confirmation_window_seconds: number;
+  dedupe_window_seconds: number;
+  badge_milestones: number[];
+}
+
+export interface OrgSettingsChange {
+  name?: string;
+  attributionWindow?: number;
+  confirmationWindow?: number;
+  dedupeWindow?: number;
+  badgeMilestones?: number[];
+}
+
+/** The organisations and users aggregate: settings, people and coordinators' mentors. */
+export function createOrgStore(pool: Pool) {
+  return {
+    /** The organisation and the user known from a token's claims; false when the user belongs to another organisation. */
+    async upsertMember(input: { userId: string; orgId: string; role: Role; name: string | null }): Promise<boolean> {
+      await pool.query('INSERT INTO organisations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [input.orgId]);
+      const upserted = await pool.query(
+        `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, display_name = COALESCE(EXCLUDED.display_name, users.display_name)
+         WHERE users.org_id = EXCLUDED.org_id
+         RETURNING id`,
+        [input.userId, input.orgId, input.role, input.name],
+      );
+      return (upserted.rowCount ?? 0) > 0;
+    },
+
+    /** A mentor invited by an upload, who need not have signed in yet; false when the id is another organisation's. */
+    async ensureMentor(mentorId: string, orgId: string, displayName: string | null): Promise<boolean> {
+      const joined = await pool.query(
+        `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', $3)
+         ON CONFLICT (id) DO UPDATE SET display_name = COALESCE(users.display_name, EXCLUDED.display_name)
+         WHERE users.org_id = EXCLUDED.org_id
+         RETURNING id`,
+        [mentorId, orgId, displayName],
+      );
+      return (joined.rowCount ?? 0) > 0;
+    },
+
+    async isMember(userId: string, orgId: string): Promise<boolean> {
+      return ((await pool.query('SELECT 1 FROM users WHERE id = $1 AND org_id = $2', [userId, orgId])).rowCount ?? 0) > 0;
+    },
+
+    async updateSettings(orgId: string, change: OrgSettingsChange): Promise<OrgSettingsRow | undefined> {
+      const updated = await pool.query<OrgSettingsRow>(
+        `UPDATE organisations SET
+           attribution_window_seconds = COALESCE($2, attribution_window_seconds),
+           confirmation_window_seconds = COALESCE($3, confirmation_window_seconds),
+           dedupe_window_seconds = COALESCE($4, dedupe_window_seconds),
+           badge_milestones = COALESCE($5, badge_milestones),
+           name = COALESCE($6, name)
+         WHERE id = $1
+         RETURNING name, attribution_window_seconds, confirmation_window_seconds, dedupe_window_seconds, badge_milestones`,
+        [orgId, change.attributionWindow ?? null, change.confirmationWindow ?? null, change.dedupeWindow ?? null, change.badgeMilestones ?? null, change.name ?? null],
+      );
+      return updated.rows[0];
+    },
+
+    /**
+     * Replaces a coordinator's mentors in one transaction. Answers `no_coordinator` when the id is not a coordinator
+     * of the organisation, or the ids that are not its members.
+     */
+    assignMentors(orgId: string, coordinatorId: string, mentorIds: string[]): Promise<'no_coordinator' | { unknown: string[] }> {
+      return withTransaction(pool, async (client) => {
+        const coordinator = await client.query("SELECT 1 FROM users WHERE id = $1 AND org_id = $2 AND role = 'coordinator'", [coordinatorId, orgId]);
+        if (coordinator.rowCount === 0) return 'no_coordinator';
+        const known = await client.query<{ id: string }>('SELECT id FROM users WHERE id = ANY($1::uuid[]) AND org_id = $2', [mentorIds, orgId]);
+        const knownIds = new Set(known.rows.map((row) => row.id));
+        const unknown = mentorIds.filter((id) => !knownIds.has(id));
+        if (unknown.length > 0) return { unknown };
+        await client.query('DELETE FROM coordinator_assignments WHERE coordinator_id = $1', [coordinatorId]);
+        await client.query(
+          `INSERT INTO coordinator_assignments (coordinator_id, mentor_id, org_id) SELECT $1, mentor_id, $3 FROM unnest($2::uuid[]) AS mentor_id`,
+          [coordinatorId, mentorIds, orgId],
+        );
+        return { unknown: [] };
+      });
+    },
+  };
+}
+
+export type OrgStore = ReturnType<typeof createOrgStore>;

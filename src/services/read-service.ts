@@ -1,0 +1,112 @@
+import type { Pool, PoolClient } from 'pg';
+import {
+  coordinatorAggregate,
+  isMember,
+  listReferrals,
+  mentorRecruits,
+  mentorStats,
+  platformTotals,
+  recruitmentDashboard,
+  referralDetail,
+  type Cursor,
+  type DashboardQuery,
+  type ReferralFilters,
+} from '../db/reads';
+import { withOrgScope } from '../db/scoped';
+import { authorise, type Caller } from '../domain/access';
+import { NotFoundError } from '../errors';
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+export function decodeCursor(value: string): Cursor | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (typeof parsed.createdAt === 'string' && typeof parsed.id === 'string' && !Number.isNaN(Date.parse(parsed.createdAt))) {
+      return parsed;
+    }
+  } catch {
+    // fall through: not a cursor we issued
+  }
+  return undefined;
+}
+
+export type ReferralQuery = Omit<ReferralFilters, 'cursor'> & { cursor?: string };
+
+/**
+ * Coordinators', admins' and mentors' reads. Each runs under the caller's organisation's row-level scope; another
+ * organisation's ids answer 404 before the access table (`authorise`) is asked.
+ */
+export function createReadService(deps: { pool: Pool }) {
+  const scoped = <T>(caller: Caller, work: (client: PoolClient) => Promise<T>) => withOrgScope(deps.pool, caller.orgId, work);
+
+  async function readableMentor(client: PoolClient, caller: Caller, mentorId: string) {
+    if (!(await isMember(client, mentorId, caller.orgId))) throw new NotFoundError('mentor');
+    authorise(caller, 'readMentor', mentorId);
+  }
+
+  async function page(client: PoolClient, caller: Caller, query: ReferralQuery) {
+    const { next, items } = await listReferrals(client, caller.orgId, { ...query, cursor: query.cursor ? decodeCursor(query.cursor) : undefined });
+    return { items, nextCursor: next ? encodeCursor(next) : null };
+  }
+
+  return {
+    /** A mentor the caller may read: unknown or of another organisation is 404, another mentor for a mentor 403. */
+    authoriseMentor: (caller: Caller, mentorId: string) => scoped(caller, (client) => readableMentor(client, caller, mentorId)),
+
+    listReferrals: (caller: Caller, query: ReferralQuery) =>
+      scoped(caller, async (client) => {
+        const scope = authorise(caller, 'listReferrals');
+        if (scope === 'own' && query.mentorId && query.mentorId !== caller.userId) await readableMentor(client, caller, query.mentorId);
+        return page(client, caller, scope === 'own' ? { ...query, mentorId: caller.userId } : query);
+      }),
+
+    mentorReferrals: (caller: Caller, mentorId: string, query: Omit<ReferralQuery, 'mentorId'>) =>
+      scoped(caller, async (client) => {
+        await readableMentor(client, caller, mentorId);
+        return page(client, caller, { ...query, mentorId });
+      }),
+
+    referral: (caller: Caller, referralId: string) =>
+      scoped(caller, async (client) => {
+        const detail = await referralDetail(client, caller.orgId, referralId);
+        if (!detail) throw new NotFoundError('referral');
+        authorise(caller, 'readReferral', detail.mentorId);
+        return detail;
+      }),
+
+    mentorStats: (caller: Caller, mentorId: string) =>
+      scoped(caller, async (client) => {
+        await readableMentor(client, caller, mentorId);
+        return mentorStats(client, mentorId);
+      }),
+
+    mentorRecruits: (caller: Caller, mentorId: string) =>
+      scoped(caller, async (client) => {
+        await readableMentor(client, caller, mentorId);
+        return { mentorId, recruits: await mentorRecruits(client, mentorId) };
+      }),
+
+    coordinatorAggregate: (caller: Caller, coordinatorId: string) =>
+      scoped(caller, async (client) => {
+        if (!(await isMember(client, coordinatorId, caller.orgId))) throw new NotFoundError('coordinator');
+        authorise(caller, 'readCoordinator', coordinatorId);
+        return { coordinatorId, mentors: await coordinatorAggregate(client, coordinatorId) };
+      }),
+
+    dashboard: (caller: Caller, orgId: string, query: DashboardQuery) =>
+      scoped(caller, async (client) => {
+        if (orgId !== caller.orgId) throw new NotFoundError('organisation');
+        authorise(caller, 'readDashboard');
+        return recruitmentDashboard(client, orgId, query);
+      }),
+
+    platformTotals(caller: Caller) {
+      authorise(caller, 'readPlatformTotals');
+      return platformTotals(deps.pool);
+    },
+  };
+}
+
+export type ReadService = ReturnType<typeof createReadService>;
