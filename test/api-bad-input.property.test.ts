@@ -45,7 +45,7 @@ async function databaseState(): Promise<string> {
   const result = await harness.pool.query(`
     SELECT (SELECT count(*) FROM referrals) AS referrals, (SELECT count(*) FROM click_events) AS clicks,
       (SELECT count(*) FROM referral_events) AS events, (SELECT count(*) FROM badge_awards) AS awards,
-      (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM referral_codes) AS codes,
+      (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM referral_codes) AS codes, (SELECT count(*) FROM intake) AS intake,
       (SELECT md5(string_agg(id::text || attribution_window_seconds || confirmation_window_seconds || dedupe_window_seconds || badge_milestones::text, ',' ORDER BY id)) FROM organisations) AS settings,
       (SELECT md5(coalesce(string_agg(coordinator_id::text || mentor_id::text, ',' ORDER BY coordinator_id, mentor_id), '')) FROM coordinator_assignments) AS assignments`);
   return JSON.stringify(result.rows[0]);
@@ -108,4 +108,48 @@ test.each(endpoints)('$name answers any malformed body with a 4xx and writes not
     { numRuns: 60 },
   );
   expect(await databaseState()).toBe(before);
+});
+
+const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+// Query values that are wrong in the ways clients and attackers get them wrong, crafted cursors among them.
+const queryValue = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.constantFrom('1', '-1', '0', '1e309', 'NaN', '2026-11-01', '2026-13-45T99:99:99Z', '9999-12-31T23:59:59Z', 'day', 'x'.repeat(600), ''),
+  fc.record({ createdAt: fc.oneof(fc.string({ maxLength: 12 }), fc.constant('1'), fc.constant('2026-01-01T00:00:00Z')), id: fc.oneof(fc.uuid(), fc.string({ maxLength: 8 })) }).map(cursorOf),
+  fc.json({ maxDepth: 1 }).map((json) => Buffer.from(json).toString('base64url')),
+);
+const queryKeys = ['cursor', 'limit', 'status', 'stage', 'from', 'to', 'mentorId', 'granularity', 'ch', 'unexpected'];
+const queryString = fc.dictionary(fc.constantFrom(...queryKeys), queryValue, { maxKeys: 5 }).map((query) => new URLSearchParams(query).toString());
+
+const readPaths = () => [
+  '/api/v1/referral-attributions',
+  `/api/v1/referral-attributions/mentor/${org.mentorId}`,
+  `/api/v1/referral-attributions/mentor/${org.mentorId}/counts`,
+  `/api/v1/mentors/${org.mentorId}/stats`,
+  `/api/v1/mentors/${org.mentorId}/recruits`,
+  `/api/v1/coordinators/${coordinatorId}/aggregate`,
+  `/api/v1/orgs/${org.orgId}/recruitment-dashboard`,
+  '/api/v1/referral-codes',
+  `/api/v1/referral-codes/${org.codeId}/qr.svg`,
+];
+
+test('every read endpoint answers any query string with 200 or a 4xx, never a 500', async () => {
+  for (const path of readPaths()) {
+    await fc.assert(
+      fc.asyncProperty(queryString, async (query) => {
+        const response = await fetch(`${base}${path}?${query}`, { headers: { authorization: `Bearer ${adminToken}` } });
+        await response.arrayBuffer();
+        expect({ path, query, status: response.status < 500 }).toEqual({ path, query, status: true });
+      }),
+      { numRuns: 40 },
+    );
+  }
+});
+
+test('a crafted cursor is a 400, not a query Postgres refuses', async () => {
+  for (const cursor of [cursorOf({ createdAt: '2026-01-01T00:00:00Z', id: 'x' }), cursorOf({ createdAt: '1', id: randomUUID() })]) {
+    const response = await fetch(`${base}/api/v1/referral-attributions?cursor=${cursor}`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+  }
 });

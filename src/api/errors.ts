@@ -61,6 +61,12 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+/** Postgres refusing a value (class 22: data exception, such as an invalid date or number): the request's fault. */
+function fromPostgresDataException(error: unknown): AppError | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code) ? new AppError(400, 'invalid_value', 'A value in the request is not valid') : undefined;
+}
+
 /** The one place errors become JSON: `{ error: { code, message, details } }`. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const known =
@@ -70,7 +76,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
         ? new ValidationError(error)
         : isTemporarilyUnavailable(error)
           ? new ServiceUnavailableError()
-          : fromBodyParser(error as BodyParserError);
+          : (fromPostgresDataException(error) ?? fromBodyParser(error as BodyParserError));
   if (known instanceof ServiceUnavailableError) req.log.warn({ err: error }, 'dependency unavailable');
   if (!known) req.log.error({ err: error }, 'unhandled error');
   const answer = known ?? new AppError(500, 'internal', 'Something went wrong on our side');

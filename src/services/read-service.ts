@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { z } from 'zod';
 import {
   coordinatorAggregate,
   isMember,
@@ -20,16 +21,17 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
+/** A cursor as this API issues them: a row's creation time and id. Anything else is not one. */
+const cursorSchema = z.strictObject({ createdAt: z.iso.datetime({ offset: true }), id: z.uuid() });
+
 export function decodeCursor(value: string): Cursor | undefined {
   try {
-    const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (typeof parsed.createdAt === 'string' && typeof parsed.id === 'string' && !Number.isNaN(Date.parse(parsed.createdAt))) {
-      return parsed;
-    }
+    const parsed = cursorSchema.safeParse(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
   } catch {
-    // fall through: not a cursor we issued
+    // not JSON: not a cursor we issued
+    return undefined;
   }
-  return undefined;
 }
 
 export type ReferralQuery = Omit<ReferralFilters, 'cursor'> & { cursor?: string };

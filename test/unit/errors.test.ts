@@ -44,3 +44,8 @@ test.each([
   const serviceError = Object.assign(new Error('Failed to signalWithStart Workflow'), { name: 'ServiceError', cause });
   expect((await answerFor(serviceError)).status).toBe(status);
 });
+
+test('a value Postgres refuses (SQLSTATE class 22) is the request\'s fault: 400', async () => {
+  const refused = Object.assign(new Error('invalid input syntax for type timestamp with time zone: "1"'), { code: '22007' });
+  expect(await answerFor(refused)).toEqual({ status: 400, retryAfter: null, code: 'invalid_value' });
+});
