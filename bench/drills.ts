@@ -194,6 +194,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
   const token = await new SignJWT({ role: 'org_admin', org_id: orgId })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(randomUUID())
+    .setExpirationTime('1h')
     .sign(new TextEncoder().encode(BENCH_SECRETS.JWT_SECRET));
   const expectedMilestones = MILESTONES.filter((milestone) => milestone <= JOURNEYS);
   const counts = await waitFor(

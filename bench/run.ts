@@ -554,6 +554,7 @@ async function aggregateReads(stack: BenchStack) {
     const token = await new SignJWT({ role: 'org_admin', org_id: seeded.orgId })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(randomUUID())
+      .setExpirationTime('1h')
       .sign(new TextEncoder().encode(BENCH_SECRETS.JWT_SECRET));
     const headers = { authorization: `Bearer ${token}` };
     const get = async (pathname: string) => {

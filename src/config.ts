@@ -5,6 +5,8 @@ const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret';
 const DEV_HASH_SALT = 'development-only-hash-salt';
 
 const optionalUrl = z.url().optional();
+/** A page people open: http or https only (never javascript: and the like). */
+const webUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const port = z.coerce.number().int().min(0).max(65535);
 
 export const configSchema = z
@@ -28,11 +30,15 @@ export const configSchema = z
     TEMPORAL_METRICS_PORT: port.optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
     JWKS_URL: optionalUrl,
+    /** Checked against a member token's `iss` when set (the identity provider's issuer). */
+    JWT_ISSUER: z.string().min(1).optional(),
+    /** Checked against a member token's `aud` when set (this service's client id at the provider). */
+    JWT_AUDIENCE: z.string().min(1).optional(),
     MEMBERSHIP_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_WEBHOOK_SECRET),
     HASH_SALT: z.string().min(16, 'must be at least 16 characters').default(DEV_HASH_SALT),
     BADGE_SERVICE_URL: optionalUrl,
     MEMBERSHIP_API_URL: optionalUrl,
-    PUBLIC_BASE_URL: optionalUrl,
+    PUBLIC_BASE_URL: webUrl.optional(),
     DATA_DIR: z.string().min(1).default('.data'),
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).default(120),
     RATE_LIMIT_PER_CODE_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
@@ -56,9 +62,19 @@ export const configSchema = z
     BURST_CLICKS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     COUNTS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
     DEVICE_METADATA_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
-    APP_DEEP_LINK: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//, 'must be a URL such as referralapp://join').default('referralapp://join'),
-    APP_STORE_URL: z.url().default('https://apps.apple.com/'),
-    PLAY_STORE_URL: z.url().default('https://play.google.com/store/apps'),
+    APP_DEEP_LINK: z
+      .string()
+      .regex(/^[a-z][a-z0-9+.-]*:\/\//, 'must be a URL such as referralapp://join')
+      .refine((url) => !/^(javascript|data|vbscript|file):/i.test(url), 'must be the app\'s own scheme or http(s)')
+      .default('referralapp://join'),
+    APP_STORE_URL: webUrl.default('https://apps.apple.com/'),
+    PLAY_STORE_URL: webUrl.default('https://play.google.com/store/apps'),
+    /** Which proxies' X-Forwarded-For to believe: a hop count, or addresses and subnets (comma-separated, or loopback). */
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(\d{1,2}|[\w.:/, -]+)$/, 'must be a hop count (1) or addresses such as loopback, 10.0.0.0/8')
+      .default('loopback')
+      .transform((value) => (/^\d+$/.test(value) ? Number(value) : value)),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((config, ctx) => {
@@ -69,6 +85,8 @@ export const configSchema = z
       ['MEMBERSHIP_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET],
       ['HASH_SALT', DEV_HASH_SALT],
     ];
+    // QR codes and shared links would read http://localhost otherwise.
+    if (!config.PUBLIC_BASE_URL) ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be set in production' });
     for (const [name, devValue] of defaults) {
       if (config[name] === devValue) {
         ctx.addIssue({ code: 'custom', path: [name], message: 'must be set in production' });

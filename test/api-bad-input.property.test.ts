@@ -30,6 +30,7 @@ beforeAll(async () => {
   adminToken = await new SignJWT({ role: 'org_admin', org_id: org.orgId })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(adminId)
+    .setExpirationTime('1h')
     .sign(new TextEncoder().encode(secrets.JWT_SECRET));
   referralId = randomUUID();
   referralToken = await createReferralTokens(secrets.JWT_SECRET).issue({ referralId, referralCodeId: org.codeId, visitorHash: 'v'.repeat(64) });

@@ -243,13 +243,35 @@ test('settings accept seconds or ISO 8601 durations and refuse the rest', async 
 });
 
 test('erasing a referral removes personal data and keeps the counts', async () => {
-  const before = (await call(admin, `/api/v1/referral-attributions/mentor/${mentor3.id}/stats`)).body;
+  const statsOf3 = () => call(admin, `/api/v1/mentors/${mentor3.id}/stats`);
+  const before = await statsOf3();
+  expect(before).toMatchObject({
+    status: 200,
+    body: { mentorId: mentor3.id, totalClicks: 1, pendingAttributions: 0, confirmedAttributions: 0, funnel: { clicked: 1, installed: 0, account_created: 0, first_login: 0 } },
+  });
   expect((await call(coordinator1, `/api/v1/referral-attributions/${referralOf3}`, { method: 'DELETE' })).status).toBe(403);
   expect((await call(adminB, `/api/v1/referral-attributions/${referralOf3}`, { method: 'DELETE' })).status).toBe(404);
   expect((await call(admin, `/api/v1/referral-attributions/${referralOf3}`, { method: 'DELETE' })).status).toBe(204);
   const clicks = await harness.pool.query('SELECT visitor_hash, ip_hash, user_agent, device_metadata FROM click_events WHERE referral_id = $1', [referralOf3]);
   expect(clicks.rows).toEqual([{ visitor_hash: null, ip_hash: null, user_agent: null, device_metadata: { shareChannel: 'whatsapp' } }]);
-  expect((await call(admin, `/api/v1/referral-attributions/mentor/${mentor3.id}/stats`)).body).toEqual(before);
+  expect(await statsOf3()).toEqual(before);
   const detail = await call(admin, `/api/v1/referral-attributions/${referralOf3}`);
   expect(detail.body.timeline.map((event: { type: string }) => event.type)).toEqual(['click', 'erased']);
+});
+
+test('the dashboard takes plain dates, defaults to the last 30 days, and says what is wrong in words', async () => {
+  const byDates = await call(coordinator1, `/api/v1/orgs/${orgA}/recruitment-dashboard?from=2026-11-01&to=2026-11-30`);
+  expect(byDates.status).toBe(200);
+  expect({ from: byDates.body.from, to: byDates.body.to }).toEqual({ from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' });
+  const byDefault = await call(admin, `/api/v1/orgs/${orgA}/recruitment-dashboard`);
+  expect(byDefault.status).toBe(200);
+  expect(Date.parse(byDefault.body.to) - Date.parse(byDefault.body.from)).toBe(30 * 86_400_000);
+  expect(Math.abs(Date.parse(byDefault.body.to) - Date.now())).toBeLessThan(60_000);
+  expect(byDefault.body.timeSeries).toHaveLength(31);
+  // This org's clicks all fall in the last 30 days.
+  expect(byDefault.body.funnel.clicked).toBe(3);
+  const wrong = await call(admin, `/api/v1/orgs/${orgA}/recruitment-dashboard?from=2026-11-31x`);
+  expect(wrong.status).toBe(400);
+  expect(JSON.stringify(wrong.body)).not.toMatch(/pattern|\\d|\^\(/);
+  expect(wrong.body.error.details).toEqual([{ path: ['from'], code: 'invalid_union', message: 'must be a date (2026-11-01) or a date-time (2026-11-01T00:00:00Z)' }]);
 });

@@ -136,6 +136,13 @@ test('the invite link welcomes by first name, sets a visitor cookie and records 
   expect(html).not.toContain('Lovelace');
   const cookie = first.headers.get('set-cookie') ?? '';
   expect(cookie).toMatch(/^rv=[0-9a-f-]{36}; Max-Age=31536000; Path=\/r; Expires=.*; HttpOnly; SameSite=Lax$/);
+  // The page carries a token: not cached, not framed, no script, nothing sniffed, no referrer leaving with it.
+  expect({
+    cache: first.headers.get('cache-control'),
+    nosniff: first.headers.get('x-content-type-options'),
+    referrer: first.headers.get('referrer-policy'),
+    csp: first.headers.get('content-security-policy')?.split(';').filter((directive) => /^(script-src|frame-ancestors) /.test(directive)).sort(),
+  }).toEqual({ cache: 'no-store', nosniff: 'nosniff', referrer: 'no-referrer', csp: ["frame-ancestors 'none'", "script-src 'none'"] });
   const deepLink = new URL(html.match(/href="(referralapp:\/\/join\?[^"]+)"/)![1].replace(/&amp;/g, '&'));
   const referralId = deepLink.searchParams.get('referralId')!;
   expect(deepLink.searchParams.get('referralToken')).toMatch(/^ey/);
@@ -193,6 +200,22 @@ test('rate limits per IP and per code hold across two API processes and answer 4
   expect(await overCode.text()).toContain('We could not open your invitation just now');
 });
 
+test('per-IP limits key an IPv6 client by its /64, and X-Forwarded-For is believed only from trusted proxies', async () => {
+  const limited = await startApp({ config: { RATE_LIMIT_PER_IP_PER_MINUTE: 2 } });
+  const code = await newCode();
+  const from = async (ip: string, at: string) => (await call(undefined, `/r/${code.code}`, { at, headers: { 'x-forwarded-for': ip } })).status;
+  const network = `2001:db8:${Math.floor(Math.random() * 65535).toString(16)}:6`;
+  expect([await from(`${network}::1`, limited), await from(`${network}::2`, limited), await from(`${network}:ffff::3`, limited)]).toEqual([200, 200, 429]);
+  expect(await from(`${network.replace(/:6$/, ':7')}::1`, limited)).toBe(200);
+  const keyOf = async (ip: string) => (await harness.pool.query('SELECT count(*)::int AS n FROM rate_limits WHERE key = $1', [`ip:${ip}`])).rows[0].n;
+  const unbelieved = `198.51.100.${Math.floor(Math.random() * 200) + 20}`;
+  const trustingNone = await startApp({ config: { TRUST_PROXY: 0 } });
+  expect(await from(unbelieved, trustingNone)).toBe(200);
+  expect(await keyOf(unbelieved)).toBe(0);
+  expect(await from(unbelieved, limited)).toBe(200);
+  expect(await keyOf(unbelieved)).toBe(1);
+});
+
 test('a mentor clicking their own link is rejected, and so is a later click from that device', async () => {
   const code = await newCode();
   const device = randomUUID();
@@ -201,8 +224,12 @@ test('a mentor clicking their own link is rejected, and so is a later click from
   const otherCode = await newCode();
   const later = await clickFromApp(otherCode.code, { visitorId: device });
   expect((await rowWhen(later.referralId, (row) => row.status === 'rejected')).status).toBe('rejected');
-  const counts = (await call(mentor, `/api/v1/referral-attributions/mentor/${mentor.id}/counts`)).status;
-  expect(counts).toBe(200);
+  // Neither rejected referral counts: no click, nothing pending or confirmed for the mentor from them.
+  const rows = await harness.pool.query('SELECT status FROM referrals WHERE id = ANY($1::uuid[]) ORDER BY status', [[own.referralId, later.referralId]]);
+  expect(rows.rows).toEqual([{ status: 'rejected' }, { status: 'rejected' }]);
+  const counted = await harness.pool.query('SELECT count(*)::int AS n FROM click_events WHERE referral_id = ANY($1::uuid[]) AND NOT is_duplicate', [[own.referralId, later.referralId]]);
+  const counts = (await (await call(mentor, `/api/v1/referral-attributions/mentor/${mentor.id}/counts`)).json()) as { pendingAttributions: number; confirmedAttributions: number };
+  expect({ pending: counts.pendingAttributions, confirmed: counts.confirmedAttributions, clicksStored: counted.rows[0].n }).toEqual({ pending: 0, confirmed: 0, clicksStored: 2 });
 });
 
 test('many accounts from one IP for one mentor are flagged, not counted, until a coordinator approves', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express from 'express';
+import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
@@ -50,7 +51,9 @@ export function createApp(deps: AppDependencies): express.Express {
   const publicBaseUrl = config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // CSP (no script, no framing), nosniff, Referrer-Policy and the rest of the usual protective headers, on every answer.
+  app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'none'"], 'frame-ancestors': ["'none'"] } }, referrerPolicy: { policy: 'no-referrer' } }));
+  app.set('trust proxy', config.TRUST_PROXY);
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -83,7 +86,7 @@ export function createApp(deps: AppDependencies): express.Express {
     ...referralServiceSettings(config),
   });
   const tokens = createReferralTokens(config.JWT_SECRET);
-  const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL });
+  const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
   const rateLimit = createPublicRateLimit(deps.pool, {
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     perCodePerMinute: config.RATE_LIMIT_PER_CODE_PER_MINUTE,

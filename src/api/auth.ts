@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createOrgStore } from '../db/orgs';
 import { ROLES, type Caller } from '../domain/access';
 import { AppError } from '../errors';
+import { ServiceUnavailableError } from './errors';
 
 const claimsSchema = z.object({
   sub: z.uuid(),
@@ -29,7 +30,25 @@ export function bearerToken(req: Request): string {
  * Verifies the member JWT (HS256 with JWT_SECRET, or a JWKS URL in production) and makes the
  * organisation and user known on first use: there is no separate sign-up.
  */
-export function createAuthenticator(options: { pool: Pool; jwtSecret: string; jwksUrl?: string }) {
+/** How far a token's times may be off the service's clock. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+export interface AuthenticatorOptions {
+  pool: Pool;
+  jwtSecret: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+/** The identity provider's keys could not be fetched: the caller should retry, the token may well be good. */
+const keysUnreachable = (error: unknown) => {
+  const { code } = error as { code?: unknown };
+  // A timeout, an answer that is not 200, or a refused or lost connection (a system error code such as ECONNREFUSED).
+  return typeof code === 'string' && (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || /^E[A-Z]+$/.test(code));
+};
+
+export function createAuthenticator(options: AuthenticatorOptions) {
   const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl))
     : new TextEncoder().encode(options.jwtSecret);
@@ -39,9 +58,18 @@ export function createAuthenticator(options: { pool: Pool; jwtSecret: string; jw
   const KNOWN_FOR_MS = 5 * 60_000;
   return async function authenticate(req: Request): Promise<Caller> {
     let payload: unknown;
+    const token = bearerToken(req);
     try {
-      payload = (await jwtVerify(bearerToken(req), key as Uint8Array)).payload;
-    } catch {
+      payload = (
+        await jwtVerify(token, key as Uint8Array, {
+          requiredClaims: ['exp'],
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          ...(options.issuer ? { issuer: options.issuer } : {}),
+          ...(options.audience ? { audience: options.audience } : {}),
+        })
+      ).payload;
+    } catch (error) {
+      if (options.jwksUrl && keysUnreachable(error)) throw new ServiceUnavailableError();
       throw new UnauthorizedError();
     }
     const claims = claimsSchema.safeParse(payload);

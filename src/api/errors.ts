@@ -4,7 +4,8 @@ import { AppError } from '../errors';
 
 export class ValidationError extends AppError {
   constructor(error: ZodError) {
-    super(400, 'invalid_request', 'The request is not valid', error.issues);
+    // Where and what, in words: never the internals of a check (a date format's regex, say).
+    super(400, 'invalid_request', 'The request is not valid', error.issues.map(({ path, code, message }) => ({ path, code, message })));
   }
 }
 

@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Pool } from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../errors';
+import { networkOf } from '../services/identifiers';
 
 export class TooManyRequestsError extends AppError {
   constructor(retryAfterSeconds: number) {
@@ -26,7 +27,7 @@ export function createPublicRateLimit(pool: Pool, options: RateLimitOptions) {
   return (codeOf: (req: Request) => string | undefined): RequestHandler =>
     async (req, _res, next) => {
       try {
-        await perIp.consume(req.ip ?? 'unknown');
+        await perIp.consume(networkOf(req.ip ?? 'unknown'));
         const code = codeOf(req);
         if (code) await perCode.consume(code.slice(0, 64));
         next();

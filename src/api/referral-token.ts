@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../errors';
 import type { ReferralTokenClaims } from '../services/referral-service';
@@ -7,7 +8,8 @@ const TOKEN_LIFETIME = '180d';
 
 /** The token the app receives at click time and presents with each funnel step of that referral. */
 export function createReferralTokens(secret: string) {
-  const key = new TextEncoder().encode(secret);
+  // A key of their own, derived from the secret: a referral token is never a member's JWT, nor the other way round.
+  const key = createHmac('sha256', secret).update('referral-tokens').digest();
   return {
     issue(claims: ReferralTokenClaims): Promise<string> {
       return new SignJWT({ cid: claims.referralCodeId, vh: claims.visitorHash })

@@ -17,3 +17,17 @@ export function nameBasedUuid(name: string): string {
 export function referralWorkflowId(referralCodeId: string, visitorKey: string): string {
   return `referral-${referralCodeId}-${visitorKey}`;
 }
+
+/**
+ * The network a client address stands for: an IPv4 address itself, an IPv6 address its /64 (one subscriber's
+ * network, whose addresses change at will). Per-IP limits and the one-network risk check key by it.
+ */
+export function networkOf(address: string): string {
+  const ip = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  if (!ip.includes(':')) return ip;
+  const [head, tail = ''] = ip.split('::');
+  const groups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const full = ip.includes('::') ? [...groups, ...Array(8 - groups.length - tailGroups.length).fill('0'), ...tailGroups] : groups;
+  return `${full.slice(0, 4).map((group) => group.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}

@@ -13,7 +13,7 @@ import { ConflictError, GoneError, JourneyRefusedError, NotFoundError } from '..
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { createExpiringCache } from './expiring-cache';
-import { nameBasedUuid, referralWorkflowId, saltedHash } from './identifiers';
+import { nameBasedUuid, networkOf, referralWorkflowId, saltedHash } from './identifiers';
 import { createIntakeDelivery } from './intake-delivery';
 import { identityFor, startOptions } from './referral-start';
 
@@ -203,7 +203,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         {
           clickId,
           occurredAt: at.toISOString(),
-          ipHash: request.ipAddress ? saltedHash(deps.hashSalt, request.ipAddress) : null,
+          ipHash: request.ipAddress ? saltedHash(deps.hashSalt, networkOf(request.ipAddress)) : null,
           userAgent: request.userAgent?.slice(0, 512) ?? null,
           metadata,
           selfReferral,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp, type AppDependencies } from '../../src/api/app';
@@ -12,6 +13,8 @@ export async function listenApp(deps: Omit<AppDependencies, 'logger' | 'readines
   const app = createApp({
     logger: pino({ level: 'silent' }),
     readiness: { postgres: async () => true, temporal: async () => true },
+    // A queue of its own: a click it takes must not reach the workflows of another test's worker (or of npm start's).
+    taskQueue: `test-api-${randomUUID()}`,
     ...deps,
   });
   const server: Server = await new Promise((resolve) => {

@@ -26,8 +26,15 @@ describe('loadConfig', () => {
 
   test('production refuses the development secrets', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
-      'Invalid configuration: JWT_SECRET: must be set in production; MEMBERSHIP_WEBHOOK_SECRET: must be set in production; HASH_SALT: must be set in production',
+      'Invalid configuration: PUBLIC_BASE_URL: must be set in production; JWT_SECRET: must be set in production; MEMBERSHIP_WEBHOOK_SECRET: must be set in production; HASH_SALT: must be set in production',
     );
+  });
+
+  test('links people open are http(s) or the app\'s own scheme, never javascript:', () => {
+    expect(() => loadConfig({ APP_STORE_URL: 'javascript:alert(1)' })).toThrow('Invalid configuration: APP_STORE_URL: must be an http(s) URL');
+    expect(() => loadConfig({ PUBLIC_BASE_URL: 'ftp://join.example.org' })).toThrow('Invalid configuration: PUBLIC_BASE_URL: must be an http(s) URL');
+    expect(() => loadConfig({ APP_DEEP_LINK: 'javascript://alert(1)' })).toThrow("Invalid configuration: APP_DEEP_LINK: must be the app's own scheme or http(s)");
+    expect(loadConfig({ APP_DEEP_LINK: 'hearingapp://join', APP_STORE_URL: 'https://apps.apple.com/app/id1' })).toMatchObject({ APP_DEEP_LINK: 'hearingapp://join' });
   });
 
   test('an empty variable counts as unset', () => {

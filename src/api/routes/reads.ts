@@ -36,11 +36,24 @@ export const mentorReferralsQuery = listReferralsQuery.omit({ mentorId: true });
 const MAX_DASHBOARD_PERIODS = 400;
 const PERIOD_MS = { day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 } as const;
 
+const DAY_MS = 86_400_000;
+const DEFAULT_DASHBOARD_DAYS = 30;
+/** A plain date (the day's start, UTC) or a date-time; a plain `to` date includes that day. */
+const dayOrTime = (end: boolean) =>
+  z.union([z.iso.date(), boundedTime], { error: 'must be a date (2026-11-01) or a date-time (2026-11-01T00:00:00Z)' }).transform((value) =>
+    value.length === 10 ? new Date(Date.parse(`${value}T00:00:00Z`) + (end ? DAY_MS : 0)).toISOString() : value,
+  );
+
+/** The dashboard's period: `from` and `to` optional, the last 30 days by default. */
 export const dashboardQuery = z
   .strictObject({
-    from: boundedTime,
-    to: boundedTime,
+    from: dayOrTime(false).optional(),
+    to: dayOrTime(true).optional(),
     granularity: z.enum(['day', 'week', 'month']).default('day'),
+  })
+  .transform((query) => {
+    const to = query.to ?? new Date().toISOString();
+    return { ...query, to, from: query.from ?? new Date(Date.parse(to) - DEFAULT_DASHBOARD_DAYS * DAY_MS).toISOString() };
   })
   .refine((query) => Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] })
   .refine((query) => (Date.parse(query.to) - Date.parse(query.from)) / PERIOD_MS[query.granularity] <= MAX_DASHBOARD_PERIODS, {
