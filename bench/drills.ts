@@ -155,7 +155,7 @@ async function runDrill(stack: BenchStack, api: { url: string }, drill: Drill, b
     }), counters);
     // The webhook follows the app's report at once, usually before the worker has recorded it: the
     // referral is found by the app's member link, not by the row the worker writes.
-    const body = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `d-${index}` });
+    const body = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `d-${code}-${index}` });
     const deliver = async () => {
       counters.webhookDeliveries += 1;
       const answer = await send(`${api.url}/api/v1/webhooks/membership`, () => {

@@ -82,7 +82,8 @@ const absurd = fc.oneof(
   fc.integer({ min: -1_000_000_000, max: -1 }),
   fc.double(),
   fc.constant(null),
-  fc.array(fc.anything({ maxDepth: 1 }), { maxLength: 3 }),
+  // Arrays of short strings: never a list of UUIDs or milestones, which would make a valid body by chance.
+  fc.array(fc.string({ maxLength: 3 }), { minLength: 1, maxLength: 3 }),
   fc.boolean(),
 );
 const plausibleKeys = ['code', 'visitorId', 'metadata', 'type', 'idempotencyKey', 'newMemberId', 'occurredAt', 'event', 'referralCode', 'deliveryId', 'attributionWindow', 'confirmationWindow', 'dedupeWindow', 'badgeMilestones', 'mentorIds', 'unexpected'];

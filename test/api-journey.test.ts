@@ -78,6 +78,28 @@ test('the app clicks, signals its steps with the referral token, and the webhook
   expect(await known.json()).toEqual(confirmed.conversion);
 });
 
+test('a delivery replayed after a cancellation answers what it first answered and confirms no one again', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: `replayed-${member}` })).json()) as { referralId: string };
+  const registeredAt = new Date(Date.now() - 60_000).toISOString();
+  const registration = { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt: registeredAt, deliveryId: `registered-${member}` };
+  const first = (await (await signed('/api/v1/webhooks/membership', registration)).json()) as { conversion: { status: string; referralId: string } };
+  expect(first.conversion).toMatchObject({ referralId: clicked.referralId, status: 'confirmed' });
+  const cancellation = { event: 'member.cancelled', referralCode: org.code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `cancelled-${member}` };
+  expect(await (await signed('/api/v1/webhooks/membership', cancellation)).json()).toEqual({ deliveryId: cancellation.deliveryId, reversed: 1 });
+  await eventually(async () => ((await harness.pool.query('SELECT status FROM referrals WHERE id = $1', [clicked.referralId])).rows[0]?.status === 'reversed' ? true : undefined));
+  // The same delivery again: its first answer, and nothing changes.
+  const replayed = await signed('/api/v1/webhooks/membership', registration);
+  expect({ status: replayed.status, body: await replayed.json() }).toEqual({ status: 200, body: first });
+  // The same registration as a new delivery: older than the cancellation, it confirms no one again.
+  const redelivered = (await (await signed('/api/v1/webhooks/membership', { ...registration, deliveryId: `again-${member}` })).json()) as { conversion: { status: string } };
+  expect(redelivered.conversion).toMatchObject({ referralId: clicked.referralId, status: 'reversed' });
+  const referrals = await harness.pool.query('SELECT status FROM referrals WHERE org_id = $1', [org.orgId]);
+  expect(referrals.rows).toEqual([{ status: 'reversed' }]);
+  expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
+});
+
 test('webhooks that overtake the worker confirm the referrals the app reported the accounts on', async () => {
   // Its own task queue with no worker yet: everything the app sent is accepted but not yet in Postgres.
   const lagging = await openHarness();

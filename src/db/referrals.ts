@@ -245,6 +245,11 @@ export function createReferralStore(pool: Pool) {
       return one(`${REFERRAL_WITH_CODE} WHERE r.org_id = $1 AND r.new_member_id = $2 AND r.status = 'confirmed' AND r.id IS DISTINCT FROM $3`, [orgId, newMemberId, except ?? null]);
     },
 
+    /** The member's most recently changed referral in the organisation. */
+    latestFor(orgId: string, newMemberId: string): Promise<ReferralSnapshot | undefined> {
+      return one(`${REFERRAL_WITH_CODE} WHERE r.org_id = $1 AND r.new_member_id = $2 ORDER BY r.updated_at DESC LIMIT 1`, [orgId, newMemberId]);
+    },
+
     byId(referralId: string): Promise<ReferralSnapshot | undefined> {
       return one(`${REFERRAL_WITH_CODE} WHERE r.id = $1`, [referralId]);
     },

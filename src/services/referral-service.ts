@@ -4,12 +4,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { Config } from '../config';
 import { createCodeStore, type ClickCodeRow, type CodeRow } from '../db/codes';
+import { createDeliveryStore, type DeliveryAnswer } from '../db/deliveries';
 import { createIntakeStore } from '../db/intake';
 import { createReferralStore, snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
 import { identityOf, toConversionRecord, type ConfirmationSource, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
-import { ConflictError, GoneError, JourneyRefusedError, NotFoundError } from '../errors';
+import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError } from '../errors';
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { createExpiringCache } from './expiring-cache';
@@ -91,6 +92,14 @@ export interface StepRequest {
   newMemberId?: string;
 }
 
+export interface MembershipDelivery {
+  event: 'member.registered' | 'member.cancelled';
+  referralCode: string;
+  newMemberId: string;
+  occurredAt: string;
+  deliveryId: string;
+}
+
 export interface ConfirmRequest {
   code: string;
   newMemberId: string;
@@ -119,6 +128,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5000;
   const confirmTimeoutMs = deps.confirmTimeoutMs ?? 20_000;
   const referrals = createReferralStore(deps.pool);
+  const deliveries = createDeliveryStore(deps.pool);
   const codes = createCodeStore(deps.pool);
   const intake = createIntakeStore(deps.pool);
   const delivery = createIntakeDelivery({ pool: deps.pool, temporal: deps.temporal, intake, deliveryTimeoutMs: signalTimeoutMs });
@@ -185,6 +195,56 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     return { ...identityFor(code, candidate.visitor_hash ?? '', candidate.is_direct), referralId: candidate.referral_id, workflowId: candidate.workflow_id };
   }
 
+  /**
+   * confirmRecruitment(code, newMemberId), matched in the order of DESIGN.md rule 4. A member
+   * already confirmed in the organisation keeps that attribution (one mentor per member).
+   */
+  async function confirmRecruitment(request: ConfirmRequest): Promise<ConversionRecord> {
+    const code = found(await codes.forConfirmation(request.code, request.newMemberId), 'referral code');
+    if (code.attribution) return toConversionRecord(snapshotFromRow(code.attribution));
+    // A registration older than the member's cancellation does not confirm them again (rule 6).
+    const cancelled = await deliveries.cancelledAt(code.org_id, request.newMemberId);
+    if (cancelled && request.occurredAt && Date.parse(request.occurredAt) <= cancelled.getTime()) {
+      const latest = await referrals.latestFor(code.org_id, request.newMemberId);
+      if (latest) return toConversionRecord(latest);
+      throw new ConflictError('the member cancelled their membership after this registration');
+    }
+    const passedOver: string[] = [];
+    for (;;) {
+      // The link read with the code serves the first match; a match again reads it afresh.
+      const identity = await matchReferral(code, request.newMemberId, passedOver, passedOver.length === 0 ? code.reported_visitor_hash : undefined);
+      try {
+        return await confirmOn(identity, code, request);
+      } catch (error) {
+        // Superseded meanwhile: another delivery confirmed this member elsewhere in the organisation; that is the answer.
+        const attributedMeanwhile = refusedAs(error, JOURNEY_FAILURES.superseded) ? await referrals.confirmedFor(code.org_id, request.newMemberId) : undefined;
+        if (attributedMeanwhile) return toConversionRecord(attributedMeanwhile);
+        // Rule 4(b)'s pick was claimed by another member's account after it was read: match again without it.
+        if (!refusedAs(error, JOURNEY_FAILURES.linkedToAnotherMember) || identity.direct || passedOver.length >= MAX_REMATCHES) throw error;
+        passedOver.push(identity.referralId);
+      }
+    }
+  }
+
+  /** member.cancelled: the member's attribution in the organisation is reversed and stops counting. */
+  async function cancelMembership(request: { code: string; newMemberId: string; occurredAt?: string }): Promise<number> {
+    const code = found(await codes.byCode(request.code), 'referral code');
+    const occurredAt = request.occurredAt ?? now().toISOString();
+    await deliveries.recordCancellation(code.org_id, request.newMemberId, occurredAt);
+    const linked = await referrals.cancellableFor(code.org_id, request.newMemberId);
+    for (const snapshot of linked) {
+      const codeOfReferral = snapshot.referralCodeId === code.id ? code : found(await codes.byId(snapshot.referralCodeId), 'referral code');
+      await sendDirect(snapshot.workflowId, signalTimeoutMs, () =>
+        deps.temporal.workflow.signalWithStart(referralWorkflow, {
+          ...startOptions(identityOf(snapshot), codeOfReferral, taskQueue),
+          signal: cancelSignal,
+          signalArgs: [{ newMemberId: request.newMemberId, occurredAt }],
+        }),
+      );
+    }
+    return linked.length;
+  }
+
   return {
     /** An invite-link click, taken into the intake: one referral per visitor and code. */
     async recordClick(request: ClickRequest): Promise<RecordedClick> {
@@ -227,29 +287,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       if (!taken.taken) throw new ConflictError('this referral is already linked to another member');
     },
 
-    /**
-     * confirmRecruitment(code, newMemberId), matched in the order of DESIGN.md rule 4. A member
-     * already confirmed in the organisation keeps that attribution (one mentor per member).
-     */
-    async confirmRecruitment(request: ConfirmRequest): Promise<ConversionRecord> {
-      const code = found(await codes.forConfirmation(request.code, request.newMemberId), 'referral code');
-      if (code.attribution) return toConversionRecord(snapshotFromRow(code.attribution));
-      const passedOver: string[] = [];
-      for (;;) {
-        // The link read with the code serves the first match; a match again reads it afresh.
-        const identity = await matchReferral(code, request.newMemberId, passedOver, passedOver.length === 0 ? code.reported_visitor_hash : undefined);
-        try {
-          return await confirmOn(identity, code, request);
-        } catch (error) {
-          // Superseded meanwhile: another delivery confirmed this member elsewhere in the organisation; that is the answer.
-          const attributedMeanwhile = refusedAs(error, JOURNEY_FAILURES.superseded) ? await referrals.confirmedFor(code.org_id, request.newMemberId) : undefined;
-          if (attributedMeanwhile) return toConversionRecord(attributedMeanwhile);
-          // Rule 4(b)'s pick was claimed by another member's account after it was read: match again without it.
-          if (!refusedAs(error, JOURNEY_FAILURES.linkedToAnotherMember) || identity.direct || passedOver.length >= MAX_REMATCHES) throw error;
-          passedOver.push(identity.referralId);
-        }
-      }
-    },
+    confirmRecruitment,
 
     /** PUT /referral-attributions/:id: the membership system confirms a referral it already knows. */
     async confirmKnownReferral(referralId: string, request: { newMemberId: string; occurredAt?: string; source: ConfirmationSource }): Promise<ConversionRecord> {
@@ -278,21 +316,31 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       );
     },
 
-    /** member.cancelled: the member's attribution in the organisation is reversed and stops counting. */
-    async cancelMembership(request: { code: string; newMemberId: string; occurredAt?: string }): Promise<number> {
-      const code = found(await codes.byCode(request.code), 'referral code');
-      const linked = await referrals.cancellableFor(code.org_id, request.newMemberId);
-      for (const snapshot of linked) {
-        const codeOfReferral = snapshot.referralCodeId === code.id ? code : found(await codes.byId(snapshot.referralCodeId), 'referral code');
-        await sendDirect(snapshot.workflowId, signalTimeoutMs, () =>
-          deps.temporal.workflow.signalWithStart(referralWorkflow, {
-            ...startOptions(identityOf(snapshot), codeOfReferral, taskQueue),
-            signal: cancelSignal,
-            signalArgs: [{ newMemberId: request.newMemberId, occurredAt: request.occurredAt ?? now().toISOString() }],
-          }),
-        );
+    cancelMembership,
+
+    /**
+     * A membership webhook delivery, answered once: the same delivery id again answers its first answer and changes
+     * nothing, whatever happened in between. A refusal (4xx) is an answer too; an outage (5xx) is not kept, so the
+     * sender's retry is handled afresh.
+     */
+    async handleMembershipDelivery(delivery: MembershipDelivery): Promise<DeliveryAnswer> {
+      const first = await deliveries.answerOf(delivery.deliveryId);
+      if (first) return first;
+      let answer: DeliveryAnswer;
+      try {
+        const request = { code: delivery.referralCode, newMemberId: delivery.newMemberId, occurredAt: delivery.occurredAt };
+        answer = {
+          status: 200,
+          answer:
+            delivery.event === 'member.registered'
+              ? { deliveryId: delivery.deliveryId, conversion: await confirmRecruitment({ ...request, source: 'webhook' }) }
+              : { deliveryId: delivery.deliveryId, reversed: await cancelMembership(request) },
+        };
+      } catch (error) {
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        answer = { status: error.status, answer: { error: { code: error.code, message: error.message, details: error.details } } };
       }
-      return linked.length;
+      return (await deliveries.keep(delivery.deliveryId, delivery.event, answer)) ?? (await deliveries.answerOf(delivery.deliveryId)) ?? answer;
     },
   };
 }

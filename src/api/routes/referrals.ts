@@ -103,22 +103,8 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
   router.post('/api/v1/webhooks/membership', async (req, res) => {
     signed(req);
     const body = membershipWebhookBody.parse(req.body);
-    if (body.event === 'member.registered') {
-      const record = await deps.service.confirmRecruitment({
-        code: body.referralCode,
-        newMemberId: body.newMemberId,
-        occurredAt: body.occurredAt,
-        source: 'webhook',
-      });
-      res.json({ deliveryId: body.deliveryId, conversion: record });
-      return;
-    }
-    const reversed = await deps.service.cancelMembership({
-      code: body.referralCode,
-      newMemberId: body.newMemberId,
-      occurredAt: body.occurredAt,
-    });
-    res.json({ deliveryId: body.deliveryId, reversed });
+    const { status, answer } = await deps.service.handleMembershipDelivery(body);
+    res.status(status).json(answer);
   });
 
   router.put('/api/v1/referral-attributions/:id', async (req, res) => {
