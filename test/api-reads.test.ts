@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Role } from '../src/domain/access';
+import { createReferralTokens } from '../src/api/referral-token';
 import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -274,4 +275,31 @@ test('the dashboard takes plain dates, defaults to the last 30 days, and says wh
   expect(wrong.status).toBe(400);
   expect(JSON.stringify(wrong.body)).not.toMatch(/pattern|\\d|\^\(/);
   expect(wrong.body.error.details).toEqual([{ path: ['from'], code: 'invalid_union', message: 'must be a date (2026-11-01) or a date-time (2026-11-01T00:00:00Z)' }]);
+});
+
+test('an erased member is still known as counted: a later registration counts no one again, the token opens nothing', async () => {
+  const code = await harness.addCode({ orgId: mentor2.orgId }, mentor2.id);
+  const clicked = await harness.service.recordClick({ code: code.code, visitorId: randomUUID(), metadata: {} });
+  const member = randomUUID();
+  const confirmed = await harness.service.confirmRecruitment({ code: code.code, newMemberId: member, source: 'webhook' });
+  expect(confirmed).toMatchObject({ referralId: clicked.referralId, status: 'confirmed' });
+  const countsOf2 = async () => (await call(admin, `/api/v1/referral-attributions/mentor/${mentor2.id}/counts`)).body;
+  const before = await countsOf2();
+  const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM referrals WHERE id = $1', [clicked.referralId])).rows[0];
+  expect((await call(admin, `/api/v1/referral-attributions/${clicked.referralId}`, { method: 'DELETE' })).status).toBe(204);
+  // Its run is stopped, so it cannot write the data back.
+  expect((await harness.client.workflow.getHandle(workflowId).describe()).status.name).toBe('TERMINATED');
+  const again = await harness.service.confirmRecruitment({ code: code.code, newMemberId: member, source: 'webhook', occurredAt: new Date().toISOString() });
+  expect(again).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', newMemberId: null });
+  const referrals = await harness.pool.query('SELECT id, new_member_id FROM referrals WHERE referral_code_id = $1', [code.codeId]);
+  expect(referrals.rows).toEqual([{ id: clicked.referralId, new_member_id: null }]);
+  expect(await countsOf2()).toEqual(before);
+  const step = await fetch(`${base}/api/v1/referrals/${clicked.referralId}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await createReferralTokens(JWT_SECRET).issue(clicked)}` },
+    body: JSON.stringify({ type: 'first_login', idempotencyKey: 'after-erasure', newMemberId: member }),
+  });
+  expect(step.status).toBe(404);
+  const left = await harness.pool.query('SELECT (SELECT count(*)::int FROM referral_member_links WHERE referral_id = $1) AS links, (SELECT count(*)::int FROM intake WHERE referral_id = $1 AND kind = \'step\') AS steps', [clicked.referralId]);
+  expect(left.rows[0]).toEqual({ links: 0, steps: 0 });
 });

@@ -116,7 +116,7 @@ export function createApp(deps: AppDependencies): express.Express {
   app.use(referralRoutes({ service, tokens, authenticate, clickGate, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
   app.use(codeRoutes({ authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
   app.use(readRoutes({ authenticate, counts, reads: createReadService({ pool: deps.pool }) }));
-  app.use(adminRoutes({ authenticate, logger: deps.logger, admin: createAdminService({ pool: deps.pool, temporal: deps.temporal, referrals: service }) }));
+  app.use(adminRoutes({ authenticate, logger: deps.logger, admin: createAdminService({ pool: deps.pool, temporal: deps.temporal, referrals: service, hashSalt: config.HASH_SALT }) }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

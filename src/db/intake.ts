@@ -29,6 +29,8 @@ export interface TakenStep extends CodeRow {
   linked_member: string | null;
   recorded_member: string | null;
   taken: boolean;
+  /** The referral was erased: its token is refused. */
+  erased: boolean;
 }
 
 export interface IntakeBacklog {
@@ -58,7 +60,7 @@ export function createIntakeStore(pool: Pool) {
     },
 
     /**
-     * A funnel step, in one statement with the app's word that the referral became the member's account (recorded
+     * A funnel step (none for an erased referral), in one statement with the app's word that the referral became the member's account (recorded
      * before the workflow hears of it, so a webhook that overtakes the step still finds it; one member per referral).
      * A step naming another member than the referral's is not taken. Answers nothing for an unknown code.
      */
@@ -67,18 +69,21 @@ export function createIntakeStore(pool: Pool) {
         `WITH code AS (SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.id = $4),
          link AS (
            INSERT INTO referral_member_links (referral_id, org_id, referral_code_id, visitor_hash, new_member_id)
-           SELECT $2::uuid, org_id, id, $5::text, $7::uuid FROM code WHERE $7::uuid IS NOT NULL
+           SELECT $2::uuid, org_id, id, $5::text, $7::uuid FROM code
+           WHERE $7::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM erasures WHERE referral_id = $2)
            ON CONFLICT (referral_id) DO UPDATE SET referral_id = EXCLUDED.referral_id
            RETURNING new_member_id),
          recorded AS (SELECT new_member_id FROM referrals WHERE id = $2),
+         erased AS (SELECT 1 FROM erasures WHERE referral_id = $2),
          taken AS (
            INSERT INTO intake (${INTAKE_COLUMNS})
            SELECT $1, 'step', $2, $3, id, org_id, $5, $6 FROM code
-           WHERE $7::uuid IS NULL
-              OR ((SELECT new_member_id FROM link) = $7::uuid AND coalesce((SELECT new_member_id FROM recorded), $7::uuid) = $7::uuid)
+           WHERE NOT EXISTS (SELECT 1 FROM erased)
+             AND ($7::uuid IS NULL
+              OR ((SELECT new_member_id FROM link) = $7::uuid AND coalesce((SELECT new_member_id FROM recorded), $7::uuid) = $7::uuid))
            RETURNING id)
          SELECT code.*, (SELECT new_member_id FROM link) AS linked_member, (SELECT new_member_id FROM recorded) AS recorded_member,
-           EXISTS (SELECT 1 FROM taken) AS taken
+           EXISTS (SELECT 1 FROM taken) AS taken, EXISTS (SELECT 1 FROM erased) AS erased
          FROM code`,
         [address.taskQueue, address.referralId, address.workflowId, address.referralCodeId, address.visitorHash, message, message.newMemberId ?? null],
       );

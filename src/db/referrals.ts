@@ -331,11 +331,15 @@ export function createReferralStore(pool: Pool) {
     },
 
     /**
-     * Erases the referred person's personal data (their device, network, member id and app link) and records who
-     * did; stage, status and times stay, so every count stays what it was.
+     * Erases the referred person's personal data (their device, network, member id and app link, in the webhook
+     * answers too) and records who did, keeping the member as `memberHash` only; stage, status and times stay, so
+     * every count stays what it was.
      */
-    async erase(referralId: string, erasedBy: string): Promise<void> {
+    async erase(referralId: string, erasedBy: string, memberHash: string | null): Promise<void> {
       await withTransaction(pool, async (client) => {
+        const { rows } = await client.query<{ org_id: string; new_member_id: string | null }>('SELECT org_id, new_member_id FROM referrals WHERE id = $1 FOR UPDATE', [referralId]);
+        const member = rows[0]?.new_member_id ?? null;
+        await client.query('INSERT INTO erasures (referral_id, org_id, member_hash) SELECT id, org_id, $2 FROM referrals WHERE id = $1 ON CONFLICT (referral_id) DO NOTHING', [referralId, memberHash]);
         await client.query(
           `UPDATE click_events SET visitor_hash = NULL, ip_hash = NULL, user_agent = NULL, device_metadata =
              CASE WHEN device_metadata ? 'shareChannel' THEN jsonb_build_object('shareChannel', device_metadata->'shareChannel') ELSE '{}'::jsonb END
@@ -344,6 +348,13 @@ export function createReferralStore(pool: Pool) {
         );
         await client.query('UPDATE referrals SET visitor_hash = NULL, new_member_id = NULL, updated_at = now() WHERE id = $1', [referralId]);
         await client.query('DELETE FROM referral_member_links WHERE referral_id = $1', [referralId]);
+        if (member) {
+          await client.query('DELETE FROM member_cancellations WHERE org_id = $1 AND new_member_id = $2', [rows[0].org_id, member]);
+          await client.query(
+            `UPDATE webhook_deliveries SET answer = jsonb_set(answer, '{conversion,newMemberId}', 'null') WHERE answer->'conversion'->>'newMemberId' = $1`,
+            [member],
+          );
+        }
         await client.query(
           `${INSERT_EVENT_SQL}
            SELECT id, org_id, 'erased', stage, jsonb_build_object('by', $2::text), 'erased:' || id, now(), status FROM referrals WHERE id = $1
@@ -351,6 +362,11 @@ export function createReferralStore(pool: Pool) {
           [referralId, erasedBy],
         );
       });
+    },
+
+    /** The erased referral that counted this member (known by its salted hash), if any. */
+    async erasedFor(orgId: string, memberHash: string): Promise<ReferralSnapshot | undefined> {
+      return one(`${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`, [orgId, memberHash]);
     },
 
     /** Drops raw device data (user agent, IP hash, metadata but the share channel) from clicks older than the retention. */

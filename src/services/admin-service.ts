@@ -1,13 +1,23 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createOrgStore, type OrgSettingsChange } from '../db/orgs';
 import { createReferralStore } from '../db/referrals';
 import { authorise, type Caller } from '../domain/access';
 import { AppError, NotFoundError } from '../errors';
+import { erasedMemberHash } from './identifiers';
 import type { ReferralService } from './referral-service';
 
 /** Organisation admins' and coordinators' decisions: settings, coordinators' mentors, reviews and erasure. */
-export function createAdminService(deps: { pool: Pool; temporal: Client; referrals: ReferralService }) {
+/** Temporal not knowing the workflow (never started, already deleted) is what erasure wants; anything else stops it. */
+function unlessNotFound(error: unknown): void {
+  // A namespace not found is Temporal's own store out of reach, not a workflow that is gone.
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const notFound = error instanceof WorkflowNotFoundError || (code === GRPC_NOT_FOUND && !/namespace/i.test(String(message)));
+  if (!notFound) throw error;
+}
+const GRPC_NOT_FOUND = 5;
+
+export function createAdminService(deps: { pool: Pool; temporal: Client; referrals: ReferralService; hashSalt: string }) {
   const orgs = createOrgStore(deps.pool);
   const referrals = createReferralStore(deps.pool);
 
@@ -48,15 +58,21 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
       await deps.referrals.review(referralId, { decision, reviewerId: caller.userId });
     },
 
+    /**
+     * Erases a referral's personal data. Its journey is stopped first and its history's deletion asked of Temporal (which
+     * deletes asynchronously), so nothing can write the data back; with Temporal out of reach nothing is erased and the
+     * caller retries (503).
+     */
     async erase(caller: Caller, referralId: string) {
       const referral = await referralOf(caller, referralId);
       authorise(caller, 'erase');
-      // The journey stops first, so it cannot write the erased data back.
-      await deps.temporal.workflow
-        .getHandle(referral.workflowId)
-        .terminate('referral record erased by an organisation admin')
-        .catch(() => undefined);
-      await referrals.erase(referralId, caller.userId);
+      const handle = deps.temporal.workflow.getHandle(referral.workflowId);
+      await handle.terminate('referral record erased by an organisation admin').catch(unlessNotFound);
+      await deps.temporal.workflowService
+        .deleteWorkflowExecution({ namespace: deps.temporal.options.namespace, workflowExecution: { workflowId: referral.workflowId } })
+        .catch(unlessNotFound);
+      const memberHash = referral.newMemberId ? erasedMemberHash(deps.hashSalt, referral.orgId, referral.newMemberId) : null;
+      await referrals.erase(referralId, caller.userId, memberHash);
     },
   };
 }

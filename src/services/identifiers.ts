@@ -14,6 +14,9 @@ export function nameBasedUuid(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** An erased member as the tombstone keeps them: salted, per organisation. */
+export const erasedMemberHash = (salt: string, orgId: string, memberId: string) => saltedHash(salt, `erased:${orgId}:${memberId}`);
+
 export function referralWorkflowId(referralCodeId: string, visitorKey: string): string {
   return `referral-${referralCodeId}-${visitorKey}`;
 }

@@ -14,7 +14,7 @@ import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError 
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { createExpiringCache } from './expiring-cache';
-import { nameBasedUuid, networkOf, referralWorkflowId, saltedHash } from './identifiers';
+import { erasedMemberHash, nameBasedUuid, networkOf, referralWorkflowId, saltedHash } from './identifiers';
 import { createIntakeDelivery } from './intake-delivery';
 import { identityFor, startOptions } from './referral-start';
 
@@ -202,6 +202,9 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   async function confirmRecruitment(request: ConfirmRequest): Promise<ConversionRecord> {
     const code = found(await codes.forConfirmation(request.code, request.newMemberId), 'referral code');
     if (code.attribution) return toConversionRecord(snapshotFromRow(code.attribution));
+    // An erased member was counted: their referral, as it stands, is the answer, not a new referral.
+    const erased = await referrals.erasedFor(code.org_id, erasedMemberHash(deps.hashSalt, code.org_id, request.newMemberId));
+    if (erased) return toConversionRecord(erased);
     // A registration older than the member's cancellation does not confirm them again (rule 6).
     const cancelled = await deliveries.cancelledAt(code.org_id, request.newMemberId);
     if (cancelled && request.occurredAt && Date.parse(request.occurredAt) <= cancelled.getTime()) {
@@ -284,6 +287,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         ),
         'referral code',
       );
+      // An erased referral is as unknown as one never seen: its token opens nothing.
+      if (taken.erased) throw new NotFoundError('referral');
       if (!taken.taken) throw new ConflictError('this referral is already linked to another member');
     },
 
