@@ -167,3 +167,17 @@ test('a registration while the click is still in the intake is matched to that c
     await worker.stop();
   }
 });
+
+test('a registration between a click\'s delivery and its workflow\'s first write is matched to that click', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'between', metadata: {} });
+  // What a dispatcher leaves for a moment: the click marked delivered, its referral not yet written by its workflow.
+  await harness.pool.query('UPDATE intake SET delivered_at = now() WHERE referral_id = $1', [clicked.referralId]);
+  const worker = await harness.startWorker({ dispatch: false });
+  try {
+    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: randomUUID(), source: 'webhook' });
+    expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
+  } finally {
+    await worker.stop();
+  }
+});

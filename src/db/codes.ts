@@ -142,7 +142,8 @@ export function createCodeStore(pool: Pool) {
 
     /**
      * Rule 4(b): the last clicked referral on the code that no other member has claimed, or one already confirmed for
-     * this member; a click still in the intake is a referral too. `passedOver` were claimed after they were picked.
+     * this member; a click whose workflow has not written its referral yet (in the intake, delivered or not) is a
+     * referral too. `passedOver` were claimed after they were picked.
      */
     matchCandidate(codeId: string, newMemberId: string, passedOver: string[]): Promise<MatchCandidate | undefined> {
       const unclaimed = (id: string) => `NOT EXISTS (SELECT 1 FROM referral_member_links l WHERE l.referral_id = ${id})`;
@@ -157,7 +158,7 @@ export function createCodeStore(pool: Pool) {
            UNION ALL
            SELECT i.visitor_hash, false, i.referral_id, i.workflow_id, i.received_at, false
            FROM intake i
-           WHERE i.referral_code_id = $1 AND i.kind = 'click' AND i.delivered_at IS NULL AND i.referral_id <> ALL ($3::uuid[])
+           WHERE i.referral_code_id = $1 AND i.kind = 'click' AND i.referral_id <> ALL ($3::uuid[])
              AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.id = i.referral_id) AND ${unclaimed('i.referral_id')}
          ) candidates
          ORDER BY linked DESC, clicked_at DESC, referral_id
