@@ -58,7 +58,7 @@ export function snapshotFromRow(row: ReferralRow): ReferralSnapshot {
   };
 }
 
-export const STAGE_ORDER = `ARRAY[${sqlList(FUNNEL_STAGES)}]`;
+const STAGE_ORDER = `ARRAY[${sqlList(FUNNEL_STAGES)}]`;
 /** The write comes from a run that knows less of the journey than the row already holds. */
 const WRITE_IS_BEHIND = `array_position(${STAGE_ORDER}, EXCLUDED.stage) < array_position(${STAGE_ORDER}, r.stage)`;
 /** Columns of the journey so far: a write from behind leaves them as they stand. */
@@ -265,7 +265,7 @@ export function createReferralStore(pool: Pool) {
 
     /** Whether the member's registration in the organisation was already decided on (counted, reversed or refused). */
     async decidedFor(orgId: string, newMemberId: string): Promise<boolean> {
-      const result = await pool.query('SELECT 1 FROM referrals WHERE org_id = $1 AND new_member_id = $2 AND status IN (' + sqlList(DECIDED_FOR_MEMBER) + ')', [orgId, newMemberId]);
+      const result = await pool.query(`SELECT 1 FROM referrals WHERE org_id = $1 AND new_member_id = $2 AND status IN (${sqlList(DECIDED_FOR_MEMBER)})`, [orgId, newMemberId]);
       return (result.rowCount ?? 0) > 0;
     },
 

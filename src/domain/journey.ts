@@ -4,6 +4,7 @@
  * list of statuses takes it from `STATUS_RULES`.
  */
 import { FUNNEL_STEPS, stageIndex, type AttributionStatus, type FunnelStep } from './funnel';
+import { NEW_REFERRAL } from './referral';
 import type {
   CancelInput,
   ClickInput,
@@ -51,7 +52,6 @@ const statusesWhere = (rule: (status: StatusRule) => boolean) =>
 
 export const CONFIRMABLE_STATUSES = statusesWhere((status) => status.confirmable);
 export const CANCELLABLE_STATUSES = statusesWhere((status) => status.cancellable);
-export const SETTLED_STATUSES = statusesWhere((status) => status.settled);
 export const FUNNEL_STATUSES = statusesWhere((status) => status.inFunnel);
 export const RECRUITED_STATUSES = statusesWhere((status) => status.recruited);
 /** A member's registration already decided on: counted, reversed or refused. The reconciliation leaves these. */
@@ -135,9 +135,7 @@ const STEP_TIME = { installed: 'installedAt', account_created: 'accountCreatedAt
 export function newReferral(identity: ReferralIdentity, at: string): ReferralSnapshot {
   return {
     ...identity,
-    stage: 'clicked',
-    status: 'pending',
-    stuck: false,
+    ...NEW_REFERRAL,
     impliedSteps: [],
     newMemberId: null,
     clickedAt: at,

@@ -1,5 +1,4 @@
-import type { CodeRow } from '../db/codes';
-import { settingsOf } from '../db/codes';
+import { settingsOf, type CodeRow } from '../db/codes';
 import { NEW_REFERRAL, type ReferralIdentity } from '../domain/referral';
 import type { referralWorkflow } from '../workflows/referral-workflow';
 import { searchAttributesOf } from '../workflows/search-attributes';

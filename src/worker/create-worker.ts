@@ -70,6 +70,7 @@ export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: 
     pool,
     temporal,
     concurrency: config.DISPATCH_CONCURRENCY,
+    deliveryTimeoutMs: config.SIGNAL_TIMEOUT_MS,
     onDispatched: (delivered, failed) => dispatchMetrics.record(delivered, failed),
     onError: (error) => {
       // Once a minute at most: while Temporal is down every probe fails.

@@ -12,6 +12,8 @@ export interface DispatcherOptions {
   batchSize?: number;
   /** Signal-with-starts in flight at once (16). */
   concurrency?: number;
+  /** How long one delivery may wait for Temporal (5 s). */
+  deliveryTimeoutMs?: number;
   /** How often the intake is looked at when no notification comes (1 s). */
   pollMs?: number;
   /** How long delivered messages are kept for the burst rule's minute (10 minutes). */
@@ -37,7 +39,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   const pollMs = options.pollMs ?? 1000;
   const keepDeliveredMs = options.keepDeliveredMs ?? 10 * 60_000;
   const intake = createIntakeStore(options.pool);
-  const delivery = createIntakeDelivery({ pool: options.pool, temporal: options.temporal, intake, concurrency: options.concurrency });
+  const delivery = createIntakeDelivery({ pool: options.pool, temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
   let stopped = false;
   let wake: (() => void) | undefined;
   let listener: PoolClient | undefined;
