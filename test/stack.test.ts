@@ -53,6 +53,7 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   const env = {
     DATA_DIR: dataDir,
     DATABASE_URL: process.env.TEST_DATABASE_URL!,
+    DATABASE_OWNER_URL: process.env.TEST_OWNER_DATABASE_URL!,
     PORT: String(ports.api),
     TEMPORAL_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
@@ -99,6 +100,7 @@ test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev ser
   const started = startMain({
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'referral-existing-')),
     DATABASE_URL: process.env.TEST_DATABASE_URL!,
+    DATABASE_OWNER_URL: process.env.TEST_OWNER_DATABASE_URL!,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
     PORT: String(ports.api),
     TEMPORAL_UI_PORT: String(ports.ui),

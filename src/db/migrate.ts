@@ -4,10 +4,13 @@ import { Client } from 'pg';
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 
-/** Applies every pending versioned SQL migration; safe to call on every start-up. */
-export async function migrate(databaseUrl: string, log: (line: string) => void = () => undefined): Promise<string[]> {
+/**
+ * Applies every pending versioned SQL migration as the tables' owner; safe to call on every start-up. With the URL
+ * the service runs on, its login joins `referral_runtime` (the data-only role) unless it is the owner itself.
+ */
+export async function migrate(ownerUrl: string, log: (line: string) => void = () => undefined, runtimeUrl?: string): Promise<string[]> {
   const applied = await runner({
-    databaseUrl,
+    databaseUrl: ownerUrl,
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: 'pgmigrations',
@@ -17,7 +20,19 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
     log,
     logger: { debug: () => undefined, info: log, warn: log, error: log },
   });
+  if (runtimeUrl) await grantRuntimeRole(ownerUrl, decodeURIComponent(new URL(runtimeUrl).username));
   return applied.map((migration) => migration.name);
+}
+
+async function grantRuntimeRole(ownerUrl: string, login: string): Promise<void> {
+  const client = new Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ owner: string }>('SELECT current_user AS owner');
+    if (login && login !== rows[0].owner) await client.query(`GRANT referral_runtime TO ${client.escapeIdentifier(login)}`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Creates `database` on the server `adminUrl` names, unless it exists. */

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { REFERRAL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { resolveTemporalCli } from './temporal-cli';
 
@@ -31,6 +30,8 @@ export async function startTemporal(options: TemporalOptions): Promise<RunningTe
     await connection.close();
     return { address: options.address, stop: async () => undefined };
   }
+  // Development only: the production image carries no dev server launcher.
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const cli = await resolveTemporalCli({ explicitPath: options.cliPath, log: options.log });
   if (options.dbFile) mkdirSync(path.dirname(options.dbFile), { recursive: true });
   const env = await TestWorkflowEnvironment.createLocal({

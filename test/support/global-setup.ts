@@ -24,6 +24,8 @@ export function freePort(): Promise<number> {
   });
 }
 
+const RUNTIME_LOGIN = 'referral_test_runtime';
+
 /** Real Postgres (DATABASE_URL, else embedded) with a scratch database, and a real Temporal server. */
 export default async function globalSetup(): Promise<void> {
   const log = (line: string) => process.stderr.write(`[test stack] ${line}\n`);
@@ -37,10 +39,15 @@ export default async function globalSetup(): Promise<void> {
   const admin = new Client({ connectionString: postgres.databaseUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${database}`);
+  // The tests connect as the service does in production: a login with data-only grants, row-level security forced.
+  await admin.query(`DO $$ BEGIN CREATE ROLE ${RUNTIME_LOGIN} LOGIN PASSWORD '${RUNTIME_LOGIN}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
   await admin.end();
-  const url = new URL(postgres.databaseUrl);
-  url.pathname = `/${database}`;
-  await migrate(url.toString());
+  const ownerUrl = new URL(postgres.databaseUrl);
+  ownerUrl.pathname = `/${database}`;
+  const url = new URL(ownerUrl);
+  url.username = RUNTIME_LOGIN;
+  url.password = RUNTIME_LOGIN;
+  await migrate(ownerUrl.toString(), undefined, url.toString());
 
   const temporal = await startTemporal({
     address: process.env.TEMPORAL_ADDRESS,
@@ -49,6 +56,7 @@ export default async function globalSetup(): Promise<void> {
     log,
   });
   process.env.TEST_DATABASE_URL = url.toString();
+  process.env.TEST_OWNER_DATABASE_URL = ownerUrl.toString();
   process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
   (globalThis as { testStack?: TestStack }).testStack = { postgres, temporal, adminUrl: postgres.databaseUrl, database };
 }

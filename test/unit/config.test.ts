@@ -24,9 +24,9 @@ describe('loadConfig', () => {
     );
   });
 
-  test('production refuses the development secrets', () => {
+  test('production refuses the development secrets and needs its own Postgres and Temporal', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
-      'Invalid configuration: PUBLIC_BASE_URL: must be set in production; JWT_SECRET: must be set in production; MEMBERSHIP_WEBHOOK_SECRET: must be set in production; HASH_SALT: must be set in production',
+      'Invalid configuration: PUBLIC_BASE_URL: must be set in production; DATABASE_URL: must be set in production; TEMPORAL_ADDRESS: must be set in production; JWT_SECRET: must be set in production; MEMBERSHIP_WEBHOOK_SECRET: must be set in production; HASH_SALT: must be set in production',
     );
   });
 
