@@ -81,3 +81,25 @@ test('keys from a JWKS URL verify RS256 tokens; the keys out of reach answer 503
   await new Promise((resolve) => server.close(resolve));
   expect(await statusWith({ JWKS_URL }, await rs256())).toBe(503);
 });
+
+test('a click sent with a member token records no user, refused or taken', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const token = await new SignJWT({ role: 'peer_mentor', org_id: org.orgId }).setProtectedHeader({ alg: 'HS256' }).setSubject(member).setExpirationTime('1h').sign(new TextEncoder().encode(SECRETS.JWT_SECRET));
+  const api = await listenApp({ pool: harness.pool, temporal: harness.client, taskQueue: harness.taskQueue, config: SECRETS });
+  const click = async (body: unknown) => {
+    const response = await fetch(`${api.url}/api/v1/referral-attributions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+  try {
+    expect([await click({ code: org.code, unexpected: 1 }), await click({ code: 'nosuchcode1' }), await click({ code: org.code })]).toEqual([400, 404, 201]);
+  } finally {
+    await api.close();
+  }
+  expect((await harness.pool.query('SELECT id FROM users WHERE id = $1', [member])).rows).toEqual([]);
+});

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { RECONCILIATION_SCHEDULE_ID, RETENTION_SCHEDULE_ID, ensureSchedules } from '../src/worker/schedules';
 import { deviceMetadataRetentionWorkflow } from '../src/workflows/retention-workflow';
 import { eventually, openHarness, type Harness } from './support/harness';
@@ -52,4 +53,12 @@ test('the daily schedules are created once and found again on the next start-up'
   expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'deviceMetadataRetentionWorkflow', args: [{ retentionDays: 90 }] });
   const reconciliation = await harness.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe();
   expect(reconciliation.action).toMatchObject({ type: 'startWorkflow', workflowType: 'membershipReconciliationWorkflow', args: [{ lookbackHours: 48 }] });
+});
+
+test('a start-up with another retention period or no membership system changes the schedules to match', async () => {
+  await ensureSchedules(harness.client, { retentionDays: 90, reconcile: true, taskQueue: harness.taskQueue });
+  await ensureSchedules(harness.client, { retentionDays: 30, reconcile: false, taskQueue: harness.taskQueue });
+  const description = await harness.client.schedule.getHandle(RETENTION_SCHEDULE_ID).describe();
+  expect(description.action).toMatchObject({ workflowType: 'deviceMetadataRetentionWorkflow', args: [{ retentionDays: 30 }] });
+  await expect(harness.client.schedule.getHandle(RECONCILIATION_SCHEDULE_ID).describe()).rejects.toThrow(ScheduleNotFoundError);
 });

@@ -56,7 +56,8 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   // Users seen recently need no upsert; a role change in the token still upserts at once.
   const known = new Map<string, number>();
   const KNOWN_FOR_MS = 5 * 60_000;
-  return async function authenticate(req: Request): Promise<Caller> {
+  /** `identifyOnly`: the caller's identity from the token, without recording them (a click is not a sign-in). */
+  return async function authenticate(req: Request, mode: { identifyOnly?: boolean } = {}): Promise<Caller> {
     let payload: unknown;
     const token = bearerToken(req);
     try {
@@ -76,7 +77,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     if (!claims.success) throw new UnauthorizedError('The token lacks sub, role or org_id');
     const { sub, role, org_id: orgId, name } = claims.data;
     const knownAs = `${sub}|${orgId}|${role}|${name ?? ''}`;
-    if ((known.get(knownAs) ?? 0) > Date.now()) return { userId: sub, orgId, role };
+    if (mode.identifyOnly || (known.get(knownAs) ?? 0) > Date.now()) return { userId: sub, orgId, role };
     if (!(await orgs.upsertMember({ userId: sub, orgId, role, name: name ?? null }))) throw new UnauthorizedError('The token names a user of another organisation');
     if (known.size > 50_000) known.clear();
     known.set(knownAs, Date.now() + KNOWN_FOR_MS);

@@ -75,9 +75,9 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
 
   const codeInBody = (req: Request) => (typeof req.body?.code === 'string' ? req.body.code : undefined);
   router.post('/api/v1/referral-attributions', deps.clickGate(codeInBody), async (req: Request, res: Response) => {
-    // The app may send the signed-in member's token: a mentor clicking their own link is a self-referral.
-    const member = req.headers.authorization ? await deps.authenticate(req) : undefined;
     const body = recordClickBody.parse(req.body);
+    // The app may send the signed-in member's token: a mentor clicking their own link is a self-referral.
+    const member = req.headers.authorization ? await deps.authenticate(req, { identifyOnly: true }) : undefined;
     const click = await deps.service.recordClick({
       code: body.code,
       visitorId: body.visitorId,
