@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createActivities, systemClock } from '../src/activities';
 import { createBadgeClient } from '../src/activities/badge-client';
 import { createReferralStore } from '../src/db/referrals';
-import { nameBasedUuid, referralWorkflowId, saltedHash } from '../src/services/identifiers';
+import { directReferralKey, nameBasedUuid, referralWorkflowId, saltedHash } from '../src/services/identifiers';
 import { createReferralService } from '../src/services/referral-service';
 import { stateQuery } from '../src/workflows/messages';
 import {
@@ -216,6 +216,9 @@ test('a registration with no tracked click becomes a direct referral with an imp
   expect(clicks.rows).toEqual([{ is_implicit: true, is_duplicate: false }]);
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
   expect(await eventTypes(record.referralId)).toEqual(['direct_registration', 'confirmed']);
+  const { workflow_id: workflowId } = await referralRow(record.referralId);
+  expect(workflowId).toBe(`referral-${org.codeId}-${directReferralKey('test-only-hash-salt', member)}`);
+  expect(workflowId).not.toContain(member);
   await recordHistory('direct-referral', record.referralId);
 });
 

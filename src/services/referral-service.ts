@@ -14,7 +14,7 @@ import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError 
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { createExpiringCache } from './expiring-cache';
-import { erasedMemberHash, nameBasedUuid, networkOf, referralWorkflowId, saltedHash } from './identifiers';
+import { directReferralKey, erasedMemberHash, nameBasedUuid, networkOf, referralWorkflowId, saltedHash } from './identifiers';
 import { createIntakeDelivery } from './intake-delivery';
 import { identityFor, startOptions } from './referral-start';
 
@@ -191,7 +191,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     const reported = reportedVisitorHash !== undefined ? reportedVisitorHash : await codes.reportedVisitor(code.id, newMemberId);
     if (reported) return identityFor(code, reported, false);
     const candidate = await codes.matchCandidate(code.id, newMemberId, passedOver);
-    if (!candidate) return identityFor(code, `direct-${newMemberId}`, true);
+    if (!candidate) return identityFor(code, directReferralKey(deps.hashSalt, newMemberId), true);
     return { ...identityFor(code, candidate.visitor_hash ?? '', candidate.is_direct), referralId: candidate.referral_id, workflowId: candidate.workflow_id };
   }
 
