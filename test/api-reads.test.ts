@@ -302,4 +302,12 @@ test('an erased member is still known as counted: a later registration counts no
   expect(step.status).toBe(404);
   const left = await harness.pool.query('SELECT (SELECT count(*)::int FROM referral_member_links WHERE referral_id = $1) AS links, (SELECT count(*)::int FROM intake WHERE referral_id = $1 AND kind = \'step\') AS steps', [clicked.referralId]);
   expect(left.rows[0]).toEqual({ links: 0, steps: 0 });
-});
+  // The history, with the member id in its inputs, is deleted too (the server deletes it behind the request: ~35 s here).
+  const gone = await eventually(
+    () => harness.client.workflow.getHandle(workflowId).describe().then(() => undefined, (error: Error) => error.name),
+    100_000,
+    'the erased referral\'s history deleted',
+  );
+  expect(gone).toBe('WorkflowNotFoundError');
+  await expect(harness.client.workflow.getHandle(workflowId).fetchHistory()).rejects.toThrow(/not found/i);
+}, 120_000);
