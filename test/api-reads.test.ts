@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { Role } from '../src/domain/access';
 import { createReferralTokens } from '../src/api/referral-token';
+import { erasedMemberHash } from '../src/services/identifiers';
 import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -302,6 +303,10 @@ test('an erased member is still known as counted: a later registration counts no
   expect(step.status).toBe(404);
   const left = await harness.pool.query('SELECT (SELECT count(*)::int FROM referral_member_links WHERE referral_id = $1) AS links, (SELECT count(*)::int FROM intake WHERE referral_id = $1 AND kind = \'step\') AS steps', [clicked.referralId]);
   expect(left.rows[0]).toEqual({ links: 0, steps: 0 });
+  const naming = await harness.pool.query('SELECT type FROM referral_events WHERE referral_id = $1 AND (idempotency_key LIKE $2 OR detail::text LIKE $2)', [clicked.referralId, `%${member}%`]);
+  expect(naming.rows).toEqual([]);
+  const { rows: keys } = await harness.pool.query("SELECT idempotency_key FROM referral_events WHERE referral_id = $1 AND type = 'confirmed'", [clicked.referralId]);
+  expect(keys).toEqual([{ idempotency_key: `confirmed:${clicked.referralId}:${erasedMemberHash('test-only-hash-salt', mentor2.orgId, member)}` }]);
   // The history, with the member id in its inputs, is deleted too (the server deletes it behind the request: ~35 s here).
   const gone = await eventually(
     () => harness.client.workflow.getHandle(workflowId).describe().then(() => undefined, (error: Error) => error.name),

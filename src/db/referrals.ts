@@ -349,6 +349,12 @@ export function createReferralStore(pool: Pool) {
         await client.query('UPDATE referrals SET visitor_hash = NULL, new_member_id = NULL, updated_at = now() WHERE id = $1', [referralId]);
         await client.query('DELETE FROM referral_member_links WHERE referral_id = $1', [referralId]);
         if (member) {
+          // The timeline's keys and payloads name the member: they keep the tombstone's hash instead.
+          await client.query(
+            `UPDATE referral_events SET idempotency_key = replace(idempotency_key, $2, $3), detail = replace(detail::text, $2, $3)::jsonb
+             WHERE referral_id = $1 AND (idempotency_key LIKE '%' || $2 || '%' OR detail::text LIKE '%' || $2 || '%')`,
+            [referralId, member, memberHash ?? 'erased'],
+          );
           await client.query('DELETE FROM member_cancellations WHERE org_id = $1 AND new_member_id = $2', [rows[0].org_id, member]);
           await client.query(
             `UPDATE webhook_deliveries SET answer = jsonb_set(answer, '{conversion,newMemberId}', 'null') WHERE answer->'conversion'->>'newMemberId' = $1`,
