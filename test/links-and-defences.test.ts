@@ -344,6 +344,17 @@ test('bulk invitations give one code per mentor, idempotently, with per-row erro
   expect((await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: '"unclosed', headers: { 'content-type': 'text/csv' } })).status).toBe(400);
 });
 
+test('a CSV saved by Excel is read: byte order mark, CRLF, semicolons, its own media type', async () => {
+  const invited = [randomUUID(), randomUUID()];
+  const excel = `\uFEFFmentorId;displayName;campaign\r\n${invited[0]};Zoë Lund;spring\r\n${invited[1]};Ana;spring\r\n`;
+  const response = await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: excel, headers: { 'content-type': 'application/vnd.ms-excel' } });
+  expect(response.status).toBe(200);
+  const { rows } = (await response.json()) as { rows: Array<Record<string, unknown>> };
+  expect(rows.map((row) => [row.line, row.status, row.mentorId])).toEqual([[2, 'created', invited[0]], [3, 'created', invited[1]]]);
+  const names = await harness.pool.query('SELECT display_name FROM users WHERE id = ANY($1::uuid[]) ORDER BY display_name', [invited]);
+  expect(names.rows).toEqual([{ display_name: 'Ana' }, { display_name: 'Zoë Lund' }]);
+});
+
 test('visitor ids and IPs are stored only as salted hashes', async () => {
   const code = await newCode();
   const visitorId = `visitor-${randomUUID()}`;

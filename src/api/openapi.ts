@@ -54,7 +54,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/r/:code', summary: 'The invite link: records the click, sets the visitor cookie, answers the landing page (rate limited)', security: 'none', params: landingParams, success: 200 },
   { method: 'post', path: '/api/v1/referral-codes', summary: 'Create a referral code (a mentor their own; an org_admin for any mentor)', security: 'memberJwt', body: createCodeBody, success: 201 },
   { method: 'get', path: '/api/v1/referral-codes', summary: 'Referral codes (a mentor: their own)', security: 'memberJwt', query: listCodesQuery, success: 200 },
-  { method: 'post', path: '/api/v1/referral-codes/bulk', summary: 'Bulk invitations: text/csv with columns mentorId, displayName?, campaign?, channel? (org_admin)', security: 'memberJwt', success: 200 },
+  { method: 'post', path: '/api/v1/referral-codes/bulk', summary: 'Bulk invitations: a CSV (text/csv, or as Excel saves it: BOM, semicolons, application/vnd.ms-excel) with columns mentorId, displayName?, campaign?, channel? (org_admin)', security: 'memberJwt', success: 200 },
   { method: 'post', path: '/api/v1/referral-codes/:id/revoke', summary: 'Revoke a code', security: 'memberJwt', params: codeParams, success: 200 },
   { method: 'get', path: '/api/v1/referral-codes/:id/qr.svg', summary: "QR code of the code's URL (ch=qr by default), SVG", security: 'memberJwt', params: codeParams, query: qrQuery, success: 200 },
   { method: 'get', path: '/api/v1/referral-codes/:id/qr.png', summary: "QR code of the code's URL (ch=qr by default), PNG", security: 'memberJwt', params: codeParams, query: qrQuery, success: 200 },

@@ -46,14 +46,16 @@ export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeServic
 
   router.post(
     '/api/v1/referral-codes/bulk',
-    express.text({ type: ['text/csv', 'text/plain'], limit: '1mb' }),
+    // Browsers send a .csv as Excel's media type where Excel is installed.
+    express.text({ type: ['text/csv', 'text/plain', 'application/csv', 'application/vnd.ms-excel'], limit: '1mb' }),
     async (req, res) => {
       const caller = await deps.authenticate(req);
       authorise(caller, 'bulkCodes');
       if (typeof req.body !== 'string') throw new AppError(415, 'unsupported_media_type', 'Send the CSV as text/csv');
       let records: Record<string, string>[];
       try {
-        records = parseCsv(req.body, { columns: true, skip_empty_lines: true, trim: true });
+        // Excel writes a byte order mark, and semicolons where the decimal separator is a comma.
+        records = parseCsv(req.body, { bom: true, columns: true, delimiter: [',', ';'], skip_empty_lines: true, trim: true });
       } catch (error) {
         throw new AppError(400, 'malformed_csv', `The CSV cannot be read: ${(error as Error).message}`);
       }
