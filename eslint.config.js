@@ -1,6 +1,7 @@
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
+const globals = require('globals');
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
 
@@ -19,6 +20,11 @@ module.exports = tseslint.config(
     languageOptions: {
       globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', console: 'readonly', process: 'readonly' },
     },
+  },
+  {
+    // The dashboard's own script runs in the browser, as a classic script.
+    files: ['public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
   },
   {
     // Workflow code is replayed: it must be deterministic and free of I/O.

@@ -80,6 +80,8 @@ export const configSchema = z
       .regex(/^(\d{1,2}|[\w.:/, -]+)$/, 'must be a hop count (1) or addresses such as loopback, 10.0.0.0/8')
       .default('loopback')
       .transform((value) => (/^\d+$/.test(value) ? Number(value) : value)),
+    /** How long a dashboard sign-in lasts, in hours. */
+    SESSION_HOURS: z.coerce.number().int().min(1).max(720).default(12),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((config, ctx) => {

@@ -6,6 +6,7 @@ import { createApp } from './api/app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { migrate } from './db/migrate';
 import { createPool, isPostgresReachable } from './db/pool';
+import { DEMO_SIGN_IN_PATH } from './domain/demo';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
@@ -165,6 +166,8 @@ async function main(): Promise<void> {
       `  Temporal     ${stack.temporalAddress}`,
       stack.temporalUiUrl ? `  Temporal UI  ${stack.temporalUiUrl}` : undefined,
       `  Postgres     ${redactPassword(stack.databaseUrl)}`,
+      `  Dashboard    ${stack.apiUrl}/dashboard`,
+      config.NODE_ENV === 'development' ? `  Demo sign-in ${stack.apiUrl}${DEMO_SIGN_IN_PATH}  (the demo organisation's admin; npm run demo fills it)` : undefined,
       '  Press Ctrl-C to stop.',
       '',
     ]

@@ -131,14 +131,59 @@ test('stats, recruits, the coordinator aggregate and the dashboard carry exact f
   const dashboard = await call(admin, `/api/v1/orgs/${orgA}/recruitment-dashboard?from=${from}&to=${to}&granularity=day`);
   expect(dashboard.status).toBe(200);
   expect(dashboard.body.funnel).toEqual({ clicked: 3, installed: 1, account_created: 1, first_login: 0, confirmed: 1 });
-  expect(dashboard.body.topMentors).toEqual([{ mentorId: mentor1.id, confirmedAttributions: 1 }]);
+  expect(dashboard.body.topMentors).toEqual([
+    { mentorId: mentor1.id, displayName: 'Test Person', confirmedAttributions: 1, referrals: 2, conversionRate: 0.5 },
+    { mentorId: mentor3.id, displayName: 'Test Person', confirmedAttributions: 0, referrals: 1, conversionRate: 0 },
+  ]);
   expect(dashboard.body.channels).toEqual([{ channel: 'whatsapp', clicks: 3, confirmedAttributions: 1, conversionRate: 1 / 3 }]);
+  expect(dashboard.body.campaigns).toEqual([{ campaign: null, referrals: 3, confirmedAttributions: 1, conversionRate: 1 / 3 }]);
+  expect(dashboard.body.timeToConvert.map((bucket: { confirmed: number }) => bucket.confirmed)).toEqual([1, 0, 0, 0, 0, 0, 0]);
+  expect(dashboard.body.timeToConvert[1]).toEqual({ fromSeconds: 3600, toSeconds: 86_400, confirmed: 0 });
+  expect(dashboard.body.needsReview).toEqual([]);
+  expect(dashboard.body.stuck).toEqual([]);
   const totals = dashboard.body.timeSeries.reduce(
     (sum: { clicks: number; confirmed: number }, period: { clicks: number; confirmed: number }) => ({ clicks: sum.clicks + period.clicks, confirmed: sum.confirmed + period.confirmed }),
     { clicks: 0, confirmed: 0 },
   );
   expect(totals).toEqual({ clicks: 3, confirmed: 1 });
-  expect(JSON.stringify(dashboard.body)).not.toMatch(/Test Person|visitor|ip_hash/);
+  // Mentors are named for their coordinators; nothing of the people they referred is.
+  expect(JSON.stringify(dashboard.body)).not.toMatch(/visitor|ip_hash|user_agent|newMemberId/);
+
+  const csv = await fetch(`${base}/api/v1/orgs/${orgA}/recruitment-dashboard?from=${from}&to=${to}&granularity=day&format=csv`, {
+    headers: { authorization: `Bearer ${await token(coordinator1)}` },
+  });
+  expect(csv.status).toBe(200);
+  expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+  expect(csv.headers.get('content-disposition')).toBe(`attachment; filename=recruitment-${from.slice(0, 10)}-${to.slice(0, 10)}.csv`);
+  const lines = (await csv.text()).trim().split('\n');
+  expect(lines[0]).toBe('section,item,measure,value');
+  expect(lines).toEqual(
+    expect.arrayContaining([
+      'funnel,clicked,referrals,3',
+      'funnel,confirmed,referrals,1',
+      `mentor,Test Person,confirmed,1`,
+      'mentor,Test Person,referrals,2',
+      'mentor,Test Person,conversion_rate,0.5',
+      'channel,whatsapp,clicks,3',
+      'campaign,(none),referrals,3',
+      'time_to_convert,0-3600,confirmed,1',
+      'attention,,needs_review,0',
+    ]),
+  );
+  expect(lines.filter((line) => line.startsWith('trend,')).length).toBe(3 * dashboard.body.timeSeries.length);
+});
+
+test('who am I, and the badges a mentor was awarded', async () => {
+  expect((await call(coordinator1, '/api/v1/me')).body).toEqual({ userId: coordinator1.id, orgId: orgA, role: 'coordinator', displayName: 'Test Person', orgName: null });
+  expect((await call(undefined, '/api/v1/me')).status).toBe(401);
+  await harness.pool.query(
+    `INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at) VALUES ($1, $2, $3, 'recruiter-5', 5, 5, '2026-11-20T10:00:00Z')`,
+    [randomUUID(), mentor2.id, orgA],
+  );
+  expect((await call(mentor2, `/api/v1/mentors/${mentor2.id}/badges`)).body).toEqual({
+    mentorId: mentor2.id,
+    badges: [{ badge: 'recruiter-5', milestone: 5, confirmedCount: 5, awardedAt: '2026-11-20T10:00:00.000Z' }],
+  });
 });
 
 type Target = 'own' | 'sameOrg' | 'otherOrg';
@@ -146,7 +191,7 @@ const roles: Record<Role, Person> = { peer_mentor: mentor1, coordinator: coordin
 
 // The expected status of every read endpoint x role x target, as DESIGN.md section 2 grants access.
 const matrix: Array<{ name: string; path: (who: Person, target: Target) => string; expected: Record<Role, Partial<Record<Target, number>>> }> = [
-  ...['/api/v1/referral-attributions/mentor/:m/counts', '/api/v1/referral-attributions/mentor/:m', '/api/v1/mentors/:m/stats', '/api/v1/mentors/:m/recruits'].map((template) => ({
+  ...['/api/v1/referral-attributions/mentor/:m/counts', '/api/v1/referral-attributions/mentor/:m', '/api/v1/mentors/:m/stats', '/api/v1/mentors/:m/recruits', '/api/v1/mentors/:m/badges'].map((template) => ({
     name: template,
     path: (who: Person, target: Target) => template.replace(':m', target === 'own' ? who.id : target === 'sameOrg' ? mentor2.id : mentorB.id),
     expected: {

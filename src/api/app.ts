@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cookieParser from 'cookie-parser';
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
@@ -24,6 +25,7 @@ import { createPublicRateLimit, type ClickGate } from './rate-limit';
 import { createReferralTokens } from './referral-token';
 import { adminRoutes } from './routes/admin';
 import { codeRoutes } from './routes/codes';
+import { dashboardRoutes } from './routes/dashboard';
 import { healthRoutes, type Readiness } from './routes/health';
 import { landingRoutes } from './routes/landing';
 import { readRoutes } from './routes/reads';
@@ -68,6 +70,7 @@ export function createApp(deps: AppDependencies): express.Express {
     }),
   );
   app.use(measureRequests);
+  app.use(cookieParser());
   app.use(
     express.json({
       limit: REQUEST_BODY_LIMIT,
@@ -86,7 +89,14 @@ export function createApp(deps: AppDependencies): express.Express {
     ...referralServiceSettings(config),
   });
   const tokens = createReferralTokens(config.JWT_SECRET);
-  const authenticate = createAuthenticator({ pool: deps.pool, jwtSecret: config.JWT_SECRET, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+  const authenticate = createAuthenticator({
+    pool: deps.pool,
+    jwtSecret: config.JWT_SECRET,
+    jwksUrl: config.JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    sessionHours: config.SESSION_HOURS,
+  });
   const rateLimit = createPublicRateLimit(deps.pool, {
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     perCodePerMinute: config.RATE_LIMIT_PER_CODE_PER_MINUTE,
@@ -113,6 +123,7 @@ export function createApp(deps: AppDependencies): express.Express {
       playStoreUrl: config.PLAY_STORE_URL,
     }),
   );
+  app.use(dashboardRoutes({ authenticate, demoSignIn: config.NODE_ENV === 'development' }));
   app.use(referralRoutes({ service, tokens, authenticate, clickGate, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
   app.use(codeRoutes({ authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
   app.use(readRoutes({ authenticate, counts, reads: createReadService({ pool: deps.pool }) }));

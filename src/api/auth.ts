@@ -1,10 +1,12 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { createOrgStore } from '../db/orgs';
+import { createSessionStore } from '../db/sessions';
 import { ROLES, type Caller } from '../domain/access';
-import { AppError } from '../errors';
+import { AppError, ForbiddenError } from '../errors';
 import { ServiceUnavailableError } from './errors';
 
 const claimsSchema = z.object({
@@ -26,10 +28,6 @@ export function bearerToken(req: Request): string {
   return match[1];
 }
 
-/**
- * Verifies the member JWT (HS256 with JWT_SECRET, or a JWKS URL in production) and makes the
- * organisation and user known on first use: there is no separate sign-up.
- */
 /** How far a token's times may be off the service's clock. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 
@@ -39,6 +37,9 @@ export interface AuthenticatorOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** How long a dashboard session lasts (12 hours). */
+  sessionHours?: number;
+  clock?: () => Date;
 }
 
 /** The identity provider's keys could not be fetched: the caller should retry, the token may well be good. */
@@ -48,18 +49,38 @@ const keysUnreachable = (error: unknown) => {
   return typeof code === 'string' && (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || /^E[A-Z]+$/.test(code));
 };
 
+/** The cookie that carries a dashboard session's id (random; the service keeps only its hash). */
+export const SESSION_COOKIE = 'dashboard_session';
+
+const sessionIdHash = (sessionId: string) => createHash('sha256').update(sessionId).digest('base64url');
+
+/** A cookie goes with any request to the service, so a change made with one must come from the service's own pages. */
+function sameOrigin(req: Request): boolean {
+  const origin = req.get('origin');
+  if (!origin) return req.get('sec-fetch-site') === 'same-origin';
+  try {
+    return new URL(origin).host === req.get('host');
+  } catch {
+    // not a URL: not our origin
+    return false;
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export function createAuthenticator(options: AuthenticatorOptions) {
   const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl))
     : new TextEncoder().encode(options.jwtSecret);
   const orgs = createOrgStore(options.pool);
+  const sessions = createSessionStore(options.pool);
+  const now = options.clock ?? (() => new Date());
   // Users seen recently need no upsert; a role change in the token still upserts at once.
   const known = new Map<string, number>();
   const KNOWN_FOR_MS = 5 * 60_000;
-  /** `identifyOnly`: the caller's identity from the token, without recording them (a click is not a sign-in). */
-  return async function authenticate(req: Request, mode: { identifyOnly?: boolean } = {}): Promise<Caller> {
+
+  async function verified(token: string): Promise<{ caller: Caller; name?: string }> {
     let payload: unknown;
-    const token = bearerToken(req);
     try {
       payload = (
         await jwtVerify(token, key as Uint8Array, {
@@ -75,14 +96,62 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new UnauthorizedError('The token lacks sub, role or org_id');
-    const { sub, role, org_id: orgId, name } = claims.data;
-    const knownAs = `${sub}|${orgId}|${role}|${name ?? ''}`;
-    if (mode.identifyOnly || (known.get(knownAs) ?? 0) > Date.now()) return { userId: sub, orgId, role };
-    if (!(await orgs.upsertMember({ userId: sub, orgId, role, name: name ?? null }))) throw new UnauthorizedError('The token names a user of another organisation');
+    return { caller: { userId: claims.data.sub, orgId: claims.data.org_id, role: claims.data.role }, name: claims.data.name };
+  }
+
+  /** The user, made known to the service on first use: there is no separate sign-up. */
+  async function recorded(caller: Caller, name: string | undefined): Promise<Caller> {
+    const knownAs = `${caller.userId}|${caller.orgId}|${caller.role}|${name ?? ''}`;
+    if ((known.get(knownAs) ?? 0) > Date.now()) return caller;
+    if (!(await orgs.upsertMember({ ...caller, name: name ?? null }))) throw new UnauthorizedError('The token names a user of another organisation');
     if (known.size > 50_000) known.clear();
     known.set(knownAs, Date.now() + KNOWN_FOR_MS);
-    return { userId: sub, orgId, role };
-  };
+    return caller;
+  }
+
+  async function signedIn(token: string): Promise<Caller> {
+    const { caller, name } = await verified(token);
+    return recorded(caller, name);
+  }
+
+  /** A new session for a user whose identity was verified: the cookie's value, and when it ends. */
+  async function openSession(identity: { caller: Caller; name?: string }): Promise<{ sessionId: string; caller: Caller; expiresAt: Date }> {
+    const caller = await recorded(identity.caller, identity.name);
+    const sessionId = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(now().getTime() + (options.sessionHours ?? 12) * 3_600_000);
+    await sessions.create(sessionIdHash(sessionId), caller, expiresAt, now());
+    return { sessionId, caller, expiresAt };
+  }
+
+  async function fromSession(req: Request): Promise<Caller> {
+    const sessionId: unknown = req.cookies?.[SESSION_COOKIE];
+    if (typeof sessionId !== 'string' || sessionId.length === 0) throw new UnauthorizedError('Sign in, or send a bearer token');
+    const caller = await sessions.find(sessionIdHash(sessionId), now());
+    if (!caller) throw new UnauthorizedError('Your session has ended: sign in again');
+    if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) throw new ForbiddenError('A change made with a session must come from this service\'s own pages');
+    return caller;
+  }
+
+  /**
+   * The caller, from the bearer token (HS256 with JWT_SECRET, or a JWKS URL in production) or else the dashboard's
+   * session cookie. `identifyOnly`: the token's identity without recording the user (a click is not a sign-in).
+   */
+  async function authenticate(req: Request, mode: { identifyOnly?: boolean } = {}): Promise<Caller> {
+    if (!req.headers.authorization) return fromSession(req);
+    const token = bearerToken(req);
+    return mode.identifyOnly ? (await verified(token)).caller : signedIn(token);
+  }
+
+  return Object.assign(authenticate, {
+    /** A session for the member token's user (an organisation's portal linking in). */
+    startSession: async (token: string) => openSession(await verified(token)),
+    /** A session for a user the identity provider, or development's demo sign-in, vouched for. */
+    openSession,
+    async endSession(req: Request): Promise<void> {
+      const sessionId: unknown = req.cookies?.[SESSION_COOKIE];
+      if (typeof sessionId === 'string' && sessionId.length > 0) await sessions.remove(sessionIdHash(sessionId));
+    },
+  });
 }
 
 export type Authenticate = ReturnType<typeof createAuthenticator>;

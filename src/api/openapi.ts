@@ -12,6 +12,8 @@ import {
   orgParams,
   referralParams,
 } from './routes/reads';
+import { SESSION_COOKIE } from './auth';
+import { sessionBody } from './routes/dashboard';
 import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
 
 type Security = 'none' | 'memberJwt' | 'referralToken' | 'webhookSignature';
@@ -34,6 +36,10 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics: request latency, intake backlog and age, dispatch rate, Temporal worker metrics', security: 'none', success: 200 },
   { method: 'get', path: '/openapi.json', summary: 'This document', security: 'none', success: 200 },
   { method: 'get', path: '/docs', summary: 'Human-readable API reference', security: 'none', success: 200 },
+  { method: 'get', path: '/dashboard', summary: 'The web dashboard (a page; /dashboard#token=<member JWT> signs in with that token)', security: 'none', success: 200 },
+  { method: 'post', path: '/dashboard/session', summary: 'Sign in to the dashboard with a member JWT: sets the session cookie', security: 'none', body: sessionBody, success: 201 },
+  { method: 'get', path: '/dashboard/demo-sign-in', summary: "Development only (not served in production): signs in as the demo organisation's admin", security: 'none', success: 303 },
+  { method: 'post', path: '/dashboard/sign-out', summary: 'End the dashboard session; redirects to /dashboard', security: 'none', success: 303 },
   { method: 'post', path: '/api/v1/referral-attributions', summary: 'Record a click from the app (recordReferralClick)', security: 'none', body: recordClickBody, success: 201 },
   { method: 'post', path: '/api/v1/referrals/:id/events', summary: 'A funnel step of the referral the token names', security: 'referralToken', params: referralParams, body: funnelEventBody, success: 202 },
   { method: 'post', path: '/api/v1/webhooks/membership', summary: 'member.registered / member.cancelled from the membership system', security: 'webhookSignature', body: membershipWebhookBody, success: 200 },
@@ -45,9 +51,11 @@ export const OPERATIONS: Operation[] = [
   { method: 'delete', path: '/api/v1/referral-attributions/:id', summary: 'Erase the referred person\'s personal data (org_admin); counts stay', security: 'memberJwt', params: referralParams, success: 204 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/stats', summary: 'Funnel per stage, conversion, median time to convert', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/recruits', summary: 'RecruitProfiles of a mentor (no contact data)', security: 'memberJwt', params: mentorParams, success: 200 },
+  { method: 'get', path: '/api/v1/mentors/:mentorId/badges', summary: 'Badges awarded to a mentor, the latest first', security: 'memberJwt', params: mentorParams, success: 200 },
+  { method: 'get', path: '/api/v1/me', summary: 'Who the caller is: user, organisation, role, names', security: 'memberJwt', success: 200 },
   { method: 'get', path: '/api/v1/coordinators/:coordinatorId/aggregate', summary: 'MentorPerformanceSummary of each assigned mentor', security: 'memberJwt', params: coordinatorParams, success: 200 },
   { method: 'put', path: '/api/v1/coordinators/:coordinatorId/mentors', summary: 'Assign mentors to a coordinator (org_admin)', security: 'memberJwt', params: coordinatorParams, body: coordinatorMentorsBody, success: 200 },
-  { method: 'get', path: '/api/v1/orgs/:orgId/recruitment-dashboard', summary: 'Funnel, time series, top mentors, channels, median time to convert (coordinators and org admins; the last 30 days unless from/to, dates or date-times)', security: 'memberJwt', params: orgParams, query: dashboardQuery, success: 200 },
+  { method: 'get', path: '/api/v1/orgs/:orgId/recruitment-dashboard', summary: 'Funnel, time series, top mentors by name with their conversion, channels, campaigns, time to convert (median and distribution), referrals awaiting review and stuck ones (coordinators and org admins; the last 30 days unless from/to, dates or date-times; format=csv for a download)', security: 'memberJwt', params: orgParams, query: dashboardQuery, success: 200 },
   { method: 'put', path: '/api/v1/orgs/:orgId/settings', summary: 'Windows and badge milestones of the organisation (org_admin)', security: 'memberJwt', params: orgParams, body: orgSettingsBody, success: 200 },
   { method: 'get', path: '/api/v1/platform/totals', summary: 'Cross-organisation totals (platform_admin)', security: 'memberJwt', success: 200 },
   { method: 'post', path: '/api/v1/referral-attributions/:id/review', summary: 'Approve or reject a flagged referral (coordinator, org_admin)', security: 'memberJwt', params: referralParams, body: reviewBody, success: 202 },
@@ -97,7 +105,8 @@ export function buildOpenApiDocument() {
     paths[path] ??= {};
     paths[path][operation.method] = {
       summary: operation.summary,
-      security: operation.security === 'none' ? [] : [{ [operation.security]: [] }],
+      // The dashboard's session cookie stands for the member's token wherever one is taken.
+      security: operation.security === 'none' ? [] : operation.security === 'memberJwt' ? [{ memberJwt: [] }, { dashboardSession: [] }] : [{ [operation.security]: [] }],
       parameters: [...parametersOf(operation.params, 'path'), ...parametersOf(operation.query, 'query')],
       ...(operation.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(operation.body) } } } } : {}),
       responses: {
@@ -113,6 +122,7 @@ export function buildOpenApiDocument() {
       securitySchemes: {
         memberJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT with sub, role, org_id' },
         referralToken: { type: 'http', scheme: 'bearer', bearerFormat: 'referral token from the click' },
+        dashboardSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'set by POST /dashboard/session; changes must come from the same origin' },
         webhookSignature: { type: 'apiKey', in: 'header', name: 'X-Signature', description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">' },
       },
     },

@@ -166,6 +166,24 @@ export async function mentorRecruits(client: PoolClient, mentorId: string) {
   }));
 }
 
+/** The badges the mentor was awarded, the latest first. */
+export async function mentorBadges(client: PoolClient, mentorId: string) {
+  const result = await client.query(
+    'SELECT badge_key, milestone, confirmed_count, awarded_at FROM badge_awards WHERE mentor_id = $1 ORDER BY awarded_at DESC, milestone DESC',
+    [mentorId],
+  );
+  return result.rows.map((row) => ({ badge: row.badge_key, milestone: row.milestone, confirmedCount: row.confirmed_count, awardedAt: iso(row.awarded_at) }));
+}
+
+/** Who the caller is, as the service knows them: for a page to greet them and pick their view. */
+export async function whoAmI(client: PoolClient, userId: string, orgId: string) {
+  const result = await client.query<{ display_name: string | null; org_name: string | null }>(
+    'SELECT u.display_name, o.name AS org_name FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.id = $1 AND u.org_id = $2',
+    [userId, orgId],
+  );
+  return { displayName: result.rows[0]?.display_name ?? null, orgName: result.rows[0]?.org_name ?? null };
+}
+
 /** MentorPerformanceSummary for each mentor assigned to the coordinator. */
 export async function coordinatorAggregate(client: PoolClient, coordinatorId: string) {
   const result = await client.query(
@@ -190,9 +208,35 @@ export interface DashboardQuery {
   granularity: 'day' | 'week' | 'month';
 }
 
+/** The lower bounds of the time-to-convert distribution's buckets: an hour, a day, 3 days, a week, 2 weeks, 30 days. */
+export const TIME_TO_CONVERT_BOUNDS = [0, 3600, 86_400, 3 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400];
+/** How many referrals awaiting review, and how many stuck ones, the dashboard lists (the oldest first). */
+const ATTENTION_LISTED = 50;
+
+interface AttentionRow {
+  id: string;
+  mentor_id: string;
+  display_name: string | null;
+  flag_reason: string | null;
+  clicked_at: Date;
+  account_created_at: Date | null;
+}
+
+/** Referrals a coordinator should act on, the longest waiting first. */
+async function attentionList(client: PoolClient, orgId: string, condition: string, waitingSince: string): Promise<AttentionRow[]> {
+  const result = await client.query<AttentionRow>(
+    `SELECT r.id, r.mentor_id, u.display_name, r.flag_reason, r.clicked_at, r.account_created_at
+     FROM referrals r JOIN users u ON u.id = r.mentor_id
+     WHERE r.org_id = $1 AND ${condition} ORDER BY ${waitingSince}, r.id LIMIT ${ATTENTION_LISTED}`,
+    [orgId],
+  );
+  return result.rows;
+}
+
 export async function recruitmentDashboard(client: PoolClient, orgId: string, query: DashboardQuery) {
   const range = [orgId, query.from, query.to];
-  const [funnel, series, topMentors, channels] = await Promise.all([
+  const now = new Date();
+  const [funnel, series, topMentors, channels, campaigns, timeToConvert, flagged, stuck] = await Promise.all([
     client.query(
       `SELECT ${FUNNEL_COUNTS_SQL} FROM referrals
        WHERE org_id = $1 AND clicked_at >= $2 AND clicked_at < $3 AND status IN (${sqlList(FUNNEL_STATUSES)})`,
@@ -224,9 +268,21 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
       [...range, query.granularity],
     ),
     client.query(
-      `SELECT mentor_id, count(*) AS confirmed FROM referrals
-       WHERE org_id = $1 AND status = 'confirmed' AND confirmed_at >= $2 AND confirmed_at < $3
-       GROUP BY mentor_id ORDER BY confirmed DESC, mentor_id LIMIT 10`,
+      // Ranked by confirmations in the period; conversion is the share of the mentor's referrals clicked in it that are confirmed.
+      `WITH cohort AS (
+         SELECT mentor_id, count(*) AS referrals, count(*) FILTER (WHERE status = 'confirmed') AS converted FROM referrals
+         WHERE org_id = $1 AND clicked_at >= $2 AND clicked_at < $3 AND status IN (${sqlList(FUNNEL_STATUSES)}) GROUP BY mentor_id
+       ),
+       confirmations AS (
+         SELECT mentor_id, count(*) AS confirmed FROM referrals
+         WHERE org_id = $1 AND status = 'confirmed' AND confirmed_at >= $2 AND confirmed_at < $3 GROUP BY mentor_id
+       )
+       SELECT m.mentor_id, u.display_name, coalesce(f.confirmed, 0) AS confirmed, coalesce(c.referrals, 0) AS referrals, coalesce(c.converted, 0) AS converted
+       FROM (SELECT mentor_id FROM cohort UNION SELECT mentor_id FROM confirmations) m
+       JOIN users u ON u.id = m.mentor_id
+       LEFT JOIN cohort c ON c.mentor_id = m.mentor_id
+       LEFT JOIN confirmations f ON f.mentor_id = m.mentor_id
+       ORDER BY confirmed DESC, referrals DESC, m.mentor_id LIMIT 10`,
       range,
     ),
     client.query(
@@ -238,8 +294,26 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
        GROUP BY 1 ORDER BY clicks DESC, channel`,
       range,
     ),
+    client.query(
+      `SELECT k.campaign, count(*) AS referrals, count(*) FILTER (WHERE r.status = 'confirmed') AS confirmed
+       FROM referrals r JOIN referral_codes k ON k.id = r.referral_code_id
+       WHERE r.org_id = $1 AND r.clicked_at >= $2 AND r.clicked_at < $3 AND r.status IN (${sqlList(FUNNEL_STATUSES)})
+       GROUP BY 1 ORDER BY referrals DESC, k.campaign NULLS LAST`,
+      range,
+    ),
+    client.query(
+      `SELECT b.bucket, count(*) AS confirmed FROM referrals r,
+         LATERAL (SELECT width_bucket(extract(epoch FROM r.confirmed_at - r.clicked_at), $4::float8[]) AS bucket) b
+       WHERE r.org_id = $1 AND r.status = 'confirmed' AND r.confirmed_at >= $2 AND r.confirmed_at < $3
+       GROUP BY 1`,
+      [...range, TIME_TO_CONVERT_BOUNDS.slice(1)],
+    ),
+    attentionList(client, orgId, "r.status = 'flagged'", 'r.clicked_at'),
+    attentionList(client, orgId, "r.status = 'pending' AND r.stuck", 'coalesce(r.account_created_at, r.clicked_at)'),
   ]);
   const { funnel: stages, confirmed, medianTimeToConvertSeconds } = funnelOf(funnel.rows[0]);
+  const convertedIn = new Map(timeToConvert.rows.map((row) => [Number(row.bucket), Number(row.confirmed)]));
+  const waitingSince = (row: AttentionRow) => row.account_created_at ?? row.clicked_at;
   return {
     orgId,
     from: query.from,
@@ -247,18 +321,49 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
     granularity: query.granularity,
     funnel: { ...stages, confirmed },
     medianTimeToConvertSeconds,
+    timeToConvert: TIME_TO_CONVERT_BOUNDS.map((fromSeconds, index) => ({
+      fromSeconds,
+      toSeconds: TIME_TO_CONVERT_BOUNDS[index + 1] ?? null,
+      confirmed: convertedIn.get(index) ?? 0,
+    })),
     timeSeries: series.rows.map((row) => ({
       periodStart: iso(row.period),
       clicks: row.clicks,
       accountsCreated: row.accounts,
       confirmed: row.confirmed,
     })),
-    topMentors: topMentors.rows.map((row) => ({ mentorId: row.mentor_id, confirmedAttributions: row.confirmed })),
+    topMentors: topMentors.rows.map((row) => ({
+      mentorId: row.mentor_id,
+      displayName: row.display_name,
+      confirmedAttributions: Number(row.confirmed),
+      referrals: Number(row.referrals),
+      conversionRate: conversionRate(Number(row.converted), Number(row.referrals)),
+    })),
     channels: channels.rows.map((row) => ({
       channel: row.channel,
       clicks: row.clicks,
       confirmedAttributions: row.confirmed,
       conversionRate: conversionRate(row.confirmed, row.clicks),
+    })),
+    campaigns: campaigns.rows.map((row) => ({
+      campaign: row.campaign,
+      referrals: Number(row.referrals),
+      confirmedAttributions: Number(row.confirmed),
+      conversionRate: conversionRate(Number(row.confirmed), Number(row.referrals)),
+    })),
+    needsReview: flagged.map((row) => ({
+      referralId: row.id,
+      mentorId: row.mentor_id,
+      mentorName: row.display_name,
+      flagReason: row.flag_reason,
+      clickedAt: iso(row.clicked_at),
+    })),
+    stuck: stuck.map((row) => ({
+      referralId: row.id,
+      mentorId: row.mentor_id,
+      mentorName: row.display_name,
+      waitingSince: iso(waitingSince(row)),
+      waitingSeconds: Math.max(0, Math.round((now.getTime() - waitingSince(row).getTime()) / 1000)),
     })),
   };
 }

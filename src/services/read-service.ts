@@ -4,11 +4,13 @@ import {
   coordinatorAggregate,
   isMember,
   listReferrals,
+  mentorBadges,
   mentorRecruits,
   mentorStats,
   platformTotals,
   recruitmentDashboard,
   referralDetail,
+  whoAmI,
   type Cursor,
   type DashboardQuery,
   type ReferralFilters,
@@ -89,6 +91,14 @@ export function createReadService(deps: { pool: Pool }) {
         await readableMentor(client, caller, mentorId);
         return { mentorId, recruits: await mentorRecruits(client, mentorId) };
       }),
+
+    mentorBadges: (caller: Caller, mentorId: string) =>
+      scoped(caller, async (client) => {
+        await readableMentor(client, caller, mentorId);
+        return { mentorId, badges: await mentorBadges(client, mentorId) };
+      }),
+
+    me: (caller: Caller) => scoped(caller, async (client) => ({ userId: caller.userId, orgId: caller.orgId, role: caller.role, ...(await whoAmI(client, caller.userId, caller.orgId)) })),
 
     coordinatorAggregate: (caller: Caller, coordinatorId: string) =>
       scoped(caller, async (client) => {

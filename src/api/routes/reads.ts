@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ATTRIBUTION_STATUSES, FUNNEL_STAGES } from '../../domain/funnel';
 import type { CountsService } from '../../services/counts-service';
 import { decodeCursor, type ReadService } from '../../services/read-service';
+import { dashboardCsv } from '../../services/dashboard-csv';
 import type { Authenticate } from '../auth';
 
 const uuid = z.uuid();
@@ -50,6 +51,7 @@ export const dashboardQuery = z
     from: dayOrTime(false).optional(),
     to: dayOrTime(true).optional(),
     granularity: z.enum(['day', 'week', 'month']).default('day'),
+    format: z.enum(['json', 'csv']).default('json'),
   })
   .transform((query) => {
     const to = query.to ?? new Date().toISOString();
@@ -108,6 +110,16 @@ export function readRoutes(deps: ReadRouteDependencies): Router {
     res.json(await deps.reads.mentorRecruits(caller, mentorId));
   });
 
+  router.get('/api/v1/mentors/:mentorId/badges', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { mentorId } = mentorParams.parse(req.params);
+    res.json(await deps.reads.mentorBadges(caller, mentorId));
+  });
+
+  router.get('/api/v1/me', async (req, res) => {
+    res.json(await deps.reads.me(await deps.authenticate(req)));
+  });
+
   router.get('/api/v1/coordinators/:coordinatorId/aggregate', async (req, res) => {
     const caller = await deps.authenticate(req);
     const { coordinatorId } = coordinatorParams.parse(req.params);
@@ -117,7 +129,11 @@ export function readRoutes(deps: ReadRouteDependencies): Router {
   router.get('/api/v1/orgs/:orgId/recruitment-dashboard', async (req, res) => {
     const caller = await deps.authenticate(req);
     const { orgId } = orgParams.parse(req.params);
-    res.json(await deps.reads.dashboard(caller, orgId, dashboardQuery.parse(req.query)));
+    const { format, ...query } = dashboardQuery.parse(req.query);
+    const dashboard = await deps.reads.dashboard(caller, orgId, query);
+    if (format === 'json') return void res.json(dashboard);
+    res.attachment(`recruitment-${query.from.slice(0, 10)}-${query.to.slice(0, 10)}.csv`);
+    res.type('text/csv').send(dashboardCsv(dashboard));
   });
 
   router.get('/api/v1/platform/totals', async (req, res) => {

@@ -1,0 +1,435 @@
+'use strict';
+// The dashboard reads the API and shows its figures as they are: it computes none of its own.
+(() => {
+  const byId = (id) => document.getElementById(id);
+  const view = byId('view');
+  const say = (text) => {
+    byId('status').textContent = text;
+  };
+
+  /** An element with attributes and children; text is always set as text, never parsed as HTML. */
+  function el(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child ?? '')));
+    return node;
+  }
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, init = {}) {
+    const response = await fetch(path, {
+      credentials: 'same-origin',
+      ...init,
+      headers: { accept: 'application/json', ...(init.body ? { 'content-type': 'application/json' } : {}) },
+    });
+    const body = response.status === 204 ? null : await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, body?.error?.message ?? `The service answered ${response.status}`);
+    return body;
+  }
+
+  const number = new Intl.NumberFormat(undefined);
+  const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
+  const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    const units = [
+      ['day', 86400],
+      ['hour', 3600],
+      ['minute', 60],
+    ];
+    for (const [unit, size] of units) {
+      if (seconds >= size) {
+        const count = Math.round(seconds / size);
+        return `${count} ${unit}${count === 1 ? '' : 's'}`;
+      }
+    }
+    return `${Math.round(seconds)} seconds`;
+  }
+
+  const STAGE_NAMES = { clicked: 'Clicked', installed: 'Installed', account_created: 'Account created', first_login: 'First login', confirmed: 'Confirmed' };
+  const COLOURS = ['#0b57d0', '#b3261e', '#146c2e', '#7d5260', '#8a5a00'];
+
+  /**
+   * A table; on a phone each row becomes a small card of "heading: value" lines (the roles keep it a table for
+   * screen readers when CSS changes how it is laid out).
+   */
+  function table(caption, headings, rows, options = {}) {
+    const numeric = (index) => (index > 0 && options.numeric !== false ? 'num' : undefined);
+    return el(
+      'table',
+      { role: 'table' },
+      el('caption', {}, caption),
+      el('thead', { role: 'rowgroup' }, el('tr', { role: 'row' }, headings.map((heading, index) => el('th', { scope: 'col', role: 'columnheader', class: numeric(index) }, heading)))),
+      el(
+        'tbody',
+        { role: 'rowgroup' },
+        rows.length === 0
+          ? el('tr', { role: 'row' }, el('td', { role: 'cell', colspan: headings.length, class: 'empty' }, options.empty ?? 'None in this period.'))
+          : rows.map((cells) =>
+              el(
+                'tr',
+                { role: 'row' },
+                cells.map((cell, index) =>
+                  index === 0
+                    ? el('th', { scope: 'row', role: 'rowheader' }, cell)
+                    : el('td', { role: 'cell', class: numeric(index), 'data-label': headings[index] }, cell),
+                ),
+              ),
+            ),
+      ),
+    );
+  }
+
+  const FLAG_REASONS = {
+    click_burst: 'A burst of clicks on one link',
+    many_accounts_from_one_device_or_ip: 'Many accounts from one device or network',
+  };
+
+  /** A chart with its figures said in words (aria-label) and shown as a table beside it. */
+  function chart(title, description, config, dataTable) {
+    const canvas = el('canvas', { role: 'img', 'aria-label': `${title}: ${description}` });
+    const figure = el('figure', { class: 'chart' }, el('div', { class: 'canvas' }, canvas), el('figcaption', {}, description));
+    const section = el('section', { 'aria-label': title }, el('h3', {}, title), figure, el('details', {}, el('summary', {}, `${title} as a table`), dataTable));
+    if (window.Chart) {
+      queueMicrotask(() => new window.Chart(canvas, { ...config, options: { responsive: true, maintainAspectRatio: false, animation: false, ...config.options } }));
+    } else {
+      figure.hidden = true;
+      section.querySelector('details').open = true;
+    }
+    return section;
+  }
+
+  function figures(items) {
+    return el(
+      'dl',
+      { class: 'figures' },
+      items.map(([label, value, id]) => el('div', {}, el('dt', {}, label), el('dd', { 'data-figure': id }, value))),
+    );
+  }
+
+  function periodForm(current, onChange) {
+    const input = (name, label, value) =>
+      el('label', {}, label, el('input', { type: 'date', name, value, required: true }));
+    const toDay = new Date(Date.parse(current.to) - 1).toISOString().slice(0, 10);
+    const form = el(
+      'form',
+      { class: 'period', 'aria-label': 'Period' },
+      input('from', 'From', current.from.slice(0, 10)),
+      input('to', 'To (inclusive)', toDay),
+      el(
+        'label',
+        {},
+        'Group by',
+        el(
+          'select',
+          { name: 'granularity' },
+          ['day', 'week', 'month'].map((value) => el('option', { value, selected: value === current.granularity }, value)),
+        ),
+      ),
+      el('button', { type: 'submit' }, 'Show'),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      onChange({ from: data.get('from'), to: data.get('to'), granularity: data.get('granularity') });
+    });
+    return form;
+  }
+
+  function copyButton(url, label) {
+    return el(
+      'button',
+      {
+        type: 'button',
+        onclick: async (event) => {
+          try {
+            await navigator.clipboard.writeText(url);
+            say(`Copied ${url}`);
+          } catch {
+            // no clipboard permission (an insecure origin, say): select the link so it can be copied by hand
+            say(`Copy this link: ${url}`);
+          }
+          event.currentTarget.focus();
+        },
+      },
+      label,
+    );
+  }
+
+  function codesTable(codes, options) {
+    const rows = codes.map((code) => [
+      el('a', { href: code.url }, code.code),
+      code.campaign ?? '–',
+      code.channel ?? '–',
+      code.revokedAt ? `revoked ${dateTime.format(new Date(code.revokedAt))}` : 'active',
+      el('a', { href: `/api/v1/referral-codes/${code.id}/qr.png`, download: `invite-${code.code}.png` }, el('img', { src: `/api/v1/referral-codes/${code.id}/qr.svg`, alt: `QR code for ${code.url}`, width: 96, height: 96 })),
+      el(
+        'span',
+        { class: 'actions' },
+        copyButton(code.url, 'Copy link'),
+        options.canRevoke && !code.revokedAt ? el('button', { type: 'button', onclick: () => options.revoke(code) }, 'Revoke') : '',
+      ),
+    ]);
+    return table('Invite links', ['Code', 'Campaign', 'Channel', 'State', 'QR code', 'Actions'], rows, { numeric: false, empty: 'No invite links yet.' });
+  }
+
+  const query = (period) => new URLSearchParams(Object.entries(period).filter(([, value]) => value)).toString();
+
+  async function orgView(me, period) {
+    say('Loading the figures…');
+    const dashboard = await api(`/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(period)}`);
+    const codes = (await api('/api/v1/referral-codes')).items;
+    const stages = Object.keys(STAGE_NAMES);
+    const funnel = stages.map((stage) => dashboard.funnel[stage]);
+    const clicked = dashboard.funnel.clicked;
+    const range = `${day.format(new Date(dashboard.from))} to ${day.format(new Date(Date.parse(dashboard.to) - 1))}`;
+    const csvPeriod = { from: dashboard.from, to: dashboard.to, granularity: dashboard.granularity, format: 'csv' };
+
+    const reload = (next) => {
+      history.replaceState(null, '', `/dashboard?${query(next)}`);
+      render(me, next);
+    };
+    const review = async (item, decision) => {
+      try {
+        await api(`/api/v1/referral-attributions/${item.referralId}/review`, { method: 'POST', body: JSON.stringify({ decision }) });
+        say(`${decision === 'approve' ? 'Approved' : 'Rejected'}: the referral by ${item.mentorName ?? 'a mentor'}. The figures update within a minute.`);
+        await render(me, period, true);
+      } catch (error) {
+        say(`Could not ${decision}: ${error.message}`);
+      }
+    };
+
+    view.replaceChildren(
+      el('h2', {}, `${me.orgName ?? 'Your organisation'}: ${range}`),
+      periodForm(dashboard, reload),
+      el('p', {}, el('a', { href: `/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(csvPeriod)}`, download: true }, 'Download these figures (CSV)')),
+      figures([
+        ['Clicked', number.format(clicked), 'clicked'],
+        ['Confirmed members', number.format(dashboard.funnel.confirmed), 'confirmed'],
+        ['Conversion', percent.format(clicked ? dashboard.funnel.confirmed / clicked : 0), 'conversion'],
+        ['Median time to convert', duration(dashboard.medianTimeToConvertSeconds), 'median'],
+      ]),
+      chart(
+        'Funnel',
+        stages.map((stage, index) => `${STAGE_NAMES[stage]} ${number.format(funnel[index])}`).join(', '),
+        { type: 'bar', data: { labels: stages.map((stage) => STAGE_NAMES[stage]), datasets: [{ label: 'Referrals', data: funnel, backgroundColor: COLOURS[0] }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } },
+        table('Funnel', ['Stage', 'Referrals', 'Of those clicked'], stages.map((stage, index) => [STAGE_NAMES[stage], number.format(funnel[index]), percent.format(clicked ? funnel[index] / clicked : 0)])),
+      ),
+      chart(
+        'Trend',
+        `per ${dashboard.granularity}: ${number.format(dashboard.timeSeries.reduce((sum, row) => sum + row.clicks, 0))} clicks, ${number.format(dashboard.timeSeries.reduce((sum, row) => sum + row.confirmed, 0))} confirmed`,
+        {
+          type: 'line',
+          data: {
+            labels: dashboard.timeSeries.map((row) => day.format(new Date(row.periodStart))),
+            datasets: [
+              { label: 'Clicks', data: dashboard.timeSeries.map((row) => row.clicks), borderColor: COLOURS[0], backgroundColor: COLOURS[0] },
+              { label: 'Accounts created', data: dashboard.timeSeries.map((row) => row.accountsCreated), borderColor: COLOURS[4], backgroundColor: COLOURS[4], borderDash: [6, 3] },
+              { label: 'Confirmed', data: dashboard.timeSeries.map((row) => row.confirmed), borderColor: COLOURS[2], backgroundColor: COLOURS[2], borderDash: [2, 2] },
+            ],
+          },
+          options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+        },
+        table(`Per ${dashboard.granularity}`, ['Starting', 'Clicks', 'Accounts created', 'Confirmed'], dashboard.timeSeries.map((row) => [day.format(new Date(row.periodStart)), row.clicks, row.accountsCreated, row.confirmed])),
+      ),
+      chart(
+        'Time to convert',
+        `from the click to the confirmed membership, median ${duration(dashboard.medianTimeToConvertSeconds)}`,
+        {
+          type: 'bar',
+          data: {
+            labels: dashboard.timeToConvert.map(bucketName),
+            datasets: [{ label: 'Confirmed members', data: dashboard.timeToConvert.map((bucket) => bucket.confirmed), backgroundColor: COLOURS[2] }],
+          },
+          options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+        },
+        table('Time to convert', ['Within', 'Confirmed members'], dashboard.timeToConvert.map((bucket) => [bucketName(bucket), bucket.confirmed])),
+      ),
+      el(
+        'section',
+        { 'aria-labelledby': 'mentors-title' },
+        el('h3', { id: 'mentors-title' }, 'Top mentors'),
+        table(
+          'Mentors by members confirmed in the period; conversion is of the referrals they brought in it',
+          ['Mentor', 'Confirmed', 'Referrals', 'Conversion'],
+          dashboard.topMentors.map((mentor) => [mentor.displayName ?? 'Unnamed mentor', mentor.confirmedAttributions, mentor.referrals, percent.format(mentor.conversionRate)]),
+        ),
+      ),
+      el(
+        'section',
+        { 'aria-labelledby': 'channels-title', class: 'pair' },
+        el('h3', { id: 'channels-title' }, 'Channels and campaigns'),
+        table('Channels', ['Channel', 'Clicks', 'Confirmed', 'Conversion'], dashboard.channels.map((row) => [row.channel, row.clicks, row.confirmedAttributions, percent.format(row.conversionRate)])),
+        table('Campaigns', ['Campaign', 'Referrals', 'Confirmed', 'Conversion'], dashboard.campaigns.map((row) => [row.campaign ?? 'No campaign', row.referrals, row.confirmedAttributions, percent.format(row.conversionRate)])),
+      ),
+      el(
+        'section',
+        { 'aria-labelledby': 'review-title' },
+        el('h3', { id: 'review-title' }, `Held for review (${dashboard.needsReview.length})`),
+        table(
+          'Referrals held for review: approve to count them, reject to drop them',
+          ['Mentor', 'Why', 'Clicked', 'Decision'],
+          dashboard.needsReview.map((item) => [
+            item.mentorName ?? 'Unnamed mentor',
+            FLAG_REASONS[item.flagReason] ?? item.flagReason ?? '–',
+            dateTime.format(new Date(item.clickedAt)),
+            el(
+              'span',
+              { class: 'actions' },
+              el('button', { type: 'button', onclick: () => review(item, 'approve') }, 'Approve'),
+              el('button', { type: 'button', class: 'secondary', onclick: () => review(item, 'reject') }, 'Reject'),
+            ),
+          ]),
+          { numeric: false, empty: 'Nothing is waiting for review.' },
+        ),
+      ),
+      el(
+        'section',
+        { 'aria-labelledby': 'stuck-title' },
+        el('h3', { id: 'stuck-title' }, `Stuck: confirmation overdue (${dashboard.stuck.length})`),
+        table(
+          'Accounts whose membership was not confirmed in time, the longest waiting first',
+          ['Mentor', 'Waiting since', 'Waited'],
+          dashboard.stuck.map((item) => [item.mentorName ?? 'Unnamed mentor', dateTime.format(new Date(item.waitingSince)), duration(item.waitingSeconds)]),
+          { numeric: false, empty: 'No confirmation is overdue.' },
+        ),
+      ),
+      el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false })),
+    );
+    say(`Showing ${range}.`);
+  }
+
+  function bucketName(bucket) {
+    if (bucket.toSeconds === null) return `over ${duration(bucket.fromSeconds)}`;
+    return `${bucket.fromSeconds === 0 ? 'under' : `${duration(bucket.fromSeconds)} to`} ${duration(bucket.toSeconds)}`;
+  }
+
+  async function mentorView(me) {
+    say('Loading your figures…');
+    const [stats, recruits, badges, { items: codes }] = await Promise.all([
+      api(`/api/v1/mentors/${me.userId}/stats`),
+      api(`/api/v1/mentors/${me.userId}/recruits`),
+      api(`/api/v1/mentors/${me.userId}/badges`),
+      api('/api/v1/referral-codes'),
+    ]);
+    const stages = Object.keys(STAGE_NAMES).filter((stage) => stage !== 'confirmed');
+    const funnel = [...stages.map((stage) => stats.funnel[stage]), stats.confirmedAttributions];
+    const names = [...stages.map((stage) => STAGE_NAMES[stage]), 'Confirmed'];
+    const revoke = async (code) => {
+      if (!window.confirm(`Revoke ${code.code}? People who open it will be told it no longer works.`)) return;
+      await api(`/api/v1/referral-codes/${code.id}/revoke`, { method: 'POST' });
+      say(`Revoked ${code.code}.`);
+      await mentorView(me);
+    };
+    const create = el(
+      'form',
+      { class: 'period', 'aria-label': 'New invite link' },
+      el('label', {}, 'Campaign (optional)', el('input', { name: 'campaign', maxlength: 100 })),
+      el('button', { type: 'submit' }, 'Create an invite link'),
+    );
+    create.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const campaign = new FormData(create).get('campaign');
+      try {
+        const code = await api('/api/v1/referral-codes', { method: 'POST', body: JSON.stringify(campaign ? { campaign } : {}) });
+        await mentorView(me);
+        say(`Created ${code.url}`);
+      } catch (error) {
+        say(`Could not create the link: ${error.message}`);
+      }
+    });
+    view.replaceChildren(
+      el('h2', {}, 'Your recruitment'),
+      figures([
+        ['Clicks on your links', number.format(stats.totalClicks), 'clicked'],
+        ['Waiting for confirmation', number.format(stats.pendingAttributions), 'pending'],
+        ['Confirmed members', number.format(stats.confirmedAttributions), 'confirmed'],
+        ['Conversion', percent.format(stats.conversionRate), 'conversion'],
+      ]),
+      chart(
+        'Your funnel',
+        names.map((name, index) => `${name} ${number.format(funnel[index])}`).join(', '),
+        { type: 'bar', data: { labels: names, datasets: [{ label: 'People', data: funnel, backgroundColor: COLOURS[0] }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } },
+        table('Your funnel', ['Stage', 'People'], names.map((name, index) => [name, number.format(funnel[index])])),
+      ),
+      el('section', { 'aria-labelledby': 'links-title' }, el('h3', { id: 'links-title' }, 'Your invite links'), create, codesTable(codes, { canRevoke: true, revoke })),
+      el(
+        'section',
+        { 'aria-labelledby': 'recruits-title' },
+        el('h3', { id: 'recruits-title' }, 'Your recruits'),
+        table(
+          'People who joined through your links (no contact details are kept here)',
+          ['Joined', 'Stage', 'Status', 'Channel'],
+          recruits.recruits.map((recruit) => [recruit.confirmedAt ? dateTime.format(new Date(recruit.confirmedAt)) : 'not yet', STAGE_NAMES[recruit.stage] ?? recruit.stage, recruit.status, recruit.shareChannel ?? '–']),
+          { numeric: false, empty: 'No recruits yet.' },
+        ),
+      ),
+      el(
+        'section',
+        { 'aria-labelledby': 'badges-title' },
+        el('h3', { id: 'badges-title' }, 'Your badges'),
+        badges.badges.length === 0
+          ? el('p', {}, 'No badges yet: they come with your confirmed recruits.')
+          : el('ul', { class: 'badges' }, badges.badges.map((badge) => el('li', {}, `${badge.milestone} recruit${badge.milestone === 1 ? '' : 's'}`, el('span', { class: 'when' }, ` · ${dateTime.format(new Date(badge.awardedAt))}`)))),
+      ),
+    );
+    say('Showing your figures.');
+  }
+
+  async function platformView() {
+    const totals = await api('/api/v1/platform/totals');
+    view.replaceChildren(
+      el('h2', {}, 'All organisations'),
+      figures([
+        ['Organisations', number.format(totals.organisations), 'organisations'],
+        ['Clicks', number.format(totals.totalClicks), 'clicked'],
+        ['Waiting for confirmation', number.format(totals.pendingAttributions), 'pending'],
+        ['Confirmed members', number.format(totals.confirmedAttributions), 'confirmed'],
+      ]),
+    );
+    say('Showing totals across organisations.');
+  }
+
+  async function render(me, period, keepStatus) {
+    const status = byId('status').textContent;
+    if (me.role === 'peer_mentor') await mentorView(me);
+    else if (me.role === 'platform_admin') await platformView();
+    else await orgView(me, period);
+    if (keepStatus) say(status);
+  }
+
+  async function start() {
+    const token = new URLSearchParams(location.hash.slice(1)).get('token');
+    // The token leaves the address bar (and the history) before anything else happens.
+    if (token) history.replaceState(null, '', location.pathname + location.search);
+    try {
+      if (token) await api('/dashboard/session', { method: 'POST', body: JSON.stringify({ token }) });
+      const me = await api('/api/v1/me');
+      byId('who').textContent = `Signed in as ${me.displayName ?? 'a member'} (${me.role.replace('_', ' ')})${me.orgName ? `, ${me.orgName}` : ''}`;
+      byId('sign-out').hidden = false;
+      const params = new URLSearchParams(location.search);
+      await render(me, { from: params.get('from'), to: params.get('to'), granularity: params.get('granularity') });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) {
+        byId('sign-in').hidden = false;
+        say(token ? 'That sign-in link is not valid any more: open the dashboard from your portal again.' : 'You are not signed in.');
+      } else {
+        say(`The dashboard could not load: ${error.message}. Try again in a moment.`);
+      }
+    }
+  }
+
+  start();
+})();

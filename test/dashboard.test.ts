@@ -1,0 +1,266 @@
+/// <reference lib="dom" />
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { signPayload } from '../src/api/webhook-signature';
+import type { Role } from '../src/domain/access';
+import { DEMO_ADMIN, DEMO_ORG, DEMO_SIGN_IN_PATH } from '../src/domain/demo';
+import { listenApp, type ListeningApi } from './support/api';
+import { eventually, openHarness, type Harness } from './support/harness';
+
+// The dashboard in a real browser against the real API, Postgres and Temporal.
+const JWT_SECRET = 'dashboard-test-jwt-secret-0123456789abcdef';
+const WEBHOOK_SECRET = 'dashboard-test-webhook-secret';
+const SCREENSHOTS = path.resolve(__dirname, '../test-results');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let harness: Harness;
+let api: ListeningApi;
+let browser: Browser;
+
+const orgId = randomUUID();
+const person = (role: Role, name: string) => ({ id: randomUUID(), role, name });
+const admin = person('org_admin', 'Ada Admin');
+const coordinator = person('coordinator', 'Cora Coordinator');
+const maria = person('peer_mentor', 'Maria Mentor');
+const sam = person('peer_mentor', 'Sam Sharer');
+
+const token = (who: { id: string; role: Role; name: string }) =>
+  new SignJWT({ role: who.role, org_id: orgId, name: who.name })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(who.id)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+
+async function call(who: typeof admin | undefined, route: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const raw = init.body === undefined ? undefined : JSON.stringify(init.body);
+  const response = await fetch(`${api.url}${route}`, {
+    method: init.method ?? 'GET',
+    headers: { 'content-type': 'application/json', ...(who ? { authorization: `Bearer ${await token(who)}` } : {}), ...init.headers },
+    body: raw,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text, headers: response.headers };
+}
+
+function webhook(body: unknown) {
+  const raw = JSON.stringify(body);
+  const at = Math.floor(Date.now() / 1000);
+  return fetch(`${api.url}/api/v1/webhooks/membership`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(WEBHOOK_SECRET, at, raw)}` },
+    body: raw,
+  });
+}
+
+/** A journey through the API as the app and the membership system drive it; `confirm` ends it confirmed. */
+async function journey(code: string, confirm: boolean): Promise<string> {
+  const click = await call(undefined, '/api/v1/referral-attributions', { method: 'POST', body: { code, visitorId: randomUUID(), metadata: { shareChannel: 'whatsapp' } } });
+  expect(click.status).toBe(201);
+  if (!confirm) return click.body.referralId;
+  const newMemberId = randomUUID();
+  const step = await fetch(`${api.url}/api/v1/referrals/${click.body.referralId}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${click.body.referralToken}` },
+    body: JSON.stringify({ type: 'account_created', idempotencyKey: randomUUID(), newMemberId }),
+  });
+  expect(step.status).toBe(202);
+  const confirmed = await webhook({ event: 'member.registered', referralCode: code, newMemberId, occurredAt: new Date().toISOString(), deliveryId: randomUUID() });
+  expect(confirmed.status).toBe(200);
+  return click.body.referralId;
+}
+
+const referralStatus = async (id: string) => (await harness.pool.query<{ status: string }>('SELECT status FROM referrals WHERE id = $1', [id])).rows[0]?.status;
+
+async function openDashboard(who: typeof admin, width: number): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${api.url}/dashboard#token=${await token(who)}`);
+  await page.waitForSelector('[data-figure="clicked"]');
+  return page;
+}
+
+/** The cells of a table's body rows, as text (a table inside a closed details element included). */
+const rowsOf = (page: Page, selector: string) =>
+  page.locator(`${selector} tbody tr`).evaluateAll((rows) => rows.map((row) => Array.from(row.children).map((cell) => cell.textContent?.trim() ?? '')));
+
+const figure = (page: Page, name: string) => page.locator(`[data-figure="${name}"]`).innerText();
+
+let flagged: string[];
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  harness = await openHarness();
+  await harness.startWorker();
+  api = await listenApp({
+    pool: harness.pool,
+    temporal: harness.client,
+    // A code's third click within a minute is held for review: the "viral" code gives the review queue its rows.
+    config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET, HASH_SALT: 'dashboard-test-hash-salt', BURST_CLICKS_PER_MINUTE: 3 },
+    taskQueue: harness.taskQueue,
+  });
+  for (const who of [admin, coordinator, maria, sam]) expect((await call(who, '/api/v1/me')).status).toBe(200);
+  const codeOf = async (mentorId: string, campaign?: string) =>
+    (await call(admin, '/api/v1/referral-codes', { method: 'POST', body: { mentorId, ...(campaign ? { campaign } : {}) } })).body.code as string;
+  const mariaCode = await codeOf(maria.id, 'spring');
+  const samCode = await codeOf(sam.id);
+  await journey(mariaCode, true);
+  await journey(mariaCode, true);
+  await journey(samCode, true);
+  const viral = await codeOf(sam.id, 'viral');
+  const viralClicks: string[] = [];
+  for (let click = 0; click < 5; click += 1) viralClicks.push(await journey(viral, false));
+  await eventually(async () => ((await harness.pool.query("SELECT count(*)::int AS n FROM referrals WHERE org_id = $1 AND status = 'confirmed'", [orgId])).rows[0].n === 3 ? true : undefined));
+  await eventually(async () => ((await Promise.all(viralClicks.map(referralStatus))).filter((status) => status !== undefined).length === 5 ? true : undefined));
+  flagged = (await Promise.all(viralClicks.map(async (id) => ((await referralStatus(id)) === 'flagged' ? id : undefined)))).filter((id): id is string => id !== undefined);
+  expect(flagged.length).toBe(2);
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) throw new Error(`No Chromium at ${executablePath}: apt-get install -y chromium, or set CHROMIUM_PATH`);
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await api?.close();
+  await harness?.close();
+});
+
+test("an org admin signs in with a portal's link and sees the API's figures, by mentor name, with nothing computed of its own", async () => {
+  const page = await openDashboard(admin, 1280);
+  expect(new URL(page.url()).hash).toBe('');
+  const cookies = await page.context().cookies();
+  expect(cookies.map(({ name, httpOnly, sameSite }) => ({ name, httpOnly, sameSite }))).toEqual([{ name: 'dashboard_session', httpOnly: true, sameSite: 'Lax' }]);
+
+  const dashboard = (await call(admin, `/api/v1/orgs/${orgId}/recruitment-dashboard`)).body;
+  expect(dashboard.funnel).toEqual({ clicked: 8, installed: 3, account_created: 3, first_login: 0, confirmed: 3 });
+  expect(await figure(page, 'clicked')).toBe(String(dashboard.funnel.clicked));
+  expect(await figure(page, 'confirmed')).toBe(String(dashboard.funnel.confirmed));
+  expect(await figure(page, 'conversion')).toBe('37.5%');
+  await expect(page.locator('#who').innerText()).resolves.toBe('Signed in as Ada Admin (org admin)');
+
+  expect(await rowsOf(page, '#mentors-title + table')).toEqual([
+    ['Maria Mentor', '2', '2', '100%'],
+    ['Sam Sharer', '1', '6', '16.7%'],
+  ]);
+  expect(await rowsOf(page, 'section[aria-label="Funnel"] table')).toEqual([
+    ['Clicked', '8', '100%'],
+    ['Installed', '3', '37.5%'],
+    ['Account created', '3', '37.5%'],
+    ['First login', '0', '0%'],
+    ['Confirmed', '3', '37.5%'],
+  ]);
+  // Every chart says its figures in words.
+  const labels = await page.locator('canvas').evaluateAll((canvases) => canvases.map((canvas) => canvas.getAttribute('aria-label')));
+  expect(labels[0]).toBe('Funnel: Clicked 8, Installed 3, Account created 3, First login 0, Confirmed 3');
+  expect(labels).toHaveLength(3);
+  expect((await rowsOf(page, '.pair table:last-of-type')).map((row) => row[0]).sort()).toEqual(['No campaign', 'spring', 'viral']);
+  expect(await page.locator('img[alt^="QR code for"]').count()).toBe(3);
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-admin-desktop.png'), fullPage: true });
+
+  // The CSV is the same figures, downloaded with the session.
+  const csvLink = await page.locator('a[download]', { hasText: 'CSV' }).getAttribute('href');
+  const csv = await page.context().request.get(`${api.url}${csvLink}`);
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toContain('funnel,clicked,referrals,8\n');
+  await page.context().close();
+});
+
+test('a coordinator approves a held referral with the keyboard; at a phone width nothing runs off the screen', async () => {
+  const page = await openDashboard(coordinator, 390);
+  const reviewRows = page.locator('#review-title + table tbody tr');
+  expect(await reviewRows.count()).toBe(2);
+  expect(await reviewRows.first().innerText()).toContain('A burst of clicks on one link');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBe(0);
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-coordinator-phone.png'), fullPage: true });
+
+  let tabs = 0;
+  while ((await page.evaluate(() => document.activeElement?.textContent)) !== 'Approve' && tabs < 80) {
+    await page.keyboard.press('Tab');
+    tabs += 1;
+  }
+  expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Approve');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Approved'));
+  expect(await page.locator('#status').innerText()).toBe('Approved: the referral by Sam Sharer. The figures update within a minute.');
+  await eventually(async () => ((await Promise.all(flagged.map(referralStatus))).filter((status) => status === 'flagged').length === 1 ? true : undefined));
+  await page.context().close();
+});
+
+test('a mentor sees their own links, makes one, and sees their funnel and badges; they cannot read the org dashboard', async () => {
+  await harness.pool.query(
+    `INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at) VALUES ($1, $2, $3, 'recruiter-2', 2, 2, now())`,
+    [randomUUID(), maria.id, orgId],
+  );
+  const page = await openDashboard(maria, 390);
+  expect(await figure(page, 'confirmed')).toBe('2');
+  expect(await figure(page, 'clicked')).toBe('2');
+  // The first milestone was awarded by the journey itself; the second was put there by this test.
+  expect(await page.locator('.badges li').allInnerTexts()).toEqual([expect.stringMatching(/^2 recruits · /), expect.stringMatching(/^1 recruit · /)]);
+  const links = page.locator('#links-title ~ table tbody tr');
+  expect(await links.count()).toBe(1);
+  await page.fill('input[name="campaign"]', 'autumn');
+  await page.click('text=Create an invite link');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Created'));
+  expect(await links.count()).toBe(2);
+  expect((await call(maria, '/api/v1/referral-codes')).body.items.map((code: { campaign: string | null }) => code.campaign).sort()).toEqual(['autumn', 'spring']);
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-mentor-phone.png'), fullPage: true });
+  const orgRead = await page.context().request.get(`${api.url}/api/v1/orgs/${orgId}/recruitment-dashboard`);
+  expect(orgRead.status()).toBe(403);
+  await page.context().close();
+});
+
+test('a session changes nothing from another site, and signing out ends it', async () => {
+  const page = await openDashboard(admin, 1280);
+  const [session] = await page.context().cookies();
+  const cookie = `dashboard_session=${session.value}`;
+  const fromElsewhere = await call(undefined, `/api/v1/referral-attributions/${flagged[0]}/review`, {
+    method: 'POST',
+    body: { decision: 'reject' },
+    headers: { cookie, origin: 'https://elsewhere.example' },
+  });
+  expect(fromElsewhere.status).toBe(403);
+  expect((await call(undefined, '/api/v1/me', { headers: { cookie } })).status).toBe(200);
+  await page.click('text=Sign out');
+  await page.waitForSelector('#sign-in:not([hidden])');
+  expect(await page.locator('#status').innerText()).toBe('You are not signed in.');
+  expect((await call(undefined, '/api/v1/me', { headers: { cookie } })).status).toBe(401);
+  expect(await referralStatus(flagged[0])).not.toBe('rejected');
+  await page.context().close();
+});
+
+test('a stale sign-in link says so on the page', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${api.url}/dashboard#token=not-a-token`);
+  await page.waitForSelector('#sign-in:not([hidden])');
+  expect(await page.locator('#status').innerText()).toBe('That sign-in link is not valid any more: open the dashboard from your portal again.');
+  expect(new URL(page.url()).hash).toBe('');
+  await context.close();
+});
+
+test("development's demo sign-in opens the demo admin's dashboard; production has no such path", async () => {
+  const signIn = await fetch(`${api.url}${DEMO_SIGN_IN_PATH}`, { redirect: 'manual' });
+  expect(signIn.status).toBe(303);
+  expect(signIn.headers.get('location')).toBe('/dashboard');
+  const cookie = signIn.headers.get('set-cookie')!.split(';')[0];
+  expect((await call(undefined, '/api/v1/me', { headers: { cookie } })).body).toEqual({
+    userId: DEMO_ADMIN.caller.userId,
+    orgId: DEMO_ORG.id,
+    role: 'org_admin',
+    displayName: 'Demo Admin',
+    orgName: null,
+  });
+  const production = await listenApp({
+    pool: harness.pool,
+    temporal: harness.client,
+    config: { NODE_ENV: 'production', JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET, HASH_SALT: 'dashboard-test-hash-salt', PUBLIC_BASE_URL: 'https://referrals.example' },
+  });
+  try {
+    expect((await fetch(`${production.url}${DEMO_SIGN_IN_PATH}`, { redirect: 'manual' })).status).toBe(404);
+  } finally {
+    await production.close();
+  }
+});
