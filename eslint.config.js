@@ -22,6 +22,10 @@ module.exports = tseslint.config(
     },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: globals.node },
+  },
+  {
     // The dashboard's own script runs in the browser, as a classic script.
     files: ['public/**/*.js'],
     languageOptions: { sourceType: 'script', globals: globals.browser },

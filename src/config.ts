@@ -80,11 +80,26 @@ export const configSchema = z
       .regex(/^(\d{1,2}|[\w.:/, -]+)$/, 'must be a hop count (1) or addresses such as loopback, 10.0.0.0/8')
       .default('loopback')
       .transform((value) => (/^\d+$/.test(value) ? Number(value) : value)),
+    /** The organisation's OpenID provider for the dashboard's sign-in (authorization code with PKCE); unset, none. */
+    OIDC_ISSUER_URL: optionalUrl,
+    OIDC_CLIENT_ID: z.string().min(1).optional(),
+    OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+    OIDC_SCOPES: z.string().min(1).default('openid profile'),
+    /** The claims that carry the user's id (a UUID), role (one of the service's roles), organisation (a UUID) and name. */
+    OIDC_USER_ID_CLAIM: z.string().min(1).default('sub'),
+    OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
+    OIDC_ORG_CLAIM: z.string().min(1).default('org_id'),
+    OIDC_NAME_CLAIM: z.string().min(1).default('name'),
     /** How long a dashboard sign-in lasts, in hours. */
     SESSION_HOURS: z.coerce.number().int().min(1).max(720).default(12),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((config, ctx) => {
+    if (config.OIDC_ISSUER_URL) {
+      for (const name of ['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET'] as const) {
+        if (!config[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'must be set with OIDC_ISSUER_URL' });
+      }
+    }
     if (config.NODE_ENV !== 'production') return;
     // Development defaults are public; production must bring its own secrets.
     const defaults: Array<[keyof typeof config, string]> = [

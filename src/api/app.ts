@@ -19,6 +19,7 @@ import { saltedHash } from '../services/identifiers';
 import { createReferralService, referralServiceSettings } from '../services/referral-service';
 import { createAuthenticator } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
+import { oidcFromConfig } from './oidc';
 import { openApiRoutes } from './openapi';
 import { inFlightLimit } from './load-shedding';
 import { createPublicRateLimit, type ClickGate } from './rate-limit';
@@ -123,7 +124,7 @@ export function createApp(deps: AppDependencies): express.Express {
       playStoreUrl: config.PLAY_STORE_URL,
     }),
   );
-  app.use(dashboardRoutes({ authenticate, demoSignIn: config.NODE_ENV === 'development' }));
+  app.use(dashboardRoutes({ authenticate, oidc: oidcFromConfig(config, publicBaseUrl), demoSignIn: config.NODE_ENV === 'development' }));
   app.use(referralRoutes({ service, tokens, authenticate, clickGate, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
   app.use(codeRoutes({ authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
   app.use(readRoutes({ authenticate, counts, reads: createReadService({ pool: deps.pool }) }));

@@ -1,8 +1,11 @@
 import path from 'node:path';
-import express, { Router, type CookieOptions, type Request } from 'express';
+import express, { Router, type CookieOptions, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { DEMO_ADMIN, DEMO_SIGN_IN_PATH } from '../../domain/demo';
+import { AppError } from '../../errors';
 import { SESSION_COOKIE, type Authenticate } from '../auth';
+import { CALLBACK_PATH, pendingSignIn, SignInFailedError, type OidcSignIn } from '../oidc';
+import { answerPage } from '../pages';
 
 const ASSETS = path.resolve(__dirname, '../../../public/dashboard');
 // The package exports no path to its browser build; it sits beside the package's main file.
@@ -22,6 +25,11 @@ const DASHBOARD_CSP = [
   "base-uri 'none'",
   "object-src 'none'",
 ].join('; ');
+
+const SIGN_IN_PATH = '/dashboard/sign-in';
+const PENDING_SIGN_IN_COOKIE = 'dashboard_sign_in';
+const PENDING_SIGN_IN_MS = 10 * 60_000;
+const PORTAL_SIGN_IN = "<p>Open the dashboard from your organisation's portal to sign in.</p>";
 
 const SHELL = `<!doctype html>
 <html lang="en">
@@ -46,7 +54,7 @@ const SHELL = `<!doctype html>
   <p id="status" role="status" aria-live="polite">Loading…</p>
   <section id="sign-in" hidden aria-labelledby="sign-in-title">
     <h2 id="sign-in-title">Sign in</h2>
-    <p>Open the dashboard from your organisation's portal to sign in.</p>
+    <!--sign-in-->
   </section>
   <div id="view"></div>
 </main>
@@ -57,8 +65,20 @@ const SHELL = `<!doctype html>
 
 export interface DashboardRouteDependencies {
   authenticate: Authenticate;
+  /** The organisation's identity provider, when one is configured. */
+  oidc?: OidcSignIn;
   /** Serve development's demo sign-in (never in production). */
   demoSignIn: boolean;
+}
+
+function parseJson(value: unknown): unknown {
+  if (typeof value !== 'string') return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    // not what this service wrote
+    return undefined;
+  }
 }
 
 const sessionCookie = (req: Request, expires?: Date): CookieOptions => ({
@@ -73,10 +93,11 @@ const sessionCookie = (req: Request, expires?: Date): CookieOptions => ({
 export function dashboardRoutes(deps: DashboardRouteDependencies): Router {
   const router = Router();
 
+  const shell = SHELL.replace('<!--sign-in-->', deps.oidc ? `<p><a class="button" href="${SIGN_IN_PATH}">Sign in with your organisation</a></p>` : PORTAL_SIGN_IN);
   router.get('/dashboard', (_req, res) => {
     res.setHeader('Content-Security-Policy', DASHBOARD_CSP);
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(SHELL);
+    res.type('html').send(shell);
   });
 
   router.use('/dashboard/assets/vendor', express.static(CHART_LIBRARY_DIR, { maxAge: '1h', index: false }));
@@ -89,6 +110,42 @@ export function dashboardRoutes(deps: DashboardRouteDependencies): Router {
     res.setHeader('Cache-Control', 'no-store');
     res.status(201).json({ ...session.caller, expiresAt: session.expiresAt.toISOString() });
   });
+
+  const oidc = deps.oidc;
+  if (oidc) {
+    const pendingCookie = (req: Request): CookieOptions => ({ httpOnly: true, sameSite: 'lax', secure: req.secure, path: CALLBACK_PATH, maxAge: PENDING_SIGN_IN_MS });
+    // A person is answered with a page, whatever went wrong.
+    const failed = (res: Response, error: unknown) => {
+      const status = error instanceof AppError ? error.status : 500;
+      const message = error instanceof SignInFailedError ? error.message : status === 503 ? "Your organisation's sign-in cannot be reached just now." : 'Something went wrong.';
+      answerPage(res, status, 'Sign-in did not work', message, `<p><a class="button" href="${SIGN_IN_PATH}">Try again</a></p>`);
+    };
+
+    router.get(SIGN_IN_PATH, async (req, res) => {
+      try {
+        const { url, pending } = await oidc.start();
+        res.cookie(PENDING_SIGN_IN_COOKIE, JSON.stringify(pending), pendingCookie(req));
+        res.setHeader('Cache-Control', 'no-store');
+        res.redirect(303, url);
+      } catch (error) {
+        failed(res, error);
+      }
+    });
+
+    router.get(CALLBACK_PATH, async (req, res) => {
+      try {
+        const pending = pendingSignIn.safeParse(parseJson(req.cookies?.[PENDING_SIGN_IN_COOKIE]));
+        if (!pending.success) throw new SignInFailedError('This sign-in was started too long ago, or in another browser: please start again');
+        const identity = await oidc.finish(req.originalUrl, pending.data);
+        const session = await deps.authenticate.openSession(identity);
+        res.clearCookie(PENDING_SIGN_IN_COOKIE, pendingCookie(req));
+        res.cookie(SESSION_COOKIE, session.sessionId, sessionCookie(req, session.expiresAt));
+        res.redirect(303, '/dashboard');
+      } catch (error) {
+        failed(res, error);
+      }
+    });
+  }
 
   if (deps.demoSignIn) {
     router.get(DEMO_SIGN_IN_PATH, async (req, res) => {

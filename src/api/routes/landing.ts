@@ -5,6 +5,7 @@ import { AppError } from '../../errors';
 import type { ReferralService } from '../../services/referral-service';
 import type { ClickGate } from '../rate-limit';
 import type { ReferralTokens } from '../referral-token';
+import { answerPage, escapeHtml, page } from '../pages';
 import { shareChannel } from './codes';
 
 const VISITOR_COOKIE = 'rv';
@@ -21,42 +22,9 @@ export interface LandingOptions {
   playStoreUrl: string;
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] ?? char);
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<style>
-body{font-family:system-ui,sans-serif;font-size:1.125rem;line-height:1.6;max-width:32rem;margin:0 auto;padding:2rem 1rem;color:#111;background:#fff}
-h1{font-size:1.75rem;line-height:1.3}
-.button{display:block;text-align:center;background:#0b57d0;color:#fff;padding:1rem;border-radius:.5rem;text-decoration:none;font-weight:600;margin:1.5rem 0}
-.button:focus{outline:3px solid #111;outline-offset:3px}
-ul{padding-left:1.2rem}
-</style>
-</head>
-<body><main>${body}</main></body>
-</html>`;
-}
-
 function visitorIdOf(req: Request): string | undefined {
-  const cookies = Object.fromEntries(
-    (req.headers.cookie ?? '').split(';').map((pair) => {
-      const [name, ...value] = pair.trim().split('=');
-      return [name, value.join('=')];
-    }),
-  );
-  const candidate = cookies[VISITOR_COOKIE];
-  return candidate && z.uuid().safeParse(candidate).success ? candidate : undefined;
-}
-
-function answerPage(res: Response, status: number, title: string, message: string, extra = '') {
-  res.status(status).type('html').send(page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${extra}`));
+  const candidate: unknown = req.cookies?.[VISITOR_COOKIE];
+  return typeof candidate === 'string' && z.uuid().safeParse(candidate).success ? candidate : undefined;
 }
 
 const NOT_FOUND = ['Invite link not found', 'This invite link does not exist. Ask the person who sent it for a new one.'] as const;
