@@ -42,6 +42,8 @@ export interface AppDependencies {
   /** The secrets, and any other setting that should differ from its default. */
   config: Pick<Config, Secrets> & Partial<Omit<Config, Secrets>>;
   taskQueue?: string;
+  /** The journey's clock (the demo fills past weeks with it); the system clock unless given. */
+  clock?: () => Date;
   /** The Temporal SDK's Prometheus endpoint, appended to /metrics. */
   temporalMetricsUrl?: string;
 }
@@ -87,6 +89,7 @@ export function createApp(deps: AppDependencies): express.Express {
     temporal: deps.temporal,
     hashSalt: config.HASH_SALT,
     taskQueue: deps.taskQueue,
+    clock: deps.clock,
     ...referralServiceSettings(config),
   });
   const tokens = createReferralTokens(config.JWT_SECRET);

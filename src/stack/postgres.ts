@@ -12,6 +12,9 @@ const EMBEDDED_DATABASE = 'referrals';
 const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'postgres';
 
+/** Where `npm start`'s embedded Postgres answers. */
+export const embeddedDatabaseUrl = (port: number) => `postgresql://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${EMBEDDED_DATABASE}`;
+
 /** DATABASE_URL when given; otherwise an embedded Postgres whose data lives under dataDir. */
 export async function startPostgres(options: {
   databaseUrl?: string;
@@ -53,7 +56,7 @@ export async function startPostgres(options: {
   const adminUrl = `postgresql://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
   await ensureDatabase(`${adminUrl}/postgres`, EMBEDDED_DATABASE);
   return {
-    databaseUrl: `${adminUrl}/${EMBEDDED_DATABASE}`,
+    databaseUrl: embeddedDatabaseUrl(options.port),
     embedded: true,
     // Ctrl-C in a terminal reaches Postgres too; stopping a server that already exited would wait forever.
     stop: async () => {
