@@ -480,7 +480,8 @@ ${cpuRows.join('\n')}`,
 /**
  * A fresh code (and its organisation and mentor) with rows loaded straight into Postgres by `load`, in one
  * transaction. Bulk loading skips the triggers (one statement updating one counter row a million times is
- * quadratic): a loader that needs the mentor's counters sets them itself.
+ * quadratic): a loader that needs the mentor's counters sets them itself, and the dashboard's daily aggregates are
+ * recounted after it.
  */
 async function bulkLoad(databaseUrl: string, load: (client: PoolClient, seeded: Awaited<ReturnType<typeof seedCode>>) => Promise<void>) {
   const seeded = await seedCode(databaseUrl);
@@ -491,7 +492,8 @@ async function bulkLoad(databaseUrl: string, load: (client: PoolClient, seeded: 
   await load(client, seeded);
   await client.query('COMMIT');
   client.release();
-  await pool.query('ANALYZE click_events; ANALYZE referrals');
+  await pool.query('SELECT rebuild_dashboard_aggregates($1)', [seeded.orgId]);
+  await pool.query('ANALYZE click_events; ANALYZE referrals; ANALYZE dashboard_daily_events; ANALYZE dashboard_daily_cohorts');
   await pool.end();
   return seeded;
 }

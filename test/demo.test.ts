@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose';
 import { DEMO_ADMIN, DEMO_ORG } from '../src/domain/demo';
 import { fillDemo } from '../src/demo/fill';
+import { aggregateRows, recounted } from './support/aggregates';
 import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -72,4 +73,6 @@ test('the demo fills six weeks of journeys: confirmed ones, accounts held for re
     ['Ben Carter', 'many_accounts_from_one_device_or_ip'],
   ]);
   expect(dashboard.channels.map((channel: { channel: string }) => channel.channel).sort()).not.toContain('unknown');
+  // What the workflows wrote, kept in the daily aggregates by their triggers, is what a recount finds.
+  expect(await aggregateRows(harness.pool, DEMO_ORG.id)).toEqual(await recounted(harness.pool, DEMO_ORG.id));
 });

@@ -233,94 +233,92 @@ async function attentionList(client: PoolClient, orgId: string, condition: strin
   return result.rows;
 }
 
+const DAY_MS = 86_400_000;
+/** The dashboard counts whole days (UTC): a period's start goes back to its day's start, its end on to the next. */
+const dayStart = (time: string) => Math.floor(Date.parse(time) / DAY_MS) * DAY_MS;
+const dayEnd = (time: string) => Math.ceil(Date.parse(time) / DAY_MS) * DAY_MS;
+const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The org's recruitment over whole days, from the daily aggregates (and the few rows that wait for someone). */
 export async function recruitmentDashboard(client: PoolClient, orgId: string, query: DashboardQuery) {
-  const range = [orgId, query.from, query.to];
+  const from = dayStart(query.from);
+  const to = Math.max(dayEnd(query.to), from + DAY_MS);
+  const days = [orgId, dayOf(from), dayOf(to)];
   const now = new Date();
-  const [funnel, series, topMentors, channels, campaigns, timeToConvert, flagged, stuck] = await Promise.all([
+  const [funnel, series, topMentors, channels, campaigns, conversions, flagged, stuck] = await Promise.all([
     client.query(
-      `SELECT ${FUNNEL_COUNTS_SQL} FROM referrals
-       WHERE org_id = $1 AND clicked_at >= $2 AND clicked_at < $3 AND status IN (${sqlList(FUNNEL_STATUSES)})`,
-      range,
+      `SELECT coalesce(sum(referrals), 0)::int AS clicked, coalesce(sum(installed), 0)::int AS installed,
+         coalesce(sum(account_created), 0)::int AS account_created, coalesce(sum(first_login), 0)::int AS first_login,
+         coalesce(sum(confirmed), 0)::int AS confirmed
+       FROM dashboard_daily_cohorts WHERE org_id = $1 AND day >= $2::date AND day < $3::date`,
+      days,
     ),
     client.query(
-      // One pass per table grouped by period, instead of three counts per period.
       `WITH periods AS (
-         SELECT generate_series(date_trunc($4, $2::timestamptz), $3::timestamptz - interval '1 microsecond', ('1 ' || $4)::interval) AS period
+         SELECT generate_series(date_trunc($4, $2::date::timestamp), ($3::date - 1)::timestamp, ('1 ' || $4)::interval) AS period
        ),
-       clicks AS (
-         SELECT date_trunc($4, occurred_at) AS period, count(*) AS n FROM click_events
-         WHERE org_id = $1 AND NOT is_duplicate AND occurred_at >= $2 AND occurred_at < $3 GROUP BY 1
-       ),
-       accounts AS (
-         SELECT date_trunc($4, account_created_at) AS period, count(*) AS n FROM referrals
-         WHERE org_id = $1 AND account_created_at >= $2 AND account_created_at < $3 GROUP BY 1
-       ),
-       confirmations AS (
-         SELECT date_trunc($4, confirmed_at) AS period, count(*) AS n FROM referrals
-         WHERE org_id = $1 AND status = 'confirmed' AND confirmed_at >= $2 AND confirmed_at < $3 GROUP BY 1
+       counted AS (
+         SELECT date_trunc($4, day::timestamp) AS period, sum(clicks)::int AS clicks, sum(accounts)::int AS accounts, sum(confirmed)::int AS confirmed
+         FROM dashboard_daily_events WHERE org_id = $1 AND day >= $2::date AND day < $3::date GROUP BY 1
        )
-       SELECT p.period, coalesce(c.n, 0) AS clicks, coalesce(a.n, 0) AS accounts, coalesce(f.n, 0) AS confirmed
-       FROM periods p
-       LEFT JOIN clicks c ON c.period = p.period
-       LEFT JOIN accounts a ON a.period = p.period
-       LEFT JOIN confirmations f ON f.period = p.period
-       ORDER BY p.period`,
-      [...range, query.granularity],
+       SELECT p.period AT TIME ZONE 'UTC' AS period, coalesce(c.clicks, 0) AS clicks, coalesce(c.accounts, 0) AS accounts, coalesce(c.confirmed, 0) AS confirmed
+       FROM periods p LEFT JOIN counted c ON c.period = p.period ORDER BY p.period`,
+      [...days, query.granularity],
     ),
     client.query(
       // Ranked by confirmations in the period; conversion is the share of the mentor's referrals clicked in it that are confirmed.
       `WITH cohort AS (
-         SELECT mentor_id, count(*) AS referrals, count(*) FILTER (WHERE status = 'confirmed') AS converted FROM referrals
-         WHERE org_id = $1 AND clicked_at >= $2 AND clicked_at < $3 AND status IN (${sqlList(FUNNEL_STATUSES)}) GROUP BY mentor_id
+         SELECT mentor_id, sum(referrals)::int AS referrals, sum(confirmed)::int AS converted FROM dashboard_daily_cohorts
+         WHERE org_id = $1 AND day >= $2::date AND day < $3::date GROUP BY mentor_id
        ),
        confirmations AS (
-         SELECT mentor_id, count(*) AS confirmed FROM referrals
-         WHERE org_id = $1 AND status = 'confirmed' AND confirmed_at >= $2 AND confirmed_at < $3 GROUP BY mentor_id
+         SELECT mentor_id, sum(confirmed)::int AS confirmed FROM dashboard_daily_events
+         WHERE org_id = $1 AND day >= $2::date AND day < $3::date AND confirmed <> 0 GROUP BY mentor_id
        )
        SELECT m.mentor_id, u.display_name, coalesce(f.confirmed, 0) AS confirmed, coalesce(c.referrals, 0) AS referrals, coalesce(c.converted, 0) AS converted
-       FROM (SELECT mentor_id FROM cohort UNION SELECT mentor_id FROM confirmations) m
+       FROM (SELECT mentor_id FROM cohort WHERE referrals > 0 UNION SELECT mentor_id FROM confirmations WHERE confirmed > 0) m
        JOIN users u ON u.id = m.mentor_id
        LEFT JOIN cohort c ON c.mentor_id = m.mentor_id
        LEFT JOIN confirmations f ON f.mentor_id = m.mentor_id
        ORDER BY confirmed DESC, referrals DESC, m.mentor_id LIMIT 10`,
-      range,
+      days,
     ),
     client.query(
-      `SELECT coalesce(c.device_metadata->>'shareChannel', CASE WHEN c.is_implicit THEN 'direct' ELSE 'unknown' END) AS channel,
-         count(*) AS clicks,
-         count(DISTINCT c.referral_id) FILTER (WHERE r.status = 'confirmed') AS confirmed
-       FROM click_events c JOIN referrals r ON r.id = c.referral_id
-       WHERE c.org_id = $1 AND NOT c.is_duplicate AND c.occurred_at >= $2 AND c.occurred_at < $3
-       GROUP BY 1 ORDER BY clicks DESC, channel`,
-      range,
+      `SELECT channel, sum(clicks)::int AS clicks, sum(confirmed)::int AS confirmed FROM dashboard_daily_events
+       WHERE org_id = $1 AND day >= $2::date AND day < $3::date AND channel <> ''
+       GROUP BY channel HAVING sum(clicks) > 0 OR sum(confirmed) > 0 ORDER BY clicks DESC, channel`,
+      days,
     ),
     client.query(
-      `SELECT k.campaign, count(*) AS referrals, count(*) FILTER (WHERE r.status = 'confirmed') AS confirmed
-       FROM referrals r JOIN referral_codes k ON k.id = r.referral_code_id
-       WHERE r.org_id = $1 AND r.clicked_at >= $2 AND r.clicked_at < $3 AND r.status IN (${sqlList(FUNNEL_STATUSES)})
-       GROUP BY 1 ORDER BY referrals DESC, k.campaign NULLS LAST`,
-      range,
+      `SELECT k.campaign, sum(d.referrals)::int AS referrals, sum(d.confirmed)::int AS confirmed
+       FROM dashboard_daily_cohorts d JOIN referral_codes k ON k.id = d.referral_code_id
+       WHERE d.org_id = $1 AND d.day >= $2::date AND d.day < $3::date
+       GROUP BY 1 HAVING sum(d.referrals) > 0 ORDER BY referrals DESC, k.campaign NULLS LAST`,
+      days,
     ),
     client.query(
-      `SELECT b.bucket, count(*) AS confirmed FROM referrals r,
-         LATERAL (SELECT width_bucket(extract(epoch FROM r.confirmed_at - r.clicked_at), $4::float8[]) AS bucket) b
-       WHERE r.org_id = $1 AND r.status = 'confirmed' AND r.confirmed_at >= $2 AND r.confirmed_at < $3
-       GROUP BY 1`,
-      [...range, TIME_TO_CONVERT_BOUNDS.slice(1)],
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median_seconds,
+         array_agg(bucket) AS buckets
+       FROM (SELECT extract(epoch FROM confirmed_at - clicked_at) AS seconds,
+               width_bucket(extract(epoch FROM confirmed_at - clicked_at), $4::float8[]) AS bucket
+             FROM referrals WHERE org_id = $1 AND status = 'confirmed' AND confirmed_at >= $2::date AND confirmed_at < $3::date) converted`,
+      [...days, TIME_TO_CONVERT_BOUNDS.slice(1)],
     ),
     attentionList(client, orgId, "r.status = 'flagged'", 'r.clicked_at'),
     attentionList(client, orgId, "r.status = 'pending' AND r.stuck", 'coalesce(r.account_created_at, r.clicked_at)'),
   ]);
-  const { funnel: stages, confirmed, medianTimeToConvertSeconds } = funnelOf(funnel.rows[0]);
-  const convertedIn = new Map(timeToConvert.rows.map((row) => [Number(row.bucket), Number(row.confirmed)]));
+  const stages = funnel.rows[0];
+  const convertedIn = new Map<number, number>();
+  for (const bucket of (conversions.rows[0].buckets ?? []) as number[]) convertedIn.set(bucket, (convertedIn.get(bucket) ?? 0) + 1);
+  const median = conversions.rows[0].median_seconds;
   const waitingSince = (row: AttentionRow) => row.account_created_at ?? row.clicked_at;
   return {
     orgId,
-    from: query.from,
-    to: query.to,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
     granularity: query.granularity,
-    funnel: { ...stages, confirmed },
-    medianTimeToConvertSeconds,
+    funnel: { clicked: stages.clicked, installed: stages.installed, account_created: stages.account_created, first_login: stages.first_login, confirmed: stages.confirmed },
+    medianTimeToConvertSeconds: median === null ? null : Math.round(Number(median)),
     timeToConvert: TIME_TO_CONVERT_BOUNDS.map((fromSeconds, index) => ({
       fromSeconds,
       toSeconds: TIME_TO_CONVERT_BOUNDS[index + 1] ?? null,
@@ -335,9 +333,9 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
     topMentors: topMentors.rows.map((row) => ({
       mentorId: row.mentor_id,
       displayName: row.display_name,
-      confirmedAttributions: Number(row.confirmed),
-      referrals: Number(row.referrals),
-      conversionRate: conversionRate(Number(row.converted), Number(row.referrals)),
+      confirmedAttributions: row.confirmed,
+      referrals: row.referrals,
+      conversionRate: conversionRate(row.converted, row.referrals),
     })),
     channels: channels.rows.map((row) => ({
       channel: row.channel,
@@ -347,9 +345,9 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
     })),
     campaigns: campaigns.rows.map((row) => ({
       campaign: row.campaign,
-      referrals: Number(row.referrals),
-      confirmedAttributions: Number(row.confirmed),
-      conversionRate: conversionRate(Number(row.confirmed), Number(row.referrals)),
+      referrals: row.referrals,
+      confirmedAttributions: row.confirmed,
+      conversionRate: conversionRate(row.confirmed, row.referrals),
     })),
     needsReview: flagged.map((row) => ({
       referralId: row.id,

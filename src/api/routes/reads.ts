@@ -45,7 +45,7 @@ const dayOrTime = (end: boolean) =>
     value.length === 10 ? new Date(Date.parse(`${value}T00:00:00Z`) + (end ? DAY_MS : 0)).toISOString() : value,
   );
 
-/** The dashboard's period: `from` and `to` optional, the last 30 days by default. */
+/** The dashboard's period: `from` and `to` optional, the last 30 days by default; counted in whole days. */
 export const dashboardQuery = z
   .strictObject({
     from: dayOrTime(false).optional(),
@@ -54,7 +54,8 @@ export const dashboardQuery = z
     format: z.enum(['json', 'csv']).default('json'),
   })
   .transform((query) => {
-    const to = query.to ?? new Date().toISOString();
+    // The dashboard counts whole days (UTC): by default the 30 ending with today.
+    const to = query.to ?? new Date(Math.ceil((Date.now() + 1) / DAY_MS) * DAY_MS).toISOString();
     return { ...query, to, from: query.from ?? new Date(Date.parse(to) - DEFAULT_DASHBOARD_DAYS * DAY_MS).toISOString() };
   })
   .refine((query) => Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] })

@@ -1,0 +1,188 @@
+-- Up Migration
+
+-- The dashboard reads these daily aggregates, not every click: kept by triggers with the rows they count, in the
+-- same transaction, so they never drift (test/dashboard-aggregates.test.ts checks them against a full recount).
+
+-- What happened on a day (UTC): non-duplicate clicks by channel, accounts created, memberships confirmed (by the
+-- channel of the referral's first click).
+CREATE TABLE dashboard_daily_events (
+  org_id uuid NOT NULL REFERENCES organisations (id),
+  day date NOT NULL,
+  mentor_id uuid NOT NULL,
+  referral_code_id uuid NOT NULL,
+  channel text NOT NULL,
+  clicks integer NOT NULL DEFAULT 0,
+  accounts integer NOT NULL DEFAULT 0,
+  confirmed integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, day, mentor_id, referral_code_id, channel)
+);
+
+-- The referrals first clicked on a day, by how far each has come now (the funnel of a period's cohort).
+CREATE TABLE dashboard_daily_cohorts (
+  org_id uuid NOT NULL REFERENCES organisations (id),
+  day date NOT NULL,
+  mentor_id uuid NOT NULL,
+  referral_code_id uuid NOT NULL,
+  referrals integer NOT NULL DEFAULT 0,
+  installed integer NOT NULL DEFAULT 0,
+  account_created integer NOT NULL DEFAULT 0,
+  first_login integer NOT NULL DEFAULT 0,
+  confirmed integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, day, mentor_id, referral_code_id)
+);
+
+GRANT SELECT ON dashboard_daily_events, dashboard_daily_cohorts TO referral_reader;
+ALTER TABLE dashboard_daily_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dashboard_daily_events FORCE ROW LEVEL SECURITY;
+CREATE POLICY org_isolation ON dashboard_daily_events USING (org_id = current_org());
+CREATE POLICY service_access ON dashboard_daily_events TO referral_runtime USING (true) WITH CHECK (true);
+ALTER TABLE dashboard_daily_cohorts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dashboard_daily_cohorts FORCE ROW LEVEL SECURITY;
+CREATE POLICY org_isolation ON dashboard_daily_cohorts USING (org_id = current_org());
+CREATE POLICY service_access ON dashboard_daily_cohorts TO referral_runtime USING (true) WITH CHECK (true);
+
+-- The dashboard's raw reads: confirmations of a period (time to convert), and what waits for a coordinator.
+CREATE INDEX referrals_org_confirmed_idx ON referrals (org_id, confirmed_at) WHERE status = 'confirmed';
+CREATE INDEX referrals_org_attention_idx ON referrals (org_id, status) WHERE status = 'flagged' OR stuck;
+-- A referral's first click, for the channel a confirmation is counted under.
+CREATE INDEX click_events_referral_time_idx ON click_events (referral_id, occurred_at);
+
+CREATE FUNCTION click_channel(metadata jsonb, implicit boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(metadata->>'shareChannel', CASE WHEN implicit THEN 'direct' ELSE 'unknown' END)
+$$;
+
+CREATE FUNCTION referral_channel(p_referral_id uuid) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT coalesce((SELECT click_channel(device_metadata, is_implicit) FROM click_events
+                   WHERE referral_id = p_referral_id ORDER BY occurred_at, id LIMIT 1), 'direct')
+$$;
+
+CREATE FUNCTION bump_daily_events(p_org uuid, p_day date, p_mentor uuid, p_code uuid, p_channel text, p_clicks integer, p_accounts integer, p_confirmed integer)
+RETURNS void LANGUAGE sql AS $$
+  INSERT INTO dashboard_daily_events AS d (org_id, day, mentor_id, referral_code_id, channel, clicks, accounts, confirmed)
+  VALUES (p_org, p_day, p_mentor, p_code, p_channel, p_clicks, p_accounts, p_confirmed)
+  ON CONFLICT (org_id, day, mentor_id, referral_code_id, channel) DO UPDATE
+  SET clicks = d.clicks + EXCLUDED.clicks, accounts = d.accounts + EXCLUDED.accounts, confirmed = d.confirmed + EXCLUDED.confirmed
+$$;
+
+CREATE FUNCTION click_events_count_daily() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  c click_events;
+  sign integer;
+  r referrals;
+  other click_events;
+  without_c text;
+  with_c text;
+BEGIN
+  IF TG_OP = 'INSERT' THEN c := NEW; sign := 1; ELSE c := OLD; sign := -1; END IF;
+  IF NOT c.is_duplicate THEN
+    PERFORM bump_daily_events(c.org_id, (c.occurred_at AT TIME ZONE 'UTC')::date, c.mentor_id, c.referral_code_id,
+      click_channel(c.device_metadata, c.is_implicit), sign, 0, 0);
+  END IF;
+  -- A confirmation counts under its referral's first click: a click that arrives earlier (order does not matter),
+  -- or the first one gone, moves it.
+  SELECT * INTO r FROM referrals WHERE id = c.referral_id;
+  IF FOUND AND r.status = 'confirmed' AND r.confirmed_at IS NOT NULL THEN
+    SELECT * INTO other FROM click_events WHERE referral_id = c.referral_id AND id <> c.id ORDER BY occurred_at, id LIMIT 1;
+    without_c := CASE WHEN other.id IS NULL THEN 'direct' ELSE click_channel(other.device_metadata, other.is_implicit) END;
+    with_c := CASE WHEN other.id IS NULL OR (c.occurred_at, c.id) < (other.occurred_at, other.id)
+      THEN click_channel(c.device_metadata, c.is_implicit) ELSE without_c END;
+    IF with_c <> without_c THEN
+      PERFORM bump_daily_events(r.org_id, (r.confirmed_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, without_c, 0, 0, -sign);
+      PERFORM bump_daily_events(r.org_id, (r.confirmed_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, with_c, 0, 0, sign);
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER click_events_count_daily AFTER INSERT OR DELETE ON click_events
+  FOR EACH ROW EXECUTE FUNCTION click_events_count_daily();
+
+-- A referral row's share of the aggregates, added (sign 1) or taken back (sign -1).
+CREATE FUNCTION count_referral_daily(r referrals, sign integer) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  reached integer := array_position(ARRAY['clicked', 'installed', 'account_created', 'first_login'], r.stage);
+BEGIN
+  IF r.status IN ('pending', 'flagged', 'expired', 'confirmed', 'reversed') THEN
+    INSERT INTO dashboard_daily_cohorts AS d (org_id, day, mentor_id, referral_code_id, referrals, installed, account_created, first_login, confirmed)
+    VALUES (r.org_id, (r.clicked_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, sign,
+      CASE WHEN reached >= 2 THEN sign ELSE 0 END, CASE WHEN reached >= 3 THEN sign ELSE 0 END,
+      CASE WHEN reached >= 4 THEN sign ELSE 0 END, CASE WHEN r.status = 'confirmed' THEN sign ELSE 0 END)
+    ON CONFLICT (org_id, day, mentor_id, referral_code_id) DO UPDATE
+    SET referrals = d.referrals + EXCLUDED.referrals, installed = d.installed + EXCLUDED.installed,
+      account_created = d.account_created + EXCLUDED.account_created, first_login = d.first_login + EXCLUDED.first_login,
+      confirmed = d.confirmed + EXCLUDED.confirmed;
+  END IF;
+  IF r.account_created_at IS NOT NULL THEN
+    PERFORM bump_daily_events(r.org_id, (r.account_created_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, '', 0, sign, 0);
+  END IF;
+  IF r.status = 'confirmed' AND r.confirmed_at IS NOT NULL THEN
+    PERFORM bump_daily_events(r.org_id, (r.confirmed_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, referral_channel(r.id), 0, 0, sign);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION referrals_count_daily() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Most writes (a click more, a flag) move nothing counted: they cost a comparison, no write.
+  IF TG_OP = 'UPDATE' AND (OLD.stage, OLD.status, OLD.clicked_at, OLD.account_created_at, OLD.confirmed_at, OLD.mentor_id, OLD.referral_code_id)
+      IS NOT DISTINCT FROM (NEW.stage, NEW.status, NEW.clicked_at, NEW.account_created_at, NEW.confirmed_at, NEW.mentor_id, NEW.referral_code_id) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    PERFORM count_referral_daily(OLD, -1);
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    PERFORM count_referral_daily(NEW, 1);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER referrals_count_daily AFTER INSERT OR UPDATE OR DELETE ON referrals
+  FOR EACH ROW EXECUTE FUNCTION referrals_count_daily();
+
+-- The aggregates recounted from the rows, for the rows that exist when they are created (and for bulk loads that
+-- skip triggers).
+CREATE FUNCTION rebuild_dashboard_aggregates(p_org uuid) RETURNS void LANGUAGE sql AS $$
+  DELETE FROM dashboard_daily_events WHERE org_id = p_org;
+  DELETE FROM dashboard_daily_cohorts WHERE org_id = p_org;
+  INSERT INTO dashboard_daily_cohorts (org_id, day, mentor_id, referral_code_id, referrals, installed, account_created, first_login, confirmed)
+  SELECT org_id, (clicked_at AT TIME ZONE 'UTC')::date, mentor_id, referral_code_id, count(*),
+    count(*) FILTER (WHERE stage IN ('installed', 'account_created', 'first_login')),
+    count(*) FILTER (WHERE stage IN ('account_created', 'first_login')),
+    count(*) FILTER (WHERE stage = 'first_login'),
+    count(*) FILTER (WHERE status = 'confirmed')
+  FROM referrals WHERE org_id = p_org AND status IN ('pending', 'flagged', 'expired', 'confirmed', 'reversed') GROUP BY 1, 2, 3, 4;
+  INSERT INTO dashboard_daily_events (org_id, day, mentor_id, referral_code_id, channel, clicks, accounts, confirmed)
+  SELECT org_id, day, mentor_id, referral_code_id, channel, sum(clicks), sum(accounts), sum(confirmed) FROM (
+    SELECT org_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, mentor_id, referral_code_id, click_channel(device_metadata, is_implicit) AS channel,
+      count(*) AS clicks, 0 AS accounts, 0 AS confirmed
+    FROM click_events WHERE org_id = p_org AND NOT is_duplicate GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT org_id, (account_created_at AT TIME ZONE 'UTC')::date, mentor_id, referral_code_id, '', 0, count(*), 0
+    FROM referrals WHERE org_id = p_org AND account_created_at IS NOT NULL GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT org_id, (confirmed_at AT TIME ZONE 'UTC')::date, mentor_id, referral_code_id, referral_channel(id), 0, 0, count(*)
+    FROM referrals WHERE org_id = p_org AND status = 'confirmed' AND confirmed_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+  ) counted GROUP BY 1, 2, 3, 4, 5;
+$$;
+
+SELECT rebuild_dashboard_aggregates(id) FROM organisations;
+
+-- Down Migration
+
+DROP TRIGGER referrals_count_daily ON referrals;
+DROP TRIGGER click_events_count_daily ON click_events;
+DROP FUNCTION rebuild_dashboard_aggregates(uuid);
+DROP FUNCTION referrals_count_daily();
+DROP FUNCTION count_referral_daily(referrals, integer);
+DROP FUNCTION click_events_count_daily();
+DROP FUNCTION bump_daily_events(uuid, date, uuid, uuid, text, integer, integer, integer);
+DROP FUNCTION referral_channel(uuid);
+DROP FUNCTION click_channel(jsonb, boolean);
+DROP INDEX click_events_referral_time_idx;
+DROP INDEX referrals_org_attention_idx;
+DROP INDEX referrals_org_confirmed_idx;
+DROP TABLE dashboard_daily_cohorts;
+DROP TABLE dashboard_daily_events;
