@@ -114,6 +114,13 @@ test('stats, recruits, the coordinator aggregate and the dashboard carry exact f
     conversionRate: 0.5,
     medianTimeToConvertSeconds: expect.any(Number),
   });
+  const trend = await call(mentor1, `/api/v1/mentors/${mentor1.id}/trend?granularity=week`);
+  expect(trend.body.funnel).toEqual({ clicked: 2, installed: 1, account_created: 1, first_login: 0, confirmed: 1 });
+  const weekly = trend.body.timeSeries.reduce(
+    (sum: number[], period: { clicks: number; accountsCreated: number; confirmed: number }) => [sum[0] + period.clicks, sum[1] + period.accountsCreated, sum[2] + period.confirmed],
+    [0, 0, 0],
+  );
+  expect(weekly).toEqual([2, 1, 1]);
   const recruits = await call(mentor1, `/api/v1/mentors/${mentor1.id}/recruits`);
   expect(recruits.body.recruits).toEqual([
     { referralId: referralOf1, stage: 'account_created', status: 'confirmed', direct: false, shareChannel: 'whatsapp', clickedAt: expect.any(String), confirmedAt: expect.any(String) },
@@ -191,7 +198,7 @@ const roles: Record<Role, Person> = { peer_mentor: mentor1, coordinator: coordin
 
 // The expected status of every read endpoint x role x target, as DESIGN.md section 2 grants access.
 const matrix: Array<{ name: string; path: (who: Person, target: Target) => string; expected: Record<Role, Partial<Record<Target, number>>> }> = [
-  ...['/api/v1/referral-attributions/mentor/:m/counts', '/api/v1/referral-attributions/mentor/:m', '/api/v1/mentors/:m/stats', '/api/v1/mentors/:m/recruits', '/api/v1/mentors/:m/badges'].map((template) => ({
+  ...['/api/v1/referral-attributions/mentor/:m/counts', '/api/v1/referral-attributions/mentor/:m', '/api/v1/mentors/:m/stats', '/api/v1/mentors/:m/recruits', '/api/v1/mentors/:m/badges', '/api/v1/mentors/:m/trend'].map((template) => ({
     name: template,
     path: (who: Person, target: Target) => template.replace(':m', target === 'own' ? who.id : target === 'sameOrg' ? mentor2.id : mentorB.id),
     expected: {

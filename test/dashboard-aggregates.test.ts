@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { Pool } from 'pg';
 import { createPool } from '../src/db/pool';
+import { bucketBounds } from '../src/domain/conversion-time';
 import { aggregateRows, recounted } from './support/aggregates';
 import { FUNNEL_STAGES } from '../src/domain/funnel';
 import { ATTRIBUTION_STATUSES } from '../src/domain/funnel';
@@ -123,6 +124,10 @@ test('a recount of a known journey gives the figures by hand', async () => {
   expect(rows.cohorts).toEqual([
     { day: '2026-10-01', mentor_id: code.mentor, referral_code_id: code.id, referrals: 1, installed: 1, account_created: 1, first_login: 0, confirmed: 1 },
   ]);
+  expect(rows.conversions).toEqual([
+    // Three days from the first click to the confirmation: the 3-days-to-a-week range's first bucket.
+    { day: '2026-10-04', mentor_id: code.mentor, referral_code_id: code.id, bucket: 300, confirmed: 1 },
+  ]);
   expect(rows.events).toEqual([
     { day: '2026-10-01', mentor_id: code.mentor, referral_code_id: code.id, channel: 'whatsapp', clicks: 1, accounts: 0, confirmed: 0 },
     { day: '2026-10-02', mentor_id: code.mentor, referral_code_id: code.id, channel: 'sms', clicks: 1, accounts: 0, confirmed: 0 },
@@ -130,4 +135,19 @@ test('a recount of a known journey gives the figures by hand', async () => {
     // The confirmation counts under the channel of the referral's first click.
     { day: '2026-10-04', mentor_id: code.mentor, referral_code_id: code.id, channel: 'whatsapp', clicks: 0, accounts: 0, confirmed: 1 },
   ]);
+});
+
+test("a time to convert falls in the bucket whose bounds src/db/reads.ts reads, and the ranges' edges in the right range", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 0, max: 400 * 86_400_000 }).map((ms) => ms / 1000), async (seconds) => {
+      const { rows } = await pool.query<{ bucket: number }>('SELECT conversion_bucket($1) AS bucket', [seconds]);
+      const [low, high] = bucketBounds(rows[0].bucket);
+      // Within a rounding of the logarithms at a bucket's edge.
+      expect(seconds).toBeGreaterThanOrEqual(low * (1 - 1e-9));
+      expect(seconds).toBeLessThan(high * (1 + 1e-9));
+    }),
+    { numRuns: 300 },
+  );
+  const edges = await pool.query<{ bucket: number }>('SELECT conversion_bucket(s) AS bucket FROM unnest($1::float8[]) s', [[0, 3599.9, 3600, 86_400, 3 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400, -5]]);
+  expect(edges.rows.map((row) => row.bucket)).toEqual([0, 99, 100, 200, 300, 400, 500, 600, 0]);
 });

@@ -227,23 +227,7 @@
         { type: 'bar', data: { labels: stages.map((stage) => STAGE_NAMES[stage]), datasets: [{ label: 'Referrals', data: funnel, backgroundColor: COLOURS[0] }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } },
         table('Funnel', ['Stage', 'Referrals', 'Of those clicked'], stages.map((stage, index) => [STAGE_NAMES[stage], number.format(funnel[index]), percent.format(clicked ? funnel[index] / clicked : 0)])),
       ),
-      chart(
-        'Trend',
-        `per ${dashboard.granularity}: ${number.format(dashboard.timeSeries.reduce((sum, row) => sum + row.clicks, 0))} clicks, ${number.format(dashboard.timeSeries.reduce((sum, row) => sum + row.confirmed, 0))} confirmed`,
-        {
-          type: 'line',
-          data: {
-            labels: dashboard.timeSeries.map((row) => day.format(new Date(row.periodStart))),
-            datasets: [
-              { label: 'Clicks', data: dashboard.timeSeries.map((row) => row.clicks), borderColor: COLOURS[0], backgroundColor: COLOURS[0] },
-              { label: 'Accounts created', data: dashboard.timeSeries.map((row) => row.accountsCreated), borderColor: COLOURS[4], backgroundColor: COLOURS[4], borderDash: [6, 3] },
-              { label: 'Confirmed', data: dashboard.timeSeries.map((row) => row.confirmed), borderColor: COLOURS[2], backgroundColor: COLOURS[2], borderDash: [2, 2] },
-            ],
-          },
-          options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-        },
-        table(`Per ${dashboard.granularity}`, ['Starting', 'Clicks', 'Accounts created', 'Confirmed'], dashboard.timeSeries.map((row) => [day.format(new Date(row.periodStart)), row.clicks, row.accountsCreated, row.confirmed])),
-      ),
+      trendChart('Trend', dashboard),
       chart(
         'Time to convert',
         `from the click to the confirmed membership, median ${duration(dashboard.medianTimeToConvertSeconds)}`,
@@ -311,6 +295,26 @@
     say(`Showing ${range}.`);
   }
 
+  /** Clicks, accounts and confirmations per period, as the API's series gives them. */
+  function trendChart(title, trend) {
+    const total = (field) => number.format(trend.timeSeries.reduce((sum, row) => sum + row[field], 0));
+    const starts = trend.timeSeries.map((row) => day.format(new Date(row.periodStart)));
+    const line = (label, field, colour, dash) => ({ label, data: trend.timeSeries.map((row) => row[field]), borderColor: colour, backgroundColor: colour, borderDash: dash });
+    return chart(
+      title,
+      `per ${trend.granularity}: ${total('clicks')} clicks, ${total('accountsCreated')} accounts created, ${total('confirmed')} confirmed`,
+      {
+        type: 'line',
+        data: {
+          labels: starts,
+          datasets: [line('Clicks', 'clicks', COLOURS[0], []), line('Accounts created', 'accountsCreated', COLOURS[4], [6, 3]), line('Confirmed', 'confirmed', COLOURS[2], [2, 2])],
+        },
+        options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+      },
+      table(`Per ${trend.granularity}`, ['Starting', 'Clicks', 'Accounts created', 'Confirmed'], trend.timeSeries.map((row, index) => [starts[index], row.clicks, row.accountsCreated, row.confirmed])),
+    );
+  }
+
   function bucketName(bucket) {
     if (bucket.toSeconds === null) return `over ${duration(bucket.fromSeconds)}`;
     return `${bucket.fromSeconds === 0 ? 'under' : `${duration(bucket.fromSeconds)} to`} ${duration(bucket.toSeconds)}`;
@@ -318,8 +322,9 @@
 
   async function mentorView(me) {
     say('Loading your figures…');
-    const [stats, recruits, badges, { items: codes }] = await Promise.all([
+    const [stats, trend, recruits, badges, { items: codes }] = await Promise.all([
       api(`/api/v1/mentors/${me.userId}/stats`),
+      api(`/api/v1/mentors/${me.userId}/trend`),
       api(`/api/v1/mentors/${me.userId}/recruits`),
       api(`/api/v1/mentors/${me.userId}/badges`),
       api('/api/v1/referral-codes'),
@@ -364,6 +369,7 @@
         { type: 'bar', data: { labels: names, datasets: [{ label: 'People', data: funnel, backgroundColor: COLOURS[0] }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } },
         table('Your funnel', ['Stage', 'People'], names.map((name, index) => [name, number.format(funnel[index])])),
       ),
+      trendChart('Your last 30 days', trend),
       el('section', { 'aria-labelledby': 'links-title' }, el('h3', { id: 'links-title' }, 'Your invite links'), create, codesTable(codes, { canRevoke: true, revoke })),
       el(
         'section',

@@ -5,7 +5,7 @@ import { codeParams, createCodeBody, listCodesQuery, qrQuery } from './routes/co
 import { landingParams } from './routes/landing';
 import {
   coordinatorParams,
-  dashboardQuery,
+  dashboardQuery, mentorTrendQuery,
   listReferralsQuery,
   mentorParams,
   mentorReferralsQuery,
@@ -51,6 +51,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'delete', path: '/api/v1/referral-attributions/:id', summary: 'Erase the referred person\'s personal data (org_admin); counts stay', security: 'memberJwt', params: referralParams, success: 204 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/stats', summary: 'Funnel per stage, conversion, median time to convert', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/recruits', summary: 'RecruitProfiles of a mentor (no contact data)', security: 'memberJwt', params: mentorParams, success: 200 },
+  { method: 'get', path: '/api/v1/mentors/:mentorId/trend', summary: "A mentor's funnel (referrals first clicked in the period) and clicks, accounts and confirmations per day, week or month (whole days, UTC; the last 30 by default)", security: 'memberJwt', params: mentorParams, query: mentorTrendQuery, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/badges', summary: 'Badges awarded to a mentor, the latest first', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/me', summary: 'Who the caller is: user, organisation, role, names', security: 'memberJwt', success: 200 },
   { method: 'get', path: '/api/v1/coordinators/:coordinatorId/aggregate', summary: 'MentorPerformanceSummary of each assigned mentor', security: 'memberJwt', params: coordinatorParams, success: 200 },

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { conversionTimes } from '../domain/conversion-time';
 import { conversionRate, FUNNEL_STAGES } from '../domain/funnel';
 import { FUNNEL_STATUSES, RECRUITED_STATUSES } from '../domain/journey';
 import type { RawCounts } from '../services/counts-service';
@@ -208,8 +209,6 @@ export interface DashboardQuery {
   granularity: 'day' | 'week' | 'month';
 }
 
-/** The lower bounds of the time-to-convert distribution's buckets: an hour, a day, 3 days, a week, 2 weeks, 30 days. */
-export const TIME_TO_CONVERT_BOUNDS = [0, 3600, 86_400, 3 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400];
 /** How many referrals awaiting review, and how many stuck ones, the dashboard lists (the oldest first). */
 const ATTENTION_LISTED = 50;
 
@@ -239,32 +238,62 @@ const dayStart = (time: string) => Math.floor(Date.parse(time) / DAY_MS) * DAY_M
 const dayEnd = (time: string) => Math.ceil(Date.parse(time) / DAY_MS) * DAY_MS;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** The org's recruitment over whole days, from the daily aggregates (and the few rows that wait for someone). */
-export async function recruitmentDashboard(client: PoolClient, orgId: string, query: DashboardQuery) {
+/** Whole days of an organisation (or of one of its mentors): `[org, first day, day after the last, mentor or null]`. */
+type Days = [string, string, string, string | null];
+
+function daysOf(orgId: string, query: DashboardQuery, mentorId: string | null = null) {
   const from = dayStart(query.from);
   const to = Math.max(dayEnd(query.to), from + DAY_MS);
-  const days = [orgId, dayOf(from), dayOf(to)];
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), days: [orgId, dayOf(from), dayOf(to), mentorId] as Days };
+}
+
+const IN_DAYS = 'org_id = $1 AND day >= $2::date AND day < $3::date AND ($4::uuid IS NULL OR mentor_id = $4::uuid)';
+
+/** The funnel of the referrals first clicked in the days, as far as each has come. */
+async function cohortFunnel(client: PoolClient, days: Days) {
+  const result = await client.query(
+    `SELECT coalesce(sum(referrals), 0)::int AS clicked, coalesce(sum(installed), 0)::int AS installed,
+       coalesce(sum(account_created), 0)::int AS account_created, coalesce(sum(first_login), 0)::int AS first_login,
+       coalesce(sum(confirmed), 0)::int AS confirmed
+     FROM dashboard_daily_cohorts WHERE ${IN_DAYS}`,
+    days,
+  );
+  const row = result.rows[0];
+  return { clicked: row.clicked, installed: row.installed, account_created: row.account_created, first_login: row.first_login, confirmed: row.confirmed };
+}
+
+/** Clicks, accounts created and confirmations per period of the days, every period listed. */
+async function periodSeries(client: PoolClient, days: Days, granularity: DashboardQuery['granularity']) {
+  const result = await client.query(
+    `WITH periods AS (
+       SELECT generate_series(date_trunc($5, $2::date::timestamp), ($3::date - 1)::timestamp, ('1 ' || $5)::interval) AS period
+     ),
+     counted AS (
+       SELECT date_trunc($5, day::timestamp) AS period, sum(clicks)::int AS clicks, sum(accounts)::int AS accounts, sum(confirmed)::int AS confirmed
+       FROM dashboard_daily_events WHERE ${IN_DAYS} GROUP BY 1
+     )
+     SELECT p.period AT TIME ZONE 'UTC' AS period, coalesce(c.clicks, 0) AS clicks, coalesce(c.accounts, 0) AS accounts, coalesce(c.confirmed, 0) AS confirmed
+     FROM periods p LEFT JOIN counted c ON c.period = p.period ORDER BY p.period`,
+    [...days, granularity],
+  );
+  return result.rows.map((row) => ({ periodStart: iso(row.period), clicks: row.clicks, accountsCreated: row.accounts, confirmed: row.confirmed }));
+}
+
+/** A mentor's funnel and trend over whole days, from the daily aggregates. */
+export async function mentorTrend(client: PoolClient, orgId: string, mentorId: string, query: DashboardQuery) {
+  const { from, to, days } = daysOf(orgId, query, mentorId);
+  const [funnel, timeSeries] = await Promise.all([cohortFunnel(client, days), periodSeries(client, days, query.granularity)]);
+  return { mentorId, from, to, granularity: query.granularity, funnel, timeSeries };
+}
+
+/** The org's recruitment over whole days, from the daily aggregates (and the few rows that wait for someone). */
+export async function recruitmentDashboard(client: PoolClient, orgId: string, query: DashboardQuery) {
+  const { from, to, days } = daysOf(orgId, query);
+  const orgDays = days.slice(0, 3);
   const now = new Date();
   const [funnel, series, topMentors, channels, campaigns, conversions, flagged, stuck] = await Promise.all([
-    client.query(
-      `SELECT coalesce(sum(referrals), 0)::int AS clicked, coalesce(sum(installed), 0)::int AS installed,
-         coalesce(sum(account_created), 0)::int AS account_created, coalesce(sum(first_login), 0)::int AS first_login,
-         coalesce(sum(confirmed), 0)::int AS confirmed
-       FROM dashboard_daily_cohorts WHERE org_id = $1 AND day >= $2::date AND day < $3::date`,
-      days,
-    ),
-    client.query(
-      `WITH periods AS (
-         SELECT generate_series(date_trunc($4, $2::date::timestamp), ($3::date - 1)::timestamp, ('1 ' || $4)::interval) AS period
-       ),
-       counted AS (
-         SELECT date_trunc($4, day::timestamp) AS period, sum(clicks)::int AS clicks, sum(accounts)::int AS accounts, sum(confirmed)::int AS confirmed
-         FROM dashboard_daily_events WHERE org_id = $1 AND day >= $2::date AND day < $3::date GROUP BY 1
-       )
-       SELECT p.period AT TIME ZONE 'UTC' AS period, coalesce(c.clicks, 0) AS clicks, coalesce(c.accounts, 0) AS accounts, coalesce(c.confirmed, 0) AS confirmed
-       FROM periods p LEFT JOIN counted c ON c.period = p.period ORDER BY p.period`,
-      [...days, query.granularity],
-    ),
+    cohortFunnel(client, days),
+    periodSeries(client, days, query.granularity),
     client.query(
       // Ranked by confirmations in the period; conversion is the share of the mentor's referrals clicked in it that are confirmed.
       `WITH cohort AS (
@@ -281,55 +310,40 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
        LEFT JOIN cohort c ON c.mentor_id = m.mentor_id
        LEFT JOIN confirmations f ON f.mentor_id = m.mentor_id
        ORDER BY confirmed DESC, referrals DESC, m.mentor_id LIMIT 10`,
-      days,
+      orgDays,
     ),
     client.query(
       `SELECT channel, sum(clicks)::int AS clicks, sum(confirmed)::int AS confirmed FROM dashboard_daily_events
        WHERE org_id = $1 AND day >= $2::date AND day < $3::date AND channel <> ''
        GROUP BY channel HAVING sum(clicks) > 0 OR sum(confirmed) > 0 ORDER BY clicks DESC, channel`,
-      days,
+      orgDays,
     ),
     client.query(
       `SELECT k.campaign, sum(d.referrals)::int AS referrals, sum(d.confirmed)::int AS confirmed
        FROM dashboard_daily_cohorts d JOIN referral_codes k ON k.id = d.referral_code_id
        WHERE d.org_id = $1 AND d.day >= $2::date AND d.day < $3::date
        GROUP BY 1 HAVING sum(d.referrals) > 0 ORDER BY referrals DESC, k.campaign NULLS LAST`,
-      days,
+      orgDays,
     ),
-    client.query(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median_seconds,
-         array_agg(bucket) AS buckets
-       FROM (SELECT extract(epoch FROM confirmed_at - clicked_at) AS seconds,
-               width_bucket(extract(epoch FROM confirmed_at - clicked_at), $4::float8[]) AS bucket
-             FROM referrals WHERE org_id = $1 AND status = 'confirmed' AND confirmed_at >= $2::date AND confirmed_at < $3::date) converted`,
-      [...days, TIME_TO_CONVERT_BOUNDS.slice(1)],
+    client.query<{ bucket: number; confirmed: number }>(
+      `SELECT bucket, sum(confirmed)::int AS confirmed FROM dashboard_daily_conversions
+       WHERE org_id = $1 AND day >= $2::date AND day < $3::date GROUP BY bucket`,
+      orgDays,
     ),
     attentionList(client, orgId, "r.status = 'flagged'", 'r.clicked_at'),
     attentionList(client, orgId, "r.status = 'pending' AND r.stuck", 'coalesce(r.account_created_at, r.clicked_at)'),
   ]);
-  const stages = funnel.rows[0];
-  const convertedIn = new Map<number, number>();
-  for (const bucket of (conversions.rows[0].buckets ?? []) as number[]) convertedIn.set(bucket, (convertedIn.get(bucket) ?? 0) + 1);
-  const median = conversions.rows[0].median_seconds;
+  const times = conversionTimes(conversions.rows);
   const waitingSince = (row: AttentionRow) => row.account_created_at ?? row.clicked_at;
   return {
     orgId,
-    from: new Date(from).toISOString(),
-    to: new Date(to).toISOString(),
+    from,
+    to,
     granularity: query.granularity,
-    funnel: { clicked: stages.clicked, installed: stages.installed, account_created: stages.account_created, first_login: stages.first_login, confirmed: stages.confirmed },
-    medianTimeToConvertSeconds: median === null ? null : Math.round(Number(median)),
-    timeToConvert: TIME_TO_CONVERT_BOUNDS.map((fromSeconds, index) => ({
-      fromSeconds,
-      toSeconds: TIME_TO_CONVERT_BOUNDS[index + 1] ?? null,
-      confirmed: convertedIn.get(index) ?? 0,
-    })),
-    timeSeries: series.rows.map((row) => ({
-      periodStart: iso(row.period),
-      clicks: row.clicks,
-      accountsCreated: row.accounts,
-      confirmed: row.confirmed,
-    })),
+    funnel,
+    medianTimeToConvertSeconds: times.medianSeconds,
+    timeToConvert: times.ranges,
+    timeSeries: series,
     topMentors: topMentors.rows.map((row) => ({
       mentorId: row.mentor_id,
       displayName: row.display_name,

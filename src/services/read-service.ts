@@ -7,6 +7,7 @@ import {
   mentorBadges,
   mentorRecruits,
   mentorStats,
+  mentorTrend,
   platformTotals,
   recruitmentDashboard,
   referralDetail,
@@ -84,6 +85,12 @@ export function createReadService(deps: { pool: Pool }) {
       scoped(caller, async (client) => {
         await readableMentor(client, caller, mentorId);
         return mentorStats(client, mentorId);
+      }),
+
+    mentorTrend: (caller: Caller, mentorId: string, query: DashboardQuery) =>
+      scoped(caller, async (client) => {
+        await readableMentor(client, caller, mentorId);
+        return mentorTrend(client, caller.orgId, mentorId, query);
       }),
 
     mentorRecruits: (caller: Caller, mentorId: string) =>

@@ -45,24 +45,29 @@ const dayOrTime = (end: boolean) =>
     value.length === 10 ? new Date(Date.parse(`${value}T00:00:00Z`) + (end ? DAY_MS : 0)).toISOString() : value,
   );
 
-/** The dashboard's period: `from` and `to` optional, the last 30 days by default; counted in whole days. */
-export const dashboardQuery = z
-  .strictObject({
-    from: dayOrTime(false).optional(),
-    to: dayOrTime(true).optional(),
-    granularity: z.enum(['day', 'week', 'month']).default('day'),
-    format: z.enum(['json', 'csv']).default('json'),
-  })
-  .transform((query) => {
-    // The dashboard counts whole days (UTC): by default the 30 ending with today.
-    const to = query.to ?? new Date(Math.ceil((Date.now() + 1) / DAY_MS) * DAY_MS).toISOString();
-    return { ...query, to, from: query.from ?? new Date(Date.parse(to) - DEFAULT_DASHBOARD_DAYS * DAY_MS).toISOString() };
-  })
-  .refine((query) => Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] })
-  .refine((query) => (Date.parse(query.to) - Date.parse(query.from)) / PERIOD_MS[query.granularity] <= MAX_DASHBOARD_PERIODS, {
-    message: `at most ${MAX_DASHBOARD_PERIODS} periods per request`,
-    path: ['granularity'],
-  });
+/** A period of whole days (UTC): `from` and `to` optional, by default the 30 days ending with today. */
+const period = z.strictObject({
+  from: dayOrTime(false).optional(),
+  to: dayOrTime(true).optional(),
+  granularity: z.enum(['day', 'week', 'month']).default('day'),
+});
+
+function withDefaultPeriod<T extends z.output<typeof period>>(query: T) {
+  const to = query.to ?? new Date(Math.ceil((Date.now() + 1) / DAY_MS) * DAY_MS).toISOString();
+  return { ...query, to, from: query.from ?? new Date(Date.parse(to) - DEFAULT_DASHBOARD_DAYS * DAY_MS).toISOString() };
+}
+
+type Period = { from: string; to: string; granularity: keyof typeof PERIOD_MS };
+const periodChecked = <T extends Period>(schema: z.ZodType<T, unknown>) =>
+  schema
+    .refine((query) => Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] })
+    .refine((query) => (Date.parse(query.to) - Date.parse(query.from)) / PERIOD_MS[query.granularity] <= MAX_DASHBOARD_PERIODS, {
+      message: `at most ${MAX_DASHBOARD_PERIODS} periods per request`,
+      path: ['granularity'],
+    });
+
+export const dashboardQuery = periodChecked(period.extend({ format: z.enum(['json', 'csv']).default('json') }).transform(withDefaultPeriod));
+export const mentorTrendQuery = periodChecked(period.transform(withDefaultPeriod));
 
 export interface ReadRouteDependencies {
   authenticate: Authenticate;
@@ -103,6 +108,12 @@ export function readRoutes(deps: ReadRouteDependencies): Router {
     const caller = await deps.authenticate(req);
     const { mentorId } = mentorParams.parse(req.params);
     res.json(await deps.reads.mentorStats(caller, mentorId));
+  });
+
+  router.get('/api/v1/mentors/:mentorId/trend', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { mentorId } = mentorParams.parse(req.params);
+    res.json(await deps.reads.mentorTrend(caller, mentorId, mentorTrendQuery.parse(req.query)));
   });
 
   router.get('/api/v1/mentors/:mentorId/recruits', async (req, res) => {
