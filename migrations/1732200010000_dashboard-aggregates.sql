@@ -125,46 +125,62 @@ $$;
 CREATE TRIGGER click_events_count_daily AFTER INSERT OR DELETE ON click_events
   FOR EACH ROW EXECUTE FUNCTION click_events_count_daily();
 
--- A referral row's share of the aggregates, added (sign 1) or taken back (sign -1).
-CREATE FUNCTION count_referral_daily(r referrals, sign integer) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-  reached integer := array_position(ARRAY['clicked', 'installed', 'account_created', 'first_login'], r.stage);
-BEGIN
-  IF r.status IN ('pending', 'flagged', 'expired', 'confirmed', 'reversed') THEN
-    INSERT INTO dashboard_daily_cohorts AS d (org_id, day, mentor_id, referral_code_id, referrals, installed, account_created, first_login, confirmed)
-    VALUES (r.org_id, (r.clicked_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, sign,
-      CASE WHEN reached >= 2 THEN sign ELSE 0 END, CASE WHEN reached >= 3 THEN sign ELSE 0 END,
-      CASE WHEN reached >= 4 THEN sign ELSE 0 END, CASE WHEN r.status = 'confirmed' THEN sign ELSE 0 END)
-    ON CONFLICT (org_id, day, mentor_id, referral_code_id) DO UPDATE
-    SET referrals = d.referrals + EXCLUDED.referrals, installed = d.installed + EXCLUDED.installed,
-      account_created = d.account_created + EXCLUDED.account_created, first_login = d.first_login + EXCLUDED.first_login,
-      confirmed = d.confirmed + EXCLUDED.confirmed;
-  END IF;
-  IF r.account_created_at IS NOT NULL THEN
-    PERFORM bump_daily_events(r.org_id, (r.account_created_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, '', 0, sign, 0);
-  END IF;
-  IF r.status = 'confirmed' AND r.confirmed_at IS NOT NULL THEN
-    PERFORM bump_daily_events(r.org_id, (r.confirmed_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, referral_channel(r.id), 0, 0, sign);
-    INSERT INTO dashboard_daily_conversions AS d (org_id, day, mentor_id, referral_code_id, bucket, confirmed)
-    VALUES (r.org_id, (r.confirmed_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id,
-      conversion_bucket(extract(epoch FROM r.confirmed_at - r.clicked_at)), sign)
-    ON CONFLICT (org_id, day, mentor_id, referral_code_id, bucket) DO UPDATE SET confirmed = d.confirmed + EXCLUDED.confirmed;
-  END IF;
-END
+-- A referral's share of its cohort day: referrals, installed, account created, first login, confirmed.
+CREATE FUNCTION referral_cohort_share(r referrals) RETURNS integer[] LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN r.status IN ('pending', 'flagged', 'expired', 'confirmed', 'reversed') THEN ARRAY[
+      1,
+      (r.stage IN ('installed', 'account_created', 'first_login'))::integer,
+      (r.stage IN ('account_created', 'first_login'))::integer,
+      (r.stage = 'first_login')::integer,
+      (r.status = 'confirmed')::integer]
+    ELSE ARRAY[0, 0, 0, 0, 0] END
 $$;
 
+CREATE FUNCTION bump_cohort(r referrals, d integer[]) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO dashboard_daily_cohorts AS c (org_id, day, mentor_id, referral_code_id, referrals, installed, account_created, first_login, confirmed)
+  SELECT r.org_id, (r.clicked_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, d[1], d[2], d[3], d[4], d[5]
+  WHERE d <> ARRAY[0, 0, 0, 0, 0]
+  ON CONFLICT (org_id, day, mentor_id, referral_code_id) DO UPDATE
+  SET referrals = c.referrals + EXCLUDED.referrals, installed = c.installed + EXCLUDED.installed,
+    account_created = c.account_created + EXCLUDED.account_created, first_login = c.first_login + EXCLUDED.first_login,
+    confirmed = c.confirmed + EXCLUDED.confirmed
+$$;
+
+-- A confirmation counted (sign 1) or taken back (-1): on its day, under its channel, in its time-to-convert bucket.
+CREATE FUNCTION count_confirmation(r referrals, sign integer) RETURNS void LANGUAGE sql AS $$
+  SELECT bump_daily_events(r.org_id, (r.confirmed_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id, referral_channel(r.id), 0, 0, sign);
+  INSERT INTO dashboard_daily_conversions AS d (org_id, day, mentor_id, referral_code_id, bucket, confirmed)
+  VALUES (r.org_id, (r.confirmed_at AT TIME ZONE 'UTC')::date, r.mentor_id, r.referral_code_id,
+    conversion_bucket(extract(epoch FROM r.confirmed_at - r.clicked_at)), sign)
+  ON CONFLICT (org_id, day, mentor_id, referral_code_id, bucket) DO UPDATE SET confirmed = d.confirmed + EXCLUDED.confirmed;
+$$;
+
+-- Each write adds its row's share and takes back the old row's, touching only the aggregate rows whose share moved.
 CREATE FUNCTION referrals_count_daily() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  zero constant integer[] := ARRAY[0, 0, 0, 0, 0];
+  was_share integer[] := CASE WHEN TG_OP = 'INSERT' THEN zero ELSE referral_cohort_share(OLD) END;
+  is_share integer[] := CASE WHEN TG_OP = 'DELETE' THEN zero ELSE referral_cohort_share(NEW) END;
+  moved boolean := TG_OP = 'UPDATE' AND (OLD.org_id, OLD.mentor_id, OLD.referral_code_id, OLD.clicked_at)
+    IS DISTINCT FROM (NEW.org_id, NEW.mentor_id, NEW.referral_code_id, NEW.clicked_at);
+  was_account boolean := TG_OP <> 'INSERT' AND OLD.account_created_at IS NOT NULL;
+  is_account boolean := TG_OP <> 'DELETE' AND NEW.account_created_at IS NOT NULL;
+  was_confirmed boolean := TG_OP <> 'INSERT' AND OLD.status = 'confirmed' AND OLD.confirmed_at IS NOT NULL;
+  is_confirmed boolean := TG_OP <> 'DELETE' AND NEW.status = 'confirmed' AND NEW.confirmed_at IS NOT NULL;
 BEGIN
-  -- Most writes (a click more, a flag) move nothing counted: they cost a comparison, no write.
-  IF TG_OP = 'UPDATE' AND (OLD.stage, OLD.status, OLD.clicked_at, OLD.account_created_at, OLD.confirmed_at, OLD.mentor_id, OLD.referral_code_id)
-      IS NOT DISTINCT FROM (NEW.stage, NEW.status, NEW.clicked_at, NEW.account_created_at, NEW.confirmed_at, NEW.mentor_id, NEW.referral_code_id) THEN
-    RETURN NULL;
+  IF TG_OP = 'UPDATE' AND NOT moved THEN
+    PERFORM bump_cohort(NEW, ARRAY[is_share[1] - was_share[1], is_share[2] - was_share[2], is_share[3] - was_share[3], is_share[4] - was_share[4], is_share[5] - was_share[5]]);
+  ELSE
+    IF TG_OP <> 'INSERT' THEN PERFORM bump_cohort(OLD, ARRAY[-was_share[1], -was_share[2], -was_share[3], -was_share[4], -was_share[5]]); END IF;
+    IF TG_OP <> 'DELETE' THEN PERFORM bump_cohort(NEW, is_share); END IF;
   END IF;
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    PERFORM count_referral_daily(OLD, -1);
+  IF moved OR TG_OP <> 'UPDATE' OR OLD.account_created_at IS DISTINCT FROM NEW.account_created_at THEN
+    IF was_account THEN PERFORM bump_daily_events(OLD.org_id, (OLD.account_created_at AT TIME ZONE 'UTC')::date, OLD.mentor_id, OLD.referral_code_id, '', 0, -1, 0); END IF;
+    IF is_account THEN PERFORM bump_daily_events(NEW.org_id, (NEW.account_created_at AT TIME ZONE 'UTC')::date, NEW.mentor_id, NEW.referral_code_id, '', 0, 1, 0); END IF;
   END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    PERFORM count_referral_daily(NEW, 1);
+  IF moved OR TG_OP <> 'UPDATE' OR was_confirmed <> is_confirmed OR (is_confirmed AND OLD.confirmed_at IS DISTINCT FROM NEW.confirmed_at) THEN
+    IF was_confirmed THEN PERFORM count_confirmation(OLD, -1); END IF;
+    IF is_confirmed THEN PERFORM count_confirmation(NEW, 1); END IF;
   END IF;
   RETURN NULL;
 END
@@ -211,7 +227,9 @@ DROP TRIGGER referrals_count_daily ON referrals;
 DROP TRIGGER click_events_count_daily ON click_events;
 DROP FUNCTION rebuild_dashboard_aggregates(uuid);
 DROP FUNCTION referrals_count_daily();
-DROP FUNCTION count_referral_daily(referrals, integer);
+DROP FUNCTION count_confirmation(referrals, integer);
+DROP FUNCTION bump_cohort(referrals, integer[]);
+DROP FUNCTION referral_cohort_share(referrals);
 DROP FUNCTION click_events_count_daily();
 DROP FUNCTION bump_daily_events(uuid, date, uuid, uuid, text, integer, integer, integer);
 DROP FUNCTION conversion_bucket(float8);

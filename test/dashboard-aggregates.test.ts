@@ -25,6 +25,7 @@ type Write =
   | { type: 'click'; referral: number; dayOffset: number; hour: number; channel: string | null; duplicate: boolean }
   | { type: 'advance'; referral: number; stage: number; status: string; accountDay: number | null; confirmedDay: number | null }
   | { type: 'deleteClick'; nth: number }
+  | { type: 'firstClickAt'; referral: number; dayOffset: number }
   | { type: 'deleteReferral'; referral: number };
 
 const writes = fc.array(
@@ -46,6 +47,8 @@ const writes = fc.array(
       confirmedDay: fc.option(fc.nat(15)),
     }),
     fc.record({ type: fc.constant('deleteClick' as const), nth: fc.nat(20) }),
+    // An earlier click delivered late moves the referral's first click, and its cohort day.
+    fc.record({ type: fc.constant('firstClickAt' as const), referral: fc.nat(5), dayOffset: fc.nat(9) }),
     fc.record({ type: fc.constant('deleteReferral' as const), referral: fc.nat(5) }),
   ),
   { maxLength: 40 },
@@ -91,6 +94,8 @@ async function apply(orgId: string, codes: Array<{ id: string; mentor: string }>
        WHERE id = $1`,
       [referralId, FUNNEL_STAGES[write.stage], write.status, write.accountDay, write.confirmedDay],
     );
+  } else if (write.type === 'firstClickAt' && exists) {
+    await pool.query('UPDATE referrals SET clicked_at = $2 WHERE id = $1', [referralId, new Date(BASE + write.dayOffset * DAY_MS)]);
   } else if (write.type === 'deleteClick') {
     await pool.query('DELETE FROM click_events WHERE id = (SELECT id FROM click_events WHERE org_id = $1 ORDER BY id OFFSET $2 LIMIT 1)', [orgId, write.nth]);
   } else if (write.type === 'deleteReferral' && exists) {

@@ -1,12 +1,14 @@
 /// <reference lib="dom" />
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { signPayload } from '../src/api/webhook-signature';
 import type { Role } from '../src/domain/access';
 import { DEMO_ADMIN, DEMO_ORG, DEMO_SIGN_IN_PATH } from '../src/domain/demo';
+import { launchChromium } from './support/browser';
 import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -14,7 +16,6 @@ import { eventually, openHarness, type Harness } from './support/harness';
 const JWT_SECRET = 'dashboard-test-jwt-secret-0123456789abcdef';
 const WEBHOOK_SECRET = 'dashboard-test-webhook-secret';
 const SCREENSHOTS = path.resolve(__dirname, '../test-results');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let harness: Harness;
 let api: ListeningApi;
@@ -72,6 +73,19 @@ async function journey(code: string, confirm: boolean): Promise<string> {
   return click.body.referralId;
 }
 
+/** A POST with headers fetch will not send (Host), as a proxy passes them on. */
+function rawPost(route: string, headers: Record<string, string>, body: unknown): Promise<number> {
+  const raw = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const sent = request(`${api.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw), ...headers } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    sent.on('error', reject);
+    sent.end(raw);
+  });
+}
+
 const referralStatus = async (id: string) => (await harness.pool.query<{ status: string }>('SELECT status FROM referrals WHERE id = $1', [id])).rows[0]?.status;
 
 async function openDashboard(who: typeof admin, width: number): Promise<Page> {
@@ -116,9 +130,7 @@ beforeAll(async () => {
   await eventually(async () => ((await Promise.all(viralClicks.map(referralStatus))).filter((status) => status !== undefined).length === 5 ? true : undefined));
   flagged = (await Promise.all(viralClicks.map(async (id) => ((await referralStatus(id)) === 'flagged' ? id : undefined)))).filter((id): id is string => id !== undefined);
   expect(flagged.length).toBe(2);
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) throw new Error(`No Chromium at ${executablePath}: apt-get install -y chromium, or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -223,6 +235,10 @@ test('a session changes nothing from another site, and signing out ends it', asy
   });
   expect(fromElsewhere.status).toBe(403);
   expect((await call(undefined, '/api/v1/me', { headers: { cookie } })).status).toBe(200);
+  // Behind a proxy that passes on another Host, the service's own address (PUBLIC_BASE_URL) is its origin.
+  const viaProxy = (origin: string) => rawPost('/api/v1/referral-codes', { cookie, origin, host: 'api.internal:8080' }, { mentorId: maria.id });
+  expect(await viaProxy('http://localhost:3000')).toBe(201);
+  expect(await viaProxy('http://api.internal.example')).toBe(403);
   await page.click('text=Sign out');
   await page.waitForSelector('#sign-in:not([hidden])');
   expect(await page.locator('#status').innerText()).toBe('You are not signed in.');

@@ -1,14 +1,13 @@
 /// <reference lib="dom" />
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './support/browser';
 import { freePort, listenApp, type ListeningApi } from './support/api';
 import { openHarness, type Harness } from './support/harness';
 
 // The dashboard's sign-in against a real OpenID provider (oidc-provider) in a real browser.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const CLIENT_ID = 'referral-dashboard';
 const CLIENT_SECRET = 'oidc-test-client-secret-0123456789';
 
@@ -59,9 +58,7 @@ beforeAll(async () => {
   issuer = `http://127.0.0.1:${providerPort}`;
   provider = await startProvider(providerPort, `${base}/dashboard/callback`);
   api = await listenApp({ pool: harness.pool, temporal: harness.client, config: appConfig(issuer, base) }, appPort);
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) throw new Error(`No Chromium at ${executablePath}: apt-get install -y chromium, or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

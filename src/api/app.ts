@@ -100,6 +100,7 @@ export function createApp(deps: AppDependencies): express.Express {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
     sessionHours: config.SESSION_HOURS,
+    publicBaseUrl,
   });
   const rateLimit = createPublicRateLimit(deps.pool, {
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,

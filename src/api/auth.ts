@@ -37,6 +37,8 @@ export interface AuthenticatorOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** The service's own address (PUBLIC_BASE_URL), whose pages may make changes with a session. */
+  publicBaseUrl?: string;
   /** How long a dashboard session lasts (12 hours). */
   sessionHours?: number;
   clock?: () => Date;
@@ -54,12 +56,15 @@ export const SESSION_COOKIE = 'dashboard_session';
 
 const sessionIdHash = (sessionId: string) => createHash('sha256').update(sessionId).digest('base64url');
 
-/** A cookie goes with any request to the service, so a change made with one must come from the service's own pages. */
-function sameOrigin(req: Request): boolean {
+/**
+ * A cookie goes with any request to the service, so a change made with one must come from the service's own pages:
+ * the host the request came to, or PUBLIC_BASE_URL's (a proxy may pass on another Host).
+ */
+function sameOrigin(req: Request, publicOrigin: string | undefined): boolean {
   const origin = req.get('origin');
   if (!origin) return req.get('sec-fetch-site') === 'same-origin';
   try {
-    return new URL(origin).host === req.get('host');
+    return origin === publicOrigin || new URL(origin).host === req.get('host');
   } catch {
     // not a URL: not our origin
     return false;
@@ -75,6 +80,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const orgs = createOrgStore(options.pool);
   const sessions = createSessionStore(options.pool);
   const now = options.clock ?? (() => new Date());
+  const publicOrigin = options.publicBaseUrl ? new URL(options.publicBaseUrl).origin : undefined;
   // Users seen recently need no upsert; a role change in the token still upserts at once.
   const known = new Map<string, number>();
   const KNOWN_FOR_MS = 5 * 60_000;
@@ -128,7 +134,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     if (typeof sessionId !== 'string' || sessionId.length === 0) throw new UnauthorizedError('Sign in, or send a bearer token');
     const caller = await sessions.find(sessionIdHash(sessionId), now());
     if (!caller) throw new UnauthorizedError('Your session has ended: sign in again');
-    if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) throw new ForbiddenError('A change made with a session must come from this service\'s own pages');
+    if (!SAFE_METHODS.has(req.method) && !sameOrigin(req, publicOrigin)) throw new ForbiddenError('A change made with a session must come from this service\'s own pages');
     return caller;
   }
 

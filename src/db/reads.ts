@@ -11,6 +11,13 @@ import { sqlList } from './transaction';
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
+/** The reads one after another: they share the scoped connection, which takes one query at a time. */
+async function inTurn<T extends readonly (() => Promise<unknown>)[]>(...reads: T): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const results: unknown[] = [];
+  for (const read of reads) results.push(await read());
+  return results as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
+}
+
 export async function mentorCounts(client: PoolClient, mentorId: string): Promise<RawCounts> {
   const result = await client.query('SELECT * FROM get_attribution_counts($1)', [mentorId]);
   const row = result.rows[0];
@@ -129,10 +136,10 @@ function funnelOf(row: FunnelRow) {
 }
 
 export async function mentorStats(client: PoolClient, mentorId: string) {
-  const [funnel, counts] = await Promise.all([
-    client.query(`SELECT ${FUNNEL_COUNTS_SQL} FROM referrals WHERE mentor_id = $1 AND status IN (${sqlList(FUNNEL_STATUSES)})`, [mentorId]),
-    mentorCounts(client, mentorId),
-  ]);
+  const [funnel, counts] = await inTurn(
+    () => client.query(`SELECT ${FUNNEL_COUNTS_SQL} FROM referrals WHERE mentor_id = $1 AND status IN (${sqlList(FUNNEL_STATUSES)})`, [mentorId]),
+    () => mentorCounts(client, mentorId),
+  );
   const { funnel: stages, medianTimeToConvertSeconds } = funnelOf(funnel.rows[0]);
   return {
     mentorId,
@@ -282,7 +289,10 @@ async function periodSeries(client: PoolClient, days: Days, granularity: Dashboa
 /** A mentor's funnel and trend over whole days, from the daily aggregates. */
 export async function mentorTrend(client: PoolClient, orgId: string, mentorId: string, query: DashboardQuery) {
   const { from, to, days } = daysOf(orgId, query, mentorId);
-  const [funnel, timeSeries] = await Promise.all([cohortFunnel(client, days), periodSeries(client, days, query.granularity)]);
+  const [funnel, timeSeries] = await inTurn(
+    () => cohortFunnel(client, days),
+    () => periodSeries(client, days, query.granularity),
+  );
   return { mentorId, from, to, granularity: query.granularity, funnel, timeSeries };
 }
 
@@ -291,10 +301,10 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
   const { from, to, days } = daysOf(orgId, query);
   const orgDays = days.slice(0, 3);
   const now = new Date();
-  const [funnel, series, topMentors, channels, campaigns, conversions, flagged, stuck] = await Promise.all([
-    cohortFunnel(client, days),
-    periodSeries(client, days, query.granularity),
-    client.query(
+  const [funnel, series, topMentors, channels, campaigns, conversions, flagged, stuck] = await inTurn(
+    () => cohortFunnel(client, days),
+    () => periodSeries(client, days, query.granularity),
+    () => client.query(
       // Ranked by confirmations in the period; conversion is the share of the mentor's referrals clicked in it that are confirmed.
       `WITH cohort AS (
          SELECT mentor_id, sum(referrals)::int AS referrals, sum(confirmed)::int AS converted FROM dashboard_daily_cohorts
@@ -312,27 +322,27 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
        ORDER BY confirmed DESC, referrals DESC, m.mentor_id LIMIT 10`,
       orgDays,
     ),
-    client.query(
+    () => client.query(
       `SELECT channel, sum(clicks)::int AS clicks, sum(confirmed)::int AS confirmed FROM dashboard_daily_events
        WHERE org_id = $1 AND day >= $2::date AND day < $3::date AND channel <> ''
        GROUP BY channel HAVING sum(clicks) > 0 OR sum(confirmed) > 0 ORDER BY clicks DESC, channel`,
       orgDays,
     ),
-    client.query(
+    () => client.query(
       `SELECT k.campaign, sum(d.referrals)::int AS referrals, sum(d.confirmed)::int AS confirmed
        FROM dashboard_daily_cohorts d JOIN referral_codes k ON k.id = d.referral_code_id
        WHERE d.org_id = $1 AND d.day >= $2::date AND d.day < $3::date
        GROUP BY 1 HAVING sum(d.referrals) > 0 ORDER BY referrals DESC, k.campaign NULLS LAST`,
       orgDays,
     ),
-    client.query<{ bucket: number; confirmed: number }>(
+    () => client.query<{ bucket: number; confirmed: number }>(
       `SELECT bucket, sum(confirmed)::int AS confirmed FROM dashboard_daily_conversions
        WHERE org_id = $1 AND day >= $2::date AND day < $3::date GROUP BY bucket`,
       orgDays,
     ),
-    attentionList(client, orgId, "r.status = 'flagged'", 'r.clicked_at'),
-    attentionList(client, orgId, "r.status = 'pending' AND r.stuck", 'coalesce(r.account_created_at, r.clicked_at)'),
-  ]);
+    () => attentionList(client, orgId, "r.status = 'flagged'", 'r.clicked_at'),
+    () => attentionList(client, orgId, "r.status = 'pending' AND r.stuck", 'coalesce(r.account_created_at, r.clicked_at)'),
+  );
   const times = conversionTimes(conversions.rows);
   const waitingSince = (row: AttentionRow) => row.account_created_at ?? row.clicked_at;
   return {
