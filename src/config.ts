@@ -84,12 +84,16 @@ export const configSchema = z
     OIDC_ISSUER_URL: optionalUrl,
     OIDC_CLIENT_ID: z.string().min(1).optional(),
     OIDC_CLIENT_SECRET: z.string().min(1).optional(),
-    OIDC_SCOPES: z.string().min(1).default('openid profile'),
+    OIDC_SCOPES: z.string().min(1).default('openid profile email'),
     /** The claims that carry the user's id (a UUID), role (one of the service's roles), organisation (a UUID) and name. */
     OIDC_USER_ID_CLAIM: z.string().min(1).default('sub'),
     OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
     OIDC_ORG_CLAIM: z.string().min(1).default('org_id'),
     OIDC_NAME_CLAIM: z.string().min(1).default('name'),
+    OIDC_EMAIL_CLAIM: z.string().min(1).default('email'),
+    /** Where mail goes out (smtp://user:pass@host:587); unset in development, it is written under DATA_DIR/mail. */
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    MAIL_FROM: z.string().min(3).default('Referrals <no-reply@localhost>'),
     /** How long a dashboard sign-in lasts, in hours. */
     SESSION_HOURS: z.coerce.number().int().min(1).max(720).default(12),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

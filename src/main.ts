@@ -10,13 +10,15 @@ import { DEMO_SIGN_IN_PATH } from './domain/demo';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
-import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, temporalMetricsUrl } from './worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredNotifier, temporalMetricsUrl } from './worker/create-worker';
 import { ensureSchedules } from './worker/schedules';
 
 export interface RunningStack {
   apiUrl: string;
   temporalAddress: string;
   temporalUiUrl?: string;
+  /** Where development's mail is written (no SMTP_URL). */
+  mailFolder?: string;
   databaseUrl: string;
   stop(): Promise<void>;
 }
@@ -24,6 +26,7 @@ export interface RunningStack {
 /** Brings up Postgres, migrations, Temporal, the worker and the API, in that order. */
 export async function startStack(config: Config, logger: Logger): Promise<RunningStack> {
   const stops: Array<() => Promise<unknown>> = [];
+  let mailFolder: string | undefined;
   const stop = async () => {
     for (const step of stops.reverse()) {
       await step().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
@@ -80,6 +83,9 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
         const dispatcher = startConfiguredDispatcher(config, pool, temporalClient, logger);
         stops.push(() => dispatcher.stop());
       }
+      const notifier = startConfiguredNotifier(config, pool, logger);
+      if (notifier) stops.push(() => notifier.stop());
+      mailFolder = notifier?.folder;
     }
 
     const app = createApp({
@@ -110,6 +116,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       apiUrl: `http://localhost:${port}`,
       temporalAddress: temporal.address,
       temporalUiUrl: temporal.uiUrl,
+      mailFolder,
       databaseUrl: postgres.databaseUrl,
       stop,
     };
@@ -167,6 +174,7 @@ async function main(): Promise<void> {
       stack.temporalUiUrl ? `  Temporal UI  ${stack.temporalUiUrl}` : undefined,
       `  Postgres     ${redactPassword(stack.databaseUrl)}`,
       `  Dashboard    ${stack.apiUrl}/dashboard`,
+      stack.mailFolder ? `  Mail         written to ${stack.mailFolder} (no SMTP_URL)` : undefined,
       config.NODE_ENV === 'development' ? `  Demo sign-in ${stack.apiUrl}${DEMO_SIGN_IN_PATH}  (the demo organisation's admin; npm run demo fills it)` : undefined,
       '  Press Ctrl-C to stop.',
       '',

@@ -14,7 +14,15 @@ const claimsSchema = z.object({
   role: z.enum(ROLES),
   org_id: z.uuid(),
   name: z.string().max(200).optional(),
+  email: z.email().max(320).optional(),
 });
+
+/** Who a verified token or sign-in names: the caller, and the name and address the service keeps for them. */
+export interface Identity {
+  caller: Caller;
+  name?: string;
+  email?: string;
+}
 
 export class UnauthorizedError extends AppError {
   constructor(message = 'A valid bearer token is required') {
@@ -85,7 +93,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const known = new Map<string, number>();
   const KNOWN_FOR_MS = 5 * 60_000;
 
-  async function verified(token: string): Promise<{ caller: Caller; name?: string }> {
+  async function verified(token: string): Promise<Identity> {
     let payload: unknown;
     try {
       payload = (
@@ -102,27 +110,26 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new UnauthorizedError('The token lacks sub, role or org_id');
-    return { caller: { userId: claims.data.sub, orgId: claims.data.org_id, role: claims.data.role }, name: claims.data.name };
+    return { caller: { userId: claims.data.sub, orgId: claims.data.org_id, role: claims.data.role }, name: claims.data.name, email: claims.data.email };
   }
 
   /** The user, made known to the service on first use: there is no separate sign-up. */
-  async function recorded(caller: Caller, name: string | undefined): Promise<Caller> {
-    const knownAs = `${caller.userId}|${caller.orgId}|${caller.role}|${name ?? ''}`;
+  async function recorded({ caller, name, email }: Identity): Promise<Caller> {
+    const knownAs = `${caller.userId}|${caller.orgId}|${caller.role}|${name ?? ''}|${email ?? ''}`;
     if ((known.get(knownAs) ?? 0) > Date.now()) return caller;
-    if (!(await orgs.upsertMember({ ...caller, name: name ?? null }))) throw new UnauthorizedError('The token names a user of another organisation');
+    if (!(await orgs.upsertMember({ ...caller, name: name ?? null, email: email ?? null }))) throw new UnauthorizedError('The token names a user of another organisation');
     if (known.size > 50_000) known.clear();
     known.set(knownAs, Date.now() + KNOWN_FOR_MS);
     return caller;
   }
 
   async function signedIn(token: string): Promise<Caller> {
-    const { caller, name } = await verified(token);
-    return recorded(caller, name);
+    return recorded(await verified(token));
   }
 
   /** A new session for a user whose identity was verified: the cookie's value, and when it ends. */
-  async function openSession(identity: { caller: Caller; name?: string }): Promise<{ sessionId: string; caller: Caller; expiresAt: Date }> {
-    const caller = await recorded(identity.caller, identity.name);
+  async function openSession(identity: Identity): Promise<{ sessionId: string; caller: Caller; expiresAt: Date }> {
+    const caller = await recorded(identity);
     const sessionId = randomBytes(32).toString('base64url');
     const expiresAt = new Date(now().getTime() + (options.sessionHours ?? 12) * 3_600_000);
     await sessions.create(sessionIdHash(sessionId), caller, expiresAt, now());

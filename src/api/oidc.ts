@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { ROLES, type Caller } from '../domain/access';
 import { AppError } from '../errors';
+import type { Identity } from './auth';
 import { ServiceUnavailableError } from './errors';
 
 export interface OidcSettings {
@@ -13,7 +14,7 @@ export interface OidcSettings {
   redirectUri: string;
   scopes: string;
   /** Which claims carry the user's id, role, organisation and name. */
-  claims: { userId: string; role: string; orgId: string; name: string };
+  claims: { userId: string; role: string; orgId: string; name: string; email: string };
 }
 
 /** What a sign-in carries from its start to the provider's answer (kept in a short-lived HttpOnly cookie). */
@@ -39,7 +40,7 @@ export function oidcFromConfig(config: Config, publicBaseUrl: string): OidcSignI
     clientSecret: config.OIDC_CLIENT_SECRET,
     redirectUri: new URL(CALLBACK_PATH, publicBaseUrl).toString(),
     scopes: config.OIDC_SCOPES,
-    claims: { userId: config.OIDC_USER_ID_CLAIM, role: config.OIDC_ROLE_CLAIM, orgId: config.OIDC_ORG_CLAIM, name: config.OIDC_NAME_CLAIM },
+    claims: { userId: config.OIDC_USER_ID_CLAIM, role: config.OIDC_ROLE_CLAIM, orgId: config.OIDC_ORG_CLAIM, name: config.OIDC_NAME_CLAIM, email: config.OIDC_EMAIL_CLAIM },
   });
 }
 
@@ -63,6 +64,7 @@ export function createOidcSignIn(settings: OidcSettings) {
     [settings.claims.role]: z.enum(ROLES),
     [settings.claims.orgId]: z.uuid(),
     [settings.claims.name]: z.string().max(200).optional(),
+    [settings.claims.email]: z.email().max(320).optional(),
   });
 
   return {
@@ -80,7 +82,7 @@ export function createOidcSignIn(settings: OidcSettings) {
     },
 
     /** The provider's answer: the person it vouches for, or why not. */
-    async finish(callbackUrl: string, pending: PendingSignIn): Promise<{ caller: Caller; name?: string }> {
+    async finish(callbackUrl: string, pending: PendingSignIn): Promise<Identity> {
       const oidc = await clientOf();
       const params = oidc.callbackParams(callbackUrl);
       if (params.error) throw new SignInFailedError(`Your organisation's sign-in answered: ${params.error_description ?? params.error}`);
@@ -102,6 +104,7 @@ export function createOidcSignIn(settings: OidcSettings) {
       return {
         caller: { userId: value(settings.claims.userId)!, role: value(settings.claims.role) as Caller['role'], orgId: value(settings.claims.orgId)! },
         name: value(settings.claims.name),
+        email: value(settings.claims.email),
       };
     },
   };

@@ -14,6 +14,7 @@ import {
 } from './routes/reads';
 import { SESSION_COOKIE } from './auth';
 import { sessionBody } from './routes/dashboard';
+import { notificationPreferencesBody } from './routes/notifications';
 import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
 
 type Security = 'none' | 'memberJwt' | 'referralToken' | 'webhookSignature';
@@ -52,6 +53,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/v1/mentors/:mentorId/stats', summary: 'Funnel per stage, conversion, median time to convert', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/recruits', summary: 'RecruitProfiles of a mentor (no contact data)', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/trend', summary: "A mentor's funnel (referrals first clicked in the period) and clicks, accounts and confirmations per day, week or month (whole days, UTC; the last 30 by default)", security: 'memberJwt', params: mentorParams, query: mentorTrendQuery, success: 200 },
+  { method: 'put', path: '/api/v1/mentors/:mentorId/notification-preferences', summary: 'How a mentor is emailed about confirmed recruits and milestones: each, weekly_digest or none (the mentor; org admins)', security: 'memberJwt', params: mentorParams, body: notificationPreferencesBody, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/badges', summary: 'Badges awarded to a mentor, the latest first', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/me', summary: 'Who the caller is: user, organisation, role, names', security: 'memberJwt', success: 200 },
   { method: 'get', path: '/api/v1/coordinators/:coordinatorId/aggregate', summary: 'MentorPerformanceSummary of each assigned mentor', security: 'memberJwt', params: coordinatorParams, success: 200 },

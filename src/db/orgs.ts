@@ -22,14 +22,15 @@ export interface OrgSettingsChange {
 export function createOrgStore(pool: Pool) {
   return {
     /** The organisation and the user known from a token's claims; false when the user belongs to another organisation. */
-    async upsertMember(input: { userId: string; orgId: string; role: Role; name: string | null }): Promise<boolean> {
+    async upsertMember(input: { userId: string; orgId: string; role: Role; name: string | null; email: string | null }): Promise<boolean> {
       await pool.query('INSERT INTO organisations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [input.orgId]);
       const upserted = await pool.query(
-        `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, display_name = COALESCE(EXCLUDED.display_name, users.display_name)
+        `INSERT INTO users (id, org_id, role, display_name, email) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, display_name = COALESCE(EXCLUDED.display_name, users.display_name),
+           email = COALESCE(EXCLUDED.email, users.email)
          WHERE users.org_id = EXCLUDED.org_id
          RETURNING id`,
-        [input.userId, input.orgId, input.role, input.name],
+        [input.userId, input.orgId, input.role, input.name, input.email],
       );
       return (upserted.rowCount ?? 0) > 0;
     },

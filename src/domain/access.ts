@@ -32,6 +32,7 @@ export const ACCESS = {
   revokeCode: { peer_mentor: 'own', org_admin: 'org' },
   bulkCodes: { org_admin: 'org' },
   readPlatformTotals: { platform_admin: 'org' },
+  manageNotifications: { peer_mentor: 'own', org_admin: 'org' },
 } as const satisfies Record<string, Partial<Record<Role, Scope>>>;
 
 export type Action = keyof typeof ACCESS;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
@@ -5,6 +6,8 @@ import { createActivities, systemClock, type ActivityDependencies } from '../act
 import { createBadgeClient } from '../activities/badge-client';
 import { createMembershipClient } from '../activities/membership-client';
 import type { Config } from '../config';
+import { createMailer } from '../notifications/mail';
+import { startNotifier, type RunningNotifier } from './notifier';
 import { createReferralService, referralServiceSettings, type ReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
 import type { Logger } from '../logger';
@@ -79,6 +82,30 @@ export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: 
       logger.warn({ err: error }, 'intake delivery failed; messages wait in Postgres and are retried');
     },
   });
+}
+
+/**
+ * The mentors' notifier of `npm start` and the standalone worker: SMTP_URL's server, or in development an .eml file
+ * per message under DATA_DIR/mail. Production without SMTP_URL sends nothing; the notifications wait.
+ */
+export function startConfiguredNotifier(config: Config, pool: Pool, logger: Logger): (RunningNotifier & { folder?: string }) | undefined {
+  if (!config.SMTP_URL && config.NODE_ENV === 'production') {
+    logger.warn('SMTP_URL is not set: mentors are not emailed; their notifications wait until it is');
+    return undefined;
+  }
+  const mailer = createMailer({ smtpUrl: config.SMTP_URL, folder: path.resolve(config.DATA_DIR, 'mail'), from: config.MAIL_FROM });
+  let lastWarned = 0;
+  const notifier = startNotifier({
+    pool,
+    mailer,
+    dashboardUrl: new URL('/dashboard', config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).toString(),
+    onError: (error) => {
+      if (Date.now() - lastWarned < 60_000) return;
+      lastWarned = Date.now();
+      logger.warn({ err: error }, 'a notification could not be sent; it is tried again');
+    },
+  });
+  return { ...notifier, folder: mailer.folder };
 }
 
 export const temporalMetricsUrl = (config: Config) => (config.TEMPORAL_METRICS_PORT ? `http://127.0.0.1:${config.TEMPORAL_METRICS_PORT}/metrics` : undefined);

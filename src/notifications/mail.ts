@@ -1,0 +1,38 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import type { MailText } from './texts';
+
+export interface OutgoingMail extends MailText {
+  to: string;
+  /** Stable per message: a resend after a crash is recognisable as the same message. */
+  messageId: string;
+}
+
+export interface Mailer {
+  send(mail: OutgoingMail): Promise<void>;
+  /** Where development's mail is written, when it is. */
+  folder?: string;
+}
+
+/** SMTP_URL's server through nodemailer; with none, each message as an .eml file in `folder` (development). */
+export function createMailer(options: { smtpUrl?: string; folder: string; from: string }): Mailer {
+  if (options.smtpUrl) {
+    const transport = nodemailer.createTransport(options.smtpUrl);
+    return {
+      async send(mail) {
+        await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+      },
+    };
+  }
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    folder: options.folder,
+    async send(mail) {
+      const built = await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+      await mkdir(options.folder, { recursive: true });
+      const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.messageId.replace(/[^\w-]/g, '')}.eml`;
+      await writeFile(path.join(options.folder, name), built.message as Buffer);
+    },
+  };
+}
