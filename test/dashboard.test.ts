@@ -217,6 +217,10 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   await page.click('text=Create an invite link');
   await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Created'));
   expect(await links.count()).toBe(2);
+  // Sharing on WhatsApp writes the invitation with the link on its channel.
+  const whatsapp = new URL((await page.locator('#links-title ~ table a', { hasText: 'WhatsApp' }).first().getAttribute('href'))!);
+  expect(whatsapp.origin).toBe('https://wa.me');
+  expect(whatsapp.searchParams.get('text')).toMatch(/^Join us: here is my invitation http:\/\/localhost:3000\/r\/\w+\?ch=whatsapp$/);
   expect((await call(maria, '/api/v1/referral-codes')).body.items.map((code: { campaign: string | null }) => code.campaign).sort()).toEqual(['autumn', 'spring']);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-mentor-phone.png'), fullPage: true });
   const orgRead = await page.context().request.get(`${api.url}/api/v1/orgs/${orgId}/recruitment-dashboard`);

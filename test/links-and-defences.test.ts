@@ -159,6 +159,26 @@ test('the invite link welcomes by first name, sets a visitor cookie and records 
   ]);
 });
 
+test("a messaging app's preview of the link shows whose invitation it is and records no click", async () => {
+  const code = await newCode();
+  const preview = await call(undefined, `/r/${code.code}?ch=whatsapp`, { headers: { 'user-agent': 'WhatsApp/2.23.20.0 A', 'x-forwarded-for': '203.0.113.77' } });
+  expect(preview.status).toBe(200);
+  const card = await preview.text();
+  expect(card.match(/<meta property="og:[a-z_]+" content="[^"]*">/g)).toEqual([
+    '<meta property="og:type" content="website">',
+    '<meta property="og:site_name" content="Hearing Association">',
+    '<meta property="og:title" content="Ada invited you to Hearing Association">',
+    '<meta property="og:description" content="Join Hearing Association in the app.">',
+  ]);
+  expect(card).not.toContain('referralToken');
+  expect(preview.headers.get('set-cookie')).toBeNull();
+  const person = await call(undefined, `/r/${code.code}?ch=whatsapp`, { headers: { 'x-forwarded-for': '203.0.113.78' } });
+  expect(await person.text()).toContain('<meta property="og:title" content="Ada invited you to Hearing Association">');
+  // Only the person's click is taken.
+  const taken = await harness.pool.query("SELECT count(*)::int AS n FROM intake WHERE referral_code_id = $1 AND kind = 'click'", [code.id]);
+  expect(taken.rows[0].n).toBe(1);
+});
+
 test('unknown links answer 404, revoked and expired ones 410, and record nothing', async () => {
   const unknown = await call(undefined, '/r/doesNotExist1');
   expect(unknown.status).toBe(404);

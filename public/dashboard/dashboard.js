@@ -168,6 +168,25 @@
     );
   }
 
+  /** The link with the channel it is shared on, so its clicks count under that channel. */
+  function onChannel(url, channel) {
+    const shared = new URL(url);
+    shared.searchParams.set('ch', channel);
+    return shared.toString();
+  }
+
+  /** Share buttons: WhatsApp, SMS and email open with the invitation written; each link carries its channel. */
+  function shareLinks(code, orgName) {
+    const message = (channel) => `Join ${orgName ?? 'us'}: here is my invitation ${onChannel(code.url, channel)}`;
+    return el(
+      'span',
+      { class: 'share' },
+      el('a', { href: `https://wa.me/?text=${encodeURIComponent(message('whatsapp'))}`, target: '_blank', rel: 'noopener' }, 'WhatsApp'),
+      el('a', { href: `sms:?&body=${encodeURIComponent(message('sms'))}` }, 'SMS'),
+      el('a', { href: `mailto:?subject=${encodeURIComponent(`An invitation to ${orgName ?? 'join us'}`)}&body=${encodeURIComponent(message('email'))}` }, 'Email'),
+    );
+  }
+
   function codesTable(codes, options) {
     const rows = codes.map((code) => [
       el('a', { href: code.url }, code.code),
@@ -179,6 +198,7 @@
         'span',
         { class: 'actions' },
         copyButton(code.url, 'Copy link'),
+        options.share && !code.revokedAt ? shareLinks(code, options.orgName) : '',
         options.canRevoke && !code.revokedAt ? el('button', { type: 'button', onclick: () => options.revoke(code) }, 'Revoke') : '',
       ),
     ]);
@@ -370,7 +390,7 @@
         table('Your funnel', ['Stage', 'People'], names.map((name, index) => [name, number.format(funnel[index])])),
       ),
       trendChart('Your last 30 days', trend),
-      el('section', { 'aria-labelledby': 'links-title' }, el('h3', { id: 'links-title' }, 'Your invite links'), create, codesTable(codes, { canRevoke: true, revoke })),
+      el('section', { 'aria-labelledby': 'links-title' }, el('h3', { id: 'links-title' }, 'Your invite links'), create, codesTable(codes, { canRevoke: true, revoke, share: true, orgName: me.orgName })),
       el(
         'section',
         { 'aria-labelledby': 'recruits-title' },

@@ -5,14 +5,15 @@ import type { Response } from 'express';
 export const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] ?? char);
 
-export function page(title: string, body: string): string {
+/** `head`: more of the page's head (Open Graph tags, say), already escaped. */
+export function page(title: string, body: string, head = ''): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
+<title>${escapeHtml(title)}</title>${head}
 <style>
 body{font-family:system-ui,sans-serif;font-size:1.125rem;line-height:1.6;max-width:32rem;margin:0 auto;padding:2rem 1rem;color:#111;background:#fff}
 h1{font-size:1.75rem;line-height:1.3}

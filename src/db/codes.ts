@@ -128,6 +128,11 @@ export function createCodeStore(pool: Pool) {
       );
     },
 
+    /** Whose invitation a code is, for a link's preview: nothing is recorded. */
+    inviterOf(code: string): Promise<(CodeRow & { mentor_name: string | null; org_name: string | null }) | undefined> {
+      return first(`SELECT ${CODE_COLUMNS}, u.display_name AS mentor_name, o.name AS org_name ${CODE_FROM} JOIN users u ON u.id = c.mentor_id WHERE c.code = $1`, [code]);
+    },
+
     byCode(code: string): Promise<CodeRow | undefined> {
       return first<CodeRow>(`SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.code = $1`, [code]);
     },

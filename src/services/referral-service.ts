@@ -276,6 +276,14 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId, inviter: { mentorName: code.mentor_name, orgName: code.org_name } };
     },
 
+    /** Whose invitation a live code is (a link preview's card), or a 404 / 410 as a click would get; nothing is recorded. */
+    async inviterOf(code: string): Promise<RecordedClick['inviter']> {
+      const row = found(await codes.inviterOf(code), 'referral code');
+      if (row.revoked_at) throw new GoneError('this invite link has been revoked');
+      if (row.expires_at && row.expires_at <= now()) throw new GoneError('this invite link has expired');
+      return { mentorName: row.mentor_name, orgName: row.org_name };
+    },
+
     /** A funnel step from the app, for the referral its token names, taken into the intake. */
     async recordFunnelStep(claims: ReferralTokenClaims, step: StepRequest): Promise<void> {
       const workflowId = referralWorkflowId(claims.referralCodeId, claims.visitorHash);

@@ -27,6 +27,24 @@ function visitorIdOf(req: Request): string | undefined {
   return typeof candidate === 'string' && z.uuid().safeParse(candidate).success ? candidate : undefined;
 }
 
+/** The crawlers that fetch a shared link to draw its preview card (WhatsApp, iMessage, Facebook, Telegram and the like). */
+const LINK_PREVIEW_AGENTS = /WhatsApp|facebookexternalhit|Facebot|Twitterbot|TelegramBot|Slackbot|Discordbot|LinkedInBot|SkypeUriPreview|Pinterestbot|redditbot|Embedly|vkShare|Viber|Signal|Applebot|bingbot|Googlebot/i;
+
+/** What the invitation says: the mentor by first name only, and the organisation. */
+function invitation(inviter: { mentorName: string | null; orgName: string | null }) {
+  const firstName = (inviter.mentorName ?? '').trim().split(/\s+/)[0] || 'A member';
+  const organisation = inviter.orgName ?? 'our community';
+  return { title: `${firstName} invited you to ${organisation}`, organisation };
+}
+
+/** The preview card a messaging app or social network draws for the link. */
+const openGraph = (title: string, organisation: string) => `
+<meta property="og:type" content="website">
+<meta property="og:site_name" content="${escapeHtml(organisation)}">
+<meta property="og:title" content="${escapeHtml(title)}">
+<meta property="og:description" content="${escapeHtml(`Join ${organisation} in the app.`)}">
+<meta name="twitter:card" content="summary">`;
+
 const NOT_FOUND = ['Invite link not found', 'This invite link does not exist. Ask the person who sent it for a new one.'] as const;
 
 /** The invite link: records the click and welcomes the visitor on the mentor's behalf (first name only). */
@@ -44,6 +62,13 @@ export function landingRoutes(options: LandingOptions): Router {
       const code = codePattern.safeParse(req.params.code);
       if (!code.success) return answerPage(res, 404, ...NOT_FOUND);
       const channel = shareChannel.safeParse(req.query.ch);
+      // A messaging app fetching the link for its preview card is not a person clicking: it records nothing.
+      if (LINK_PREVIEW_AGENTS.test(req.get('user-agent') ?? '')) {
+        const inviter = await options.service.inviterOf(code.data);
+        const { title, organisation } = invitation(inviter);
+        res.setHeader('Cache-Control', 'public, max-age=300');
+        return void res.type('html').send(page(title, `<h1>${escapeHtml(title)}</h1>`, openGraph(title, organisation)));
+      }
       const visitorId = visitorIdOf(req) ?? randomUUID();
       const clicked = await options.service.recordClick({
         code: code.data,
@@ -58,9 +83,7 @@ export function landingRoutes(options: LandingOptions): Router {
       const deepLink = new URL(options.appDeepLink);
       deepLink.searchParams.set('referralId', clicked.referralId);
       deepLink.searchParams.set('referralToken', token);
-      const firstName = (clicked.inviter.mentorName ?? '').trim().split(/\s+/)[0] || 'A member';
-      const organisation = clicked.inviter.orgName ?? 'our community';
-      const title = `${firstName} invited you to ${organisation}`;
+      const { title, organisation } = invitation(clicked.inviter);
       res.setHeader('Cache-Control', 'no-store');
       res.type('html').send(
         page(
@@ -73,6 +96,7 @@ export function landingRoutes(options: LandingOptions): Router {
 <li><a href="${escapeHtml(options.appStoreUrl)}">Get it on the App Store</a></li>
 <li><a href="${escapeHtml(options.playStoreUrl)}">Get it on Google Play</a></li>
 </ul>`,
+          openGraph(title, organisation),
         ),
       );
     },
