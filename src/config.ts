@@ -94,6 +94,12 @@ export const configSchema = z
     /** Where mail goes out (smtp://user:pass@host:587); unset in development, it is written under DATA_DIR/mail. */
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
     MAIL_FROM: z.string().min(3).default('Referrals <no-reply@localhost>'),
+    INVITATIONS_PER_MENTOR_PER_DAY: z.coerce.number().int().min(1).max(10_000).default(20),
+    /** The same address is invited at most once per organisation in this many days. */
+    INVITATION_REINVITE_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    /** When an invitation's one reminder goes, unless it was clicked or cancelled; when an open one expires. */
+    INVITATION_REMINDER_SECONDS: z.coerce.number().int().min(1).default(3 * 86_400),
+    INVITATION_EXPIRY_SECONDS: z.coerce.number().int().min(1).default(30 * 86_400),
     /** How long a dashboard sign-in lasts, in hours. */
     SESSION_HOURS: z.coerce.number().int().min(1).max(720).default(12),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

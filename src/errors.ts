@@ -52,3 +52,9 @@ export class JourneyRefusedError extends ConflictError {
     super(message, { reason: failure });
   }
 }
+
+export class TooManyRequestsError extends AppError {
+  constructor(retryAfterSeconds: number, message = 'Too many requests; try again later') {
+    super(429, 'rate_limited', message, { retryAfterSeconds });
+  }
+}

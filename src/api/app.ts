@@ -14,6 +14,7 @@ import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
 import { mentorCounts } from '../db/reads';
 import { createAdminService } from '../services/admin-service';
+import { createInvitationService } from '../services/invitation-service';
 import { createNotificationService } from '../services/notification-service';
 import { createReadService } from '../services/read-service';
 import { saltedHash } from '../services/identifiers';
@@ -28,6 +29,7 @@ import { createReferralTokens } from './referral-token';
 import { adminRoutes } from './routes/admin';
 import { codeRoutes } from './routes/codes';
 import { dashboardRoutes } from './routes/dashboard';
+import { invitationRoutes } from './routes/invitations';
 import { notificationRoutes } from './routes/notifications';
 import { healthRoutes, type Readiness } from './routes/health';
 import { landingRoutes } from './routes/landing';
@@ -132,7 +134,26 @@ export function createApp(deps: AppDependencies): express.Express {
   );
   app.use(dashboardRoutes({ authenticate, oidc: oidcFromConfig(config, publicBaseUrl), demoSignIn: config.NODE_ENV === 'development' }));
   app.use(referralRoutes({ service, tokens, authenticate, clickGate, webhookSecret: config.MEMBERSHIP_WEBHOOK_SECRET }));
-  app.use(codeRoutes({ authenticate, codes: createCodeService({ pool: deps.pool, publicBaseUrl }) }));
+  const codes = createCodeService({ pool: deps.pool, publicBaseUrl });
+  app.use(codeRoutes({ authenticate, codes }));
+  app.use(
+    invitationRoutes({
+      authenticate,
+      invitations: createInvitationService({
+        pool: deps.pool,
+        temporal: deps.temporal,
+        codes,
+        hashSalt: config.HASH_SALT,
+        taskQueue: deps.taskQueue,
+        settings: {
+          perMentorPerDay: config.INVITATIONS_PER_MENTOR_PER_DAY,
+          reinviteAfterDays: config.INVITATION_REINVITE_DAYS,
+          reminderAfterMs: config.INVITATION_REMINDER_SECONDS * 1000,
+          expireAfterMs: config.INVITATION_EXPIRY_SECONDS * 1000,
+        },
+      }),
+    }),
+  );
   app.use(notificationRoutes({ authenticate, notifications: createNotificationService({ pool: deps.pool }) }));
   app.use(readRoutes({ authenticate, counts, reads: createReadService({ pool: deps.pool }) }));
   app.use(adminRoutes({ authenticate, logger: deps.logger, admin: createAdminService({ pool: deps.pool, temporal: deps.temporal, referrals: service, hashSalt: config.HASH_SALT }) }));

@@ -14,6 +14,7 @@ import {
 } from './routes/reads';
 import { SESSION_COOKIE } from './auth';
 import { sessionBody } from './routes/dashboard';
+import { invitationBody, invitationParams, unsubscribeParams } from './routes/invitations';
 import { notificationPreferencesBody } from './routes/notifications';
 import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
 
@@ -54,6 +55,12 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/v1/mentors/:mentorId/recruits', summary: 'RecruitProfiles of a mentor (no contact data)', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/trend', summary: "A mentor's funnel (referrals first clicked in the period) and clicks, accounts and confirmations per day, week or month (whole days, UTC; the last 30 by default)", security: 'memberJwt', params: mentorParams, query: mentorTrendQuery, success: 200 },
   { method: 'put', path: '/api/v1/mentors/:mentorId/notification-preferences', summary: 'How a mentor is emailed about confirmed recruits and milestones: each, weekly_digest or none (the mentor; org admins)', security: 'memberJwt', params: mentorParams, body: notificationPreferencesBody, success: 200 },
+  { method: 'post', path: '/api/v1/invitations', summary: "Invite a person by email with the mentor's link (a mentor; limited per day, once per address per period, never an unsubscribed address)", security: 'memberJwt', body: invitationBody, success: 201 },
+  { method: 'get', path: '/api/v1/invitations', summary: "Invitations (a mentor: their own; coordinators and org admins: the organisation's); the address only while open", security: 'memberJwt', success: 200 },
+  { method: 'post', path: '/api/v1/invitations/:id/resend', summary: 'Send an open invitation again (once a day)', security: 'memberJwt', params: invitationParams, success: 202 },
+  { method: 'post', path: '/api/v1/invitations/:id/cancel', summary: 'Cancel an open invitation: nothing more is sent and its address is dropped', security: 'memberJwt', params: invitationParams, success: 200 },
+  { method: 'get', path: '/unsubscribe/:token', summary: "An invitation email's unsubscribe link: a page with one button", security: 'none', params: unsubscribeParams, success: 200 },
+  { method: 'post', path: '/unsubscribe/:token', summary: 'One-click unsubscribe (RFC 8058): no one in the organisation emails the address again', security: 'none', params: unsubscribeParams, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/badges', summary: 'Badges awarded to a mentor, the latest first', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/me', summary: 'Who the caller is: user, organisation, role, names', security: 'memberJwt', success: 200 },
   { method: 'get', path: '/api/v1/coordinators/:coordinatorId/aggregate', summary: 'MentorPerformanceSummary of each assigned mentor', security: 'memberJwt', params: coordinatorParams, success: 200 },

@@ -1,14 +1,8 @@
 import type { Request, RequestHandler } from 'express';
 import type { Pool } from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { AppError } from '../errors';
+import { TooManyRequestsError } from '../errors';
 import { networkOf } from '../services/identifiers';
-
-export class TooManyRequestsError extends AppError {
-  constructor(retryAfterSeconds: number) {
-    super(429, 'rate_limited', 'Too many requests; try again later', { retryAfterSeconds });
-  }
-}
 
 export interface RateLimitOptions {
   perIpPerMinute: number;

@@ -33,6 +33,9 @@ export const ACCESS = {
   bulkCodes: { org_admin: 'org' },
   readPlatformTotals: { platform_admin: 'org' },
   manageNotifications: { peer_mentor: 'own', org_admin: 'org' },
+  invite: { peer_mentor: 'own' },
+  listInvitations: { peer_mentor: 'own', coordinator: 'org', org_admin: 'org' },
+  manageInvitation: { peer_mentor: 'own', org_admin: 'org' },
 } as const satisfies Record<string, Partial<Record<Role, Scope>>>;
 
 export type Action = keyof typeof ACCESS;

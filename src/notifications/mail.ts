@@ -7,7 +7,12 @@ export interface OutgoingMail extends MailText {
   to: string;
   /** Stable per message: a resend after a crash is recognisable as the same message. */
   messageId: string;
+  /** One-click unsubscribe (RFC 8058): List-Unsubscribe with its URL, and List-Unsubscribe-Post. */
+  unsubscribeUrl?: string;
 }
+
+const headersOf = (mail: OutgoingMail) =>
+  mail.unsubscribeUrl ? { 'List-Unsubscribe': `<${mail.unsubscribeUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {};
 
 export interface Mailer {
   send(mail: OutgoingMail): Promise<void>;
@@ -21,7 +26,7 @@ export function createMailer(options: { smtpUrl?: string; folder: string; from: 
     const transport = nodemailer.createTransport(options.smtpUrl);
     return {
       async send(mail) {
-        await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+        await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, headers: headersOf(mail) });
       },
     };
   }
@@ -29,7 +34,7 @@ export function createMailer(options: { smtpUrl?: string; folder: string; from: 
   return {
     folder: options.folder,
     async send(mail) {
-      const built = await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+      const built = await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, headers: headersOf(mail) });
       await mkdir(options.folder, { recursive: true });
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.messageId.replace(/[^\w-]/g, '')}.eml`;
       await writeFile(path.join(options.folder, name), built.message as Buffer);

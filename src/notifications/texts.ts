@@ -49,3 +49,37 @@ export function digestMail(inbox: MentorInbox, dashboardUrl: string): MailText {
   for (const milestone of milestones) lines.push(line(milestone));
   return mail(`${organisation(inbox)}: your week`, lines, dashboardUrl);
 }
+
+export interface InvitationText {
+  kind: 'invitation' | 'reminder' | 'resend';
+  inviteeName: string | null;
+  mentorName: string | null;
+  orgName: string | null;
+  /** The mentor's own words, if they wrote any. */
+  message: string | null;
+  link: string;
+  unsubscribeUrl: string;
+}
+
+/** An invitation in the organisation's name, with the mentor's first name and their link. */
+export function invitationMail(invitation: InvitationText): MailText {
+  const mentor = firstName(invitation.mentorName) === 'there' ? 'A member' : firstName(invitation.mentorName);
+  const organisation = invitation.orgName ?? 'our organisation';
+  const subject = invitation.kind === 'reminder' ? `A reminder: ${mentor} invited you to ${organisation}` : `${mentor} invited you to ${organisation}`;
+  const lines = [
+    `Hello ${invitation.inviteeName ? firstName(invitation.inviteeName) : 'there'},`,
+    `${mentor} invited you to join ${organisation}.`,
+    ...(invitation.message ? [`${mentor} wrote: "${invitation.message}"`] : []),
+    `Join here: ${invitation.link}`,
+  ];
+  const footer = `Not interested? You will get no more emails from ${organisation}: ${invitation.unsubscribeUrl}`;
+  return {
+    subject,
+    text: [...lines, '', footer].join('\n'),
+    html: `<!doctype html><html lang="en"><body style="font-family:system-ui,sans-serif;font-size:16px;line-height:1.5">
+${paragraphs(lines.slice(0, -1))}
+<p><a href="${escapeHtml(invitation.link)}">Join ${escapeHtml(organisation)}</a></p>
+<p style="color:#4a4a52;font-size:14px"><a href="${escapeHtml(invitation.unsubscribeUrl)}">No more emails from ${escapeHtml(organisation)}</a></p>
+</body></html>`,
+  };
+}

@@ -37,3 +37,18 @@ export function networkOf(address: string): string {
   const full = ip.includes('::') ? [...groups, ...Array(8 - groups.length - tailGroups.length).fill('0'), ...tailGroups] : groups;
   return `${full.slice(0, 4).map((group) => group.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
+
+/** An email address as the service keeps it once an invitation closes: salted, per organisation, case-folded. */
+export const emailHash = (salt: string, orgId: string, email: string) => saltedHash(salt, `email:${orgId}:${email.trim().toLowerCase()}`);
+
+/** The one-click unsubscribe token of an address in an organisation: its hash, signed. */
+export function unsubscribeToken(salt: string, orgId: string, hash: string): string {
+  return `${orgId}.${hash}.${saltedHash(salt, `unsubscribe:${orgId}:${hash}`).slice(0, 32)}`;
+}
+
+/** The organisation and address hash a token names, if the service signed it. */
+export function readUnsubscribeToken(salt: string, token: string): { orgId: string; hash: string } | undefined {
+  const [orgId, hash, signature] = token.split('.');
+  if (!orgId || !hash || !signature) return undefined;
+  return unsubscribeToken(salt, orgId, hash) === token ? { orgId, hash } : undefined;
+}

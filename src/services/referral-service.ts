@@ -6,6 +6,7 @@ import type { Config } from '../config';
 import { createCodeStore, type ClickCodeRow, type CodeRow } from '../db/codes';
 import { createDeliveryStore, type DeliveryAnswer } from '../db/deliveries';
 import { createIntakeStore } from '../db/intake';
+import { createInvitationStore } from '../db/invitations';
 import { createReferralStore, snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
@@ -67,6 +68,8 @@ export interface ClickRequest {
   metadata: Record<string, unknown>;
   /** From the invite page: the share channel defaults to the code's own. */
   viaLanding?: boolean;
+  /** The invitation email whose link this is (its `inv`). */
+  invitationId?: string;
 }
 
 export interface RecordedClick {
@@ -131,6 +134,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const deliveries = createDeliveryStore(deps.pool);
   const codes = createCodeStore(deps.pool);
   const intake = createIntakeStore(deps.pool);
+  const invitations = createInvitationStore(deps.pool);
   const delivery = createIntakeDelivery({ pool: deps.pool, temporal: deps.temporal, intake, deliveryTimeoutMs: signalTimeoutMs });
   const weekClicksByCode = createExpiringCache<number>({ ttlMs: WEEK_COUNT_REUSE_MS, limit: WEEK_COUNTS_KEPT, now: () => now().getTime() });
 
@@ -260,7 +264,9 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const identity = identityFor(code, visitorHash, false);
       const clickId = randomUUID();
       const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.memberId), isClickBurst(code, at)]);
-      const metadata = request.viaLanding ? { shareChannel: code.default_channel ?? 'link', ...request.metadata, via: 'landing' } : request.metadata;
+      const landing = request.viaLanding ? { shareChannel: code.default_channel ?? 'link', ...request.metadata, via: 'landing' } : request.metadata;
+      const metadata = request.invitationId ? { ...landing, invitationId: request.invitationId } : landing;
+      if (request.invitationId) await invitations.markClicked(request.invitationId, code.id, at);
       await intake.takeClick(
         { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash },
         {

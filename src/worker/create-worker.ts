@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities, systemClock, type ActivityDependencies } from '../activities';
+import { createInvitationActivities, type InvitationActivityDependencies } from '../activities/invitations';
 import { createBadgeClient } from '../activities/badge-client';
 import { createMembershipClient } from '../activities/membership-client';
 import type { Config } from '../config';
@@ -21,7 +22,14 @@ export interface ReferralWorkerOptions extends ActivityDependencies {
   /** A prebuilt bundle (tests build one per file, production reads WORKFLOW_BUNDLE_PATH); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
+  /** How invitations are emailed. */
+  invitationMail: Omit<InvitationActivityDependencies, 'pool' | 'clock'>;
 }
+
+const publicBaseUrlOf = (config: Config) => config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
+
+/** SMTP_URL's server, or the development folder under DATA_DIR/mail. */
+const configuredMailer = (config: Config) => createMailer({ smtpUrl: config.SMTP_URL, folder: path.resolve(config.DATA_DIR, 'mail'), from: config.MAIL_FROM });
 
 /** The reconciliation's back-fill: a registration confirmed as the webhook would have done. */
 export function confirmRegistrationWith(service: ReferralService): NonNullable<ActivityDependencies['confirmRegistration']> {
@@ -35,8 +43,9 @@ export function confirmRegistrationWith(service: ReferralService): NonNullable<A
 }
 
 /** The activities' real dependencies, for `npm start` and the standalone worker alike. */
-export function productionDependencies(config: Config, pool: Pool, temporal: Client): ActivityDependencies {
+export function productionDependencies(config: Config, pool: Pool, temporal: Client): ActivityDependencies & Pick<ReferralWorkerOptions, 'invitationMail'> {
   return {
+    invitationMail: { mailer: configuredMailer(config), publicBaseUrl: publicBaseUrlOf(config), hashSalt: config.HASH_SALT },
     pool,
     clock: systemClock,
     badgeClient: createBadgeClient(config.BADGE_SERVICE_URL),
@@ -61,7 +70,7 @@ export function createReferralWorker(options: ReferralWorkerOptions): Promise<Wo
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities(options),
+    activities: { ...createActivities(options), ...createInvitationActivities({ pool: options.pool, clock: options.clock, ...options.invitationMail }) },
     ...options.tuning,
   });
 }
@@ -93,12 +102,12 @@ export function startConfiguredNotifier(config: Config, pool: Pool, logger: Logg
     logger.warn('SMTP_URL is not set: mentors are not emailed; their notifications wait until it is');
     return undefined;
   }
-  const mailer = createMailer({ smtpUrl: config.SMTP_URL, folder: path.resolve(config.DATA_DIR, 'mail'), from: config.MAIL_FROM });
+  const mailer = configuredMailer(config);
   let lastWarned = 0;
   const notifier = startNotifier({
     pool,
     mailer,
-    dashboardUrl: new URL('/dashboard', config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).toString(),
+    dashboardUrl: new URL('/dashboard', publicBaseUrlOf(config)).toString(),
     onError: (error) => {
       if (Date.now() - lastWarned < 60_000) return;
       lastWarned = Date.now();

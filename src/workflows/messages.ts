@@ -18,5 +18,7 @@ export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');
 export const reviewSignal = defineSignal<[ReviewInput]>('review');
 export const confirmUpdate = defineUpdate<ConversionRecord, [ConfirmInput]>('confirm');
 export const stateQuery = defineQuery<ReferralView>('state');
+/** An invitation's email sent again (the API allows it once a day). */
+export const resendInvitationSignal = defineSignal('resendInvitation');
 
 export const TASK_QUEUE = 'referrals';

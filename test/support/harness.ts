@@ -10,6 +10,7 @@ import { systemClock } from '../../src/activities';
 import { createBadgeClient } from '../../src/activities/badge-client';
 import { createMembershipClient } from '../../src/activities/membership-client';
 import { createPool } from '../../src/db/pool';
+import { createMailer } from '../../src/notifications/mail';
 import { DEFAULT_ORG_SETTINGS, type OrgSettings } from '../../src/domain/referral';
 import { createReferralService, type ReferralService } from '../../src/services/referral-service';
 import { confirmRegistrationWith, createReferralWorker } from '../../src/worker/create-worker';
@@ -36,7 +37,8 @@ export interface Harness {
   taskQueue: string;
   service: ReferralService;
   /** `dispatch: false` runs the worker without the intake's dispatcher. */
-  startWorker(options?: { badgeServiceUrl?: string; membershipApiUrl?: string; dispatch?: boolean }): Promise<RunningWorker>;
+  /** `smtpUrl`: where invitations are mailed (by default, .eml files in a scratch folder). */
+  startWorker(options?: { badgeServiceUrl?: string; membershipApiUrl?: string; dispatch?: boolean; smtpUrl?: string; publicBaseUrl?: string }): Promise<RunningWorker>;
   seedOrg(settings?: Partial<OrgSettings>): Promise<SeededOrg>;
   addCode(org: { orgId: string }, mentorId?: string): Promise<SeededOrg>;
   close(): Promise<void>;
@@ -91,6 +93,11 @@ export async function openHarness(): Promise<Harness> {
         badgeClient: createBadgeClient(options.badgeServiceUrl, 2000),
         membershipClient: createMembershipClient(options.membershipApiUrl, 2000),
         confirmRegistration: confirmRegistrationWith(service),
+        invitationMail: {
+          mailer: createMailer({ smtpUrl: options.smtpUrl, folder: path.join(mkdtempSync(path.join(tmpdir(), 'referral-mail-')), 'mail'), from: 'Referrals <no-reply@example.org>' }),
+          publicBaseUrl: options.publicBaseUrl ?? 'http://localhost:3000',
+          hashSalt: 'test-only-hash-salt',
+        },
       });
       const running = worker.run();
       // The worker process runs the intake's dispatcher too, as in production.

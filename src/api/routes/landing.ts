@@ -62,6 +62,7 @@ export function landingRoutes(options: LandingOptions): Router {
       const code = codePattern.safeParse(req.params.code);
       if (!code.success) return answerPage(res, 404, ...NOT_FOUND);
       const channel = shareChannel.safeParse(req.query.ch);
+      const invitedBy = z.uuid().safeParse(req.query.inv);
       // A messaging app fetching the link for its preview card is not a person clicking: it records nothing.
       if (LINK_PREVIEW_AGENTS.test(req.get('user-agent') ?? '')) {
         const inviter = await options.service.inviterOf(code.data);
@@ -77,6 +78,7 @@ export function landingRoutes(options: LandingOptions): Router {
         userAgent: req.get('user-agent'),
         metadata: channel.success ? { shareChannel: channel.data } : {},
         viaLanding: true,
+        invitationId: invitedBy.success ? invitedBy.data : undefined,
       });
       res.cookie(VISITOR_COOKIE, visitorId, { httpOnly: true, sameSite: 'lax', secure: req.secure, maxAge: VISITOR_COOKIE_MAX_AGE_MS, path: '/r' });
       const token = await options.tokens.issue(clicked);

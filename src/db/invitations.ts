@@ -1,0 +1,119 @@
+import type { Pool } from 'pg';
+
+export type InvitationStatus = 'sending' | 'sent' | 'clicked' | 'joined' | 'cancelled' | 'bounced' | 'expired';
+
+export interface InvitationRow {
+  id: string;
+  org_id: string;
+  mentor_id: string;
+  referral_code_id: string;
+  email: string | null;
+  email_hash: string;
+  invitee_name: string | null;
+  message: string | null;
+  status: InvitationStatus;
+  created_at: Date;
+  sent_at: Date | null;
+  last_sent_at: Date | null;
+  reminded_at: Date | null;
+  clicked_at: Date | null;
+  joined_at: Date | null;
+  closed_at: Date | null;
+}
+
+/** An invitation with what its email needs: the mentor's name, the organisation's, the code. */
+export type InvitationToSend = InvitationRow & { mentor_name: string | null; org_name: string | null; code: string; suppressed: boolean };
+
+/** Open: the invitation may still be clicked, reminded, resent or cancelled. */
+const OPEN = `status IN ('sending', 'sent', 'clicked')`;
+
+export type InvitationMail = 'invitation' | 'reminder' | 'resend';
+
+const DUE: Record<InvitationMail, string> = {
+  invitation: `i.status = 'sending'`,
+  reminder: `i.status = 'sent' AND i.reminded_at IS NULL`,
+  resend: `i.status IN ('sending', 'sent', 'clicked')`,
+};
+const SENT: Record<InvitationMail, string> = {
+  invitation: `status = 'sent', sent_at = $2, last_sent_at = $2`,
+  reminder: `reminded_at = $2, last_sent_at = $2`,
+  resend: `last_sent_at = $2`,
+};
+
+export function createInvitationStore(pool: Pool) {
+  const one = async <T extends object>(sql: string, params: unknown[]) => (await pool.query<T>(sql, params)).rows[0];
+  return {
+    async countsFor(mentorId: string, orgId: string, emailHash: string, since: { day: Date; period: Date }) {
+      return one<{ today: number; same_address: number; suppressed: boolean }>(
+        `SELECT (SELECT count(*)::int FROM invitations WHERE mentor_id = $1 AND created_at > $4) AS today,
+           (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND email_hash = $3 AND created_at > $5) AS same_address,
+           EXISTS (SELECT 1 FROM email_suppressions WHERE org_id = $2 AND email_hash = $3) AS suppressed`,
+        [mentorId, orgId, emailHash, since.day, since.period],
+      );
+    },
+
+    async insert(row: Pick<InvitationRow, 'id' | 'org_id' | 'mentor_id' | 'referral_code_id' | 'email' | 'email_hash' | 'invitee_name' | 'message'>): Promise<InvitationRow> {
+      return one<InvitationRow>(
+        `INSERT INTO invitations (id, org_id, mentor_id, referral_code_id, email, email_hash, invitee_name, message, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending') RETURNING *`,
+        [row.id, row.org_id, row.mentor_id, row.referral_code_id, row.email, row.email_hash, row.invitee_name, row.message],
+      );
+    },
+
+    byId: (id: string) => one<InvitationRow>('SELECT * FROM invitations WHERE id = $1', [id]),
+
+    list: async (orgId: string, mentorId: string | undefined) =>
+      (await pool.query<InvitationRow>('SELECT * FROM invitations WHERE org_id = $1 AND ($2::uuid IS NULL OR mentor_id = $2) ORDER BY created_at DESC, id LIMIT 200', [orgId, mentorId ?? null])).rows,
+
+    /**
+     * The invitation's next email if it is due: the first (while sending), the reminder (once, while sent and not
+     * clicked), a resend (while open). Sent, it is marked (`markSent`): a retry after a crash between the two sends it
+     * again, with the same Message-ID.
+     */
+    async dueToSend(id: string, kind: InvitationMail): Promise<InvitationToSend | undefined> {
+      return one<InvitationToSend>(
+        `SELECT i.*, u.display_name AS mentor_name, o.name AS org_name, c.code,
+           EXISTS (SELECT 1 FROM email_suppressions s WHERE s.org_id = i.org_id AND s.email_hash = i.email_hash) AS suppressed
+         FROM invitations i JOIN users u ON u.id = i.mentor_id JOIN organisations o ON o.id = i.org_id
+           JOIN referral_codes c ON c.id = i.referral_code_id
+         WHERE i.id = $1 AND i.email IS NOT NULL AND ${DUE[kind]}`,
+        [id],
+      );
+    },
+
+    async markSent(id: string, kind: InvitationMail, now: Date): Promise<void> {
+      await pool.query(`UPDATE invitations i SET ${SENT[kind]} WHERE i.id = $1 AND ${DUE[kind]}`, [id, now]);
+    },
+
+    /** A resend asked for: allowed once a day, while open. */
+    async mayResend(id: string, now: Date): Promise<boolean> {
+      const row = await one<{ ok: boolean }>(`SELECT (${OPEN} AND (last_sent_at IS NULL OR last_sent_at <= $2::timestamptz - interval '1 day')) AS ok FROM invitations WHERE id = $1`, [id, now]);
+      return row?.ok ?? false;
+    },
+
+    /** The invitation ends (cancelled, expired) and its address is dropped; a final status stays as it is. */
+    async close(id: string, status: 'cancelled' | 'expired', now: Date): Promise<InvitationRow | undefined> {
+      return one<InvitationRow>(
+        `UPDATE invitations SET status = CASE WHEN status = 'clicked' AND $2 = 'expired' THEN 'clicked' ELSE $2 END, closed_at = $3, email = NULL
+         WHERE id = $1 AND ${OPEN} RETURNING *`,
+        [id, status, now],
+      );
+    },
+
+    /** The invitation's link was opened (a person's click, on the invitation's own code). */
+    async markClicked(id: string, referralCodeId: string, now: Date): Promise<void> {
+      await pool.query(
+        `UPDATE invitations SET clicked_at = coalesce(clicked_at, $3), status = CASE WHEN status IN ('sending', 'sent') THEN 'clicked' ELSE status END
+         WHERE id = $1 AND referral_code_id = $2`,
+        [id, referralCodeId, now],
+      );
+    },
+
+    async suppress(orgId: string, emailHash: string): Promise<void> {
+      await pool.query('INSERT INTO email_suppressions (org_id, email_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING', [orgId, emailHash]);
+      await pool.query(`UPDATE invitations SET status = 'cancelled', closed_at = now(), email = NULL WHERE org_id = $1 AND email_hash = $2 AND ${OPEN}`, [orgId, emailHash]);
+    },
+  };
+}
+
+export type InvitationStore = ReturnType<typeof createInvitationStore>;

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import { createInvitationStore, type InvitationRow } from '../db/invitations';
+import { authorise, type Caller } from '../domain/access';
+import { ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError } from '../errors';
+import { resendInvitationSignal, TASK_QUEUE } from '../workflows/messages';
+import { invitationWorkflow, invitationWorkflowId } from '../workflows/invitation-workflow';
+import type { CodeService } from './code-service';
+import { emailHash, readUnsubscribeToken } from './identifiers';
+
+export interface InvitationSettings {
+  perMentorPerDay: number;
+  /** The same address is invited once per organisation in this many days. */
+  reinviteAfterDays: number;
+  reminderAfterMs: number;
+  expireAfterMs: number;
+}
+
+const DAY_MS = 86_400_000;
+
+const view = (row: InvitationRow) => ({
+  id: row.id,
+  mentorId: row.mentor_id,
+  // Kept only while the invitation is open.
+  email: row.email,
+  name: row.invitee_name,
+  status: row.status,
+  createdAt: row.created_at.toISOString(),
+  sentAt: row.sent_at?.toISOString() ?? null,
+  remindedAt: row.reminded_at?.toISOString() ?? null,
+  clickedAt: row.clicked_at?.toISOString() ?? null,
+  joinedAt: row.joined_at?.toISOString() ?? null,
+  closedAt: row.closed_at?.toISOString() ?? null,
+});
+
+/** Invitations by email: each one a small workflow of its own (sent, one reminder, its end); Postgres holds its state. */
+export function createInvitationService(deps: { pool: Pool; temporal: Client; codes: CodeService; hashSalt: string; settings: InvitationSettings; taskQueue?: string }) {
+  const invitations = createInvitationStore(deps.pool);
+
+  async function ownInvitation(caller: Caller, id: string): Promise<InvitationRow> {
+    const row = await invitations.byId(id);
+    if (!row || row.org_id !== caller.orgId) throw new NotFoundError('invitation');
+    authorise(caller, 'manageInvitation', row.mentor_id);
+    return row;
+  }
+
+  return {
+    async invite(caller: Caller, input: { email: string; name?: string; message?: string }) {
+      authorise(caller, 'invite', caller.userId);
+      const now = Date.now();
+      const hash = emailHash(deps.hashSalt, caller.orgId, input.email);
+      const counts = await invitations.countsFor(caller.userId, caller.orgId, hash, {
+        day: new Date(now - DAY_MS),
+        period: new Date(now - deps.settings.reinviteAfterDays * DAY_MS),
+      });
+      if (counts.suppressed) throw new UnprocessableError('address_unsubscribed', 'This address asked not to be emailed by the organisation');
+      if (counts.same_address > 0) throw new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`);
+      if (counts.today >= deps.settings.perMentorPerDay) throw new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`);
+      // Invitations go out with the mentor's own link, on the email channel.
+      const { code } = await deps.codes.ensureBulkCode(caller, { mentorId: caller.userId, channel: 'email' });
+      const row = await invitations.insert({
+        id: randomUUID(),
+        org_id: caller.orgId,
+        mentor_id: caller.userId,
+        referral_code_id: code.id,
+        email: input.email.trim(),
+        email_hash: hash,
+        invitee_name: input.name ?? null,
+        message: input.message ?? null,
+      });
+      await deps.temporal.workflow.start(invitationWorkflow, {
+        workflowId: invitationWorkflowId(row.id),
+        taskQueue: deps.taskQueue ?? TASK_QUEUE,
+        args: [{ invitationId: row.id, reminderAfterMs: deps.settings.reminderAfterMs, expireAfterMs: deps.settings.expireAfterMs }],
+      });
+      return view(row);
+    },
+
+    async list(caller: Caller) {
+      const scope = authorise(caller, 'listInvitations');
+      return { items: (await invitations.list(caller.orgId, scope === 'own' ? caller.userId : undefined)).map(view) };
+    },
+
+    async resend(caller: Caller, id: string) {
+      const row = await ownInvitation(caller, id);
+      if (!(await invitations.mayResend(id, new Date()))) throw new ConflictError('An open invitation may be sent again once a day');
+      await deps.temporal.workflow.getHandle(invitationWorkflowId(id)).signal(resendInvitationSignal);
+      return view(row);
+    },
+
+    async cancel(caller: Caller, id: string) {
+      await ownInvitation(caller, id);
+      const closed = await invitations.close(id, 'cancelled', new Date());
+      if (!closed) throw new ConflictError('This invitation is no longer open');
+      return view(closed);
+    },
+
+    /** The invitee's one-click unsubscribe: no one in the organisation emails the address again. */
+    async unsubscribe(token: string): Promise<boolean> {
+      const named = readUnsubscribeToken(deps.hashSalt, token);
+      if (!named) return false;
+      await invitations.suppress(named.orgId, named.hash);
+      return true;
+    },
+  };
+}
+
+export type InvitationService = ReturnType<typeof createInvitationService>;

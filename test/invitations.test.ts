@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { SignJWT } from 'jose';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import type { Role } from '../src/domain/access';
+import { signPayload } from '../src/api/webhook-signature';
+import { listenApp, type ListeningApi } from './support/api';
+import { eventually, openHarness, type Harness } from './support/harness';
+
+// Invitations by email, each a workflow of its own, through a real SMTP server started here.
+const JWT_SECRET = 'invitations-test-jwt-secret-0123456789';
+const WEBHOOK_SECRET = 'invitations-test-webhook-secret';
+// The worker's (test/support/harness.ts): unsubscribe links are signed with it.
+const HASH_SALT = 'test-only-hash-salt';
+const REMINDER_SECONDS = 3;
+
+let harness: Harness;
+let api: ListeningApi;
+let smtp: SMTPServer;
+const received: ParsedMail[] = [];
+
+const orgId = randomUUID();
+const person = (role: Role, name: string) => ({ id: randomUUID(), role, name });
+const maria = person('peer_mentor', 'Maria Mentor');
+const other = person('peer_mentor', 'Omar Other');
+const coordinator = person('coordinator', 'Cleo Coordinator');
+
+const token = (who: ReturnType<typeof person>) =>
+  new SignJWT({ role: who.role, org_id: orgId, name: who.name })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(who.id)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+
+async function call(who: ReturnType<typeof person> | undefined, route: string, method = 'GET', body?: unknown) {
+  const response = await fetch(`${api.url}${route}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(who ? { authorization: `Bearer ${await token(who)}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+}
+
+const mailTo = (address: string) => received.filter((mail) => JSON.stringify(mail.to).toLowerCase().includes(address.toLowerCase()));
+/** A header as it was written (mailparser parses List-* headers into objects). */
+const rawHeader = (mail: ParsedMail, name: string) => mail.headerLines.find((header) => header.key === name)?.line.slice(name.length + 1).trim();
+const invitationOf = async (id: string) => (await harness.pool.query('SELECT status, email, reminded_at FROM invitations WHERE id = $1', [id])).rows[0];
+
+beforeAll(async () => {
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', async () => {
+        received.push(await simpleParser(Buffer.concat(chunks)));
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  harness = await openHarness();
+  api = await listenApp({
+    pool: harness.pool,
+    temporal: harness.client,
+    config: {
+      JWT_SECRET,
+      MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      HASH_SALT,
+      INVITATIONS_PER_MENTOR_PER_DAY: 4,
+      INVITATION_REMINDER_SECONDS: REMINDER_SECONDS,
+      INVITATION_EXPIRY_SECONDS: 3600,
+    },
+    taskQueue: harness.taskQueue,
+  });
+  await harness.startWorker({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, publicBaseUrl: api.url });
+  for (const who of [maria, other, coordinator]) expect((await call(who, '/api/v1/me')).status).toBe(200);
+});
+
+afterAll(async () => {
+  await api?.close();
+  await harness?.close();
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+test("an invitation arrives with the mentor's link; its click marks it clicked and no reminder follows; joining closes it", async () => {
+  const invited = await call(maria, '/api/v1/invitations', 'POST', { email: 'Ana@Example.org', name: 'Ana Lopez', message: 'Come along on Thursday!' });
+  expect(invited.status).toBe(201);
+  expect(invited.body).toMatchObject({ mentorId: maria.id, email: 'Ana@Example.org', name: 'Ana Lopez', status: 'sending' });
+  const [mail] = await eventually(async () => (mailTo('Ana@Example.org').length === 1 ? mailTo('Ana@Example.org') : undefined));
+  expect(mail.subject).toBe('Maria invited you to our organisation');
+  const link = new URL(mail.text!.match(/Join here: (\S+)/)![1]);
+  expect([link.origin, link.pathname.startsWith('/r/'), link.searchParams.get('ch'), link.searchParams.get('inv')]).toEqual([api.url, true, 'email', invited.body.id]);
+  expect(mail.text).toContain('Maria wrote: "Come along on Thursday!"');
+  expect(mail.text).toContain('Hello Ana,');
+  // One-click unsubscribe (RFC 8058).
+  expect(rawHeader(mail, 'list-unsubscribe-post')).toBe('List-Unsubscribe=One-Click');
+  expect(rawHeader(mail, 'list-unsubscribe')).toMatch(new RegExp(`^<${api.url}/unsubscribe/[0-9a-f.-]+>$`));
+
+  // The invitee opens the link: the click is taken, the invitation is clicked.
+  const page = await fetch(link, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+  expect(page.status).toBe(200);
+  expect((await invitationOf(invited.body.id)).status).toBe('clicked');
+  // The reminder's time passes: nothing more is sent to a clicked invitation.
+  await new Promise((resolve) => setTimeout(resolve, (REMINDER_SECONDS + 2) * 1000));
+  expect(mailTo('Ana@Example.org')).toHaveLength(1);
+
+  // The member account is confirmed through that click: the invitation joined, and its address is dropped.
+  const html = await page.text();
+  const deepLink = new URL(html.match(/href="(referralapp:\/\/join\?[^"]+)"/)![1].replace(/&amp;/g, '&'));
+  const newMemberId = randomUUID();
+  const step = await fetch(`${api.url}/api/v1/referrals/${deepLink.searchParams.get('referralId')}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${deepLink.searchParams.get('referralToken')}` },
+    body: JSON.stringify({ type: 'account_created', idempotencyKey: randomUUID(), newMemberId }),
+  });
+  expect(step.status).toBe(202);
+  const raw = JSON.stringify({ event: 'member.registered', referralCode: link.pathname.slice(3), newMemberId, occurredAt: new Date().toISOString(), deliveryId: randomUUID() });
+  const at = Math.floor(Date.now() / 1000);
+  const webhook = await fetch(`${api.url}/api/v1/webhooks/membership`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(WEBHOOK_SECRET, at, raw)}` },
+    body: raw,
+  });
+  expect(webhook.status).toBe(200);
+  expect(await eventually(async () => ((await invitationOf(invited.body.id)).status === 'joined' ? invitationOf(invited.body.id) : undefined))).toMatchObject({ status: 'joined', email: null });
+});
+
+test('an invitation not clicked gets one reminder; a cancelled one gets nothing more', async () => {
+  const reminded = await call(maria, '/api/v1/invitations', 'POST', { email: 'ben@example.org' });
+  const cancelled = await call(maria, '/api/v1/invitations', 'POST', { email: 'cai@example.org' });
+  await eventually(async () => (mailTo('cai@example.org').length === 1 ? true : undefined));
+  expect((await call(other, `/api/v1/invitations/${cancelled.body.id}/cancel`, 'POST')).status).toBe(403);
+  const cancel = await call(maria, `/api/v1/invitations/${cancelled.body.id}/cancel`, 'POST');
+  expect(cancel.body).toMatchObject({ status: 'cancelled', email: null });
+  expect((await call(maria, `/api/v1/invitations/${cancelled.body.id}/cancel`, 'POST')).status).toBe(409);
+  await eventually(async () => (mailTo('ben@example.org').length === 2 ? true : undefined), 20_000);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  expect(mailTo('ben@example.org').map((mail) => mail.subject)).toEqual(['Maria invited you to our organisation', 'A reminder: Maria invited you to our organisation']);
+  expect(mailTo('cai@example.org')).toHaveLength(1);
+  expect((await invitationOf(reminded.body.id)).reminded_at).not.toBeNull();
+  // A resend is allowed once a day: this one was sent just now.
+  expect((await call(maria, `/api/v1/invitations/${reminded.body.id}/resend`, 'POST')).status).toBe(409);
+});
+
+test('an address that unsubscribed is never emailed again by anyone in the organisation; limits say why', async () => {
+  const first = await call(maria, '/api/v1/invitations', 'POST', { email: 'dee@example.org' });
+  const [mail] = await eventually(async () => (mailTo('dee@example.org').length === 1 ? mailTo('dee@example.org') : undefined));
+  const unsubscribeUrl = rawHeader(mail, 'list-unsubscribe')!.slice(1, -1);
+  const page = await fetch(unsubscribeUrl);
+  expect([page.status, (await page.text()).includes('Stop the emails')]).toEqual([200, true]);
+  // What a mail client's one-click sends.
+  const oneClick = await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+  expect([oneClick.status, (await oneClick.text()).includes('You will get no more emails')]).toEqual([200, true]);
+  expect((await invitationOf(first.body.id)).status).toBe('cancelled');
+  const again = await call(other, '/api/v1/invitations', 'POST', { email: 'DEE@example.org' });
+  expect([again.status, again.body.error.code]).toEqual([422, 'address_unsubscribed']);
+  expect((await fetch(`${unsubscribeUrl.slice(0, -4)}beef`, { method: 'POST' })).status).toBe(404);
+
+  const twice = await call(other, '/api/v1/invitations', 'POST', { email: 'ana@example.org' });
+  expect([twice.status, twice.body.error.message]).toEqual([409, 'This address was invited in the last 30 days']);
+  const injected = await call(maria, '/api/v1/invitations', 'POST', { email: 'eve@example.org\r\nBcc: all@example.org' });
+  expect(injected.status).toBe(400);
+  const badName = await call(maria, '/api/v1/invitations', 'POST', { email: 'fay@example.org', name: 'Fay\r\nBcc: x@example.org' });
+  expect(badName.status).toBe(400);
+  // Maria has sent four today: the fifth is refused, and says when to try.
+  const fifth = await call(maria, '/api/v1/invitations', 'POST', { email: 'gus@example.org' });
+  expect([fifth.status, fifth.body.error.message]).toEqual([429, 'At most 4 invitations a day']);
+
+  const mine = await call(maria, '/api/v1/invitations');
+  expect(mine.body.items.map((item: { mentorId: string }) => item.mentorId).every((id: string) => id === maria.id)).toBe(true);
+  expect(mine.body.items).toHaveLength(4);
+  const all = await call(coordinator, '/api/v1/invitations');
+  expect(all.body.items).toHaveLength(4);
+  // Closed invitations keep no address.
+  expect(all.body.items.filter((item: { closedAt: string | null; email: string | null }) => item.closedAt !== null && item.email !== null)).toEqual([]);
+});
