@@ -53,6 +53,11 @@ beforeAll(async () => {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // A mailbox that does not exist, as a receiving server answers it.
+    onRcptTo(address, _session, callback) {
+      if (address.address.startsWith('nobody@')) return callback(Object.assign(new Error('no such mailbox'), { responseCode: 550 }));
+      callback();
+    },
     onData(stream, _session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -147,6 +152,14 @@ test('an invitation not clicked gets one reminder; a cancelled one gets nothing 
   expect((await call(maria, `/api/v1/invitations/${reminded.body.id}/resend`, 'POST')).status).toBe(409);
 });
 
+test('an address the mail server refuses for good bounces, and is not tried again', async () => {
+  const bounced = await call(other, '/api/v1/invitations', 'POST', { email: 'nobody@example.org' });
+  expect(await eventually(async () => ((await invitationOf(bounced.body.id)).status === 'bounced' ? invitationOf(bounced.body.id) : undefined))).toMatchObject({ status: 'bounced', email: null });
+  await new Promise((resolve) => setTimeout(resolve, (REMINDER_SECONDS + 1) * 1000));
+  expect(mailTo('nobody@example.org')).toEqual([]);
+  expect((await invitationOf(bounced.body.id)).reminded_at).toBeNull();
+});
+
 test('an address that unsubscribed is never emailed again by anyone in the organisation; limits say why', async () => {
   const first = await call(maria, '/api/v1/invitations', 'POST', { email: 'dee@example.org' });
   const [mail] = await eventually(async () => (mailTo('dee@example.org').length === 1 ? mailTo('dee@example.org') : undefined));
@@ -174,8 +187,9 @@ test('an address that unsubscribed is never emailed again by anyone in the organ
   const mine = await call(maria, '/api/v1/invitations');
   expect(mine.body.items.map((item: { mentorId: string }) => item.mentorId).every((id: string) => id === maria.id)).toBe(true);
   expect(mine.body.items).toHaveLength(4);
+  // The coordinator sees the organisation's: Maria's four and Omar's bounced one.
   const all = await call(coordinator, '/api/v1/invitations');
-  expect(all.body.items).toHaveLength(4);
+  expect(all.body.items).toHaveLength(5);
   // Closed invitations keep no address.
   expect(all.body.items.filter((item: { closedAt: string | null; email: string | null }) => item.closedAt !== null && item.email !== null)).toEqual([]);
 });

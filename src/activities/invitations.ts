@@ -14,6 +14,11 @@ export interface InvitationActivityDependencies {
   hashSalt: string;
 }
 
+const isPermanentRefusal = (error: unknown) => {
+  const { responseCode } = error as { responseCode?: unknown };
+  return typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600;
+};
+
 /** The invitation workflow's activities: each email once it is due, and the invitation's end. Idempotent. */
 export function createInvitationActivities(deps: InvitationActivityDependencies) {
   const invitations = createInvitationStore(deps.pool);
@@ -39,7 +44,14 @@ export function createInvitationActivities(deps: InvitationActivityDependencies)
         link: link.toString(),
         unsubscribeUrl,
       });
-      await deps.mailer.send({ ...text, to: invitation.email, messageId: `<${invitation.id}.${kind}.${attempt}@referral-attribution>`, unsubscribeUrl });
+      try {
+        await deps.mailer.send({ ...text, to: invitation.email, messageId: `<${invitation.id}.${kind}.${attempt}@referral-attribution>`, unsubscribeUrl });
+      } catch (error) {
+        // The mail server refused the address for good (5xx): the invitation bounced. Anything else is tried again.
+        if (!isPermanentRefusal(error)) throw error;
+        await invitations.close(invitationId, 'bounced', deps.clock.now());
+        return { sent: false };
+      }
       await invitations.markSent(invitationId, kind, deps.clock.now());
       return { sent: true };
     },

@@ -91,8 +91,8 @@ export function createInvitationStore(pool: Pool) {
       return row?.ok ?? false;
     },
 
-    /** The invitation ends (cancelled, expired) and its address is dropped; a final status stays as it is. */
-    async close(id: string, status: 'cancelled' | 'expired', now: Date): Promise<InvitationRow | undefined> {
+    /** The invitation ends (cancelled, expired, bounced) and its address is dropped; a final status stays as it is. */
+    async close(id: string, status: 'cancelled' | 'expired' | 'bounced', now: Date): Promise<InvitationRow | undefined> {
       return one<InvitationRow>(
         `UPDATE invitations SET status = CASE WHEN status = 'clicked' AND $2 = 'expired' THEN 'clicked' ELSE $2 END, closed_at = $3, email = NULL
          WHERE id = $1 AND ${OPEN} RETURNING *`,
