@@ -25,6 +25,7 @@ const person = (role: Role, name: string) => ({ id: randomUUID(), role, name });
 const maria = person('peer_mentor', 'Maria Mentor');
 const other = person('peer_mentor', 'Omar Other');
 const coordinator = person('coordinator', 'Cleo Coordinator');
+const admin = person('org_admin', 'Ada Admin');
 
 const token = (who: ReturnType<typeof person>) =>
   new SignJWT({ role: who.role, org_id: orgId, name: who.name })
@@ -83,7 +84,7 @@ beforeAll(async () => {
     taskQueue: harness.taskQueue,
   });
   await harness.startWorker({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, publicBaseUrl: api.url });
-  for (const who of [maria, other, coordinator]) expect((await call(who, '/api/v1/me')).status).toBe(200);
+  for (const who of [maria, other, coordinator, admin]) expect((await call(who, '/api/v1/me')).status).toBe(200);
 });
 
 afterAll(async () => {
@@ -192,4 +193,26 @@ test('an address that unsubscribed is never emailed again by anyone in the organ
   expect(all.body.items).toHaveLength(5);
   // Closed invitations keep no address.
   expect(all.body.items.filter((item: { closedAt: string | null; email: string | null }) => item.closedAt !== null && item.email !== null)).toEqual([]);
+});
+
+test("an org admin's upload invites for a campaign on behalf of named mentors; a row that fails says why, the others go", async () => {
+  const csv = ['mentorId;email;name', `${other.id};hal@example.org;Hal`, `${other.id};not-an-address;X`, `${randomUUID()};ivy@example.org;Ivy`].join('\n');
+  const upload = await fetch(`${api.url}/api/v1/invitations/bulk?campaign=autumn`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/csv', authorization: `Bearer ${await token(admin)}` },
+    body: `\ufeff${csv}`,
+  });
+  expect(upload.status).toBe(200);
+  const { rows } = await upload.json();
+  expect(rows).toEqual([
+    { line: 2, status: 'sent', invitationId: expect.any(String), mentorId: other.id },
+    { line: 3, status: 'error', errors: ['email: Invalid email address'] },
+    { line: 4, status: 'error', errors: ['mentor not found'] },
+  ]);
+  const [mail] = await eventually(async () => (mailTo('hal@example.org').length === 1 ? mailTo('hal@example.org') : undefined));
+  expect(mail.subject).toBe('Omar invited you to our organisation');
+  const code = new URL(mail.text!.match(/Join here: (\S+)/)![1]).pathname.slice(3);
+  expect((await harness.pool.query('SELECT campaign, mentor_id FROM referral_codes WHERE code = $1', [code])).rows).toEqual([{ campaign: 'autumn', mentor_id: other.id }]);
+  const asMentor = await fetch(`${api.url}/api/v1/invitations/bulk`, { method: 'POST', headers: { 'content-type': 'text/csv', authorization: `Bearer ${await token(maria)}` }, body: csv });
+  expect(asMentor.status).toBe(403);
 });

@@ -14,7 +14,7 @@ import {
 } from './routes/reads';
 import { SESSION_COOKIE } from './auth';
 import { sessionBody } from './routes/dashboard';
-import { invitationBody, invitationParams, unsubscribeParams } from './routes/invitations';
+import { bulkInvitationQuery, invitationBody, invitationParams, unsubscribeParams } from './routes/invitations';
 import { notificationPreferencesBody } from './routes/notifications';
 import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
 
@@ -56,6 +56,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/v1/mentors/:mentorId/trend', summary: "A mentor's funnel (referrals first clicked in the period) and clicks, accounts and confirmations per day, week or month (whole days, UTC; the last 30 by default)", security: 'memberJwt', params: mentorParams, query: mentorTrendQuery, success: 200 },
   { method: 'put', path: '/api/v1/mentors/:mentorId/notification-preferences', summary: 'How a mentor is emailed about confirmed recruits and milestones: each, weekly_digest or none (the mentor; org admins)', security: 'memberJwt', params: mentorParams, body: notificationPreferencesBody, success: 200 },
   { method: 'post', path: '/api/v1/invitations', summary: "Invite a person by email with the mentor's link (a mentor; limited per day, once per address per period, never an unsubscribed address)", security: 'memberJwt', body: invitationBody, success: 201 },
+  { method: 'post', path: '/api/v1/invitations/bulk', summary: 'Invitations for a campaign (?campaign=), each on behalf of a named mentor: a CSV (text/csv, or as Excel saves it) with columns mentorId, email, name?, message? (org_admin); each row answers sent or why not', security: 'memberJwt', query: bulkInvitationQuery, success: 200 },
   { method: 'get', path: '/api/v1/invitations', summary: "Invitations (a mentor: their own; coordinators and org admins: the organisation's); the address only while open", security: 'memberJwt', success: 200 },
   { method: 'post', path: '/api/v1/invitations/:id/resend', summary: 'Send an open invitation again (once a day)', security: 'memberJwt', params: invitationParams, success: 202 },
   { method: 'post', path: '/api/v1/invitations/:id/cancel', summary: 'Cancel an open invitation: nothing more is sent and its address is dropped', security: 'memberJwt', params: invitationParams, success: 200 },

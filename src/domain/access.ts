@@ -33,7 +33,8 @@ export const ACCESS = {
   bulkCodes: { org_admin: 'org' },
   readPlatformTotals: { platform_admin: 'org' },
   manageNotifications: { peer_mentor: 'own', org_admin: 'org' },
-  invite: { peer_mentor: 'own' },
+  invite: { peer_mentor: 'own', org_admin: 'org' },
+  bulkInvite: { org_admin: 'org' },
   listInvitations: { peer_mentor: 'own', coordinator: 'org', org_admin: 'org' },
   manageInvitation: { peer_mentor: 'own', org_admin: 'org' },
 } as const satisfies Record<string, Partial<Record<Role, Scope>>>;

@@ -46,11 +46,13 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
   }
 
   return {
-    async invite(caller: Caller, input: { email: string; name?: string; message?: string }) {
-      authorise(caller, 'invite', caller.userId);
+    /** A mentor's invitation, or (an org admin's upload) one sent on behalf of `mentorId` for a campaign. */
+    async invite(caller: Caller, input: { email: string; name?: string; message?: string; mentorId?: string; campaign?: string }) {
+      const mentorId = input.mentorId ?? caller.userId;
+      authorise(caller, 'invite', mentorId);
       const now = Date.now();
       const hash = emailHash(deps.hashSalt, caller.orgId, input.email);
-      const counts = await invitations.countsFor(caller.userId, caller.orgId, hash, {
+      const counts = await invitations.countsFor(mentorId, caller.orgId, hash, {
         day: new Date(now - DAY_MS),
         period: new Date(now - deps.settings.reinviteAfterDays * DAY_MS),
       });
@@ -58,11 +60,11 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
       if (counts.same_address > 0) throw new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`);
       if (counts.today >= deps.settings.perMentorPerDay) throw new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`);
       // Invitations go out with the mentor's own link, on the email channel.
-      const { code } = await deps.codes.ensureBulkCode(caller, { mentorId: caller.userId, channel: 'email' });
+      const { code } = await deps.codes.ensureBulkCode(caller, { mentorId, channel: 'email', campaign: input.campaign });
       const row = await invitations.insert({
         id: randomUUID(),
         org_id: caller.orgId,
-        mentor_id: caller.userId,
+        mentor_id: mentorId,
         referral_code_id: code.id,
         email: input.email.trim(),
         email_hash: hash,

@@ -1,11 +1,10 @@
-import express, { Router } from 'express';
-import { parse as parseCsv } from 'csv-parse/sync';
+import { Router } from 'express';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { authorise } from '../../domain/access';
-import { AppError } from '../../errors';
 import type { CodeService } from '../../services/code-service';
 import type { Authenticate } from '../auth';
+import { csvBody, csvRows } from '../csv-upload';
 
 export const shareChannel = z.string().regex(/^[a-z][a-z0-9_-]{1,19}$/, 'must be a short lower-case channel name such as whatsapp');
 
@@ -27,7 +26,6 @@ const bulkRow = z.strictObject({
   channel: shareChannel.optional(),
 });
 
-const MAX_BULK_ROWS = 5000;
 
 export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeService }): Router {
   const router = Router();
@@ -44,42 +42,25 @@ export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeServic
     res.json({ items: await deps.codes.list(caller, query) });
   });
 
-  router.post(
-    '/api/v1/referral-codes/bulk',
-    // Browsers send a .csv as Excel's media type where Excel is installed.
-    express.text({ type: ['text/csv', 'text/plain', 'application/csv', 'application/vnd.ms-excel'], limit: '1mb' }),
-    async (req, res) => {
-      const caller = await deps.authenticate(req);
-      authorise(caller, 'bulkCodes');
-      if (typeof req.body !== 'string') throw new AppError(415, 'unsupported_media_type', 'Send the CSV as text/csv');
-      let records: Record<string, string>[];
-      try {
-        // Excel writes a byte order mark, and semicolons where the decimal separator is a comma.
-        records = parseCsv(req.body, { bom: true, columns: true, delimiter: [',', ';'], skip_empty_lines: true, trim: true });
-      } catch (error) {
-        throw new AppError(400, 'malformed_csv', `The CSV cannot be read: ${(error as Error).message}`);
+  router.post('/api/v1/referral-codes/bulk', csvBody, async (req, res) => {
+    const caller = await deps.authenticate(req);
+    authorise(caller, 'bulkCodes');
+    const rows = [];
+    for (const { line, row, errors } of csvRows(req.body, bulkRow)) {
+      if (!row) {
+        rows.push({ line, status: 'error', errors });
+        continue;
       }
-      if (records.length > MAX_BULK_ROWS) throw new AppError(413, 'too_many_rows', `At most ${MAX_BULK_ROWS} rows per upload`);
-      const rows = [];
-      for (const [index, record] of records.entries()) {
-        const line = index + 2;
-        const cleaned = Object.fromEntries(Object.entries(record).filter(([, value]) => value !== ''));
-        const parsed = bulkRow.safeParse(cleaned);
-        if (!parsed.success) {
-          rows.push({ line, status: 'error', errors: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`) });
-          continue;
-        }
-        const { mentorId, displayName, ...code } = parsed.data;
-        if (!(await deps.codes.ensureMentor(caller, mentorId, displayName ?? null))) {
-          rows.push({ line, status: 'error', errors: ['mentorId: not a mentor of this organisation'] });
-          continue;
-        }
-        const { code: made, created } = await deps.codes.ensureBulkCode(caller, { mentorId, ...code });
-        rows.push({ line, status: created ? 'created' : 'existing', mentorId, code: made.code, url: made.url });
+      const { mentorId, displayName, ...code } = row;
+      if (!(await deps.codes.ensureMentor(caller, mentorId, displayName ?? null))) {
+        rows.push({ line, status: 'error', errors: ['mentorId: not a mentor of this organisation'] });
+        continue;
       }
-      res.json({ rows });
-    },
-  );
+      const { code: made, created } = await deps.codes.ensureBulkCode(caller, { mentorId, ...code });
+      rows.push({ line, status: created ? 'created' : 'existing', mentorId, code: made.code, url: made.url });
+    }
+    res.json({ rows });
+  });
 
   router.post('/api/v1/referral-codes/:id/revoke', async (req, res) => {
     const caller = await deps.authenticate(req);

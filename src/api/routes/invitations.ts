@@ -1,7 +1,10 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { InvitationService } from '../../services/invitation-service';
+import { authorise } from '../../domain/access';
+import { AppError } from '../../errors';
 import type { Authenticate } from '../auth';
+import { csvBody, csvRows } from '../csv-upload';
 import { answerPage, escapeHtml } from '../pages';
 
 /** One line, no control characters: a name or a message never becomes a header or breaks one. */
@@ -13,6 +16,9 @@ export const invitationBody = z.strictObject({
   message: z.string().trim().min(1).max(500).regex(/^[^\p{Cc}]*$/u, 'must be text without control characters').optional(),
 });
 export const invitationParams = z.strictObject({ id: z.uuid() });
+export const bulkInvitationQuery = z.strictObject({ campaign: z.string().trim().min(1).max(100).optional() });
+/** A row of an org admin's upload: whom, on whose behalf. */
+const bulkInvitationRow = invitationBody.extend({ mentorId: z.uuid() });
 export const unsubscribeParams = z.strictObject({ token: z.string().regex(/^[0-9a-f-]{36}\.[0-9a-f]{64}\.[0-9a-f]{32}$/) });
 
 const STOPPED = ['You will get no more emails', 'No one in the organisation will email this address again.'] as const;
@@ -24,6 +30,28 @@ export function invitationRoutes(deps: { authenticate: Authenticate; invitations
   router.post('/api/v1/invitations', async (req, res) => {
     const caller = await deps.authenticate(req);
     res.status(201).json(await deps.invitations.invite(caller, invitationBody.parse(req.body)));
+  });
+
+  router.post('/api/v1/invitations/bulk', csvBody, async (req, res) => {
+    const caller = await deps.authenticate(req);
+    authorise(caller, 'bulkInvite');
+    const { campaign } = bulkInvitationQuery.parse(req.query);
+    const rows = [];
+    for (const { line, row, errors } of csvRows(req.body, bulkInvitationRow)) {
+      if (!row) {
+        rows.push({ line, status: 'error', errors });
+        continue;
+      }
+      try {
+        const invitation = await deps.invitations.invite(caller, { ...row, campaign });
+        rows.push({ line, status: 'sent', invitationId: invitation.id, mentorId: row.mentorId });
+      } catch (error) {
+        // A row the rules refuse says why; the others go.
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        rows.push({ line, status: 'error', errors: [error.message] });
+      }
+    }
+    res.json({ rows });
   });
 
   router.get('/api/v1/invitations', async (req, res) => {
