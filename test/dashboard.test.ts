@@ -222,6 +222,16 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   expect(whatsapp.origin).toBe('https://wa.me');
   expect(whatsapp.searchParams.get('text')).toMatch(/^Join us: here is my invitation http:\/\/localhost:3000\/r\/\w+\?ch=whatsapp$/);
   expect((await call(maria, '/api/v1/referral-codes')).body.items.map((code: { campaign: string | null }) => code.campaign).sort()).toEqual(['autumn', 'spring']);
+  // An invitation by email from the page, and the choice of emails about recruits.
+  await page.fill('input[name="email"]', 'friend@example.org');
+  await page.fill('input[name="name"]', 'Frida');
+  await page.click('text=Send the invitation');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Invitation sent'));
+  expect((await rowsOf(page, '#invitations-title ~ table'))[0].slice(0, 2)).toEqual(['friend@example.org', expect.stringMatching(/^(sending|sent)$/)]);
+  await page.selectOption('select[name="delivery"]', 'weekly_digest');
+  await page.click('#emails-title ~ form button');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Saved'));
+  expect((await call(maria, `/api/v1/mentors/${maria.id}/notification-preferences`)).body).toEqual({ mentorId: maria.id, delivery: 'weekly_digest' });
   await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-mentor-phone.png'), fullPage: true });
   const orgRead = await page.context().request.get(`${api.url}/api/v1/orgs/${orgId}/recruitment-dashboard`);
   expect(orgRead.status()).toBe(403);

@@ -342,12 +342,14 @@
 
   async function mentorView(me) {
     say('Loading your figures…');
-    const [stats, trend, recruits, badges, { items: codes }] = await Promise.all([
+    const [stats, trend, recruits, badges, { items: codes }, { items: invitations }, { delivery }] = await Promise.all([
       api(`/api/v1/mentors/${me.userId}/stats`),
       api(`/api/v1/mentors/${me.userId}/trend`),
       api(`/api/v1/mentors/${me.userId}/recruits`),
       api(`/api/v1/mentors/${me.userId}/badges`),
       api('/api/v1/referral-codes'),
+      api('/api/v1/invitations'),
+      api(`/api/v1/mentors/${me.userId}/notification-preferences`),
     ]);
     const stages = Object.keys(STAGE_NAMES).filter((stage) => stage !== 'confirmed');
     const funnel = [...stages.map((stage) => stats.funnel[stage]), stats.confirmedAttributions];
@@ -402,6 +404,8 @@
           { numeric: false, empty: 'No recruits yet.' },
         ),
       ),
+      invitationsSection(me, invitations),
+      notificationChoice(me, delivery),
       el(
         'section',
         { 'aria-labelledby': 'badges-title' },
@@ -412,6 +416,89 @@
       ),
     );
     say('Showing your figures.');
+  }
+
+  const INVITATION_STATES = { sending: 'sending', sent: 'sent', clicked: 'opened the link', joined: 'joined', cancelled: 'cancelled', bounced: 'address did not work', expired: 'expired' };
+
+  /** Invite someone by email; the invitations sent, with resend and cancel while open. */
+  function invitationsSection(me, invitations) {
+    const form = el(
+      'form',
+      { class: 'period', 'aria-label': 'Invite by email' },
+      el('label', {}, 'Email address', el('input', { type: 'email', name: 'email', required: true, maxlength: 254, autocomplete: 'off' })),
+      el('label', {}, 'Their name (optional)', el('input', { name: 'name', maxlength: 100 })),
+      el('label', {}, 'A few words (optional)', el('input', { name: 'message', maxlength: 500 })),
+      el('button', { type: 'submit' }, 'Send the invitation'),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries([...new FormData(form)].filter(([, value]) => value !== ''));
+      try {
+        await api('/api/v1/invitations', { method: 'POST', body: JSON.stringify(data) });
+        await mentorView(me);
+        say(`Invitation sent to ${data.email}.`);
+      } catch (error) {
+        say(`Could not send the invitation: ${error.message}`);
+      }
+    });
+    const act = (invitation, action, done) => async () => {
+      try {
+        await api(`/api/v1/invitations/${invitation.id}/${action}`, { method: 'POST' });
+        await mentorView(me);
+        say(done);
+      } catch (error) {
+        say(`Could not ${action}: ${error.message}`);
+      }
+    };
+    const open = (invitation) => ['sending', 'sent', 'clicked'].includes(invitation.status);
+    return el(
+      'section',
+      { 'aria-labelledby': 'invitations-title' },
+      el('h3', { id: 'invitations-title' }, 'Invite by email'),
+      form,
+      table(
+        'Your invitations (an address is kept only while the invitation is open)',
+        ['To', 'State', 'Sent', 'Actions'],
+        invitations.map((invitation) => [
+          invitation.email ?? invitation.name ?? 'closed invitation',
+          INVITATION_STATES[invitation.status] ?? invitation.status,
+          invitation.sentAt ? dateTime.format(new Date(invitation.sentAt)) : '–',
+          open(invitation)
+            ? el(
+                'span',
+                { class: 'actions' },
+                el('button', { type: 'button', class: 'secondary', onclick: act(invitation, 'resend', 'Sent again.') }, 'Resend'),
+                el('button', { type: 'button', class: 'secondary', onclick: act(invitation, 'cancel', 'Invitation cancelled.') }, 'Cancel'),
+              )
+            : '',
+        ]),
+        { numeric: false, empty: 'No invitations yet.' },
+      ),
+    );
+  }
+
+  /** How the mentor hears of their recruits and milestones. */
+  function notificationChoice(me, delivery) {
+    const choice = el(
+      'select',
+      { name: 'delivery', 'aria-label': 'Emails about your recruits and badges' },
+      [
+        ['each', 'An email for each'],
+        ['weekly_digest', 'One email a week'],
+        ['none', 'No emails'],
+      ].map(([value, label]) => el('option', { value, selected: value === delivery }, label)),
+    );
+    const form = el('form', { class: 'period', 'aria-label': 'Emails about your recruits' }, el('label', {}, 'Emails about your recruits and badges', choice), el('button', { type: 'submit' }, 'Save'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        await api(`/api/v1/mentors/${me.userId}/notification-preferences`, { method: 'PUT', body: JSON.stringify({ delivery: choice.value }) });
+        say('Saved: you will get ' + choice.selectedOptions[0].textContent.toLowerCase() + '.');
+      } catch (error) {
+        say(`Could not save: ${error.message}`);
+      }
+    });
+    return el('section', { 'aria-labelledby': 'emails-title' }, el('h3', { id: 'emails-title' }, 'Emails to you'), form);
   }
 
   async function platformView() {

@@ -83,6 +83,11 @@ export function createNotificationStore(pool: Pool) {
       await pool.query('UPDATE mentor_notifications SET claimed_at = NULL WHERE id = ANY($1::uuid[]) AND outcome IS NULL', [ids]);
     },
 
+    async deliveryOf(mentorId: string): Promise<NotificationDelivery> {
+      const result = await pool.query<{ delivery: NotificationDelivery }>('SELECT delivery FROM notification_preferences WHERE mentor_id = $1', [mentorId]);
+      return result.rows[0]?.delivery ?? 'each';
+    },
+
     async digestDueAgain(mentorId: string): Promise<void> {
       await pool.query('UPDATE notification_preferences SET last_digest_at = NULL WHERE mentor_id = $1', [mentorId]);
     },

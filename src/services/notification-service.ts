@@ -8,10 +8,19 @@ import { NotFoundError } from '../errors';
 export function createNotificationService(deps: { pool: Pool }) {
   const notifications = createNotificationStore(deps.pool);
   const orgs = createOrgStore(deps.pool);
+  async function manageable(caller: Caller, mentorId: string) {
+    if (!(await orgs.isMember(mentorId, caller.orgId))) throw new NotFoundError('mentor');
+    authorise(caller, 'manageNotifications', mentorId);
+  }
+
   return {
+    async preferences(caller: Caller, mentorId: string) {
+      await manageable(caller, mentorId);
+      return { mentorId, delivery: await notifications.deliveryOf(mentorId) };
+    },
+
     async setPreferences(caller: Caller, mentorId: string, delivery: NotificationDelivery) {
-      if (!(await orgs.isMember(mentorId, caller.orgId))) throw new NotFoundError('mentor');
-      authorise(caller, 'manageNotifications', mentorId);
+      await manageable(caller, mentorId);
       await notifications.setDelivery(mentorId, caller.orgId, delivery, new Date());
       return { mentorId, delivery };
     },

@@ -11,6 +11,11 @@ export const notificationPreferencesBody = z.strictObject({
 
 export function notificationRoutes(deps: { authenticate: Authenticate; notifications: NotificationService }): Router {
   const router = Router();
+  router.get('/api/v1/mentors/:mentorId/notification-preferences', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    res.json(await deps.notifications.preferences(caller, mentorParams.parse(req.params).mentorId));
+  });
+
   router.put('/api/v1/mentors/:mentorId/notification-preferences', async (req, res) => {
     const caller = await deps.authenticate(req);
     const { mentorId } = mentorParams.parse(req.params);
