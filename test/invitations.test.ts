@@ -151,6 +151,13 @@ test('an invitation not clicked gets one reminder; a cancelled one gets nothing 
   expect((await invitationOf(reminded.body.id)).reminded_at).not.toBeNull();
   // A resend is allowed once a day: this one was sent just now.
   expect((await call(maria, `/api/v1/invitations/${reminded.body.id}/resend`, 'POST')).status).toBe(409);
+  // A day later it may be sent again: the workflow sends it, a message of its own.
+  await harness.pool.query("UPDATE invitations SET last_sent_at = now() - interval '25 hours' WHERE id = $1", [reminded.body.id]);
+  expect((await call(maria, `/api/v1/invitations/${reminded.body.id}/resend`, 'POST')).status).toBe(202);
+  const resent = await eventually(async () => (mailTo('ben@example.org').length === 3 ? mailTo('ben@example.org')[2] : undefined));
+  expect(resent.subject).toBe('Maria invited you to our organisation');
+  expect(new Set(mailTo('ben@example.org').map((mail) => mail.messageId)).size).toBe(3);
+  expect((await call(maria, `/api/v1/invitations/${reminded.body.id}/resend`, 'POST')).status).toBe(409);
 });
 
 test('an address the mail server refuses for good bounces, and is not tried again', async () => {
