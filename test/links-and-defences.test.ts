@@ -346,6 +346,24 @@ test('a busy code\'s week of clicks is counted at most once a minute: history fo
   expect(await statusesOf(nextMinute)).toEqual(['pending']);
 });
 
+test("the same user id in another organisation is another person: an upload cannot tell it exists, and each signs in to their own", async () => {
+  const elsewhere = randomUUID();
+  const theirs = new SignJWT({ role: 'peer_mentor', org_id: elsewhere, name: 'Someone Else' }).setProtectedHeader({ alg: 'HS256' }).setSubject(mentor.id).setExpirationTime('1h');
+  const theirToken = await theirs.sign(new TextEncoder().encode(JWT_SECRET));
+  const asThem = await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${theirToken}` } });
+  expect(await asThem.json()).toMatchObject({ userId: mentor.id, orgId: elsewhere, role: 'peer_mentor', displayName: 'Someone Else' });
+  // This organisation's admin names an id that exists elsewhere and one that exists nowhere: the same answer.
+  const existsElsewhere = randomUUID();
+  await fetch(`${base}/api/v1/me`, {
+    headers: { authorization: `Bearer ${await new SignJWT({ role: 'peer_mentor', org_id: elsewhere }).setProtectedHeader({ alg: 'HS256' }).setSubject(existsElsewhere).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET))}` },
+  });
+  const csv = ['mentorId,displayName', `${existsElsewhere},Known Elsewhere`, `${randomUUID()},Known Nowhere`].join('\n');
+  const upload = await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
+  expect(((await upload.json()) as { rows: Array<{ status: string }> }).rows.map((row) => row.status)).toEqual(['created', 'created']);
+  // Each is the user of their own organisation: this one's name is untouched by the other's sign-in.
+  expect((await (await call(mentor, '/api/v1/me')).json()).displayName).toBe('Ada Lovelace');
+});
+
 test('bulk invitations give one code per mentor, idempotently, with per-row errors', async () => {
   const invited = [randomUUID(), randomUUID()];
   const csv = ['mentorId,displayName,campaign,channel', `${invited[0]},Lin Rivers,autumn,email`, `${invited[1]},,autumn,`, 'not-a-uuid,Bad Row,autumn,sms', `${invited[0]},Lin Rivers,autumn,BAD CHANNEL`].join('\n');

@@ -107,7 +107,7 @@ export function createCodeStore(pool: Pool) {
         `SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name,
            EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
            (${RECENT_CLICKS_SQL('c.id', '$3', '$4')}) AS clicks_last_minute
-         ${CODE_FROM} JOIN users u ON u.id = c.mentor_id WHERE c.code = $1`,
+         ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1`,
         [code, visitorHash, now, countUpTo],
       );
     },
@@ -130,7 +130,7 @@ export function createCodeStore(pool: Pool) {
 
     /** Whose invitation a code is, for a link's preview: nothing is recorded. */
     inviterOf(code: string): Promise<(CodeRow & { mentor_name: string | null; org_name: string | null }) | undefined> {
-      return first(`SELECT ${CODE_COLUMNS}, u.display_name AS mentor_name, o.name AS org_name ${CODE_FROM} JOIN users u ON u.id = c.mentor_id WHERE c.code = $1`, [code]);
+      return first(`SELECT ${CODE_COLUMNS}, u.display_name AS mentor_name, o.name AS org_name ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1`, [code]);
     },
 
     byCode(code: string): Promise<CodeRow | undefined> {

@@ -45,7 +45,7 @@ export function createInvitationStore(pool: Pool) {
   return {
     async countsFor(mentorId: string, orgId: string, emailHash: string, since: { day: Date; period: Date }) {
       return one<{ today: number; same_address: number; suppressed: boolean }>(
-        `SELECT (SELECT count(*)::int FROM invitations WHERE mentor_id = $1 AND created_at > $4) AS today,
+        `SELECT (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND mentor_id = $1 AND created_at > $4) AS today,
            (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND email_hash = $3 AND created_at > $5) AS same_address,
            EXISTS (SELECT 1 FROM email_suppressions WHERE org_id = $2 AND email_hash = $3) AS suppressed`,
         [mentorId, orgId, emailHash, since.day, since.period],
@@ -74,7 +74,7 @@ export function createInvitationStore(pool: Pool) {
       return one<InvitationToSend>(
         `SELECT i.*, u.display_name AS mentor_name, o.name AS org_name, c.code,
            EXISTS (SELECT 1 FROM email_suppressions s WHERE s.org_id = i.org_id AND s.email_hash = i.email_hash) AS suppressed
-         FROM invitations i JOIN users u ON u.id = i.mentor_id JOIN organisations o ON o.id = i.org_id
+         FROM invitations i JOIN users u ON u.org_id = i.org_id AND u.id = i.mentor_id JOIN organisations o ON o.id = i.org_id
            JOIN referral_codes c ON c.id = i.referral_code_id
          WHERE i.id = $1 AND i.email IS NOT NULL AND ${DUE[kind]}`,
         [id],

@@ -21,30 +21,24 @@ export interface OrgSettingsChange {
 /** The organisations and users aggregate: settings, people and coordinators' mentors. */
 export function createOrgStore(pool: Pool) {
   return {
-    /** The organisation and the user known from a token's claims; false when the user belongs to another organisation. */
-    async upsertMember(input: { userId: string; orgId: string; role: Role; name: string | null; email: string | null }): Promise<boolean> {
+    /** The organisation and the user known from a token's claims (a user of that organisation: the same id elsewhere is someone else). */
+    async upsertMember(input: { userId: string; orgId: string; role: Role; name: string | null; email: string | null }): Promise<void> {
       await pool.query('INSERT INTO organisations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [input.orgId]);
-      const upserted = await pool.query(
+      await pool.query(
         `INSERT INTO users (id, org_id, role, display_name, email) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, display_name = COALESCE(EXCLUDED.display_name, users.display_name),
-           email = COALESCE(EXCLUDED.email, users.email)
-         WHERE users.org_id = EXCLUDED.org_id
-         RETURNING id`,
+         ON CONFLICT (org_id, id) DO UPDATE SET role = EXCLUDED.role, display_name = COALESCE(EXCLUDED.display_name, users.display_name),
+           email = COALESCE(EXCLUDED.email, users.email)`,
         [input.userId, input.orgId, input.role, input.name, input.email],
       );
-      return (upserted.rowCount ?? 0) > 0;
     },
 
-    /** A mentor invited by an upload, who need not have signed in yet; false when the id is another organisation's. */
-    async ensureMentor(mentorId: string, orgId: string, displayName: string | null): Promise<boolean> {
-      const joined = await pool.query(
+    /** A mentor named by an upload, who need not have signed in yet. */
+    async ensureMentor(mentorId: string, orgId: string, displayName: string | null): Promise<void> {
+      await pool.query(
         `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', $3)
-         ON CONFLICT (id) DO UPDATE SET display_name = COALESCE(users.display_name, EXCLUDED.display_name)
-         WHERE users.org_id = EXCLUDED.org_id
-         RETURNING id`,
+         ON CONFLICT (org_id, id) DO UPDATE SET display_name = COALESCE(users.display_name, EXCLUDED.display_name)`,
         [mentorId, orgId, displayName],
       );
-      return (joined.rowCount ?? 0) > 0;
     },
 
     async isMember(userId: string, orgId: string): Promise<boolean> {
@@ -78,7 +72,7 @@ export function createOrgStore(pool: Pool) {
         const knownIds = new Set(known.rows.map((row) => row.id));
         const unknown = mentorIds.filter((id) => !knownIds.has(id));
         if (unknown.length > 0) return { unknown };
-        await client.query('DELETE FROM coordinator_assignments WHERE coordinator_id = $1', [coordinatorId]);
+        await client.query('DELETE FROM coordinator_assignments WHERE org_id = $1 AND coordinator_id = $2', [orgId, coordinatorId]);
         await client.query(
           `INSERT INTO coordinator_assignments (coordinator_id, mentor_id, org_id) SELECT $1, mentor_id, $3 FROM unnest($2::uuid[]) AS mentor_id`,
           [coordinatorId, mentorIds, orgId],

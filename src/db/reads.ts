@@ -232,7 +232,7 @@ interface AttentionRow {
 async function attentionList(client: PoolClient, orgId: string, condition: string, waitingSince: string): Promise<AttentionRow[]> {
   const result = await client.query<AttentionRow>(
     `SELECT r.id, r.mentor_id, u.display_name, r.flag_reason, r.clicked_at, r.account_created_at
-     FROM referrals r JOIN users u ON u.id = r.mentor_id
+     FROM referrals r JOIN users u ON u.org_id = r.org_id AND u.id = r.mentor_id
      WHERE r.org_id = $1 AND ${condition} ORDER BY ${waitingSince}, r.id LIMIT ${ATTENTION_LISTED}`,
     [orgId],
   );
@@ -316,7 +316,7 @@ export async function recruitmentDashboard(client: PoolClient, orgId: string, qu
        )
        SELECT m.mentor_id, u.display_name, coalesce(f.confirmed, 0) AS confirmed, coalesce(c.referrals, 0) AS referrals, coalesce(c.converted, 0) AS converted
        FROM (SELECT mentor_id FROM cohort WHERE referrals > 0 UNION SELECT mentor_id FROM confirmations WHERE confirmed > 0) m
-       JOIN users u ON u.id = m.mentor_id
+       JOIN users u ON u.org_id = $1 AND u.id = m.mentor_id
        LEFT JOIN cohort c ON c.mentor_id = m.mentor_id
        LEFT JOIN confirmations f ON f.mentor_id = m.mentor_id
        ORDER BY confirmed DESC, referrals DESC, m.mentor_id LIMIT 10`,

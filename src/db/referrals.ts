@@ -274,6 +274,7 @@ export function createReferralStore(pool: Pool) {
       const result = await pool.query<{ accounts: number }>(
         `SELECT count(DISTINCT r.id)::int AS accounts FROM referrals r
          WHERE r.mentor_id = $2 AND r.id <> $1 AND r.account_created_at IS NOT NULL
+           AND r.org_id = coalesce((SELECT org_id FROM referrals WHERE id = $1), r.org_id)
            AND (($3::text IS NOT NULL AND r.visitor_hash = $3)
              OR EXISTS (SELECT 1 FROM click_events theirs JOIN click_events ours
                           ON ours.referral_id = $1 AND ours.ip_hash = theirs.ip_hash
@@ -288,18 +289,18 @@ export function createReferralStore(pool: Pool) {
      * the undelivered awards `claimedBy` now holds the claim to deliver. New awards are claimed as they are inserted.
      */
     async claimBadgeAwards(input: { mentorId: string; orgId: string; claimedBy: string; reached: (confirmedCount: number) => number[]; awardedAt: Date }): Promise<BadgeAward[]> {
-      const counts = await pool.query<{ confirmed_count: number }>('SELECT confirmed_count FROM get_attribution_counts($1)', [input.mentorId]);
-      const confirmedCount = counts.rows[0].confirmed_count;
+      const counts = await pool.query<{ confirmed_count: number }>('SELECT confirmed_count FROM mentor_counters WHERE org_id = $1 AND mentor_id = $2', [input.orgId, input.mentorId]);
+      const confirmedCount = Number(counts.rows[0]?.confirmed_count ?? 0);
       const claimed = await pool.query<BadgeAwardRow>(
         `WITH awarded AS (
            INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at, claimed_by, claimed_at)
            SELECT gen_random_uuid(), $1::uuid, $3::uuid, 'recruits-' || milestone, milestone, $5::int, $6::timestamptz, $2::uuid, now()
            FROM unnest($4::int[]) AS milestone
-           ON CONFLICT (mentor_id, badge_key) DO NOTHING
+           ON CONFLICT (org_id, mentor_id, badge_key) DO NOTHING
            RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at),
          claimed AS (
            UPDATE badge_awards SET claimed_by = $2, claimed_at = now()
-           WHERE mentor_id = $1 AND delivered_at IS NULL
+           WHERE org_id = $3 AND mentor_id = $1 AND delivered_at IS NULL
              AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '${BADGE_CLAIM_LEASE}')
            RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at)
          SELECT * FROM awarded UNION ALL SELECT * FROM claimed`,

@@ -119,8 +119,8 @@ export function createCodeService(deps: { pool: Pool; publicBaseUrl: string }) {
       return view(await codes.revoke(row.id));
     },
 
-    /** An upload's mentor, who need not have signed in yet; false when the id is another organisation's. */
-    ensureMentor(caller: Caller, mentorId: string, displayName: string | null): Promise<boolean> {
+    /** An upload's mentor, who need not have signed in yet: a user of this organisation, whatever another has. */
+    ensureMentor(caller: Caller, mentorId: string, displayName: string | null): Promise<void> {
       authorise(caller, 'bulkCodes');
       return orgs.ensureMentor(mentorId, caller.orgId, displayName);
     },

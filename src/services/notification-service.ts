@@ -16,7 +16,7 @@ export function createNotificationService(deps: { pool: Pool }) {
   return {
     async preferences(caller: Caller, mentorId: string) {
       await manageable(caller, mentorId);
-      return { mentorId, delivery: await notifications.deliveryOf(mentorId) };
+      return { mentorId, delivery: await notifications.deliveryOf(caller.orgId, mentorId) };
     },
 
     async setPreferences(caller: Caller, mentorId: string, delivery: NotificationDelivery) {

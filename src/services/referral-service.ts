@@ -61,8 +61,8 @@ const MAX_REMATCHES = 3;
 export interface ClickRequest {
   code: string;
   visitorId?: string;
-  /** The signed-in member who clicked, when the app sent their token. */
-  memberId?: string;
+  /** The signed-in member who clicked, when the app sent their token: who, in which organisation. */
+  member?: { userId: string; orgId: string };
   ipAddress?: string;
   userAgent?: string;
   metadata: Record<string, unknown>;
@@ -139,8 +139,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const weekClicksByCode = createExpiringCache<number>({ ttlMs: WEEK_COUNT_REUSE_MS, limit: WEEK_COUNTS_KEPT, now: () => now().getTime() });
 
   /** The mentor's own account, or a device the mentor used, clicking the mentor's link. */
-  async function isSelfReferral(code: ClickCodeRow, visitorHash: string, memberId: string | undefined): Promise<boolean> {
-    if (memberId !== code.mentor_id) return code.known_mentor_device;
+  async function isSelfReferral(code: ClickCodeRow, visitorHash: string, member: ClickRequest['member']): Promise<boolean> {
+    if (member?.userId !== code.mentor_id || member.orgId !== code.org_id) return code.known_mentor_device;
     await codes.rememberMentorDevice(code.mentor_id, code.org_id, visitorHash);
     return true;
   }
@@ -263,7 +263,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       if (code.expires_at && code.expires_at <= at) throw new GoneError('this invite link has expired');
       const identity = identityFor(code, visitorHash, false);
       const clickId = randomUUID();
-      const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.memberId), isClickBurst(code, at)]);
+      const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.member), isClickBurst(code, at)]);
       const landing = request.viaLanding ? { shareChannel: code.default_channel ?? 'link', ...request.metadata, via: 'landing' } : request.metadata;
       const metadata = request.invitationId ? { ...landing, invitationId: request.invitationId } : landing;
       if (request.invitationId) await invitations.markClicked(request.invitationId, code.id, at);

@@ -46,7 +46,7 @@ export function startNotifier(options: NotifierOptions): RunningNotifier {
       options.onError?.(error);
       await store.release(ids);
       // A digest refused is due again, not in a week.
-      if (digest) await store.digestDueAgain(inbox.mentor_id);
+      if (digest) await store.digestDueAgain(inbox.org_id, inbox.mentor_id);
       return false;
     }
     await store.settle(ids, outcome, now());

@@ -62,7 +62,7 @@ export async function openHarness(): Promise<Harness> {
   async function addCode(org: { orgId: string }, mentorId: string = randomUUID()): Promise<SeededOrg> {
     await pool.query(
       `INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', 'Test Mentor')
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (org_id, id) DO NOTHING`,
       [mentorId, org.orgId],
     );
     const codeId = randomUUID();

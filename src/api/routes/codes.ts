@@ -52,10 +52,7 @@ export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeServic
         continue;
       }
       const { mentorId, displayName, ...code } = row;
-      if (!(await deps.codes.ensureMentor(caller, mentorId, displayName ?? null))) {
-        rows.push({ line, status: 'error', errors: ['mentorId: not a mentor of this organisation'] });
-        continue;
-      }
+      await deps.codes.ensureMentor(caller, mentorId, displayName ?? null);
       const { code: made, created } = await deps.codes.ensureBulkCode(caller, { mentorId, ...code });
       rows.push({ line, status: created ? 'created' : 'existing', mentorId, code: made.code, url: made.url });
     }

@@ -81,7 +81,7 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
     const click = await deps.service.recordClick({
       code: body.code,
       visitorId: body.visitorId,
-      memberId: member?.userId,
+      member: member ? { userId: member.userId, orgId: member.orgId } : undefined,
       ipAddress: req.ip,
       userAgent: req.get('user-agent'),
       metadata: body.metadata,
