@@ -5,11 +5,10 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
-import { signPayload } from '../src/api/webhook-signature';
 import type { Role } from '../src/domain/access';
 import { DEMO_ADMIN, DEMO_ORG, DEMO_SIGN_IN_PATH } from '../src/domain/demo';
 import { launchChromium } from './support/browser';
-import { listenApp, type ListeningApi } from './support/api';
+import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
 // The dashboard in a real browser against the real API, Postgres and Temporal.
@@ -46,30 +45,14 @@ async function call(who: typeof admin | undefined, route: string, init: { method
   return { status: response.status, body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text, headers: response.headers };
 }
 
-function webhook(body: unknown) {
-  const raw = JSON.stringify(body);
-  const at = Math.floor(Date.now() / 1000);
-  return fetch(`${api.url}/api/v1/webhooks/membership`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(WEBHOOK_SECRET, at, raw)}` },
-    body: raw,
-  });
-}
-
 /** A journey through the API as the app and the membership system drive it; `confirm` ends it confirmed. */
 async function journey(code: string, confirm: boolean): Promise<string> {
   const click = await call(undefined, '/api/v1/referral-attributions', { method: 'POST', body: { code, visitorId: randomUUID(), metadata: { shareChannel: 'whatsapp' } } });
   expect(click.status).toBe(201);
   if (!confirm) return click.body.referralId;
   const newMemberId = randomUUID();
-  const step = await fetch(`${api.url}/api/v1/referrals/${click.body.referralId}/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${click.body.referralToken}` },
-    body: JSON.stringify({ type: 'account_created', idempotencyKey: randomUUID(), newMemberId }),
-  });
-  expect(step.status).toBe(202);
-  const confirmed = await webhook({ event: 'member.registered', referralCode: code, newMemberId, occurredAt: new Date().toISOString(), deliveryId: randomUUID() });
-  expect(confirmed.status).toBe(200);
+  expect((await reportAccount(api.url, click.body, newMemberId)).status).toBe(202);
+  expect((await registerMember(api.url, WEBHOOK_SECRET, { code, newMemberId })).status).toBe(200);
   return click.body.referralId;
 }
 

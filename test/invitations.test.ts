@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
-import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import type { ParsedMail } from 'mailparser';
 import type { Role } from '../src/domain/access';
-import { signPayload } from '../src/api/webhook-signature';
-import { listenApp, type ListeningApi } from './support/api';
+import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
+import { startSmtpServer, type TestSmtpServer } from './support/smtp';
 
 // Invitations by email, each a workflow of its own, through a real SMTP server started here.
 const JWT_SECRET = 'invitations-test-jwt-secret-0123456789';
@@ -17,8 +15,7 @@ const REMINDER_SECONDS = 3;
 
 let harness: Harness;
 let api: ListeningApi;
-let smtp: SMTPServer;
-const received: ParsedMail[] = [];
+let smtp: TestSmtpServer;
 
 const orgId = randomUUID();
 const person = (role: Role, name: string) => ({ id: randomUUID(), role, name });
@@ -44,31 +41,13 @@ async function call(who: ReturnType<typeof person> | undefined, route: string, m
   return { status: response.status, body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
 }
 
-const mailTo = (address: string) => received.filter((mail) => JSON.stringify(mail.to).toLowerCase().includes(address.toLowerCase()));
+const mailTo = (address: string) => smtp.to(address);
 /** A header as it was written (mailparser parses List-* headers into objects). */
 const rawHeader = (mail: ParsedMail, name: string) => mail.headerLines.find((header) => header.key === name)?.line.slice(name.length + 1).trim();
 const invitationOf = async (id: string) => (await harness.pool.query('SELECT status, email, reminded_at FROM invitations WHERE id = $1', [id])).rows[0];
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    // A mailbox that does not exist, as a receiving server answers it.
-    onRcptTo(address, _session, callback) {
-      if (address.address.startsWith('nobody@')) return callback(Object.assign(new Error('no such mailbox'), { responseCode: 550 }));
-      callback();
-    },
-    onData(stream, _session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', async () => {
-        received.push(await simpleParser(Buffer.concat(chunks)));
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  smtp = await startSmtpServer();
   harness = await openHarness();
   api = await listenApp({
     pool: harness.pool,
@@ -83,14 +62,14 @@ beforeAll(async () => {
     },
     taskQueue: harness.taskQueue,
   });
-  await harness.startWorker({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, publicBaseUrl: api.url });
+  await harness.startWorker({ smtpUrl: smtp.url, publicBaseUrl: api.url });
   for (const who of [maria, other, coordinator, admin]) expect((await call(who, '/api/v1/me')).status).toBe(200);
 });
 
 afterAll(async () => {
   await api?.close();
   await harness?.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp?.close();
 });
 
 test("an invitation arrives with the mentor's link; its click marks it clicked and no reminder follows; joining closes it", async () => {
@@ -119,20 +98,9 @@ test("an invitation arrives with the mentor's link; its click marks it clicked a
   const html = await page.text();
   const deepLink = new URL(html.match(/href="(referralapp:\/\/join\?[^"]+)"/)![1].replace(/&amp;/g, '&'));
   const newMemberId = randomUUID();
-  const step = await fetch(`${api.url}/api/v1/referrals/${deepLink.searchParams.get('referralId')}/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${deepLink.searchParams.get('referralToken')}` },
-    body: JSON.stringify({ type: 'account_created', idempotencyKey: randomUUID(), newMemberId }),
-  });
-  expect(step.status).toBe(202);
-  const raw = JSON.stringify({ event: 'member.registered', referralCode: link.pathname.slice(3), newMemberId, occurredAt: new Date().toISOString(), deliveryId: randomUUID() });
-  const at = Math.floor(Date.now() / 1000);
-  const webhook = await fetch(`${api.url}/api/v1/webhooks/membership`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(WEBHOOK_SECRET, at, raw)}` },
-    body: raw,
-  });
-  expect(webhook.status).toBe(200);
+  const referral = { referralId: deepLink.searchParams.get('referralId')!, referralToken: deepLink.searchParams.get('referralToken')! };
+  expect((await reportAccount(api.url, referral, newMemberId)).status).toBe(202);
+  expect((await registerMember(api.url, WEBHOOK_SECRET, { code: link.pathname.slice(3), newMemberId })).status).toBe(200);
   expect(await eventually(async () => ((await invitationOf(invited.body.id)).status === 'joined' ? invitationOf(invited.body.id) : undefined))).toMatchObject({ status: 'joined', email: null });
 });
 

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
-import { signPayload } from '../src/api/webhook-signature';
+import { simpleParser } from 'mailparser';
 import type { Role } from '../src/domain/access';
 import { createMailer } from '../src/notifications/mail';
 import { startNotifier, type RunningNotifier } from '../src/worker/notifier';
-import { listenApp, type ListeningApi } from './support/api';
+import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
+import { startSmtpServer, type TestSmtpServer } from './support/smtp';
 
 // Mentors are told what their invitations achieved, once each, through a real SMTP server started here.
 const JWT_SECRET = 'notifications-test-jwt-secret-0123456789';
@@ -20,11 +18,7 @@ const DAY_MS = 86_400_000;
 
 let harness: Harness;
 let api: ListeningApi;
-let smtp: SMTPServer;
-let smtpPort: number;
-const received: ParsedMail[] = [];
-/** The next messages the server refuses for now (451), as a busy mail server does. */
-let refuseNext = 0;
+let smtp: TestSmtpServer;
 
 const orgId = randomUUID();
 const person = (role: Role, name: string, email?: string) => ({ id: randomUUID(), role, name, email });
@@ -51,27 +45,14 @@ async function call(who: ReturnType<typeof person> | undefined, route: string, m
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
-const registration = (code: string, newMemberId: string, deliveryId = randomUUID()) => {
-  const raw = JSON.stringify({ event: 'member.registered', referralCode: code, newMemberId, occurredAt: new Date().toISOString(), deliveryId });
-  const at = Math.floor(Date.now() / 1000);
-  return fetch(`${api.url}/api/v1/webhooks/membership`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(WEBHOOK_SECRET, at, raw)}` },
-    body: raw,
-  });
-};
+const registration = (code: string, newMemberId: string, deliveryId = randomUUID()) => registerMember(api.url, WEBHOOK_SECRET, { code, newMemberId, deliveryId });
 
 /** A recruit of the mentor's, confirmed: click, account, and the membership system's word (`repeats` times). */
 async function recruit(mentor: ReturnType<typeof person>, repeats = 1): Promise<{ referralId: string; code: string; newMemberId: string }> {
   const code = (await call(admin, '/api/v1/referral-codes', 'POST', { mentorId: mentor.id })).body.code;
   const click = await call(undefined, '/api/v1/referral-attributions', 'POST', { code, visitorId: randomUUID() });
   const newMemberId = randomUUID();
-  const step = await fetch(`${api.url}/api/v1/referrals/${click.body.referralId}/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${click.body.referralToken}` },
-    body: JSON.stringify({ type: 'account_created', idempotencyKey: randomUUID(), newMemberId }),
-  });
-  expect(step.status).toBe(202);
+  expect((await reportAccount(api.url, click.body, newMemberId)).status).toBe(202);
   const deliveryId = randomUUID();
   for (let attempt = 0; attempt < repeats; attempt += 1) {
     // The same delivery again, and a retry with a new id: both the same registration.
@@ -86,7 +67,7 @@ const notificationsOf = (mentorId: string) =>
 function notifierAt(clock: () => Date): RunningNotifier {
   return startNotifier({
     pool: harness.pool,
-    mailer: createMailer({ smtpUrl: `smtp://127.0.0.1:${smtpPort}`, folder: '', from: 'Referrals <no-reply@example.org>' }),
+    mailer: createMailer({ smtpUrl: smtp.url, folder: '', from: 'Referrals <no-reply@example.org>' }),
     dashboardUrl: 'https://referrals.example.org/dashboard',
     clock,
     // The test runs the rounds itself: the loop's first would come in an hour.
@@ -95,25 +76,7 @@ function notifierAt(clock: () => Date): RunningNotifier {
 }
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', async () => {
-        if (refuseNext > 0) {
-          refuseNext -= 1;
-          return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
-        }
-        received.push(await simpleParser(Buffer.concat(chunks)));
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  smtpPort = (smtp.server.address() as AddressInfo).port;
+  smtp = await startSmtpServer();
   harness = await openHarness();
   await harness.startWorker();
   api = await listenApp({ pool: harness.pool, temporal: harness.client, config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET, HASH_SALT: 'notifications-salt-0123' }, taskQueue: harness.taskQueue });
@@ -123,7 +86,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await harness?.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp?.close();
 });
 
 test('a confirmed recruit and the milestone it reaches are emailed once each, however often the webhook comes', async () => {
@@ -133,7 +96,7 @@ test('a confirmed recruit and the milestone it reaches are emailed once each, ho
   try {
     await eventually(async () => {
       await notifier.round();
-      return received.filter((mail) => mail.to && JSON.stringify(mail.to).includes(maria.email!)).length === 2 ? true : undefined;
+      return smtp.to(maria.email!).length === 2 ? true : undefined;
     });
     // Delivered again after the messages went: nothing more is sent.
     expect((await registration(confirmed.code, confirmed.newMemberId)).status).toBe(200);
@@ -141,7 +104,7 @@ test('a confirmed recruit and the milestone it reaches are emailed once each, ho
   } finally {
     await notifier.stop();
   }
-  const toMaria = received.filter((mail) => JSON.stringify(mail.to).includes(maria.email!));
+  const toMaria = smtp.to(maria.email!);
   expect(toMaria.map((mail) => mail.subject).sort()).toEqual(['your organisation: a recruit of yours joined', 'your organisation: you reached a milestone']);
   const joined = toMaria.find((mail) => mail.subject?.endsWith('joined'))!;
   expect(joined.text).toBe('Hello Maria,\nSomeone you invited is now a confirmed member.\nThank you for bringing people to your organisation.\n\nSee your figures: https://referrals.example.org/dashboard');
@@ -160,21 +123,21 @@ test('a mentor who wants none gets none, one without an address is not tried, a 
   expect((await call(quiet, `/api/v1/mentors/${quiet.id}/notification-preferences`, 'PUT', { delivery: 'sometimes' })).status).toBe(400);
   await recruit(quiet);
   await recruit(unreachable);
-  const before = received.length;
-  refuseNext = 1;
+  const before = smtp.received.length;
+  smtp.refuseNext(1);
   const { referralId: second } = await recruit(maria);
   await eventually(async () => ((await notificationsOf(unreachable.id)).length === 2 && (await notificationsOf(quiet.id)).length === 2 ? true : undefined));
   await eventually(async () => ((await harness.pool.query("SELECT 1 FROM mentor_notifications WHERE subject_id = $1", [second])).rowCount ? true : undefined));
   const notifier = notifierAt(() => new Date());
   try {
     await notifier.round();
-    expect(received.length).toBe(before);
+    expect(smtp.received.length).toBe(before);
     await notifier.round();
   } finally {
     await notifier.stop();
   }
-  expect(received.length).toBe(before + 1);
-  expect(received[received.length - 1].subject).toBe('your organisation: a recruit of yours joined');
+  expect(smtp.received.length).toBe(before + 1);
+  expect(smtp.received[smtp.received.length - 1].subject).toBe('your organisation: a recruit of yours joined');
   expect((await notificationsOf(quiet.id)).map((row) => row.outcome)).toEqual(['not_wanted', 'not_wanted']);
   expect((await notificationsOf(unreachable.id)).map((row) => row.outcome)).toEqual(['no_address', 'no_address']);
 });
@@ -184,7 +147,7 @@ test('a weekly digest instead: nothing until the week is over, then one message 
   await recruit(weekly);
   await recruit(weekly);
   await eventually(async () => ((await notificationsOf(weekly.id)).length === 3 ? true : undefined));
-  const toWen = () => received.filter((mail) => JSON.stringify(mail.to).includes(weekly.email!));
+  const toWen = () => smtp.to(weekly.email!);
   const today = notifierAt(() => new Date());
   try {
     await today.round();

@@ -41,6 +41,11 @@ export function createOrgStore(pool: Pool) {
       );
     },
 
+    /** How many referrals the organisation holds (the demo fills an empty one only). */
+    async referralCount(orgId: string): Promise<number> {
+      return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM referrals WHERE org_id = $1', [orgId])).rows[0].n;
+    },
+
     async isMember(userId: string, orgId: string): Promise<boolean> {
       return ((await pool.query('SELECT 1 FROM users WHERE id = $1 AND org_id = $2', [userId, orgId])).rowCount ?? 0) > 0;
     },

@@ -3,8 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { createApp } from '../api/app';
 import { loadConfig } from '../config';
-import { createPool } from '../db/pool';
+import { createPool, isPostgresReachable } from '../db/pool';
 import { createIntakeStore } from '../db/intake';
+import { createOrgStore } from '../db/orgs';
 import { DEMO_ORG, DEMO_SIGN_IN_PATH } from '../domain/demo';
 import { embeddedDatabaseUrl } from '../stack/postgres';
 import { fillDemo } from './fill';
@@ -19,7 +20,9 @@ async function main(): Promise<void> {
   const temporalAddress = config.TEMPORAL_ADDRESS ?? `localhost:${config.TEMPORAL_PORT}`;
   let connection: Connection;
   try {
-    await pool.query('SELECT 1');
+    await isPostgresReachable(pool).then((reachable) => {
+      if (!reachable) throw new Error('Postgres is not reachable');
+    });
     connection = await Connection.connect({ address: temporalAddress, connectTimeout: 3000 });
   } catch {
     await pool.end();
@@ -27,9 +30,9 @@ async function main(): Promise<void> {
   }
   const dashboard = `http://localhost:${config.PORT}`;
   try {
-    const filled = await pool.query('SELECT count(*)::int AS n FROM referrals WHERE org_id = $1', [DEMO_ORG.id]);
-    if (filled.rows[0].n > 0) {
-      console.log(`The demo organisation already holds ${filled.rows[0].n} referrals. Sign in: ${dashboard}${DEMO_SIGN_IN_PATH}`);
+    const filled = await createOrgStore(pool).referralCount(DEMO_ORG.id);
+    if (filled > 0) {
+      console.log(`The demo organisation already holds ${filled} referrals. Sign in: ${dashboard}${DEMO_SIGN_IN_PATH}`);
       return;
     }
     let clock = new Date();

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import pino from 'pino';
 import { createApp, type AppDependencies } from '../../src/api/app';
+import { signPayload } from '../../src/api/webhook-signature';
 
 export interface ListeningApi {
   url: string;
@@ -40,5 +41,31 @@ export function freePort(): Promise<number> {
       const address = probe.address();
       probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
+  });
+}
+
+/** The membership system's `member.registered`, signed as it signs it. */
+export function registerMember(apiUrl: string, webhookSecret: string, registration: { code: string; newMemberId: string; deliveryId?: string; occurredAt?: string }) {
+  const raw = JSON.stringify({
+    event: 'member.registered',
+    referralCode: registration.code,
+    newMemberId: registration.newMemberId,
+    occurredAt: registration.occurredAt ?? new Date().toISOString(),
+    deliveryId: registration.deliveryId ?? randomUUID(),
+  });
+  const at = Math.floor(Date.now() / 1000);
+  return fetch(`${apiUrl}/api/v1/webhooks/membership`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': `t=${at},v1=${signPayload(webhookSecret, at, raw)}` },
+    body: raw,
+  });
+}
+
+/** The app's word that the referral became this member's account, with the referral token it holds. */
+export function reportAccount(apiUrl: string, referral: { referralId: string; referralToken: string }, newMemberId: string) {
+  return fetch(`${apiUrl}/api/v1/referrals/${referral.referralId}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${referral.referralToken}` },
+    body: JSON.stringify({ type: 'account_created', idempotencyKey: randomUUID(), newMemberId }),
   });
 }
