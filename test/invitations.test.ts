@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { ParsedMail } from 'mailparser';
+import { createMailer, MailNotConfiguredError } from '../src/notifications/mail';
 import type { Role } from '../src/domain/access';
 import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
@@ -190,4 +191,24 @@ test("an org admin's upload invites for a campaign on behalf of named mentors; a
   expect((await harness.pool.query('SELECT campaign, mentor_id FROM referral_codes WHERE code = $1', [code])).rows).toEqual([{ campaign: 'autumn', mentor_id: other.id }]);
   const asMentor = await fetch(`${api.url}/api/v1/invitations/bulk`, { method: 'POST', headers: { 'content-type': 'text/csv', authorization: `Bearer ${await token(maria)}` }, body: csv });
   expect(asMentor.status).toBe(403);
+});
+
+test('where no mail can go out (production without SMTP_URL) invitations are refused, not left waiting', async () => {
+  const production = await listenApp({
+    pool: harness.pool,
+    temporal: harness.client,
+    config: { NODE_ENV: 'production', JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET, HASH_SALT, PUBLIC_BASE_URL: 'https://referrals.example.org' },
+    taskQueue: harness.taskQueue,
+  });
+  try {
+    const refused = await fetch(`${production.url}/api/v1/invitations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(maria)}` },
+      body: JSON.stringify({ email: 'jo@example.org' }),
+    });
+    expect([refused.status, (await refused.json()).error.code]).toEqual([503, 'mail_not_configured']);
+  } finally {
+    await production.close();
+  }
+  await expect(createMailer({ from: 'Referrals <no-reply@example.org>' }).send({ to: 'jo@example.org', subject: 's', text: 't', html: 'h', messageId: '<m@x>' })).rejects.toThrow(MailNotConfiguredError);
 });

@@ -145,6 +145,7 @@ export function createApp(deps: AppDependencies): express.Express {
         codes,
         hashSalt: config.HASH_SALT,
         taskQueue: deps.taskQueue,
+        mailConfigured: config.SMTP_URL !== undefined || config.NODE_ENV !== 'production',
         settings: {
           perMentorPerDay: config.INVITATIONS_PER_MENTOR_PER_DAY,
           reinviteAfterDays: config.INVITATION_REINVITE_DAYS,

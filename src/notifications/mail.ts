@@ -20,8 +20,19 @@ export interface Mailer {
   folder?: string;
 }
 
-/** SMTP_URL's server through nodemailer; with none, each message as an .eml file in `folder` (development). */
-export function createMailer(options: { smtpUrl?: string; folder: string; from: string }): Mailer {
+/** Mail cannot go out: SMTP_URL is not set where a folder of files would be no delivery (production). */
+export class MailNotConfiguredError extends Error {
+  constructor() {
+    super('SMTP_URL is not set: mail waits until it is');
+    this.name = 'MailNotConfiguredError';
+  }
+}
+
+/**
+ * SMTP_URL's server through nodemailer; with none, each message as an .eml file in `folder` (development), or, with
+ * `folder` undefined (production), a refusal every time: the activity retries until a server is configured.
+ */
+export function createMailer(options: { smtpUrl?: string; folder?: string; from: string }): Mailer {
   if (options.smtpUrl) {
     const transport = nodemailer.createTransport(options.smtpUrl);
     return {
@@ -30,14 +41,22 @@ export function createMailer(options: { smtpUrl?: string; folder: string; from: 
       },
     };
   }
+  const folder = options.folder;
+  if (!folder) {
+    return {
+      async send() {
+        throw new MailNotConfiguredError();
+      },
+    };
+  }
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
-    folder: options.folder,
+    folder,
     async send(mail) {
       const built = await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, headers: headersOf(mail) });
-      await mkdir(options.folder, { recursive: true });
+      await mkdir(folder, { recursive: true });
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.messageId.replace(/[^\w-]/g, '')}.eml`;
-      await writeFile(path.join(options.folder, name), built.message as Buffer);
+      await writeFile(path.join(folder, name), built.message as Buffer);
     },
   };
 }

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createInvitationStore, type InvitationRow } from '../db/invitations';
 import { authorise, type Caller } from '../domain/access';
-import { ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError } from '../errors';
+import { AppError, ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError } from '../errors';
 import { resendInvitationSignal, TASK_QUEUE } from '../workflows/messages';
 import { invitationWorkflow, invitationWorkflowId } from '../workflows/invitation-workflow';
 import type { CodeService } from './code-service';
@@ -35,7 +35,8 @@ const view = (row: InvitationRow) => ({
 });
 
 /** Invitations by email: each one a small workflow of its own (sent, one reminder, its end); Postgres holds its state. */
-export function createInvitationService(deps: { pool: Pool; temporal: Client; codes: CodeService; hashSalt: string; settings: InvitationSettings; taskQueue?: string }) {
+/** `mailConfigured`: false where no mail can go out (production without SMTP_URL): invitations are refused, not queued. */
+export function createInvitationService(deps: { pool: Pool; temporal: Client; codes: CodeService; hashSalt: string; settings: InvitationSettings; mailConfigured: boolean; taskQueue?: string }) {
   const invitations = createInvitationStore(deps.pool);
 
   async function ownInvitation(caller: Caller, id: string): Promise<InvitationRow> {
@@ -50,6 +51,7 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
     async invite(caller: Caller, input: { email: string; name?: string; message?: string; mentorId?: string; campaign?: string }) {
       const mentorId = input.mentorId ?? caller.userId;
       authorise(caller, 'invite', mentorId);
+      if (!deps.mailConfigured) throw new AppError(503, 'mail_not_configured', 'This service has no mail server configured (SMTP_URL): invitations cannot be sent');
       const now = Date.now();
       const hash = emailHash(deps.hashSalt, caller.orgId, input.email);
       const counts = await invitations.countsFor(mentorId, caller.orgId, hash, {

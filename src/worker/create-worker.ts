@@ -28,8 +28,9 @@ export interface ReferralWorkerOptions extends ActivityDependencies {
 
 const publicBaseUrlOf = (config: Config) => config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
 
-/** SMTP_URL's server, or the development folder under DATA_DIR/mail. */
-const configuredMailer = (config: Config) => createMailer({ smtpUrl: config.SMTP_URL, folder: path.resolve(config.DATA_DIR, 'mail'), from: config.MAIL_FROM });
+/** SMTP_URL's server; without one, the development folder under DATA_DIR/mail, and in production no mail at all. */
+const configuredMailer = (config: Config) =>
+  createMailer({ smtpUrl: config.SMTP_URL, folder: config.NODE_ENV === 'production' ? undefined : path.resolve(config.DATA_DIR, 'mail'), from: config.MAIL_FROM });
 
 /** The reconciliation's back-fill: a registration confirmed as the webhook would have done. */
 export function confirmRegistrationWith(service: ReferralService): NonNullable<ActivityDependencies['confirmRegistration']> {
