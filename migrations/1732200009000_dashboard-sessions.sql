@@ -1,5 +1,16 @@
 -- Up Migration
 
+-- A table of one organisation's rows: readers see their organisation's only, the service all (migration 8's rule).
+CREATE FUNCTION protect_org_table(tab regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tab);
+  EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tab);
+  EXECUTE format('CREATE POLICY org_isolation ON %s USING (org_id = current_org())', tab);
+  EXECUTE format('CREATE POLICY service_access ON %s TO referral_runtime USING (true) WITH CHECK (true)', tab);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION protect_org_table(regclass) FROM PUBLIC;
+
 -- A signed-in person's dashboard session: the cookie carries a random id, this table its hash and who it is.
 CREATE TABLE dashboard_sessions (
   id_hash text PRIMARY KEY,
@@ -11,11 +22,9 @@ CREATE TABLE dashboard_sessions (
 );
 CREATE INDEX dashboard_sessions_expires_at_idx ON dashboard_sessions (expires_at);
 
-ALTER TABLE dashboard_sessions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dashboard_sessions FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON dashboard_sessions USING (org_id = current_org());
-CREATE POLICY service_access ON dashboard_sessions TO referral_runtime USING (true) WITH CHECK (true);
+SELECT protect_org_table('dashboard_sessions');
 
 -- Down Migration
 
 DROP TABLE dashboard_sessions;
+DROP FUNCTION protect_org_table(regclass);

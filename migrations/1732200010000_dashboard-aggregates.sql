@@ -45,18 +45,9 @@ CREATE TABLE dashboard_daily_conversions (
 );
 
 GRANT SELECT ON dashboard_daily_events, dashboard_daily_cohorts, dashboard_daily_conversions TO referral_reader;
-ALTER TABLE dashboard_daily_conversions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dashboard_daily_conversions FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON dashboard_daily_conversions USING (org_id = current_org());
-CREATE POLICY service_access ON dashboard_daily_conversions TO referral_runtime USING (true) WITH CHECK (true);
-ALTER TABLE dashboard_daily_events ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dashboard_daily_events FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON dashboard_daily_events USING (org_id = current_org());
-CREATE POLICY service_access ON dashboard_daily_events TO referral_runtime USING (true) WITH CHECK (true);
-ALTER TABLE dashboard_daily_cohorts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dashboard_daily_cohorts FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON dashboard_daily_cohorts USING (org_id = current_org());
-CREATE POLICY service_access ON dashboard_daily_cohorts TO referral_runtime USING (true) WITH CHECK (true);
+SELECT protect_org_table('dashboard_daily_conversions');
+SELECT protect_org_table('dashboard_daily_events');
+SELECT protect_org_table('dashboard_daily_cohorts');
 
 -- The dashboard's raw read: what waits for a coordinator.
 CREATE INDEX referrals_org_attention_idx ON referrals (org_id, status) WHERE status = 'flagged' OR stuck;

@@ -31,14 +31,8 @@ CREATE INDEX mentor_notifications_open_idx ON mentor_notifications (created_at) 
 CREATE INDEX mentor_notifications_mentor_idx ON mentor_notifications (mentor_id) WHERE outcome IS NULL;
 
 GRANT SELECT ON notification_preferences, mentor_notifications TO referral_reader;
-ALTER TABLE notification_preferences ENABLE ROW LEVEL SECURITY;
-ALTER TABLE notification_preferences FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON notification_preferences USING (org_id = current_org());
-CREATE POLICY service_access ON notification_preferences TO referral_runtime USING (true) WITH CHECK (true);
-ALTER TABLE mentor_notifications ENABLE ROW LEVEL SECURITY;
-ALTER TABLE mentor_notifications FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON mentor_notifications USING (org_id = current_org());
-CREATE POLICY service_access ON mentor_notifications TO referral_runtime USING (true) WITH CHECK (true);
+SELECT protect_org_table('notification_preferences');
+SELECT protect_org_table('mentor_notifications');
 
 CREATE FUNCTION notify_recruit_confirmed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

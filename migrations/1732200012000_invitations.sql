@@ -33,14 +33,8 @@ CREATE TABLE email_suppressions (
 );
 
 GRANT SELECT ON invitations, email_suppressions TO referral_reader;
-ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
-ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON invitations USING (org_id = current_org());
-CREATE POLICY service_access ON invitations TO referral_runtime USING (true) WITH CHECK (true);
-ALTER TABLE email_suppressions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE email_suppressions FORCE ROW LEVEL SECURITY;
-CREATE POLICY org_isolation ON email_suppressions USING (org_id = current_org());
-CREATE POLICY service_access ON email_suppressions TO referral_runtime USING (true) WITH CHECK (true);
+SELECT protect_org_table('invitations');
+SELECT protect_org_table('email_suppressions');
 
 -- A referral confirmed from an invitation's link: the invitation joined, and closed (its address dropped).
 CREATE FUNCTION invitation_joined() RETURNS trigger LANGUAGE plpgsql AS $$
