@@ -17,6 +17,7 @@ import { createAdminService } from '../services/admin-service';
 import { createInvitationService } from '../services/invitation-service';
 import { createNotificationService } from '../services/notification-service';
 import { createReadService } from '../services/read-service';
+import { createRewardService } from '../services/reward-service';
 import { saltedHash } from '../services/identifiers';
 import { createReferralService, referralServiceSettings } from '../services/referral-service';
 import { createAuthenticator } from './auth';
@@ -35,6 +36,7 @@ import { healthRoutes, type Readiness } from './routes/health';
 import { landingRoutes } from './routes/landing';
 import { readRoutes } from './routes/reads';
 import { referralRoutes } from './routes/referrals';
+import { rewardRoutes } from './routes/rewards';
 
 type Secrets = 'JWT_SECRET' | 'MEMBERSHIP_WEBHOOK_SECRET' | 'HASH_SALT';
 
@@ -156,6 +158,7 @@ export function createApp(deps: AppDependencies): express.Express {
     }),
   );
   app.use(notificationRoutes({ authenticate, notifications: createNotificationService({ pool: deps.pool }) }));
+  app.use(rewardRoutes({ authenticate, rewards: createRewardService({ pool: deps.pool }) }));
   app.use(readRoutes({ authenticate, counts, reads: createReadService({ pool: deps.pool }) }));
   app.use(adminRoutes({ authenticate, logger: deps.logger, admin: createAdminService({ pool: deps.pool, temporal: deps.temporal, referrals: service, hashSalt: config.HASH_SALT }) }));
   app.use(notFoundHandler);

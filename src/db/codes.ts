@@ -24,6 +24,8 @@ export interface ClickCodeRow extends CodeRow {
   default_channel: string | null;
   mentor_name: string | null;
   org_name: string | null;
+  /** The organisation's welcome reward for a referred member, named on the invite page. */
+  welcome_reward: string | null;
   known_mentor_device: boolean;
   clicks_last_minute: number;
 }
@@ -104,7 +106,7 @@ export function createCodeStore(pool: Pool) {
     /** The code with what a click's checks need; the last minute's clicks are counted up to `countUpTo` only. */
     forClick(code: string, visitorHash: string, now: Date, countUpTo: number): Promise<ClickCodeRow | undefined> {
       return first<ClickCodeRow>(
-        `SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name,
+        `SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
            EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
            (${RECENT_CLICKS_SQL('c.id', '$3', '$4')}) AS clicks_last_minute
          ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1`,
@@ -129,8 +131,8 @@ export function createCodeStore(pool: Pool) {
     },
 
     /** Whose invitation a code is, for a link's preview: nothing is recorded. */
-    inviterOf(code: string): Promise<(CodeRow & { mentor_name: string | null; org_name: string | null }) | undefined> {
-      return first(`SELECT ${CODE_COLUMNS}, u.display_name AS mentor_name, o.name AS org_name ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1`, [code]);
+    inviterOf(code: string): Promise<(CodeRow & Pick<ClickCodeRow, 'mentor_name' | 'org_name' | 'welcome_reward'>) | undefined> {
+      return first(`SELECT ${CODE_COLUMNS}, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1`, [code]);
     },
 
     byCode(code: string): Promise<CodeRow | undefined> {

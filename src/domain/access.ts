@@ -37,6 +37,8 @@ export const ACCESS = {
   bulkInvite: { org_admin: 'org' },
   listInvitations: { peer_mentor: 'own', coordinator: 'org', org_admin: 'org' },
   manageInvitation: { peer_mentor: 'own', org_admin: 'org' },
+  readRewards: { peer_mentor: 'own', coordinator: 'org', org_admin: 'org' },
+  readRewardRules: { peer_mentor: 'org', coordinator: 'org', org_admin: 'org' },
 } as const satisfies Record<string, Partial<Record<Role, Scope>>>;
 
 export type Action = keyof typeof ACCESS;

@@ -1,17 +1,14 @@
-import { stringify } from 'csv-stringify/sync';
 import type { recruitmentDashboard } from '../db/reads';
+import { spreadsheetCsv, type Cell } from './csv';
 
 type Dashboard = Awaited<ReturnType<typeof recruitmentDashboard>>;
-
-/** A spreadsheet would run a cell that starts with one of these as a formula (a display name is anyone's text). */
-const neutralised = (value: string | number | null) => (typeof value === 'string' && /^[=+\-@\t\r]/.test(value) ? `'${value}` : (value ?? ''));
 
 /**
  * What the dashboard shows for a period as CSV, one figure per line (section, item, measure, value), so a
  * spreadsheet's pivot table regroups it as it likes.
  */
 export function dashboardCsv(dashboard: Dashboard): string {
-  const rows: (string | number | null)[][] = [['section', 'item', 'measure', 'value']];
+  const rows: Cell[][] = [['section', 'item', 'measure', 'value']];
   const add = (section: string, item: string | null, figures: Record<string, number | string | null>) => {
     for (const [measure, value] of Object.entries(figures)) rows.push([section, item, measure, value]);
   };
@@ -34,5 +31,5 @@ export function dashboardCsv(dashboard: Dashboard): string {
     add('campaign', campaign.campaign ?? '(none)', { referrals: campaign.referrals, confirmed: campaign.confirmedAttributions, conversion_rate: campaign.conversionRate });
   }
   add('attention', null, { needs_review: dashboard.needsReview.length, stuck: dashboard.stuck.length });
-  return stringify(rows.map((row) => row.map(neutralised)));
+  return spreadsheetCsv(rows);
 }

@@ -78,7 +78,7 @@ export interface RecordedClick {
   visitorHash: string;
   clickId: string;
   /** Whose invitation it is, for the invite page: the mentor's and the organisation's names. */
-  inviter: { mentorName: string | null; orgName: string | null };
+  inviter: { mentorName: string | null; orgName: string | null; welcomeReward: string | null };
 }
 
 /** What a referral token vouches for: the referral and how to find its workflow again. */
@@ -279,7 +279,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
           burst,
         },
       );
-      return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId, inviter: { mentorName: code.mentor_name, orgName: code.org_name } };
+      return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId, inviter: { mentorName: code.mentor_name, orgName: code.org_name, welcomeReward: code.welcome_reward } };
     },
 
     /** Whose invitation a live code is (a link preview's card), or a 404 / 410 as a click would get; nothing is recorded. */
@@ -287,7 +287,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const row = found(await codes.inviterOf(code), 'referral code');
       if (row.revoked_at) throw new GoneError('this invite link has been revoked');
       if (row.expires_at && row.expires_at <= now()) throw new GoneError('this invite link has expired');
-      return { mentorName: row.mentor_name, orgName: row.org_name };
+      return { mentorName: row.mentor_name, orgName: row.org_name, welcomeReward: row.welcome_reward };
     },
 
     /** A funnel step from the app, for the referral its token names, taken into the intake. */

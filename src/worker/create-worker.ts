@@ -9,6 +9,7 @@ import { createMembershipClient } from '../activities/membership-client';
 import type { Config } from '../config';
 import { createMailer } from '../notifications/mail';
 import { startNotifier, type RunningNotifier } from './notifier';
+import { startRewardSettler, type RewardSettler } from './reward-settler';
 import { createReferralService, referralServiceSettings, type ReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
 import type { Logger } from '../logger';
@@ -116,6 +117,20 @@ export function startConfiguredNotifier(config: Config, pool: Pool, logger: Logg
     },
   });
   return { ...notifier, folder: mailer.folder };
+}
+
+/** The reward entries' timers, in every worker process: several settle the same ledger without doubling. */
+export function startConfiguredRewardSettler(config: Config, pool: Pool, logger: Logger): RewardSettler {
+  let lastWarned = 0;
+  return startRewardSettler({
+    pool,
+    pollMs: config.REWARDS_SETTLE_SECONDS * 1000,
+    onError: (error) => {
+      if (Date.now() - lastWarned < 60_000) return;
+      lastWarned = Date.now();
+      logger.warn({ err: error }, 'reward entries could not be settled; tried again');
+    },
+  });
 }
 
 export const temporalMetricsUrl = (config: Config) => (config.TEMPORAL_METRICS_PORT ? `http://127.0.0.1:${config.TEMPORAL_METRICS_PORT}/metrics` : undefined);

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { createNotificationStore, type MentorInbox } from '../db/notifications';
 import type { Mailer } from '../notifications/mail';
+import { startPollLoop } from './poll-loop';
 import { digestMail, notificationMail, type MailText } from '../notifications/texts';
 
 export interface NotifierOptions {
@@ -31,8 +32,6 @@ export function startNotifier(options: NotifierOptions): RunningNotifier {
   const store = createNotificationStore(options.pool);
   const now = options.clock ?? (() => new Date());
   const pollMs = options.pollMs ?? 5000;
-  let stopped = false;
-  let wake: (() => void) | undefined;
 
   /** Sends `text` to the inbox's mentor and settles its notifications; false when the mail server refused. */
   async function deliver(inbox: MentorInbox, messageId: string, text: MailText, outcome: 'sent' | 'digested'): Promise<boolean> {
@@ -66,34 +65,10 @@ export function startNotifier(options: NotifierOptions): RunningNotifier {
     return sent;
   }
 
-  const rest = () =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, pollMs);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-
-  const running = (async () => {
-    for (await rest(); !stopped; await rest()) {
-      try {
-        await round();
-      } catch (error) {
-        // Postgres out of reach: nothing was settled; the next round claims it again.
-        options.onError?.(error);
-      }
-    }
-  })();
+  const loop = startPollLoop({ pollMs, round, onError: options.onError });
 
   return {
     round,
-    async stop() {
-      stopped = true;
-      wake?.();
-      await running;
-    },
+    stop: () => loop.stop(),
   };
 }

@@ -44,10 +44,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The membership system's `member.registered`, signed as it signs it. */
-export function registerMember(apiUrl: string, webhookSecret: string, registration: { code: string; newMemberId: string; deliveryId?: string; occurredAt?: string }) {
+/** The membership system's `member.registered` (or, as `event`, `member.cancelled`), signed as it signs it. */
+export function registerMember(
+  apiUrl: string,
+  webhookSecret: string,
+  registration: { code: string; newMemberId: string; deliveryId?: string; occurredAt?: string; event?: 'member.registered' | 'member.cancelled' },
+) {
   const raw = JSON.stringify({
-    event: 'member.registered',
+    event: registration.event ?? 'member.registered',
     referralCode: registration.code,
     newMemberId: registration.newMemberId,
     occurredAt: registration.occurredAt ?? new Date().toISOString(),

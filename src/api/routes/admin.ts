@@ -8,7 +8,7 @@ import { coordinatorParams, orgParams, referralParams } from './reads';
 
 const MAX_WINDOW_SECONDS = 366 * 24 * 3600;
 
-const window = (minimum: number) =>
+export const durationSetting = (minimum: number) =>
   z
     .union([z.number(), z.string().max(32)])
     .transform((value, ctx) => {
@@ -26,9 +26,9 @@ const window = (minimum: number) =>
 export const orgSettingsBody = z
   .strictObject({
     name: z.string().trim().min(1).max(200).optional(),
-    attributionWindow: window(1).optional(),
-    confirmationWindow: window(1).optional(),
-    dedupeWindow: window(0).optional(),
+    attributionWindow: durationSetting(1).optional(),
+    confirmationWindow: durationSetting(1).optional(),
+    dedupeWindow: durationSetting(0).optional(),
     badgeMilestones: z
       .array(z.number().int().min(1).max(1_000_000))
       .min(1)

@@ -8,7 +8,7 @@ import { csvBody, csvRows } from '../csv-upload';
 import { answerPage, escapeHtml } from '../pages';
 
 /** One line, no control characters: a name or a message never becomes a header or breaks one. */
-const oneLine = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\p{Cc}]*$/u, 'must be one line of text');
+export const oneLine = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\p{Cc}]*$/u, 'must be one line of text');
 
 export const invitationBody = z.strictObject({
   email: z.email().max(254),

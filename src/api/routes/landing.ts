@@ -30,19 +30,20 @@ function visitorIdOf(req: Request): string | undefined {
 /** The crawlers that fetch a shared link to draw its preview card (WhatsApp, iMessage, Facebook, Telegram and the like). */
 const LINK_PREVIEW_AGENTS = /WhatsApp|facebookexternalhit|Facebot|Twitterbot|TelegramBot|Slackbot|Discordbot|LinkedInBot|SkypeUriPreview|Pinterestbot|redditbot|Embedly|vkShare|Viber|Signal|Applebot|bingbot|Googlebot/i;
 
-/** What the invitation says: the mentor by first name only, and the organisation. */
-function invitation(inviter: { mentorName: string | null; orgName: string | null }) {
+/** What the invitation says: the mentor by first name only, the organisation, and what joining brings. */
+function invitation(inviter: { mentorName: string | null; orgName: string | null; welcomeReward: string | null }) {
   const firstName = (inviter.mentorName ?? '').trim().split(/\s+/)[0] || 'A member';
   const organisation = inviter.orgName ?? 'our community';
-  return { title: `${firstName} invited you to ${organisation}`, organisation };
+  const welcome = inviter.welcomeReward ? `When you join: ${inviter.welcomeReward}` : undefined;
+  return { title: `${firstName} invited you to ${organisation}`, organisation, welcome };
 }
 
 /** The preview card a messaging app or social network draws for the link. */
-const openGraph = (title: string, organisation: string) => `
+const openGraph = (title: string, organisation: string, welcome?: string) => `
 <meta property="og:type" content="website">
 <meta property="og:site_name" content="${escapeHtml(organisation)}">
 <meta property="og:title" content="${escapeHtml(title)}">
-<meta property="og:description" content="${escapeHtml(`Join ${organisation} in the app.`)}">
+<meta property="og:description" content="${escapeHtml(`Join ${organisation} in the app.${welcome ? ` ${welcome}` : ''}`)}">
 <meta name="twitter:card" content="summary">`;
 
 const NOT_FOUND = ['Invite link not found', 'This invite link does not exist. Ask the person who sent it for a new one.'] as const;
@@ -66,9 +67,9 @@ export function landingRoutes(options: LandingOptions): Router {
       // A messaging app fetching the link for its preview card is not a person clicking: it records nothing.
       if (LINK_PREVIEW_AGENTS.test(req.get('user-agent') ?? '')) {
         const inviter = await options.service.inviterOf(code.data);
-        const { title, organisation } = invitation(inviter);
+        const { title, organisation, welcome } = invitation(inviter);
         res.setHeader('Cache-Control', 'public, max-age=300');
-        return void res.type('html').send(page(title, `<h1>${escapeHtml(title)}</h1>`, openGraph(title, organisation)));
+        return void res.type('html').send(page(title, `<h1>${escapeHtml(title)}</h1>`, openGraph(title, organisation, welcome)));
       }
       const visitorId = visitorIdOf(req) ?? randomUUID();
       const clicked = await options.service.recordClick({
@@ -85,20 +86,20 @@ export function landingRoutes(options: LandingOptions): Router {
       const deepLink = new URL(options.appDeepLink);
       deepLink.searchParams.set('referralId', clicked.referralId);
       deepLink.searchParams.set('referralToken', token);
-      const { title, organisation } = invitation(clicked.inviter);
+      const { title, organisation, welcome } = invitation(clicked.inviter);
       res.setHeader('Cache-Control', 'no-store');
       res.type('html').send(
         page(
           title,
           `<h1>${escapeHtml(title)}</h1>
 <p>Join ${escapeHtml(organisation)} in the app. The button opens it and brings your invitation along.</p>
-<a class="button" href="${escapeHtml(deepLink.toString())}">Open the app and join</a>
+${welcome ? `<p class="welcome">${escapeHtml(welcome)}</p>\n` : ''}<a class="button" href="${escapeHtml(deepLink.toString())}">Open the app and join</a>
 <p>Don't have the app yet?</p>
 <ul>
 <li><a href="${escapeHtml(options.appStoreUrl)}">Get it on the App Store</a></li>
 <li><a href="${escapeHtml(options.playStoreUrl)}">Get it on Google Play</a></li>
 </ul>`,
-          openGraph(title, organisation),
+          openGraph(title, organisation, welcome),
         ),
       );
     },

@@ -7,7 +7,7 @@ import { dashboardCsv } from '../../services/dashboard-csv';
 import type { Authenticate } from '../auth';
 
 const uuid = z.uuid();
-const boundedTime = z.iso.datetime({ offset: true }).refine((value) => {
+export const boundedTime = z.iso.datetime({ offset: true }).refine((value) => {
   const year = new Date(value).getUTCFullYear();
   return year >= 2000 && year <= 2100;
 }, 'must be a date between the years 2000 and 2100');
@@ -40,7 +40,7 @@ const PERIOD_MS = { day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_00
 const DAY_MS = 86_400_000;
 const DEFAULT_DASHBOARD_DAYS = 30;
 /** A plain date (the day's start, UTC) or a date-time; a plain `to` date includes that day. */
-const dayOrTime = (end: boolean) =>
+export const dayOrTime = (end: boolean) =>
   z.union([z.iso.date(), boundedTime], { error: 'must be a date (2026-11-01) or a date-time (2026-11-01T00:00:00Z)' }).transform((value) =>
     value.length === 10 ? new Date(Date.parse(`${value}T00:00:00Z`) + (end ? DAY_MS : 0)).toISOString() : value,
   );
