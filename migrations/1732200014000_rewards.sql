@@ -19,6 +19,8 @@ CREATE TABLE reward_rules (
 -- correcting entry. Balances are sums of `amount` by status.
 CREATE TABLE reward_entries (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  -- The ledger's order: entries written in one transaction share their created_at.
+  seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
   org_id uuid NOT NULL REFERENCES organisations (id),
   mentor_id uuid NOT NULL,
   referral_id uuid NOT NULL REFERENCES referrals (id),
@@ -42,7 +44,7 @@ CREATE TABLE reward_entries (
   FOREIGN KEY (org_id, rules_version) REFERENCES reward_rules (org_id, version),
   UNIQUE (referral_id, rule)
 );
-CREATE INDEX reward_entries_mentor_idx ON reward_entries (org_id, mentor_id, created_at);
+CREATE INDEX reward_entries_mentor_idx ON reward_entries (org_id, mentor_id, seq);
 CREATE INDEX reward_entries_due_idx ON reward_entries (hold_until) WHERE status = 'pending';
 CREATE INDEX reward_entries_awaiting_idx ON reward_entries (org_id, created_at) WHERE approval = 'required';
 -- A milestone's bonus is paid once per mentor; one reversed during its hold may be earned again.

@@ -99,6 +99,17 @@ beforeAll(async () => {
     taskQueue: harness.taskQueue,
   });
   for (const who of [admin, coordinator, maria, sam]) expect((await call(who, '/api/v1/me')).status).toBe(200);
+  // In cents: Maria's second recruit brings her milestone bonus, and that passes the approval line.
+  const rules = {
+    unit: 'EUR',
+    perConfirmedRecruit: 500,
+    milestoneBonuses: [{ milestone: 2, amount: 1000 }],
+    campaigns: [],
+    welcomeReward: { description: 'a free first month' },
+    holdingPeriod: 'P14D',
+    approvalAbove: 1000,
+  };
+  expect((await call(admin, `/api/v1/orgs/${orgId}/rewards`, { method: 'PUT', body: rules })).status).toBe(200);
   const codeOf = async (mentorId: string, campaign?: string) =>
     (await call(admin, '/api/v1/referral-codes', { method: 'POST', body: { mentorId, ...(campaign ? { campaign } : {}) } })).body.code as string;
   const mariaCode = await codeOf(maria.id, 'spring');
@@ -184,6 +195,29 @@ test('a coordinator approves a held referral with the keyboard; at a phone width
   await page.context().close();
 });
 
+test('an org admin sees the rewards programme and approves a high-value reward from the page', async () => {
+  const page = await openDashboard(admin, 1280);
+  expect(await page.locator('#programme-title ~ ul.rules li').allInnerTexts()).toEqual([
+    '€5.00 per confirmed recruit, held for 14 days before it is confirmed.',
+    'A bonus of €10.00 at 2 confirmed recruits.',
+    'New members are offered: a free first month.',
+    "A mentor's rewards above €10.00 in 30 days wait for a coordinator's approval.",
+  ]);
+  expect(await figure(page, 'reward-pending')).toBe('€25.00');
+  const [awaiting] = await rowsOf(page, '#reward-approvals');
+  expect(awaiting.slice(0, 3)).toEqual(['Maria Mentor', 'Milestone bonus: 2 recruits', '€10.00']);
+  expect(await rowsOf(page, '#reward-mentors')).toEqual([
+    ['Maria Mentor', '€20.00', '€0.00', '€0.00'],
+    ['Sam Sharer', '€5.00', '€0.00', '€0.00'],
+  ]);
+  await page.locator('#reward-approvals').getByRole('button', { name: 'Approve' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Approved'));
+  expect(await page.locator('#status').innerText()).toBe('Approved: €10.00 for Maria Mentor.');
+  expect((await call(admin, `/api/v1/orgs/${orgId}/rewards/summary`)).body.awaitingApproval).toEqual([]);
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-rewards-desktop.png'), fullPage: true });
+  await page.context().close();
+});
+
 test('a mentor sees their own links, makes one, and sees their funnel and badges; they cannot read the org dashboard', async () => {
   await harness.pool.query(
     `INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at) VALUES ($1, $2, $3, 'recruiter-2', 2, 2, now())`,
@@ -194,6 +228,16 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   expect(await figure(page, 'clicked')).toBe('2');
   // The first milestone was awarded by the journey itself; the second was put there by this test.
   expect(await page.locator('.badges li').allInnerTexts()).toEqual([expect.stringMatching(/^2 recruits · /), expect.stringMatching(/^1 recruit · /)]);
+  expect([await figure(page, 'reward-pending'), await figure(page, 'reward-confirmed'), await figure(page, 'reward-reversed')]).toEqual(['€20.00', '€0.00', '€0.00']);
+  expect((await rowsOf(page, '#reward-entries')).map((row) => row.slice(1))).toEqual([
+    // Approved by the admin's test above: held like the others now.
+    ['Milestone bonus: 2 recruits', '€10.00', expect.stringMatching(/^held until /)],
+    ['Confirmed recruit', '€5.00', expect.stringMatching(/^held until /)],
+    ['Confirmed recruit', '€5.00', expect.stringMatching(/^held until /)],
+  ]);
+  const statement = await page.context().request.get(`${api.url}${await page.locator('#rewards-title ~ p a').getAttribute('href')}`);
+  expect(statement.status()).toBe(200);
+  expect((await statement.text()).trim().split('\n')).toHaveLength(4);
   const links = page.locator('#links-title ~ table tbody tr');
   expect(await links.count()).toBe(1);
   await page.fill('input[name="campaign"]', 'autumn');

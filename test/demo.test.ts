@@ -73,6 +73,11 @@ test('the demo fills six weeks of journeys: confirmed ones, accounts held for re
     ['Ben Carter', 'many_accounts_from_one_device_or_ip'],
   ]);
   expect(dashboard.channels.map((channel: { channel: string }) => channel.channel).sort()).not.toContain('unknown');
+  // Each confirmed recruit earned its reward under the demo's rules, pending for their two weeks' hold.
+  const rewards = (await (await fetch(`${api.url}/api/v1/orgs/${DEMO_ORG.id}/rewards/summary`, { headers: { authorization: `Bearer ${token}` } })).json()) as { unit: string; balance: { confirmed: number } };
+  const recruitEntries = await harness.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM reward_entries WHERE org_id = $1 AND rule = 'perConfirmedRecruit'", [DEMO_ORG.id]);
+  expect(recruitEntries.rows[0].n).toBe(summary.confirmations);
+  expect(rewards).toMatchObject({ unit: 'points', balance: { confirmed: 0 } });
   // What the workflows wrote, kept in the daily aggregates by their triggers, is what a recount finds.
   expect(await aggregateRows(harness.pool, DEMO_ORG.id)).toEqual(await recounted(harness.pool, DEMO_ORG.id));
 });

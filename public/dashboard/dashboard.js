@@ -69,7 +69,7 @@
     const numeric = (index) => (index > 0 && options.numeric !== false ? 'num' : undefined);
     return el(
       'table',
-      { role: 'table' },
+      { role: 'table', id: options.id },
       el('caption', {}, caption),
       el('thead', { role: 'rowgroup' }, el('tr', { role: 'row' }, headings.map((heading, index) => el('th', { scope: 'col', role: 'columnheader', class: numeric(index) }, heading)))),
       el(
@@ -205,12 +205,105 @@
     return table('Invite links', ['Code', 'Campaign', 'Channel', 'State', 'QR code', 'Actions'], rows, { numeric: false, empty: 'No invite links yet.' });
   }
 
+  /** An amount in the rules' unit: points, or a currency's minor units. */
+  function reward(amount, unit) {
+    if (!unit || unit === 'points') return `${number.format(amount)} point${Math.abs(amount) === 1 ? '' : 's'}`;
+    const money = new Intl.NumberFormat(undefined, { style: 'currency', currency: unit });
+    return money.format(amount / 10 ** money.resolvedOptions().maximumFractionDigits);
+  }
+
+  function ruleName(rule) {
+    if (rule === 'perConfirmedRecruit') return 'Confirmed recruit';
+    if (rule === 'correction') return 'Correction: membership cancelled';
+    const milestone = /^milestoneBonus:(\d+)$/.exec(rule);
+    return milestone ? `Milestone bonus: ${milestone[1]} recruits` : rule;
+  }
+
+  function entryState(entry) {
+    if (entry.status === 'pending') return entry.awaiting === 'approval' ? 'waiting for approval' : `held until ${dateTime.format(new Date(entry.holdUntil))}`;
+    if (entry.status === 'reversed') return entry.reversalReason === 'rejected' ? 'reversed: not approved' : 'reversed: membership cancelled';
+    return 'confirmed';
+  }
+
+  /** The rules in words, as an admin set them. */
+  function rulesInWords(rules) {
+    if (!rules) return ['No reward rules are set.'];
+    const lines = [`${reward(rules.perConfirmedRecruit, rules.unit)} per confirmed recruit, held for ${duration(rules.holdingPeriod)} before it is confirmed.`];
+    for (const bonus of rules.milestoneBonuses) lines.push(`A bonus of ${reward(bonus.amount, rules.unit)} at ${number.format(bonus.milestone)} confirmed recruits.`);
+    for (const campaign of rules.campaigns) {
+      lines.push(`Campaign ${campaign.campaign}: ×${campaign.multiplier} from ${dateTime.format(new Date(campaign.from))} to ${dateTime.format(new Date(campaign.to))}.`);
+    }
+    if (rules.welcomeReward) lines.push(`New members are offered: ${rules.welcomeReward.description}.`);
+    if (rules.approvalAbove !== undefined) lines.push(`A mentor's rewards above ${reward(rules.approvalAbove, rules.unit)} in 30 days wait for a coordinator's approval.`);
+    return lines;
+  }
+
+  function balanceFigures(balance, unit) {
+    return figures([
+      ['Pending', reward(balance.pending, unit), 'reward-pending'],
+      ['Confirmed', reward(balance.confirmed, unit), 'reward-confirmed'],
+      ['Reversed', reward(balance.reversed, unit), 'reward-reversed'],
+    ]);
+  }
+
+  function mentorRewardsSection(me, rewards) {
+    return el(
+      'section',
+      { 'aria-labelledby': 'rewards-title' },
+      el('h3', { id: 'rewards-title' }, 'Your rewards'),
+      balanceFigures(rewards.balance, rewards.unit),
+      el('p', {}, el('a', { href: `/api/v1/mentors/${me.userId}/rewards?format=csv`, download: true }, 'Download your statement (CSV)')),
+      table(
+        'Your reward entries, the newest first',
+        ['Date', 'For', 'Amount', 'State'],
+        rewards.entries.map((entry) => [dateTime.format(new Date(entry.createdAt)), ruleName(entry.rule), reward(entry.amount, rewards.unit), entryState(entry)]),
+        { numeric: false, id: 'reward-entries', empty: 'No rewards yet: they come with your confirmed recruits.' },
+      ),
+    );
+  }
+
+  function programmeSection(rules, summary, decide) {
+    return el(
+      'section',
+      { 'aria-labelledby': 'programme-title' },
+      el('h3', { id: 'programme-title' }, 'Rewards programme'),
+      el('ul', { class: 'rules' }, rulesInWords(rules.rules).map((line) => el('li', {}, line))),
+      balanceFigures(summary.balance, summary.unit),
+      table(
+        'Rewards waiting for approval: approve to let them be confirmed after their hold, reject to reverse them',
+        ['Mentor', 'For', 'Amount', 'Decision'],
+        summary.awaitingApproval.map((item) => [
+          item.mentorName ?? 'Unnamed mentor',
+          ruleName(item.rule),
+          reward(item.amount, summary.unit),
+          el(
+            'span',
+            { class: 'actions' },
+            el('button', { type: 'button', onclick: () => decide(item, 'approve') }, 'Approve'),
+            el('button', { type: 'button', class: 'secondary', onclick: () => decide(item, 'reject') }, 'Reject'),
+          ),
+        ]),
+        { numeric: false, id: 'reward-approvals', empty: 'No reward is waiting for approval.' },
+      ),
+      table(
+        'Mentors by confirmed rewards',
+        ['Mentor', 'Pending', 'Confirmed', 'Reversed'],
+        summary.mentors.map((mentor) => [mentor.name ?? 'Unnamed mentor', reward(mentor.pending, summary.unit), reward(mentor.confirmed, summary.unit), reward(mentor.reversed, summary.unit)]),
+        { id: 'reward-mentors', empty: 'No rewards yet.' },
+      ),
+    );
+  }
+
   const query = (period) => new URLSearchParams(Object.entries(period).filter(([, value]) => value)).toString();
 
   async function orgView(me, period) {
     say('Loading the figures…');
-    const dashboard = await api(`/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(period)}`);
-    const codes = (await api('/api/v1/referral-codes')).items;
+    const [dashboard, { items: codes }, rules, rewards] = await Promise.all([
+      api(`/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(period)}`),
+      api('/api/v1/referral-codes'),
+      api(`/api/v1/orgs/${me.orgId}/rewards`),
+      api(`/api/v1/orgs/${me.orgId}/rewards/summary`),
+    ]);
     const stages = Object.keys(STAGE_NAMES);
     const funnel = stages.map((stage) => dashboard.funnel[stage]);
     const clicked = dashboard.funnel.clicked;
@@ -225,6 +318,16 @@
       try {
         await api(`/api/v1/referral-attributions/${item.referralId}/review`, { method: 'POST', body: JSON.stringify({ decision }) });
         say(`${decision === 'approve' ? 'Approved' : 'Rejected'}: the referral by ${item.mentorName ?? 'a mentor'}. The figures update within a minute.`);
+        await render(me, period, true);
+      } catch (error) {
+        say(`Could not ${decision}: ${error.message}`);
+      }
+    };
+
+    const decideReward = async (item, decision) => {
+      try {
+        await api(`/api/v1/reward-entries/${item.entryId}/review`, { method: 'POST', body: JSON.stringify({ decision }) });
+        say(`${decision === 'approve' ? 'Approved' : 'Rejected'}: ${reward(item.amount, rewards.unit)} for ${item.mentorName ?? 'a mentor'}.`);
         await render(me, period, true);
       } catch (error) {
         say(`Could not ${decision}: ${error.message}`);
@@ -310,6 +413,7 @@
           { numeric: false, empty: 'No confirmation is overdue.' },
         ),
       ),
+      programmeSection(rules, rewards, decideReward),
       el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false })),
     );
     say(`Showing ${range}.`);
@@ -342,7 +446,7 @@
 
   async function mentorView(me) {
     say('Loading your figures…');
-    const [stats, trend, recruits, badges, { items: codes }, { items: invitations }, { delivery }] = await Promise.all([
+    const [stats, trend, recruits, badges, { items: codes }, { items: invitations }, { delivery }, rewards] = await Promise.all([
       api(`/api/v1/mentors/${me.userId}/stats`),
       api(`/api/v1/mentors/${me.userId}/trend`),
       api(`/api/v1/mentors/${me.userId}/recruits`),
@@ -350,6 +454,7 @@
       api('/api/v1/referral-codes'),
       api('/api/v1/invitations'),
       api(`/api/v1/mentors/${me.userId}/notification-preferences`),
+      api(`/api/v1/mentors/${me.userId}/rewards`),
     ]);
     const stages = Object.keys(STAGE_NAMES).filter((stage) => stage !== 'confirmed');
     const funnel = [...stages.map((stage) => stats.funnel[stage]), stats.confirmedAttributions];
@@ -404,6 +509,7 @@
           { numeric: false, empty: 'No recruits yet.' },
         ),
       ),
+      mentorRewardsSection(me, rewards),
       invitationsSection(me, invitations),
       notificationChoice(me, delivery),
       el(

@@ -16,6 +16,7 @@ import { SESSION_COOKIE } from './auth';
 import { sessionBody } from './routes/dashboard';
 import { bulkInvitationQuery, invitationBody, invitationParams, unsubscribeParams } from './routes/invitations';
 import { notificationPreferencesBody } from './routes/notifications';
+import { mentorRewardsQuery, rewardEntryParams, rewardRulesBody } from './routes/rewards';
 import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
 
 type Security = 'none' | 'memberJwt' | 'referralToken' | 'webhookSignature';
@@ -69,6 +70,11 @@ export const OPERATIONS: Operation[] = [
   { method: 'put', path: '/api/v1/coordinators/:coordinatorId/mentors', summary: 'Assign mentors to a coordinator (org_admin)', security: 'memberJwt', params: coordinatorParams, body: coordinatorMentorsBody, success: 200 },
   { method: 'get', path: '/api/v1/orgs/:orgId/recruitment-dashboard', summary: 'Funnel, time series, top mentors by name with their conversion, channels, campaigns, time to convert (median and distribution), referrals awaiting review and stuck ones (coordinators and org admins; the last 30 days unless from/to, dates or date-times; format=csv for a download)', security: 'memberJwt', params: orgParams, query: dashboardQuery, success: 200 },
   { method: 'put', path: '/api/v1/orgs/:orgId/settings', summary: 'Windows and badge milestones of the organisation (org_admin)', security: 'memberJwt', params: orgParams, body: orgSettingsBody, success: 200 },
+  { method: 'get', path: '/api/v1/orgs/:orgId/rewards', summary: "The organisation's reward rules in force, with their version (rules: null when none are set; readable by its mentors, coordinators and admins)", security: 'memberJwt', params: orgParams, success: 200 },
+  { method: 'put', path: '/api/v1/orgs/:orgId/rewards', summary: 'New reward rules for confirmations from now on: unit (points or ISO 4217, amounts in minor units), perConfirmedRecruit, milestoneBonuses, campaigns (a multiplier between two dates), welcomeReward, holdingPeriod (seconds or ISO 8601), approvalAbove (org_admin; the unit cannot change once the ledger holds entries)', security: 'memberJwt', params: orgParams, body: rewardRulesBody, success: 200 },
+  { method: 'get', path: '/api/v1/orgs/:orgId/rewards/summary', summary: "The programme's totals (pending, confirmed, reversed), each mentor's balance and the entries waiting for approval (coordinators and org admins)", security: 'memberJwt', params: orgParams, success: 200 },
+  { method: 'get', path: '/api/v1/mentors/:mentorId/rewards', summary: "A mentor's balance (pending, confirmed, reversed: sums of the ledger) and entries, the newest first, with the referral and rule of each (from/to: the entries made in that period; format=csv: a statement)", security: 'memberJwt', params: mentorParams, query: mentorRewardsQuery, success: 200 },
+  { method: 'post', path: '/api/v1/reward-entries/:id/review', summary: 'Approve or reject a reward entry waiting for approval (coordinator, org_admin): approved, it is confirmed after its hold; rejected, reversed', security: 'memberJwt', params: rewardEntryParams, body: reviewBody, success: 200 },
   { method: 'get', path: '/api/v1/platform/totals', summary: 'Cross-organisation totals (platform_admin)', security: 'memberJwt', success: 200 },
   { method: 'post', path: '/api/v1/referral-attributions/:id/review', summary: 'Approve or reject a flagged referral (coordinator, org_admin)', security: 'memberJwt', params: referralParams, body: reviewBody, success: 202 },
   { method: 'get', path: '/r/:code', summary: 'The invite link: records the click, sets the visitor cookie, answers the landing page (rate limited)', security: 'none', params: landingParams, success: 200 },

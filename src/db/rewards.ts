@@ -116,7 +116,7 @@ export function createRewardStore(pool: Pool) {
       const result = await pool.query<RewardEntryRow>(
         `SELECT * FROM reward_entries WHERE org_id = $1 AND mentor_id = $2
            AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
-         ORDER BY created_at DESC, id LIMIT $5`,
+         ORDER BY seq DESC LIMIT $5`,
         [orgId, mentorId, period.from ?? null, period.to ?? null, limit],
       );
       return result.rows.map(entryOf);

@@ -92,6 +92,20 @@ export async function fillDemo(options: DemoOptions): Promise<DemoSummary> {
   }
 
   await request(`/api/v1/orgs/${DEMO_ORG.id}/settings`, { method: 'PUT', body: JSON.stringify({ name: DEMO_ORG.name }), headers: asAdmin });
+  // Points per recruit, double for the spring fair's last two weeks, bonuses at 5 and 10; held two weeks.
+  const rewards = {
+    unit: 'points',
+    perConfirmedRecruit: 100,
+    milestoneBonuses: [
+      { milestone: 5, amount: 250 },
+      { milestone: 10, amount: 500 },
+    ],
+    campaigns: [{ campaign: 'spring-fair', from: new Date(now - 14 * DAY_MS).toISOString(), to: new Date(now + DAY_MS).toISOString(), multiplier: 2 }],
+    welcomeReward: { description: 'a free first month of membership' },
+    holdingPeriod: 'P14D',
+    approvalAbove: 2000,
+  };
+  await request(`/api/v1/orgs/${DEMO_ORG.id}/rewards`, { method: 'PUT', body: JSON.stringify(rewards), headers: asAdmin });
   await request('/api/v1/me', { headers: { authorization: `Bearer ${await tokenFor({ userId: COORDINATOR.userId, orgId: DEMO_ORG.id, role: 'coordinator' }, COORDINATOR.name)}` } });
   const csv = ['mentorId,displayName,campaign,channel', ...MENTORS.map((mentor, index) => `${mentorId(index)},${mentor.name},${mentor.campaign ?? ''},${mentor.channel}`)].join('\n');
   const uploaded = await request('/api/v1/referral-codes/bulk', { method: 'POST', body: csv, headers: { ...asAdmin, 'content-type': 'text/csv' } });

@@ -36,7 +36,7 @@ export const mentorRewardsQuery = z
   .strictObject({ from: dayOrTime(false).optional(), to: dayOrTime(true).optional(), format: z.enum(['json', 'csv']).default('json') })
   .refine((query) => !query.from || !query.to || Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] });
 
-const entryParams = z.strictObject({ id: z.uuid() });
+export const rewardEntryParams = z.strictObject({ id: z.uuid() });
 
 /** Reward rules, mentors' ledgers and statements, the programme's summary and approvals. */
 export function rewardRoutes(deps: { authenticate: Authenticate; rewards: RewardService }): Router {
@@ -71,7 +71,7 @@ export function rewardRoutes(deps: { authenticate: Authenticate; rewards: Reward
 
   router.post('/api/v1/reward-entries/:id/review', async (req, res) => {
     const caller = await deps.authenticate(req);
-    const { id } = entryParams.parse(req.params);
+    const { id } = rewardEntryParams.parse(req.params);
     const { decision } = reviewBody.parse(req.body);
     await deps.rewards.review(caller, id, decision);
     res.json({ entryId: id, decision });
