@@ -25,7 +25,6 @@ import { errorHandler, notFoundHandler } from './errors';
 import { oidcFromConfig } from './oidc';
 import { openApiRoutes } from './openapi';
 import { inFlightLimit } from './load-shedding';
-import { createPublicRateLimit, type ClickGate } from './rate-limit';
 import { createReferralTokens } from './referral-token';
 import { adminRoutes } from './routes/admin';
 import { codeRoutes } from './routes/codes';
@@ -108,13 +107,8 @@ export function createApp(deps: AppDependencies): express.Express {
     sessionHours: config.SESSION_HOURS,
     publicBaseUrl,
   });
-  const rateLimit = createPublicRateLimit(deps.pool, {
-    perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
-    perCodePerMinute: config.RATE_LIMIT_PER_CODE_PER_MINUTE,
-  });
-  // Load is shed before the rate limits are counted, so a blast costs Postgres nothing.
-  const shed = inFlightLimit(config.MAX_CLICKS_IN_FLIGHT);
-  const clickGate: ClickGate = (codeOf) => [shed, rateLimit(codeOf)];
+  // Load is shed before a click's rate limits are counted (in its one lookup), so a blast costs Postgres nothing.
+  const clickGate = inFlightLimit(config.MAX_CLICKS_IN_FLIGHT);
   const counts = createCountsService({
     ttlMs: config.COUNTS_CACHE_SECONDS * 1000,
     repository: { countsFor: (orgId, mentorId) => withOrgScope(deps.pool, orgId, (client) => mentorCounts(client, mentorId)) },

@@ -96,6 +96,30 @@ const RECENT_CLICKS_SQL = (codeId: string, now: string, limit: string) => `SELEC
     SELECT 1 FROM intake i WHERE i.referral_code_id = ${codeId} AND i.kind = 'click' AND i.received_at > ${now}::timestamptz - interval '1 minute'
     LIMIT ${limit}) recent`;
 
+/** The limits a click is counted against, per minute: the client's network's and the code's. */
+export interface ClickLimits {
+  network: string;
+  perNetwork: number;
+  perCode: number;
+}
+
+/** Where a click stands against its limits: over one, and when its minute ends. */
+export interface ClickLimitCount {
+  over: boolean;
+  resetsInMs: number;
+}
+
+const LIMIT_WINDOW_MS = 60_000;
+
+/**
+ * One counter of `rate_limits` taking one more, its minute started again when it has passed ($7: the new minute's
+ * end, $8: now, both in ms). Counters shared by every API process.
+ */
+const COUNT_ONE_SQL = (select: string) => `INSERT INTO rate_limits AS l (key, points, expire) ${select}
+  ON CONFLICT (key) DO UPDATE SET points = CASE WHEN l.expire <= $8 THEN 1 ELSE l.points + 1 END,
+    expire = CASE WHEN l.expire <= $8 THEN $7 ELSE l.expire END
+  RETURNING points, expire`;
+
 /** The codes aggregate as the journey reads it. */
 export function createCodeStore(pool: Pool) {
   async function first<T extends object>(sql: string, params: unknown[]): Promise<T | undefined> {
@@ -103,15 +127,29 @@ export function createCodeStore(pool: Pool) {
   }
 
   return {
-    /** The code with what a click's checks need; the last minute's clicks are counted up to `countUpTo` only. */
-    forClick(code: string, visitorHash: string, now: Date, countUpTo: number): Promise<ClickCodeRow | undefined> {
-      return first<ClickCodeRow>(
-        `SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
-           EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
-           (${RECENT_CLICKS_SQL('c.id', '$3', '$4')}) AS clicks_last_minute
-         ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1`,
-        [code, visitorHash, now, countUpTo],
+    /**
+     * A click counted against its limits (the code's only when the network's allows it), and the code with what its
+     * checks need, in one statement: the last minute's clicks on the code are counted up to `countUpTo` only.
+     */
+    async forClick(code: string, visitorHash: string, now: Date, countUpTo: number, limits: ClickLimits): Promise<{ limit: ClickLimitCount; code?: ClickCodeRow }> {
+      const at = Date.now();
+      const result = await pool.query<ClickCodeRow & { network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }>(
+        `WITH network AS (${COUNT_ONE_SQL('VALUES ($5, 1, $7)')}),
+         per_code AS (${COUNT_ONE_SQL('SELECT $6, 1, $7 FROM network WHERE network.points <= $9')}),
+         found AS (
+           SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
+             EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
+             (${RECENT_CLICKS_SQL('c.id', '$3', '$4')}) AS clicks_last_minute
+           ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1)
+         SELECT found.*, network.points AS network_points, network.expire AS network_expire, per_code.points AS code_points, per_code.expire AS code_expire
+         FROM network LEFT JOIN per_code ON true LEFT JOIN found ON true`,
+        [code, visitorHash, now, countUpTo, `ip:${limits.network}`, `code:${code.slice(0, 64)}`, at + LIMIT_WINDOW_MS, at, limits.perNetwork],
       );
+      const { network_points, network_expire, code_points, code_expire, ...row } = result.rows[0];
+      const overNetwork = network_points > limits.perNetwork;
+      const over = overNetwork || (code_points ?? 0) > limits.perCode;
+      const limit = { over, resetsInMs: Number(overNetwork ? network_expire : (code_expire ?? network_expire)) - at };
+      return { limit, code: row.id ? (row as ClickCodeRow) : undefined };
     },
 
     /** The code's clicks in the minute before `now`, counted up to `countUpTo`. */

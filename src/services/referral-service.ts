@@ -11,7 +11,7 @@ import { createReferralStore, snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
 import { identityOf, toConversionRecord, type ConfirmationSource, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
-import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError } from '../errors';
+import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { createExpiringCache } from './expiring-cache';
@@ -24,6 +24,9 @@ export interface ReferralServiceSettings {
   clock?: () => Date;
   /** Clicks on one code within a minute from which, at ten times its usual rate, clicks are held for review (30). */
   burstClicksPerMinute?: number;
+  /** Clicks taken per minute from one client network, and on one code; more are answered 429 (120, 1200). */
+  clicksPerNetworkPerMinute?: number;
+  clicksPerCodePerMinute?: number;
   /** How long a message sent to a workflow directly (a review, a cancellation) waits for Temporal (5 s). */
   signalTimeoutMs?: number;
   /**
@@ -35,8 +38,12 @@ export interface ReferralServiceSettings {
 }
 
 /** The service's settings from the configuration: the API's and the worker's services are built alike. */
-export const referralServiceSettings = (config: Pick<Config, 'BURST_CLICKS_PER_MINUTE' | 'SIGNAL_TIMEOUT_MS' | 'CONFIRM_TIMEOUT_MS'>): ReferralServiceSettings => ({
+export const referralServiceSettings = (
+  config: Pick<Config, 'BURST_CLICKS_PER_MINUTE' | 'RATE_LIMIT_PER_IP_PER_MINUTE' | 'RATE_LIMIT_PER_CODE_PER_MINUTE' | 'SIGNAL_TIMEOUT_MS' | 'CONFIRM_TIMEOUT_MS'>,
+): ReferralServiceSettings => ({
   burstClicksPerMinute: config.BURST_CLICKS_PER_MINUTE,
+  clicksPerNetworkPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
+  clicksPerCodePerMinute: config.RATE_LIMIT_PER_CODE_PER_MINUTE,
   signalTimeoutMs: config.SIGNAL_TIMEOUT_MS,
   confirmTimeoutMs: config.CONFIRM_TIMEOUT_MS,
 });
@@ -128,6 +135,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const taskQueue = deps.taskQueue ?? TASK_QUEUE;
   const now = deps.clock ?? (() => new Date());
   const burstClicksPerMinute = deps.burstClicksPerMinute ?? 30;
+  const clickLimits = { perNetwork: deps.clicksPerNetworkPerMinute ?? 120, perCode: deps.clicksPerCodePerMinute ?? 1200 };
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5000;
   const confirmTimeoutMs = deps.confirmTimeoutMs ?? 20_000;
   const referrals = createReferralStore(deps.pool);
@@ -258,7 +266,10 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       // A click with no visitor id cannot be recognised again: it is a referral of its own.
       const visitorHash = saltedHash(deps.hashSalt, request.visitorId ?? randomUUID());
       const at = now();
-      const code = found(await codes.forClick(request.code, visitorHash, at, burstClicksPerMinute), 'referral code');
+      const network = networkOf(request.ipAddress ?? 'unknown');
+      const counted = await codes.forClick(request.code, visitorHash, at, burstClicksPerMinute, { ...clickLimits, network });
+      if (counted.limit.over) throw new TooManyRequestsError(Math.max(1, Math.ceil(counted.limit.resetsInMs / 1000)));
+      const code = found(counted.code, 'referral code');
       if (code.revoked_at) throw new GoneError('this invite link has been revoked');
       if (code.expires_at && code.expires_at <= at) throw new GoneError('this invite link has expired');
       const identity = identityFor(code, visitorHash, false);
@@ -272,7 +283,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         {
           clickId,
           occurredAt: at.toISOString(),
-          ipHash: request.ipAddress ? saltedHash(deps.hashSalt, networkOf(request.ipAddress)) : null,
+          ipHash: request.ipAddress ? saltedHash(deps.hashSalt, network) : null,
           userAgent: request.userAgent?.slice(0, 512) ?? null,
           metadata,
           selfReferral,

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors';
 import type { ReferralService } from '../../services/referral-service';
-import type { ClickGate } from '../rate-limit';
 import type { ReferralTokens } from '../referral-token';
 import { answerPage, escapeHtml, page } from '../pages';
 import { shareChannel } from './codes';
@@ -16,7 +15,8 @@ export const landingParams = z.strictObject({ code: codePattern });
 export interface LandingOptions {
   service: ReferralService;
   tokens: ReferralTokens;
-  clickGate: ClickGate;
+  /** What stands in front of a click: the in-flight limit. */
+  clickGate: RequestHandler;
   appDeepLink: string;
   appStoreUrl: string;
   playStoreUrl: string;
@@ -58,7 +58,7 @@ export function landingRoutes(options: LandingOptions): Router {
 </ul>`;
   router.get(
     '/r/:code',
-    options.clickGate((req) => req.params.code as string),
+    options.clickGate,
     async (req: Request, res: Response) => {
       const code = codePattern.safeParse(req.params.code);
       if (!code.success) return answerPage(res, 404, ...NOT_FOUND);

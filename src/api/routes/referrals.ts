@@ -1,10 +1,9 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../errors';
 import { FUNNEL_STEPS } from '../../domain/funnel';
 import type { ReferralService } from '../../services/referral-service';
 import type { Authenticate } from '../auth';
-import type { ClickGate } from '../rate-limit';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
 
@@ -62,7 +61,7 @@ export interface ReferralRouteDependencies {
   tokens: ReferralTokens;
   webhookSecret: string;
   authenticate: Authenticate;
-  clickGate: ClickGate;
+  clickGate: RequestHandler;
   nowSeconds?: () => number;
 }
 
@@ -73,8 +72,7 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
   const signed = (req: Request) =>
     verifySignature(deps.webhookSecret, req.get('x-signature'), (req as Request & { rawBody?: string }).rawBody ?? '', nowSeconds());
 
-  const codeInBody = (req: Request) => (typeof req.body?.code === 'string' ? req.body.code : undefined);
-  router.post('/api/v1/referral-attributions', deps.clickGate(codeInBody), async (req: Request, res: Response) => {
+  router.post('/api/v1/referral-attributions', deps.clickGate, async (req: Request, res: Response) => {
     const body = recordClickBody.parse(req.body);
     // The app may send the signed-in member's token: a mentor clicking their own link is a self-referral.
     const member = req.headers.authorization ? await deps.authenticate(req, { identifyOnly: true }) : undefined;
