@@ -214,6 +214,44 @@ test('an org admin sees the rewards programme and approves a high-value reward f
   await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Approved'));
   expect(await page.locator('#status').innerText()).toBe('Approved: €10.00 for Maria Mentor.');
   expect((await call(admin, `/api/v1/orgs/${orgId}/rewards/summary`)).body.awaitingApproval).toEqual([]);
+
+  // The admin changes the rules in the page: amounts in euros, the hold in days, a bonus and a campaign per line.
+  await page.click('text=Change the rules');
+  expect(await page.inputValue('input[name="perConfirmedRecruit"]')).toBe('5');
+  expect(await page.inputValue('textarea[name="milestoneBonuses"]')).toBe('2: 10');
+  await page.fill('input[name="unit"]', 'EURO');
+  await page.getByRole('button', { name: 'Save the rules' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Could not save'));
+  expect(await page.locator('#status').innerText()).toBe('Could not save the rules: The request is not valid: unit must be "points" or an ISO 4217 currency code such as "EUR"');
+  await page.fill('input[name="unit"]', 'EUR');
+  await page.fill('input[name="perConfirmedRecruit"]', '6.5');
+  await page.fill('input[name="holdingDays"]', '7');
+  await page.fill('textarea[name="milestoneBonuses"]', '2: 10\n5: 25');
+  await page.fill('textarea[name="campaigns"]', 'spring, 2026-12-01, 2026-12-31, 1.5');
+  await page.locator('.rules-editor').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-rules-editor.png') });
+  await page.getByRole('button', { name: 'Save the rules' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Saved'));
+  expect(await page.locator('#status').innerText()).toBe('Saved: the rules (version 2) apply to confirmations from now on.');
+  expect((await call(admin, `/api/v1/orgs/${orgId}/rewards`)).body).toMatchObject({
+    version: 2,
+    rules: {
+      unit: 'EUR',
+      perConfirmedRecruit: 650,
+      holdingPeriod: 604_800,
+      milestoneBonuses: [{ milestone: 2, amount: 1000 }, { milestone: 5, amount: 2500 }],
+      campaigns: [{ campaign: 'spring', from: '2026-12-01T00:00:00Z', to: '2027-01-01T00:00:00.000Z', multiplier: 1.5 }],
+      welcomeReward: { description: 'a free first month' },
+      approvalAbove: 1000,
+    },
+  });
+  expect(await page.locator('#programme-title ~ ul.rules li').allInnerTexts()).toEqual([
+    '€6.50 per confirmed recruit, held for 7 days before it is confirmed.',
+    'A bonus of €10.00 at 2 confirmed recruits.',
+    'A bonus of €25.00 at 5 confirmed recruits.',
+    'Campaign spring: ×1.5 from Dec 1, 2026 to Dec 31, 2026 (UTC).',
+    'New members are offered: a free first month.',
+    "A mentor's rewards above €10.00 in 30 days wait for a coordinator's approval.",
+  ]);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-rewards-desktop.png'), fullPage: true });
   await page.context().close();
 });
@@ -229,6 +267,8 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   // The first milestone was awarded by the journey itself; the second was put there by this test.
   expect(await page.locator('.badges li').allInnerTexts()).toEqual([expect.stringMatching(/^2 recruits · /), expect.stringMatching(/^1 recruit · /)]);
   expect([await figure(page, 'reward-pending'), await figure(page, 'reward-confirmed'), await figure(page, 'reward-reversed')]).toEqual(['€20.00', '€0.00', '€0.00']);
+  // The rules as the admin's test above left them, in words.
+  expect(await page.locator('#rewards-title ~ ul.rules li').first().innerText()).toBe('€6.50 per confirmed recruit, held for 7 days before it is confirmed.');
   expect((await rowsOf(page, '#reward-entries')).map((row) => row.slice(1))).toEqual([
     // Approved by the admin's test above: held like the others now.
     ['Milestone bonus: 2 recruits', '€10.00', expect.stringMatching(/^held until /)],

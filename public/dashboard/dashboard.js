@@ -33,7 +33,11 @@
       headers: { accept: 'application/json', ...(init.body ? { 'content-type': 'application/json' } : {}) },
     });
     const body = response.status === 204 ? null : await response.json().catch(() => null);
-    if (!response.ok) throw new ApiError(response.status, body?.error?.message ?? `The service answered ${response.status}`);
+    if (!response.ok) {
+      const [first] = Array.isArray(body?.error?.details) ? body.error.details : [];
+      const message = body?.error?.message ?? `The service answered ${response.status}`;
+      throw new ApiError(response.status, first ? `${message}: ${[...first.path, ''].join(' ')}${first.message}` : message);
+    }
     return body;
   }
 
@@ -205,11 +209,21 @@
     return table('Invite links', ['Code', 'Campaign', 'Channel', 'State', 'QR code', 'Actions'], rows, { numeric: false, empty: 'No invite links yet.' });
   }
 
+  /** How many minor units make one of the unit: 1 for points, 100 for euros, 1 for yen. */
+  function minorPerUnit(unit) {
+    if (!unit || unit === 'points') return 1;
+    try {
+      return 10 ** new Intl.NumberFormat('en', { style: 'currency', currency: unit }).resolvedOptions().maximumFractionDigits;
+    } catch {
+      // Not a currency code: the API says so when the rules are saved.
+      return 1;
+    }
+  }
+
   /** An amount in the rules' unit: points, or a currency's minor units. */
   function reward(amount, unit) {
     if (!unit || unit === 'points') return `${number.format(amount)} point${Math.abs(amount) === 1 ? '' : 's'}`;
-    const money = new Intl.NumberFormat(undefined, { style: 'currency', currency: unit });
-    return money.format(amount / 10 ** money.resolvedOptions().maximumFractionDigits);
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency: unit }).format(amount / minorPerUnit(unit));
   }
 
   function ruleName(rule) {
@@ -231,7 +245,7 @@
     const lines = [`${reward(rules.perConfirmedRecruit, rules.unit)} per confirmed recruit, held for ${duration(rules.holdingPeriod)} before it is confirmed.`];
     for (const bonus of rules.milestoneBonuses) lines.push(`A bonus of ${reward(bonus.amount, rules.unit)} at ${number.format(bonus.milestone)} confirmed recruits.`);
     for (const campaign of rules.campaigns) {
-      lines.push(`Campaign ${campaign.campaign}: ×${campaign.multiplier} from ${dateTime.format(new Date(campaign.from))} to ${dateTime.format(new Date(campaign.to))}.`);
+      lines.push(`Campaign ${campaign.campaign}: ×${campaign.multiplier} from ${day.format(new Date(campaign.from))} to ${day.format(new Date(Date.parse(campaign.to) - 1))} (UTC).`);
     }
     if (rules.welcomeReward) lines.push(`New members are offered: ${rules.welcomeReward.description}.`);
     if (rules.approvalAbove !== undefined) lines.push(`A mentor's rewards above ${reward(rules.approvalAbove, rules.unit)} in 30 days wait for a coordinator's approval.`);
@@ -246,11 +260,12 @@
     ]);
   }
 
-  function mentorRewardsSection(me, rewards) {
+  function mentorRewardsSection(me, rewards, rules) {
     return el(
       'section',
       { 'aria-labelledby': 'rewards-title' },
       el('h3', { id: 'rewards-title' }, 'Your rewards'),
+      el('ul', { class: 'rules' }, rulesInWords(rules.rules).map((line) => el('li', {}, line))),
       balanceFigures(rewards.balance, rewards.unit),
       el('p', {}, el('a', { href: `/api/v1/mentors/${me.userId}/rewards?format=csv`, download: true }, 'Download your statement (CSV)')),
       table(
@@ -262,12 +277,73 @@
     );
   }
 
-  function programmeSection(rules, summary, decide) {
+  /**
+   * The org admin's form for the reward rules: amounts in the unit (euros, not cents), the hold in days, one milestone
+   * bonus or campaign per line. The API checks them; its refusal is shown as it says it.
+   */
+  function rulesForm(me, current, onSaved) {
+    const rules = current ?? { unit: 'points', perConfirmedRecruit: 0, milestoneBonuses: [], campaigns: [], holdingPeriod: 14 * 86400 };
+    const scale = minorPerUnit(rules.unit);
+    const day = (iso) => iso.slice(0, 10);
+    const field = (label, control) => el('label', {}, label, control);
+    const form = el(
+      'form',
+      { class: 'rules-form', 'aria-label': 'Reward rules' },
+      field('Unit (points, or a currency code such as EUR)', el('input', { name: 'unit', value: rules.unit, required: true, maxlength: 10 })),
+      field('Per confirmed recruit', el('input', { name: 'perConfirmedRecruit', type: 'number', min: 0, step: 'any', value: rules.perConfirmedRecruit / scale, required: true })),
+      field('Held for (days) before it is confirmed', el('input', { name: 'holdingDays', type: 'number', min: 0, step: 'any', value: rules.holdingPeriod / 86400, required: true })),
+      field(
+        'Milestone bonuses, one per line: recruits: amount',
+        el('textarea', { name: 'milestoneBonuses', rows: 3 }, rules.milestoneBonuses.map((bonus) => `${bonus.milestone}: ${bonus.amount / scale}`).join('\n')),
+      ),
+      field(
+        'Campaigns, one per line: campaign, first day, last day, multiplier',
+        el('textarea', { name: 'campaigns', rows: 3 }, rules.campaigns.map((c) => `${c.campaign}, ${day(c.from)}, ${day(new Date(Date.parse(c.to) - 86400000).toISOString())}, ${c.multiplier}`).join('\n')),
+      ),
+      field('Welcome reward offered to new members (optional)', el('input', { name: 'welcomeReward', maxlength: 200, value: rules.welcomeReward?.description ?? '' })),
+      field("Approval needed above, per mentor in 30 days (optional)", el('input', { name: 'approvalAbove', type: 'number', min: 0, step: 'any', value: rules.approvalAbove === undefined ? '' : rules.approvalAbove / scale })),
+      el('button', { type: 'submit' }, 'Save the rules'),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(form));
+      const unit = String(data.unit).trim();
+      const minor = (value) => Math.round(Number(value) * minorPerUnit(unit));
+      const lines = (text) => String(text).split('\n').map((line) => line.trim()).filter(Boolean);
+      const body = {
+        unit,
+        perConfirmedRecruit: minor(data.perConfirmedRecruit),
+        holdingPeriod: Math.round(Number(data.holdingDays) * 86400),
+        milestoneBonuses: lines(data.milestoneBonuses).map((line) => {
+          const [milestone, amount] = line.split(':').map((part) => part.trim());
+          return { milestone: Number(milestone), amount: minor(amount) };
+        }),
+        campaigns: lines(data.campaigns).map((line) => {
+          const [campaign, from, to, multiplier] = line.split(',').map((part) => part.trim());
+          const end = Date.parse(`${to}T00:00:00Z`) + 86400000;
+          return { campaign, from: `${from}T00:00:00Z`, to: Number.isNaN(end) ? to : new Date(end).toISOString(), multiplier: Number(multiplier) };
+        }),
+        ...(String(data.welcomeReward).trim() ? { welcomeReward: { description: String(data.welcomeReward).trim() } } : {}),
+        ...(String(data.approvalAbove).trim() !== '' ? { approvalAbove: minor(data.approvalAbove) } : {}),
+      };
+      try {
+        const saved = await api(`/api/v1/orgs/${me.orgId}/rewards`, { method: 'PUT', body: JSON.stringify(body) });
+        await onSaved();
+        say(`Saved: the rules (version ${saved.version}) apply to confirmations from now on.`);
+      } catch (error) {
+        say(`Could not save the rules: ${error.message}`);
+      }
+    });
+    return el('details', { class: 'rules-editor' }, el('summary', {}, 'Change the rules'), form);
+  }
+
+  function programmeSection(rules, summary, decide, editor) {
     return el(
       'section',
       { 'aria-labelledby': 'programme-title' },
       el('h3', { id: 'programme-title' }, 'Rewards programme'),
       el('ul', { class: 'rules' }, rulesInWords(rules.rules).map((line) => el('li', {}, line))),
+      editor ?? '',
       balanceFigures(summary.balance, summary.unit),
       table(
         'Rewards waiting for approval: approve to let them be confirmed after their hold, reject to reverse them',
@@ -413,7 +489,7 @@
           { numeric: false, empty: 'No confirmation is overdue.' },
         ),
       ),
-      programmeSection(rules, rewards, decideReward),
+      programmeSection(rules, rewards, decideReward, me.role === 'org_admin' ? rulesForm(me, rules.rules, () => render(me, period, true)) : undefined),
       el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false })),
     );
     say(`Showing ${range}.`);
@@ -446,7 +522,7 @@
 
   async function mentorView(me) {
     say('Loading your figures…');
-    const [stats, trend, recruits, badges, { items: codes }, { items: invitations }, { delivery }, rewards] = await Promise.all([
+    const [stats, trend, recruits, badges, { items: codes }, { items: invitations }, { delivery }, rewards, rules] = await Promise.all([
       api(`/api/v1/mentors/${me.userId}/stats`),
       api(`/api/v1/mentors/${me.userId}/trend`),
       api(`/api/v1/mentors/${me.userId}/recruits`),
@@ -455,6 +531,7 @@
       api('/api/v1/invitations'),
       api(`/api/v1/mentors/${me.userId}/notification-preferences`),
       api(`/api/v1/mentors/${me.userId}/rewards`),
+      api(`/api/v1/orgs/${me.orgId}/rewards`),
     ]);
     const stages = Object.keys(STAGE_NAMES).filter((stage) => stage !== 'confirmed');
     const funnel = [...stages.map((stage) => stats.funnel[stage]), stats.confirmedAttributions];
@@ -509,7 +586,7 @@
           { numeric: false, empty: 'No recruits yet.' },
         ),
       ),
-      mentorRewardsSection(me, rewards),
+      mentorRewardsSection(me, rewards, rules),
       invitationsSection(me, invitations),
       notificationChoice(me, delivery),
       el(
