@@ -756,8 +756,12 @@ async function burst(stack: BenchStack, ceiling: number, startRate: number | und
     taken = now;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  await waitFor(async () => ((await count('SELECT count(*)::int AS n FROM referrals WHERE referral_code_id = $1')) >= taken ? true : undefined), 30 * 60_000, 'every accepted click\'s workflow');
+  // A click's workflow exists once its signal-with-start has answered, which is when the dispatcher marks it delivered;
+  // its referral's row is written by the workflow's first activity after that.
+  await waitFor(async () => ((await count('SELECT count(*)::int AS n FROM intake WHERE referral_code_id = $1 AND delivered_at IS NULL')) === 0 ? true : undefined), 30 * 60_000, 'every accepted click\'s workflow');
   const settled = round((Date.now() - finished) / 1000);
+  await waitFor(async () => ((await count('SELECT count(*)::int AS n FROM referrals WHERE referral_code_id = $1')) >= taken ? true : undefined), 30 * 60_000, 'every accepted click\'s referral row');
+  const rowsWritten = round((Date.now() - finished) / 1000);
   const stored = await count('SELECT count(*)::int AS n FROM click_events WHERE referral_code_id = $1');
   const answered = Object.values(result.statusCodes).reduce((sum, { count: n }) => sum + n, 0) + result.errors;
   const statuses = Object.entries(result.statusCodes).map(([status, { count: n }]) => `${status}: ${n}`).join(', ');
@@ -767,7 +771,7 @@ async function burst(stack: BenchStack, ceiling: number, startRate: number | und
 Answers: ${statuses}; connection errors and timeouts: ${result.errors}. **${round((100 * result.accepted) / Math.max(1, answered), 2)}% answered 201.**
 Taken into the intake: ${taken} (autocannon counted ${result.accepted} 2xx; a request in flight when it stopped is taken all
 the same); stored as click events afterwards: ${stored} (lost: ${Math.max(0, taken - stored)}). Every taken click's workflow existed
-**${settled} s** after the burst ended; the bound, taken / the journey-start rate of benchmark 1 (${startRate ?? '-'}/s) + 10 s: ${bound}.`);
+**${settled} s** after the burst ended (its referral's row ${rowsWritten} s after); the bound, taken / the journey-start rate of benchmark 1 (${startRate ?? '-'}/s) + 10 s: ${bound}.`);
   await pool.end();
   worker.kill('SIGTERM');
   api.kill('SIGTERM');

@@ -96,9 +96,16 @@ const RECENT_CLICKS_SQL = (codeId: string, now: string, limit: string) => `SELEC
     SELECT 1 FROM intake i WHERE i.referral_code_id = ${codeId} AND i.kind = 'click' AND i.received_at > ${now}::timestamptz - interval '1 minute'
     LIMIT ${limit}) recent`;
 
-/** The limits a click is counted against, per minute: the client's network's and the code's. */
-export interface ClickLimits {
+/** A click to look up: its code, visitor and network, when it came. */
+export interface ClickLookup {
+  code: string;
+  visitorHash: string;
   network: string;
+  at: Date;
+}
+
+/** The limits clicks are counted against, per minute: the client's network's and the code's. */
+export interface ClickLimits {
   perNetwork: number;
   perCode: number;
 }
@@ -112,13 +119,15 @@ export interface ClickLimitCount {
 const LIMIT_WINDOW_MS = 60_000;
 
 /**
- * One counter of `rate_limits` taking one more, its minute started again when it has passed ($7: the new minute's
- * end, $8: now, both in ms). Counters shared by every API process.
+ * The counters of `rate_limits` that `counted` (rows of key, k) name, each taking k more, its minute started again
+ * when it has passed ($5: the new minute's end, $6: now, both in ms); in key order, so two statements counting the
+ * same keys wait for each other rather than deadlock. Counters shared by every API process.
  */
-const COUNT_ONE_SQL = (select: string) => `INSERT INTO rate_limits AS l (key, points, expire) ${select}
-  ON CONFLICT (key) DO UPDATE SET points = CASE WHEN l.expire <= $8 THEN 1 ELSE l.points + 1 END,
-    expire = CASE WHEN l.expire <= $8 THEN $7 ELSE l.expire END
-  RETURNING points, expire`;
+const COUNT_SQL = (counted: string) => `INSERT INTO rate_limits AS l (key, points, expire)
+  SELECT key, k, $5 FROM ${counted} ORDER BY key
+  ON CONFLICT (key) DO UPDATE SET points = CASE WHEN l.expire <= $6 THEN EXCLUDED.points ELSE l.points + EXCLUDED.points END,
+    expire = CASE WHEN l.expire <= $6 THEN $5 ELSE l.expire END
+  RETURNING key, points, expire`;
 
 /** The codes aggregate as the journey reads it. */
 export function createCodeStore(pool: Pool) {
@@ -128,28 +137,53 @@ export function createCodeStore(pool: Pool) {
 
   return {
     /**
-     * A click counted against its limits (the code's only when the network's allows it), and the code with what its
-     * checks need, in one statement: the last minute's clicks on the code are counted up to `countUpTo` only.
+     * Clicks counted against their limits (a click's code counter only when its network's allows it), in order, and
+     * each allowed click's code with what its checks need, in one statement however many: the last minute's clicks on
+     * a code are counted up to `countUpTo` only.
      */
-    async forClick(code: string, visitorHash: string, now: Date, countUpTo: number, limits: ClickLimits): Promise<{ limit: ClickLimitCount; code?: ClickCodeRow }> {
+    async forClicks(clicks: ClickLookup[], countUpTo: number, limits: ClickLimits): Promise<Array<{ limit: ClickLimitCount; code?: ClickCodeRow }>> {
       const at = Date.now();
       const result = await pool.query<ClickCodeRow & { network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }>(
-        `WITH network AS (${COUNT_ONE_SQL('VALUES ($5, 1, $7)')}),
-         per_code AS (${COUNT_ONE_SQL('SELECT $6, 1, $7 FROM network WHERE network.points <= $9')}),
-         found AS (
+        `WITH click AS (
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS x(code, visitor_hash, network_key, at, n)),
+         network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
+         network AS (${COUNT_SQL('network_counted')}),
+         by_network AS (
+           SELECT x.*, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
+           FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
+         code_counted AS (SELECT 'code:' || left(code, 64) AS key, count(*) AS k FROM by_network WHERE network_points <= $7 GROUP BY 1),
+         per_code AS (${COUNT_SQL('code_counted')}),
+         by_code AS (
+           SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY pc.key ORDER BY b.n) AS code_points, pc.expire AS code_expire
+           FROM by_network b JOIN per_code pc ON pc.key = 'code:' || left(b.code, 64) JOIN code_counted cc ON cc.key = pc.key
+           WHERE b.network_points <= $7)
+         SELECT found.*, b.network_points, b.network_expire, bc.code_points, bc.code_expire
+         FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
+         LEFT JOIN LATERAL (
            SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
-             EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = $2) AS known_mentor_device,
-             (${RECENT_CLICKS_SQL('c.id', '$3', '$4')}) AS clicks_last_minute
-           ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id WHERE c.code = $1)
-         SELECT found.*, network.points AS network_points, network.expire AS network_expire, per_code.points AS code_points, per_code.expire AS code_expire
-         FROM network LEFT JOIN per_code ON true LEFT JOIN found ON true`,
-        [code, visitorHash, now, countUpTo, `ip:${limits.network}`, `code:${code.slice(0, 64)}`, at + LIMIT_WINDOW_MS, at, limits.perNetwork],
+             EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = b.visitor_hash) AS known_mentor_device,
+             (${RECENT_CLICKS_SQL('c.id', 'b.at', '$8')}) AS clicks_last_minute
+           ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id
+           WHERE c.code = b.code AND b.network_points <= $7 AND bc.code_points <= $9) found ON true
+         ORDER BY b.n`,
+        [
+          clicks.map((click) => click.code),
+          clicks.map((click) => click.visitorHash),
+          clicks.map((click) => `ip:${click.network}`),
+          clicks.map((click) => click.at),
+          at + LIMIT_WINDOW_MS,
+          at,
+          limits.perNetwork,
+          countUpTo,
+          limits.perCode,
+        ],
       );
-      const { network_points, network_expire, code_points, code_expire, ...row } = result.rows[0];
-      const overNetwork = network_points > limits.perNetwork;
-      const over = overNetwork || (code_points ?? 0) > limits.perCode;
-      const limit = { over, resetsInMs: Number(overNetwork ? network_expire : (code_expire ?? network_expire)) - at };
-      return { limit, code: row.id ? (row as ClickCodeRow) : undefined };
+      return result.rows.map(({ network_points, network_expire, code_points, code_expire, ...row }) => {
+        const overNetwork = Number(network_points) > limits.perNetwork;
+        const over = overNetwork || Number(code_points ?? 0) > limits.perCode;
+        const limit = { over, resetsInMs: Number(overNetwork ? network_expire : (code_expire ?? network_expire)) - at };
+        return { limit, code: row.id ? (row as ClickCodeRow) : undefined };
+      });
     },
 
     /** The code's clicks in the minute before `now`, counted up to `countUpTo`. */

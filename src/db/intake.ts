@@ -45,18 +45,25 @@ const ROW_FROM = `FROM intake i JOIN referral_codes c ON c.id = i.referral_code_
 /** The intake (DESIGN.md rule 0): messages written by requests and delivered to their workflows behind the answer. */
 export function createIntakeStore(pool: Pool) {
   return {
-    /** A click, in one statement, received when it occurred (the burst rule counts a code's last minute by it). */
-    async takeClick(address: IntakeAddress, message: ClickInput): Promise<void> {
-      await pool.query(`INSERT INTO intake (${INTAKE_COLUMNS}, received_at) VALUES ($1, 'click', $2, $3, $4, $5, $6, $7, $8)`, [
-        address.taskQueue,
-        address.referralId,
-        address.workflowId,
-        address.referralCodeId,
-        address.orgId,
-        address.visitorHash,
-        message,
-        message.occurredAt,
-      ]);
+    /** Clicks, in one statement however many, each received when it occurred (the burst rule counts a code's last minute by it). */
+    async takeClicks(clicks: Array<{ address: IntakeAddress; message: ClickInput }>): Promise<void> {
+      const column = <T>(value: (click: (typeof clicks)[number]) => T) => clicks.map(value);
+      await pool.query(
+        `INSERT INTO intake (${INTAKE_COLUMNS}, received_at)
+         SELECT task_queue, 'click', referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message, received_at
+         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::jsonb[], $8::timestamptz[])
+           AS x(task_queue, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message, received_at)`,
+        [
+          column((click) => click.address.taskQueue),
+          column((click) => click.address.referralId),
+          column((click) => click.address.workflowId),
+          column((click) => click.address.referralCodeId),
+          column((click) => click.address.orgId),
+          column((click) => click.address.visitorHash),
+          column((click) => JSON.stringify(click.message)),
+          column((click) => click.message.occurredAt),
+        ],
+      );
     },
 
     /**

@@ -3,17 +3,18 @@ import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } fr
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { Config } from '../config';
-import { createCodeStore, type ClickCodeRow, type CodeRow } from '../db/codes';
+import { createCodeStore, type ClickCodeRow, type ClickLookup, type CodeRow } from '../db/codes';
 import { createDeliveryStore, type DeliveryAnswer } from '../db/deliveries';
-import { createIntakeStore } from '../db/intake';
+import { createIntakeStore, type IntakeAddress } from '../db/intake';
 import { createInvitationStore } from '../db/invitations';
 import { createReferralStore, snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
-import { identityOf, toConversionRecord, type ConfirmationSource, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
+import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
 import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
+import { createBatcher } from './batcher';
 import { createExpiringCache } from './expiring-cache';
 import { directReferralKey, erasedMemberHash, nameBasedUuid, networkOf, referralWorkflowId, saltedHash } from './identifiers';
 import { createIntakeDelivery } from './intake-delivery';
@@ -61,6 +62,9 @@ export interface ReferralServiceDependencies extends ReferralServiceSettings {
  */
 const WEEK_COUNT_REUSE_MS = 60_000;
 const WEEK_COUNTS_KEPT = 10_000;
+
+/** A click statement's batches: at most this many running at once per API process, of at most this many clicks. */
+const CLICK_BATCHES = { inFlight: 4, maxBatch: 200 };
 
 /** How often a registration is matched again when the referral it matched was claimed meanwhile. */
 const MAX_REMATCHES = 3;
@@ -144,6 +148,16 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const intake = createIntakeStore(deps.pool);
   const invitations = createInvitationStore(deps.pool);
   const delivery = createIntakeDelivery({ pool: deps.pool, temporal: deps.temporal, intake, deliveryTimeoutMs: signalTimeoutMs });
+  // A click's two statements, each shared by the clicks that come while earlier ones run: a busy API pays for a
+  // statement per batch, not per click, and a hot counter row is written once per batch.
+  const clickLookups = createBatcher({ run: (clicks: ClickLookup[]) => codes.forClicks(clicks, burstClicksPerMinute, clickLimits), ...CLICK_BATCHES });
+  const clickIntake = createBatcher({
+    run: async (clicks: Array<{ address: IntakeAddress; message: ClickInput }>) => {
+      await intake.takeClicks(clicks);
+      return clicks.map(() => undefined);
+    },
+    ...CLICK_BATCHES,
+  });
   const weekClicksByCode = createExpiringCache<number>({ ttlMs: WEEK_COUNT_REUSE_MS, limit: WEEK_COUNTS_KEPT, now: () => now().getTime() });
 
   /** The mentor's own account, or a device the mentor used, clicking the mentor's link. */
@@ -267,7 +281,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const visitorHash = saltedHash(deps.hashSalt, request.visitorId ?? randomUUID());
       const at = now();
       const network = networkOf(request.ipAddress ?? 'unknown');
-      const counted = await codes.forClick(request.code, visitorHash, at, burstClicksPerMinute, { ...clickLimits, network });
+      const counted = await clickLookups.submit({ code: request.code, visitorHash, network, at });
       if (counted.limit.over) throw new TooManyRequestsError(Math.max(1, Math.ceil(counted.limit.resetsInMs / 1000)));
       const code = found(counted.code, 'referral code');
       if (code.revoked_at) throw new GoneError('this invite link has been revoked');
@@ -278,9 +292,9 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const landing = request.viaLanding ? { shareChannel: code.default_channel ?? 'link', ...request.metadata, via: 'landing' } : request.metadata;
       const metadata = request.invitationId ? { ...landing, invitationId: request.invitationId } : landing;
       if (request.invitationId) await invitations.markClicked(request.invitationId, code.id, at);
-      await intake.takeClick(
-        { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash },
-        {
+      await clickIntake.submit({
+        address: { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash },
+        message: {
           clickId,
           occurredAt: at.toISOString(),
           ipHash: request.ipAddress ? saltedHash(deps.hashSalt, network) : null,
@@ -289,7 +303,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
           selfReferral,
           burst,
         },
-      );
+      });
       return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId, inviter: { mentorName: code.mentor_name, orgName: code.org_name, welcomeReward: code.welcome_reward } };
     },
 
