@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from './src/config';
 import { createPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { startConfiguredDispatcher } from './src/worker/create-worker';
+import { startConfiguredDispatcher, yieldCpuToRequests } from './src/worker/create-worker';
 
 /** The intake's dispatcher on its own (the worker process runs one too): it needs DATABASE_URL and TEMPORAL_ADDRESS. */
 async function runDispatcher(): Promise<void> {
@@ -10,6 +10,7 @@ async function runDispatcher(): Promise<void> {
   if (!config.DATABASE_URL || !config.TEMPORAL_ADDRESS) {
     throw new ConfigError('Invalid configuration: DATABASE_URL and TEMPORAL_ADDRESS must be set for a standalone dispatcher');
   }
+  yieldCpuToRequests(config);
   const logger = createLogger(config.LOG_LEVEL);
   const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });

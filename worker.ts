@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
 import { createPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredNotifier, startConfiguredRewardSettler } from './src/worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
 
 /**
  * A worker on its own, with the intake's dispatcher, for the production shape (docker-compose runs N of them): it needs
@@ -15,6 +15,7 @@ async function runWorker(): Promise<void> {
   if (!config.DATABASE_URL || !config.TEMPORAL_ADDRESS) {
     throw new ConfigError('Invalid configuration: DATABASE_URL and TEMPORAL_ADDRESS must be set for a standalone worker');
   }
+  yieldCpuToRequests(config);
   const logger = createLogger(config.LOG_LEVEL);
   await migrate(config.DATABASE_OWNER_URL ?? config.DATABASE_URL, undefined, config.DATABASE_URL);
   installTemporalMetrics(config);

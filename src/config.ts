@@ -55,6 +55,11 @@ export const configSchema = z
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
     /** `false` runs the worker without the intake's dispatcher (one runs elsewhere: `npm run dispatcher`). */
     RUN_DISPATCHER: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+    /**
+     * The niceness a standalone worker or dispatcher runs at (0-19): on a host it shares with the API, delivery yields
+     * the CPU to the requests a person waits for, and catches up when they leave it idle.
+     */
+    WORKER_NICENESS: z.coerce.number().int().min(0).max(19).default(10),
     /** Signal-with-starts the intake's dispatcher has in flight towards Temporal at once, per process. */
     DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     /** How long a review, a cancellation or one delivery of the intake waits for Temporal to take its signal. */

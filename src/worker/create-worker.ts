@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -78,6 +80,15 @@ export function createReferralWorker(options: ReferralWorkerOptions): Promise<Wo
 }
 
 /** The intake's dispatcher of `npm start`, the standalone worker and `npm run dispatcher`. */
+/**
+ * A standalone worker's or dispatcher's CPU priority, set on each of its threads (Linux keeps one per thread) before
+ * it starts more: a new thread takes its creator's, so the SDK's threads share it.
+ */
+export function yieldCpuToRequests(config: Pick<Config, 'WORKER_NICENESS'>): void {
+  const threads = existsSync('/proc/self/task') ? readdirSync('/proc/self/task').map(Number) : [0];
+  for (const thread of threads) setPriority(thread, config.WORKER_NICENESS);
+}
+
 export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: Client, logger: Logger): RunningDispatcher {
   let lastWarned = 0;
   return startDispatcher({
