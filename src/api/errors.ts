@@ -33,6 +33,7 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '5
 /** gRPC statuses that pass: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED. */
 const TRANSIENT_GRPC_STATUSES = new Set([14, 4, 8]);
 const GRPC_NOT_FOUND = 5;
+const GRPC_FAILED_PRECONDITION = 9;
 
 type ErrorLike = { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; metadata?: unknown };
 
@@ -48,6 +49,9 @@ function isTemporarilyUnavailable(error: unknown): boolean {
     if (current.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
     if (typeof current.code === 'number' && 'metadata' in current) {
       if (TRANSIENT_GRPC_STATUSES.has(current.code)) return true;
+      // The workflow's task has failed or timed out several times in a row (its worker killed, say): the server refuses
+      // updates until a task completes, and the confirmation lands when retried then.
+      if (current.code === GRPC_FAILED_PRECONDITION) return typeof current.message === 'string' && /Workflow Task in failed state/i.test(current.message);
       return current.code === GRPC_NOT_FOUND && typeof current.message === 'string' && /Namespace .* not found/i.test(current.message);
     }
     if (typeof current.message === 'string' && /Connection terminated|connection timeout|not queryable/i.test(current.message)) return true;

@@ -29,6 +29,14 @@ test('a gRPC status the Temporal client passes on unwrapped is an outage: 503 wi
   expect(await answerFor(unwrapped)).toEqual({ status: 503, retryAfter: '5', code: 'temporarily_unavailable' });
 });
 
+test("an update its workflow cannot take while the workflow's task keeps failing is retried later: 503", async () => {
+  // As the server refuses an update-with-start whose workflow task has failed or timed out several times in a row.
+  const notReady = Object.assign(new Error('Unable to perform workflow execution update due to Workflow Task in failed state.'), { code: 9, details: '', metadata: {} });
+  expect(await answerFor(notReady)).toEqual({ status: 503, retryAfter: '5', code: 'temporarily_unavailable' });
+  const otherPrecondition = Object.assign(new Error('workflow execution already completed'), { code: 9, details: '', metadata: {} });
+  expect((await answerFor(otherPrecondition)).status).toBe(500);
+});
+
 test('an error with a numeric code that is not a gRPC status stays a 500', async () => {
   expect(await answerFor(Object.assign(new Error('something of ours broke'), { code: 5 }))).toEqual({ status: 500, retryAfter: null, code: 'internal' });
 });
