@@ -145,17 +145,18 @@ export function createCodeStore(pool: Pool) {
       const at = Date.now();
       const result = await pool.query<ClickCodeRow & { network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }>(
         `WITH click AS (
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS x(code, visitor_hash, network_key, at, n)),
+           SELECT x.*, 'code:' || left(x.code, 64) AS code_key
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS x(code, visitor_hash, network_key, at, n)),
          network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
          network AS (${COUNT_SQL('network_counted')}),
          by_network AS (
            SELECT x.*, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
            FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
-         code_counted AS (SELECT 'code:' || left(code, 64) AS key, count(*) AS k FROM by_network WHERE network_points <= $7 GROUP BY 1),
+         code_counted AS (SELECT code_key AS key, count(*) AS k FROM by_network WHERE network_points <= $7 GROUP BY code_key),
          per_code AS (${COUNT_SQL('code_counted')}),
          by_code AS (
-           SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY pc.key ORDER BY b.n) AS code_points, pc.expire AS code_expire
-           FROM by_network b JOIN per_code pc ON pc.key = 'code:' || left(b.code, 64) JOIN code_counted cc ON cc.key = pc.key
+           SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
+           FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
            WHERE b.network_points <= $7)
          SELECT found.*, b.network_points, b.network_expire, bc.code_points, bc.code_expire
          FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
