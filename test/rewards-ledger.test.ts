@@ -193,3 +193,20 @@ test('an entry is never edited nor deleted by the service, and moves from pendin
     client.release();
   }
 });
+
+test("a campaign multiplies confirmations from its first instant up to, not including, its end", async () => {
+  const { orgId, mentors, referralIds } = await seedOrg();
+  const from = new Date('2026-03-01T00:00:00.000Z');
+  const to = new Date('2026-04-01T00:00:00.000Z');
+  const campaigns = [{ campaign: 'spring', from: from.toISOString(), to: to.toISOString(), multiplier: 3 }];
+  const rules: RewardRules = { ...RULES, milestoneBonuses: [], approvalAbove: undefined, campaigns };
+  await pool.query('INSERT INTO reward_rules (org_id, version, rules, set_by) VALUES ($1, 2, $2, $3)', [orgId, rules, mentors[0]]);
+  await pool.query("UPDATE referral_codes SET campaign = 'spring' WHERE id IN (SELECT referral_code_id FROM referrals WHERE id = ANY($1::uuid[]))", [referralIds]);
+  const confirmedAt = [new Date(from.getTime() - 1), from, new Date(to.getTime() - 1), to];
+  for (const [index, at] of confirmedAt.entries()) {
+    await pool.query("UPDATE referrals SET status = 'confirmed', new_member_id = gen_random_uuid(), confirmed_at = $2 WHERE id = $1", [referralIds[index], at]);
+  }
+  const amounts = await pool.query<{ referral_id: string; amount: string }>("SELECT referral_id, amount FROM reward_entries WHERE org_id = $1 AND rule = 'perConfirmedRecruit'", [orgId]);
+  const byReferral = new Map(amounts.rows.map((row) => [row.referral_id, Number(row.amount)]));
+  expect(referralIds.map((id) => byReferral.get(id))).toEqual([10, 30, 30, 10]);
+});
