@@ -74,7 +74,7 @@ export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOr
     },
 
     /** Whether this account looks farmed: the mentor already has accounts from the same device or IP hash. */
-    async assessAccountRisk(input: { referralId: string; mentorId: string; visitorHash: string | null }): Promise<{ flagReason: string | null }> {
+    async assessAccountRisk(input: { referralId: string; orgId: string; mentorId: string; visitorHash: string | null }): Promise<{ flagReason: string | null }> {
       const accounts = (await referrals.accountsFromSameDevice(input)) + 1;
       return { flagReason: accounts >= accountsPerDeviceOrIpLimit ? 'many_accounts_from_one_device_or_ip' : null };
     },

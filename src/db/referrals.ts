@@ -269,17 +269,21 @@ export function createReferralStore(pool: Pool) {
       return (result.rowCount ?? 0) > 0;
     },
 
-    /** Accounts the mentor already has from the referral's device or IP hashes. */
-    async accountsFromSameDevice(input: { referralId: string; mentorId: string; visitorHash: string | null }): Promise<number> {
+    /**
+     * Accounts the mentor already has in the organisation from the referral's device or IP hashes: looked up from
+     * the hashes (indexed), so a mentor with many recruits costs no more than one with few.
+     */
+    async accountsFromSameDevice(input: { referralId: string; orgId: string; mentorId: string; visitorHash: string | null }): Promise<number> {
       const result = await pool.query<{ accounts: number }>(
-        `SELECT count(DISTINCT r.id)::int AS accounts FROM referrals r
-         WHERE r.mentor_id = $2 AND r.id <> $1 AND r.account_created_at IS NOT NULL
-           AND r.org_id = coalesce((SELECT org_id FROM referrals WHERE id = $1), r.org_id)
-           AND (($3::text IS NOT NULL AND r.visitor_hash = $3)
-             OR EXISTS (SELECT 1 FROM click_events theirs JOIN click_events ours
-                          ON ours.referral_id = $1 AND ours.ip_hash = theirs.ip_hash
-                        WHERE theirs.referral_id = r.id))`,
-        [input.referralId, input.mentorId, input.visitorHash],
+        `SELECT count(*)::int AS accounts FROM referrals r
+         WHERE r.org_id = $2 AND r.mentor_id = $3 AND r.id <> $1 AND r.account_created_at IS NOT NULL
+           AND r.id IN (
+             SELECT same_device.id FROM referrals same_device WHERE same_device.org_id = $2 AND same_device.visitor_hash = $4
+             UNION
+             SELECT theirs.referral_id FROM click_events ours
+             JOIN click_events theirs ON theirs.ip_hash = ours.ip_hash AND theirs.mentor_id = $3
+             WHERE ours.referral_id = $1 AND ours.ip_hash IS NOT NULL)`,
+        [input.referralId, input.orgId, input.mentorId, input.visitorHash],
       );
       return result.rows[0].accounts;
     },

@@ -138,7 +138,7 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
   setHandler(funnelStepSignal, (step) =>
     serialized(async () => {
       const assessed = needsRiskAssessment(journey, step)
-        ? await store.assessAccountRisk({ referralId: identity.referralId, mentorId: identity.mentorId, visitorHash: identity.visitorHash })
+        ? await store.assessAccountRisk({ referralId: identity.referralId, orgId: identity.orgId, mentorId: identity.mentorId, visitorHash: identity.visitorHash })
         : { flagReason: null };
       await handle({ type: 'step', step, flagReason: assessed.flagReason });
     }),
