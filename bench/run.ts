@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { PoolClient } from 'pg';
 import { SignJWT } from 'jose';
 import { createPool } from '../src/db/pool';
+import { createReferralStore } from '../src/db/referrals';
 import { createReferralService } from '../src/services/referral-service';
 import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/messages';
 import { referralWorkflow } from '../src/workflows/referral-workflow';
@@ -36,7 +37,7 @@ import {
 } from './support';
 
 const SHORT = process.argv.includes('--short');
-// --only=start-cost,journeys,reads,memory,burst,busy-code,start runs just those (with --ceiling, benchmark 1 is skipped too).
+// --only=start-cost,journeys,reads,memory,burst,busy-code,busy-mentor,start runs just those (with --ceiling, benchmark 1 is skipped too).
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
 const wanted = (name: string) => !only || only.includes(name);
 const results: string[] = [];
@@ -645,6 +646,51 @@ ${rows.join('\n')}`,
   await api.exited;
 }
 
+/** Loads `accounts` referrals with an account for one mentor, each from its own device and two addresses of its own. */
+function loadMentorAccounts(databaseUrl: string, accounts: number) {
+  return bulkLoad(databaseUrl, async (client, seeded) => {
+    await client.query(
+      `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status,
+         clicked_at, last_click_at, account_created_at, new_member_id)
+       SELECT id, $1, $2, $3, 'bench-' || id, md5(id::text), 'account_created', 'pending', now(), now(), now(), gen_random_uuid()
+       FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, $4::int)) generated`,
+      [seeded.orgId, seeded.codeId, seeded.mentorId, accounts],
+    );
+    await client.query(
+      `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, visitor_hash, ip_hash)
+       SELECT gen_random_uuid(), $2, r.id, $3, $1, now(), r.visitor_hash, md5(r.id::text || n) FROM referrals r, generate_series(1, 2) AS n
+       WHERE r.referral_code_id = $2`,
+      [seeded.orgId, seeded.codeId, seeded.mentorId],
+    );
+  });
+}
+
+/** Benchmark 8: the account risk check of a mentor with many recruits, against a bare indexed look-up of the referral. */
+async function busyMentor(stack: BenchStack) {
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  const store = createReferralStore(pool);
+  const times = SHORT ? 100 : 500;
+  const rows: string[] = [];
+  for (const size of SHORT ? [1_000, 10_000] : [1_000, 10_000, 100_000]) {
+    const seeded = await loadMentorAccounts(stack.databaseUrl, size);
+    const { rows: sample } = await pool.query<{ id: string; visitor_hash: string }>('SELECT id, visitor_hash FROM referrals WHERE referral_code_id = $1 LIMIT 1', [seeded.codeId]);
+    const [{ id: referralId, visitor_hash: visitorHash }] = sample;
+    const bare = await timed(times, () => pool.query('SELECT status FROM referrals WHERE id = $1', [referralId]));
+    const ours = await timed(times, () => store.accountsFromSameDevice({ referralId, orgId: seeded.orgId, mentorId: seeded.mentorId, visitorHash }));
+    rows.push(`| ${size.toLocaleString('en')} | ${bare.p50} / ${bare.p99} | ${ours.p50} / ${ours.p99} | **${round(ours.p50 / bare.p50, 2)}x** |`);
+  }
+  await pool.end();
+  record(
+    `### 8. A mentor with many recruits: the account risk check (embedded Postgres; ${times} sequential checks each)
+
+Run for every \`account_created\` step (DESIGN.md rule 3). Ceiling: a bare look-up of the referral by its id, timed just before.
+
+| the mentor's referrals with an account (2 click events each) | bare look-up p50 / p99 ms | risk check p50 / p99 ms | risk / bare p50 |
+| --- | --- | --- | --- |
+${rows.join('\n')}`,
+  );
+}
+
 /** Sizes for benchmark 4, e.g. --memory-sizes=10000,100000 (open referrals held at once, cumulative). */
 const memorySizes = process.argv
   .find((arg) => arg.startsWith('--memory-sizes='))
@@ -791,6 +837,7 @@ async function main(): Promise<string> {
     if (wanted('memory')) await workerMemory(stack);
     if (wanted('burst')) await burst(stack, ceiling, startRate);
     if (wanted('busy-code')) await busyCode(stack);
+    if (wanted('busy-mentor')) await busyMentor(stack);
   } finally {
     await stack.stop();
   }
