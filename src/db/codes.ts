@@ -227,19 +227,28 @@ export function createCodeStore(pool: Pool) {
      */
     matchCandidate(codeId: string, newMemberId: string, passedOver: string[]): Promise<MatchCandidate | undefined> {
       const unclaimed = (id: string) => `NOT EXISTS (SELECT 1 FROM referral_member_links l WHERE l.referral_id = ${id})`;
+      const newestFirst = (clickedAt: string, id: string) => `ORDER BY ${clickedAt} DESC, ${id} LIMIT 1`;
+      // The newest of each kind, each from its index, then the best of those three: a code's open referrals are not
+      // read one by one, however many it has.
       return first<MatchCandidate>(
         `SELECT visitor_hash, is_direct, referral_id, workflow_id FROM (
-           SELECT r.visitor_hash, r.is_direct, r.id AS referral_id, r.workflow_id, r.last_click_at AS clicked_at,
-             (r.new_member_id = $2) IS TRUE AS linked
-           FROM referrals r
-           WHERE r.referral_code_id = $1 AND r.id <> ALL ($3::uuid[])
-             AND (r.status IN (${sqlList(CONFIRMABLE_STATUSES)}) OR (r.status = 'confirmed' AND r.new_member_id = $2))
-             AND (r.new_member_id = $2 OR (r.new_member_id IS NULL AND ${unclaimed('r.id')}))
+           (SELECT r.visitor_hash, r.is_direct, r.id AS referral_id, r.workflow_id, r.last_click_at AS clicked_at, true AS linked
+            FROM referrals r
+            WHERE r.referral_code_id = $1 AND r.new_member_id = $2 AND r.id <> ALL ($3::uuid[])
+              AND r.status IN (${sqlList([...CONFIRMABLE_STATUSES, 'confirmed'])})
+            ${newestFirst('r.last_click_at', 'r.id')})
            UNION ALL
-           SELECT i.visitor_hash, false, i.referral_id, i.workflow_id, i.received_at, false
-           FROM intake i
-           WHERE i.referral_code_id = $1 AND i.kind = 'click' AND i.referral_id <> ALL ($3::uuid[])
-             AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.id = i.referral_id) AND ${unclaimed('i.referral_id')}
+           (SELECT r.visitor_hash, r.is_direct, r.id, r.workflow_id, r.last_click_at, false
+            FROM referrals r
+            WHERE r.referral_code_id = $1 AND r.new_member_id IS NULL AND r.id <> ALL ($3::uuid[])
+              AND r.status IN (${sqlList(CONFIRMABLE_STATUSES)}) AND ${unclaimed('r.id')}
+            ${newestFirst('r.last_click_at', 'r.id')})
+           UNION ALL
+           (SELECT i.visitor_hash, false, i.referral_id, i.workflow_id, i.received_at, false
+            FROM intake i
+            WHERE i.referral_code_id = $1 AND i.kind = 'click' AND i.referral_id <> ALL ($3::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.id = i.referral_id) AND ${unclaimed('i.referral_id')}
+            ${newestFirst('i.received_at', 'i.referral_id')})
          ) candidates
          ORDER BY linked DESC, clicked_at DESC, referral_id
          LIMIT 1`,
