@@ -9,11 +9,13 @@ type Profile = {
 };
 
 const PROFILED = process.argv.includes('--process=worker') ? 'worker' : 'api';
+const LOAD = PROFILED === 'worker' || process.argv.includes('--load=journeys') ? 'journeys' : 'clicks';
 
 /**
  * Where a process's CPU goes under load, as self time by package and by function, largest first:
  * the API while autocannon clicks for 15 s (`npx tsx bench/profile.ts`), or the worker, every thread of it,
- * while 8 loops drive whole journeys through the API for 15 s (`npx tsx bench/profile.ts --process=worker`).
+ * while 8 loops drive whole journeys through the API for 15 s (`npx tsx bench/profile.ts --process=worker`), or the
+ * API under those journeys (`--load=journeys`).
  */
 async function main() {
   const stack = await startBenchStack();
@@ -21,8 +23,8 @@ async function main() {
   mkdirSync(profileDir);
   const profiling = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const api = await startApi(stack, {}, PROFILED === 'api' ? profiling : []);
-  const worker = PROFILED === 'worker' ? startWorkerProcess(stack, {}, { nodeOptions: profiling }) : undefined;
-  const load = PROFILED === 'api' ? await clickLoad(api.url, stack.databaseUrl) : await journeyLoad(api.url, stack.databaseUrl);
+  const worker = LOAD === 'journeys' ? startWorkerProcess(stack, {}, { nodeOptions: PROFILED === 'worker' ? profiling : [] }) : undefined;
+  const load = LOAD === 'clicks' ? await clickLoad(api.url, stack.databaseUrl) : await journeyLoad(api.url, stack.databaseUrl);
   log(load);
   // The profile is written when the process exits on its own: a signal it handles, not SIGKILL.
   for (const service of [api, worker]) service?.kill('SIGINT');

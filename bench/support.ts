@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, setPriority, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import autocannon from 'autocannon';
@@ -210,6 +210,28 @@ export const SPLIT_CORES = process.argv.includes('--split-cores');
 const TEMPORAL_CPUS = '0';
 const APPLICATION_CPUS = `1-${Math.max(1, cpus().length - 1)}`;
 
+/**
+ * `--nice-temporal`: the Temporal server at niceness 10 on the shared cores, like the worker (WORKER_NICENESS): it
+ * gets the CPU the API and Postgres leave, as where it runs on machines of its own, without the one core
+ * `--split-cores` leaves the rest. Both sides of every comparison run against the same server.
+ */
+export const NICE_TEMPORAL = process.argv.includes('--nice-temporal');
+const TEMPORAL_NICENESS = 10;
+
+/** Sets the niceness of every thread of a process tree (Linux keeps one per thread; new threads inherit it). */
+function reniceTree(rootPid: number, niceness: number) {
+  for (const pid of processTree(rootPid)) {
+    const threads = existsSync(`/proc/${pid}/task`) ? readdirSync(`/proc/${pid}/task`).map(Number) : [pid];
+    for (const thread of threads) {
+      try {
+        setPriority(thread, niceness);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  }
+}
+
 /** Sets the CPUs every thread of a process tree may run on (threads and processes started later inherit them). */
 function pinTree(rootPid: number, cpuList: string) {
   for (const pid of processTree(rootPid)) {
@@ -258,6 +280,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       ? onPostgres.start()
       : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log }));
     if (SPLIT_CORES) pinTree(temporalPidOf(temporal), TEMPORAL_CPUS);
+    if (NICE_TEMPORAL) reniceTree(temporalPidOf(temporal), TEMPORAL_NICENESS);
     return temporal;
   };
   const temporalPidOf = (temporal: RunningTemporal) =>
@@ -266,7 +289,9 @@ export async function startBenchStack(): Promise<BenchStack> {
     dir,
     temporalStore: `${
       onPostgres ? 'the full Temporal server 1.29.1, state and visibility in the embedded Postgres, 4 history shards' : "the Temporal CLI's dev server on SQLite"
-    }${SPLIT_CORES ? `, split cores: the Temporal server alone on CPU ${TEMPORAL_CPUS}, everything else on CPU ${APPLICATION_CPUS}` : ''}`,
+    }${SPLIT_CORES ? `, split cores: the Temporal server alone on CPU ${TEMPORAL_CPUS}, everything else on CPU ${APPLICATION_CPUS}` : ''}${
+      NICE_TEMPORAL ? `, the Temporal server at niceness ${TEMPORAL_NICENESS}` : ''
+    }`,
     temporalPid: () => temporalPidOf(stack.temporal),
     pgPort,
     temporalPort,
