@@ -79,7 +79,6 @@ export function createReferralWorker(options: ReferralWorkerOptions): Promise<Wo
   });
 }
 
-/** The intake's dispatcher of `npm start`, the standalone worker and `npm run dispatcher`. */
 /**
  * A standalone worker's or dispatcher's CPU priority, set on each of its threads (Linux keeps one per thread) before
  * it starts more: a new thread takes its creator's, so the SDK's threads share it.
@@ -89,6 +88,7 @@ export function yieldCpuToRequests(config: Pick<Config, 'WORKER_NICENESS'>): voi
   for (const thread of threads) setPriority(thread, config.WORKER_NICENESS);
 }
 
+/** The intake's dispatcher of `npm start`, the standalone worker and `npm run dispatcher`. */
 export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: Client, logger: Logger): RunningDispatcher {
   let lastWarned = 0;
   return startDispatcher({
