@@ -49,9 +49,11 @@ function isTemporarilyUnavailable(error: unknown): boolean {
     if (current.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
     if (typeof current.code === 'number' && 'metadata' in current) {
       if (TRANSIENT_GRPC_STATUSES.has(current.code)) return true;
-      // The workflow's task has failed or timed out several times in a row (its worker killed, say): the server refuses
-      // updates until a task completes, and the confirmation lands when retried then.
-      if (current.code === GRPC_FAILED_PRECONDITION) return typeof current.message === 'string' && /Workflow Task in failed state/i.test(current.message);
+      // The server's WorkflowNotReady: the workflow's task has failed or timed out several times in a row (its worker
+      // killed, say), or failed while it carried this update; the confirmation lands when retried once a task completes.
+      if (current.code === GRPC_FAILED_PRECONDITION) {
+        return typeof current.message === 'string' && /Workflow Task in failed state|unexpected workflow task failure/i.test(current.message);
+      }
       return current.code === GRPC_NOT_FOUND && typeof current.message === 'string' && /Namespace .* not found/i.test(current.message);
     }
     if (typeof current.message === 'string' && /Connection terminated|connection timeout|not queryable/i.test(current.message)) return true;

@@ -33,6 +33,9 @@ test("an update its workflow cannot take while the workflow's task keeps failing
   // As the server refuses an update-with-start whose workflow task has failed or timed out several times in a row.
   const notReady = Object.assign(new Error('Unable to perform workflow execution update due to Workflow Task in failed state.'), { code: 9, details: '', metadata: {} });
   expect(await answerFor(notReady)).toEqual({ status: 503, retryAfter: '5', code: 'temporarily_unavailable' });
+  // The task that carried the update failed (its worker killed mid-task): the server aborts the update's waiter.
+  const aborted = Object.assign(new Error('Unable to perform workflow execution update due to unexpected workflow task failure.'), { code: 9, details: '', metadata: {} });
+  expect(await answerFor(aborted)).toEqual({ status: 503, retryAfter: '5', code: 'temporarily_unavailable' });
   const otherPrecondition = Object.assign(new Error('workflow execution already completed'), { code: 9, details: '', metadata: {} });
   expect((await answerFor(otherPrecondition)).status).toBe(500);
 });
