@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, setPriority, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import autocannon from 'autocannon';
@@ -10,6 +10,7 @@ import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
+import { reniceThreads } from '../src/worker/niceness';
 import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { freePort } from '../test/support/global-setup';
 import { buildTemporalServer, setUpTemporalSchema, startTemporalOnPostgres } from './temporal-on-postgres';
@@ -218,20 +219,6 @@ const APPLICATION_CPUS = `1-${Math.max(1, cpus().length - 1)}`;
 export const NICE_TEMPORAL = process.argv.includes('--nice-temporal');
 const TEMPORAL_NICENESS = 10;
 
-/** Sets the niceness of every thread of a process tree (Linux keeps one per thread; new threads inherit it). */
-function reniceTree(rootPid: number, niceness: number) {
-  for (const pid of processTree(rootPid)) {
-    const threads = existsSync(`/proc/${pid}/task`) ? readdirSync(`/proc/${pid}/task`).map(Number) : [pid];
-    for (const thread of threads) {
-      try {
-        setPriority(thread, niceness);
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-  }
-}
-
 /** Sets the CPUs every thread of a process tree may run on (threads and processes started later inherit them). */
 function pinTree(rootPid: number, cpuList: string) {
   for (const pid of processTree(rootPid)) {
@@ -280,7 +267,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       ? onPostgres.start()
       : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log }));
     if (SPLIT_CORES) pinTree(temporalPidOf(temporal), TEMPORAL_CPUS);
-    if (NICE_TEMPORAL) reniceTree(temporalPidOf(temporal), TEMPORAL_NICENESS);
+    if (NICE_TEMPORAL) for (const pid of processTree(temporalPidOf(temporal))) reniceThreads(pid, TEMPORAL_NICENESS);
     return temporal;
   };
   const temporalPidOf = (temporal: RunningTemporal) =>

@@ -1,5 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -17,6 +15,7 @@ import { TASK_QUEUE } from '../workflows/messages';
 import type { Logger } from '../logger';
 import { dispatchMetrics } from '../metrics';
 import { startDispatcher, type RunningDispatcher } from './dispatcher';
+import { reniceThreads } from './niceness';
 
 export interface ReferralWorkerOptions extends ActivityDependencies {
   connection: NativeConnection;
@@ -84,8 +83,7 @@ export function createReferralWorker(options: ReferralWorkerOptions): Promise<Wo
  * it starts more: a new thread takes its creator's, so the SDK's threads share it.
  */
 export function yieldCpuToRequests(config: Pick<Config, 'WORKER_NICENESS'>): void {
-  const threads = existsSync('/proc/self/task') ? readdirSync('/proc/self/task').map(Number) : [0];
-  for (const thread of threads) setPriority(thread, config.WORKER_NICENESS);
+  reniceThreads('self', config.WORKER_NICENESS);
 }
 
 /** The intake's dispatcher of `npm start`, the standalone worker and `npm run dispatcher`. */
