@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createPool } from '../src/db/pool';
 import { createReferralStore } from '../src/db/referrals';
+import { organisationWithMentors } from './support/rows';
 
 // The risk check behind "many accounts from one device or IP" (DESIGN.md rule 3), read from the hashes: which of a
 // mentor's referrals count as accounts from this referral's device or addresses.
@@ -14,18 +15,6 @@ beforeAll(() => {
 afterAll(async () => {
   await pool.end();
 });
-
-async function organisationWithMentors(mentors: string[]) {
-  const orgId = randomUUID();
-  await pool.query('INSERT INTO organisations (id) VALUES ($1)', [orgId]);
-  const codes: Record<string, string> = {};
-  for (const mentor of mentors) {
-    await pool.query("INSERT INTO users (id, org_id, role) VALUES ($1, $2, 'peer_mentor')", [mentor, orgId]);
-    codes[mentor] = randomUUID();
-    await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codes[mentor], `ar${randomUUID().slice(0, 12)}`, mentor, orgId]);
-  }
-  return { orgId, codes };
-}
 
 /** A referral of `mentor` from `visitorHash`, with a click from each of `ipHashes`; with an account unless told. */
 async function referral(org: { orgId: string; codes: Record<string, string> }, mentor: string, visitorHash: string, ipHashes: string[], account = true) {
@@ -48,9 +37,9 @@ async function referral(org: { orgId: string; codes: Record<string, string> }, m
 test("a mentor's accounts from the referral's device or one of its addresses count once each, and no one else's", async () => {
   const mentor = randomUUID();
   const otherMentor = randomUUID();
-  const org = await organisationWithMentors([mentor, otherMentor]);
+  const org = await organisationWithMentors(pool, [mentor, otherMentor]);
   // The same user id in another organisation is another person.
-  const elsewhere = await organisationWithMentors([mentor]);
+  const elsewhere = await organisationWithMentors(pool, [mentor]);
   const tag = randomUUID();
   const [device, address] = [`device-${tag}`, `ip-${tag}`];
   const target = await referral(org, mentor, device, [address, `ip-own-${tag}`]);

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { createCodeStore } from '../src/db/codes';
 import { createPool } from '../src/db/pool';
 import type { AttributionStatus } from '../src/domain/funnel';
+import { organisationWithMentors } from './support/rows';
 
 // Rule 4(b)'s candidates on one code, as the membership webhook asks for them: this member's referral first, else the
 // newest click no member has claimed, stored or still in the intake.
@@ -19,11 +20,9 @@ afterAll(async () => {
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 
 async function codeOfNewMentor() {
-  const [orgId, mentorId, codeId] = [randomUUID(), randomUUID(), randomUUID()];
-  await pool.query('INSERT INTO organisations (id) VALUES ($1)', [orgId]);
-  await pool.query("INSERT INTO users (id, org_id, role) VALUES ($1, $2, 'peer_mentor')", [mentorId, orgId]);
-  await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codeId, `mc${randomUUID().slice(0, 12)}`, mentorId, orgId]);
-  return { orgId, mentorId, codeId };
+  const mentorId = randomUUID();
+  const { orgId, codes } = await organisationWithMentors(pool, [mentorId]);
+  return { orgId, mentorId, codeId: codes[mentorId] };
 }
 
 type Code = Awaited<ReturnType<typeof codeOfNewMentor>>;
