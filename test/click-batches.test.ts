@@ -1,31 +1,57 @@
 import { randomUUID } from 'node:crypto';
-import { createCodeStore } from '../src/db/codes';
+import fc from 'fast-check';
+import { createIntakeStore, type ClickToTake } from '../src/db/intake';
 import { createPool } from '../src/db/pool';
+import { nameBasedUuid } from '../src/services/identifiers';
 
 const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined);
 afterAll(() => pool.end());
 
-async function newCode() {
-  const [orgId, mentorId] = [randomUUID(), randomUUID()];
+/** A queue no worker serves: what the statement takes stays in the intake to be read. */
+const QUEUE = 'click-batches-test';
+
+async function newCode(defaultChannel: string | null = null) {
+  const [orgId, mentorId, codeId] = [randomUUID(), randomUUID(), randomUUID()];
   const code = `cb${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   await pool.query("INSERT INTO organisations (id, name) VALUES ($1, 'Batch Org')", [orgId]);
   await pool.query("INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', 'Batch Mentor')", [mentorId, orgId]);
-  await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [randomUUID(), code, mentorId, orgId]);
-  return code;
+  await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id, default_channel) VALUES ($1, $2, $3, $4, $5)', [codeId, code, mentorId, orgId, defaultChannel]);
+  return { code, codeId, orgId, mentorId };
 }
 
-test('clicks looked up in one statement are counted against their limits in order, as one at a time would be', async () => {
-  const codes = createCodeStore(pool);
-  const code = await newCode();
+const click = (code: string, network: string, overrides: Partial<ClickToTake> = {}): ClickToTake => ({
+  code,
+  visitorHash: randomUUID(),
+  network,
+  at: new Date(),
+  message: { clickId: randomUUID(), occurredAt: new Date().toISOString(), ipHash: null, userAgent: null, metadata: {} },
+  viaLanding: false,
+  takeHere: true,
+  ...overrides,
+});
+
+const intakeRowsOf = async (clickIds: string[]) =>
+  (
+    await pool.query(
+      `SELECT task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message FROM intake
+       WHERE message ->> 'clickId' = ANY($1) ORDER BY id`,
+      [clickIds],
+    )
+  ).rows;
+
+test('clicks in one statement are counted against their limits in order, as one at a time would be, and only those allowed are taken', async () => {
+  const intake = createIntakeStore(pool);
+  const { code } = await newCode();
   const [networkA, networkB] = [`192.0.2.${Math.floor(Math.random() * 250)}-${randomUUID()}`, `198.51.100.7-${randomUUID()}`];
-  const click = (network: string) => ({ code, visitorHash: randomUUID(), network, at: new Date() });
   const limits = { perNetwork: 3, perCode: 4 };
-  const batch = [click(networkA), click(networkB), click(networkA), click(networkA), click(networkA), click(networkB), click(networkB)];
-  const looked = await codes.forClicks(batch, 30, limits);
+  const batch = [networkA, networkB, networkA, networkA, networkA, networkB, networkB].map((network) => click(code, network));
+  const taken = await intake.takeClicks(QUEUE, batch, 30, limits);
   // A's fourth is over its network's limit and takes nothing of the code's; B's second is the code's fifth.
-  expect(looked.map((result) => result.limit.over)).toEqual([false, false, false, false, true, true, true]);
-  expect(looked.map((result) => result.code?.code ?? null)).toEqual([code, code, code, code, null, null, null]);
-  expect(looked.every((result) => result.limit.resetsInMs > 0 && result.limit.resetsInMs <= 60_000)).toBe(true);
+  expect(taken.map((result) => result.limit.over)).toEqual([false, false, false, false, true, true, true]);
+  expect(taken.map((result) => result.code?.code ?? null)).toEqual([code, code, code, code, null, null, null]);
+  expect(taken.map((result) => result.taken)).toEqual([true, true, true, true, false, false, false]);
+  expect(taken.every((result) => result.limit.resetsInMs > 0 && result.limit.resetsInMs <= 60_000)).toBe(true);
+  expect((await intakeRowsOf(batch.map((each) => each.message.clickId))).map((row) => row.message.clickId)).toEqual(batch.slice(0, 4).map((each) => each.message.clickId));
   const counters = await pool.query<{ key: string; points: number }>('SELECT key, points FROM rate_limits WHERE key = ANY($1) ORDER BY points', [
     [`ip:${networkA}`, `ip:${networkB}`, `code:${code}`],
   ]);
@@ -35,22 +61,81 @@ test('clicks looked up in one statement are counted against their limits in orde
     { key: `code:${code}`, points: 6 },
   ]);
   // The next statement goes on from where this one left the counters.
-  expect((await codes.forClicks([click(`${networkB}-other`)], 30, limits)).map((result) => result.limit.over)).toEqual([true]);
-  const [unknown] = await codes.forClicks([{ ...click(`${networkA}-other`), code: `none${randomUUID()}` }], 30, limits);
-  expect(unknown.limit.over).toBe(false);
-  expect(unknown.code).toBeUndefined();
+  expect((await intake.takeClicks(QUEUE, [click(code, `${networkB}-other`)], 30, limits)).map((result) => [result.limit.over, result.taken])).toEqual([[true, false]]);
+  const [unknown] = await intake.takeClicks(QUEUE, [click(`none${randomUUID()}`, `${networkA}-other`)], 30, limits);
+  expect([unknown.limit.over, unknown.code, unknown.taken]).toEqual([false, undefined, false]);
+});
+
+test('a taken click is the intake row the service would write: its referral named as the service names it, the checks decided', async () => {
+  const intake = createIntakeStore(pool);
+  const { code, codeId, orgId } = await newCode('whatsapp');
+  const limits = { perNetwork: 1_000, perCode: 1_000 };
+  const network = `203.0.113.1-${randomUUID()}`;
+  const fromLink = click(code, network, { message: { ...click(code, network).message, metadata: { platform: 'ios' } } });
+  const fromLanding = click(code, network, { viaLanding: true, message: { ...click(code, network).message, metadata: { shareChannel: 'sms', campaign: 'spring' } } });
+  const landingDefault = click(code, network, { viaLanding: true });
+  const [link, landing, defaulted] = await intake.takeClicks(QUEUE, [fromLink, fromLanding, landingDefault], 30, limits);
+  expect([link.taken, landing.taken, defaulted.taken]).toEqual([true, true, true]);
+  const rows = await intakeRowsOf([fromLink, fromLanding, landingDefault].map((each) => each.message.clickId));
+  const expected = (taken: ClickToTake, metadata: Record<string, unknown>) => {
+    const workflowId = `referral-${codeId}-${taken.visitorHash}`;
+    return {
+      task_queue: QUEUE,
+      kind: 'click',
+      referral_id: nameBasedUuid(workflowId),
+      workflow_id: workflowId,
+      referral_code_id: codeId,
+      org_id: orgId,
+      visitor_hash: taken.visitorHash,
+      message: { ...taken.message, metadata, selfReferral: false, burst: false },
+    };
+  };
+  expect(rows).toEqual([
+    expected(fromLink, { platform: 'ios' }),
+    expected(fromLanding, { shareChannel: 'sms', campaign: 'spring', via: 'landing' }),
+    expected(landingDefault, { shareChannel: 'whatsapp', via: 'landing' }),
+  ]);
+  expect(landing.message).toEqual(rows[1].message);
+});
+
+test('a busy minute is a burst decided in the statement when the week is known; unknown, or a click to be checked by the service, is looked up only', async () => {
+  const intake = createIntakeStore(pool);
+  const { code } = await newCode();
+  const limits = { perNetwork: 1_000, perCode: 1_000 };
+  const network = `203.0.113.2-${randomUUID()}`;
+  // Two clicks in the minute reach a threshold of 2.
+  await intake.takeClicks(QUEUE, [click(code, network), click(code, network)], 2, limits);
+  const [unknownWeek, quietWeek, busyWeek, checkedByService] = await intake.takeClicks(
+    QUEUE,
+    [click(code, network), click(code, network, { weekClicks: 2 }), click(code, network, { weekClicks: 3 * 1008 }), click(code, network, { weekClicks: 2, takeHere: false })],
+    2,
+    limits,
+  );
+  expect([unknownWeek.taken, unknownWeek.message.burst, unknownWeek.code?.clicks_last_minute]).toEqual([false, null, 2]);
+  // Ten times a week of 2 clicks is under the threshold: a burst. Ten times 3,024 a week is 30 a minute: not yet.
+  expect([quietWeek.taken, quietWeek.message.burst]).toEqual([true, true]);
+  expect([busyWeek.taken, busyWeek.message.burst, busyWeek.code?.clicks_last_minute]).toEqual([true, false, 2]);
+  expect([checkedByService.taken, checkedByService.message.burst]).toEqual([false, true]);
+});
+
+test('a referral id named in SQL is the one the service names', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.string({ unit: 'grapheme', maxLength: 80 }).filter((name) => !name.includes('\u0000')), { minLength: 1, maxLength: 50 }), async (names) => {
+      const result = await pool.query<{ id: string }>('SELECT referral_uuid(name)::text AS id FROM unnest($1::text[]) WITH ORDINALITY AS x(name, n) ORDER BY n', [names]);
+      expect(result.rows.map((row) => row.id)).toEqual(names.map(nameBasedUuid));
+    }),
+    { numRuns: 20 },
+  );
 });
 
 test('many statements at once counting the same keys all finish, and count every click once', async () => {
-  const codes = createCodeStore(pool);
-  const [first, second] = [await newCode(), await newCode()];
+  const intake = createIntakeStore(pool);
+  const [first, second] = [(await newCode()).code, (await newCode()).code];
   const networks = Array.from({ length: 5 }, () => `203.0.113.9-${randomUUID()}`);
-  const batches = Array.from({ length: 40 }, (_, index) =>
-    Array.from({ length: 10 }, (__, item) => ({ code: (index + item) % 2 ? first : second, visitorHash: randomUUID(), network: networks[(index * 7 + item) % 5], at: new Date() })),
-  );
+  const batches = Array.from({ length: 40 }, (_, index) => Array.from({ length: 10 }, (__, item) => click((index + item) % 2 ? first : second, networks[(index * 7 + item) % 5])));
   const limits = { perNetwork: 1_000, perCode: 1_000 };
-  const results = (await Promise.all(batches.map((batch) => codes.forClicks(batch, 30, limits)))).flat();
-  expect(results.filter((result) => !result.limit.over && result.code)).toHaveLength(400);
+  const results = (await Promise.all(batches.map((batch) => intake.takeClicks(QUEUE, batch, 1_000, limits)))).flat();
+  expect(results.filter((result) => result.taken)).toHaveLength(400);
   const counted = await pool.query<{ total: string }>('SELECT sum(points)::text AS total FROM rate_limits WHERE key = ANY($1)', [networks.map((network) => `ip:${network}`)]);
   expect(counted.rows[0].total).toBe('400');
 });

@@ -92,17 +92,9 @@ const REPORTED_VISITOR_SQL = (codeIdSql: string) => `SELECT l.visitor_hash FROM 
  * The clicks taken on a code in the minute before `now`, counted up to `limit`: a busy code's every click then pays for
  * a bounded range of the index, not for its whole minute.
  */
-const RECENT_CLICKS_SQL = (codeId: string, now: string, limit: string) => `SELECT count(*)::int FROM (
+export const RECENT_CLICKS_SQL = (codeId: string, now: string, limit: string) => `SELECT count(*)::int FROM (
     SELECT 1 FROM intake i WHERE i.referral_code_id = ${codeId} AND i.kind = 'click' AND i.received_at > ${now}::timestamptz - interval '1 minute'
     LIMIT ${limit}) recent`;
-
-/** A click to look up: its code, visitor and network, when it came. */
-export interface ClickLookup {
-  code: string;
-  visitorHash: string;
-  network: string;
-  at: Date;
-}
 
 /** The limits clicks are counted against, per minute: the client's network's and the code's. */
 export interface ClickLimits {
@@ -116,14 +108,14 @@ export interface ClickLimitCount {
   resetsInMs: number;
 }
 
-const LIMIT_WINDOW_MS = 60_000;
+export const LIMIT_WINDOW_MS = 60_000;
 
 /**
  * The counters of `rate_limits` that `counted` (rows of key, k) name, each taking k more, its minute started again
  * when it has passed ($5: the new minute's end, $6: now, both in ms); in key order, so two statements counting the
  * same keys wait for each other rather than deadlock. Counters shared by every API process.
  */
-const COUNT_SQL = (counted: string) => `INSERT INTO rate_limits AS l (key, points, expire)
+export const COUNT_SQL = (counted: string) => `INSERT INTO rate_limits AS l (key, points, expire)
   SELECT key, k, $5 FROM ${counted} ORDER BY key
   ON CONFLICT (key) DO UPDATE SET points = CASE WHEN l.expire <= $6 THEN EXCLUDED.points ELSE l.points + EXCLUDED.points END,
     expire = CASE WHEN l.expire <= $6 THEN $5 ELSE l.expire END
@@ -136,57 +128,6 @@ export function createCodeStore(pool: Pool) {
   }
 
   return {
-    /**
-     * Clicks counted against their limits (a click's code counter only when its network's allows it), in order, and
-     * each allowed click's code with what its checks need, in one statement however many: the last minute's clicks on
-     * a code are counted up to `countUpTo` only.
-     */
-    async forClicks(clicks: ClickLookup[], countUpTo: number, limits: ClickLimits): Promise<Array<{ limit: ClickLimitCount; code?: ClickCodeRow }>> {
-      const at = Date.now();
-      const result = await pool.query<ClickCodeRow & { network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }>(
-        `WITH click AS (
-           SELECT x.*, 'code:' || left(x.code, 64) AS code_key
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS x(code, visitor_hash, network_key, at, n)),
-         network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
-         network AS (${COUNT_SQL('network_counted')}),
-         by_network AS (
-           SELECT x.*, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
-           FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
-         code_counted AS (SELECT code_key AS key, count(*) AS k FROM by_network WHERE network_points <= $7 GROUP BY code_key),
-         per_code AS (${COUNT_SQL('code_counted')}),
-         by_code AS (
-           SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
-           FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
-           WHERE b.network_points <= $7)
-         SELECT found.*, b.network_points, b.network_expire, bc.code_points, bc.code_expire
-         FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
-         LEFT JOIN LATERAL (
-           SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
-             EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = b.visitor_hash) AS known_mentor_device,
-             (${RECENT_CLICKS_SQL('c.id', 'b.at', '$8')}) AS clicks_last_minute
-           ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id
-           WHERE c.code = b.code AND b.network_points <= $7 AND bc.code_points <= $9) found ON true
-         ORDER BY b.n`,
-        [
-          clicks.map((click) => click.code),
-          clicks.map((click) => click.visitorHash),
-          clicks.map((click) => `ip:${click.network}`),
-          clicks.map((click) => click.at),
-          at + LIMIT_WINDOW_MS,
-          at,
-          limits.perNetwork,
-          countUpTo,
-          limits.perCode,
-        ],
-      );
-      return result.rows.map(({ network_points, network_expire, code_points, code_expire, ...row }) => {
-        const overNetwork = Number(network_points) > limits.perNetwork;
-        const over = overNetwork || Number(code_points ?? 0) > limits.perCode;
-        const limit = { over, resetsInMs: Number(overNetwork ? network_expire : (code_expire ?? network_expire)) - at };
-        return { limit, code: row.id ? (row as ClickCodeRow) : undefined };
-      });
-    },
-
     /** The code's clicks in the minute before `now`, counted up to `countUpTo`. */
     async clicksLastMinute(codeId: string, now: Date, countUpTo: number): Promise<number> {
       return (await first<{ n: number }>(`SELECT (${RECENT_CLICKS_SQL('$1', '$2', '$3')}) AS n`, [codeId, now, countUpTo]))?.n ?? 0;

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { ClickInput, FunnelStepInput } from '../domain/referral';
-import { CODE_COLUMNS, CODE_FROM, type CodeRow } from './codes';
+import { CODE_COLUMNS, CODE_FROM, COUNT_SQL, LIMIT_WINDOW_MS, RECENT_CLICKS_SQL, type ClickCodeRow, type ClickLimitCount, type ClickLimits, type CodeRow } from './codes';
 
 /** Who a message is for: the referral, its workflow and its code. */
 export interface IntakeAddress {
@@ -33,6 +33,31 @@ export interface TakenStep extends CodeRow {
   erased: boolean;
 }
 
+/** A click as its request brings it, before its code is known. */
+export interface ClickToTake {
+  code: string;
+  visitorHash: string;
+  network: string;
+  at: Date;
+  /** The click without the checks' verdicts, which the statement adds. */
+  message: Omit<ClickInput, 'selfReferral' | 'burst'>;
+  /** From the invite page: the share channel defaults to the code's own. */
+  viaLanding: boolean;
+  /** False for a click whose checks need more than the statement reads (a signed-in member's, an invitation's): it is looked up only. */
+  takeHere: boolean;
+  /** The code's clicks in the last week, when the caller knows them: a busy minute's burst is then decided here too. */
+  weekClicks?: number;
+}
+
+/** What the statement found for a click, and whether it took it into the intake. */
+export interface ClickOutcome {
+  limit: ClickLimitCount;
+  code?: ClickCodeRow;
+  /** The click's message as it was, or would have been, taken; `burst` is null when the week's clicks were needed and not known. */
+  message: ClickInput & { burst: boolean | null };
+  taken: boolean;
+}
+
 export interface IntakeBacklog {
   undelivered: number;
   oldestAgeSeconds: number;
@@ -45,8 +70,92 @@ const ROW_FROM = `FROM intake i JOIN referral_codes c ON c.id = i.referral_code_
 /** The intake (DESIGN.md rule 0): messages written by requests and delivered to their workflows behind the answer. */
 export function createIntakeStore(pool: Pool) {
   return {
-    /** Clicks, in one statement however many, each received when it occurred (the burst rule counts a code's last minute by it). */
-    async takeClicks(clicks: Array<{ address: IntakeAddress; message: ClickInput }>): Promise<void> {
+    /**
+     * Clicks, in one statement however many: each counted against its limits in order (its code's counter only when
+     * its network's allows it), its code looked up with what the checks need, and taken into the intake when it may
+     * be (a live code, within the limits) and the statement could decide its checks: the mentor's known device, and
+     * a burst, which counts the code's last minute up to what the week's rate makes a burst (DESIGN.md rule 3).
+     * A click received when it occurred, as the burst rule counts it.
+     */
+    async takeClicks(taskQueue: string, clicks: ClickToTake[], burstClicksPerMinute: number, limits: ClickLimits): Promise<ClickOutcome[]> {
+      const at = Date.now();
+      const column = <T>(value: (click: ClickToTake) => T) => clicks.map(value);
+      const result = await pool.query<
+        ClickCodeRow & { taken_message: ClickOutcome['message']; taken: boolean; network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }
+      >(
+        `WITH click AS (
+           SELECT x.*, 'code:' || left(x.code, 64) AS code_key, greatest($8, ceil(10 * x.week_clicks / 10080.0))::int AS burst_needed
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $10::jsonb[], $11::boolean[], $12::boolean[], $13::int[])
+             WITH ORDINALITY AS x(code, visitor_hash, network_key, at, message, via_landing, take_here, week_clicks, n)),
+         network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
+         network AS (${COUNT_SQL('network_counted')}),
+         by_network AS (
+           SELECT x.*, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
+           FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
+         code_counted AS (SELECT code_key AS key, count(*) AS k FROM by_network WHERE network_points <= $7 GROUP BY code_key),
+         per_code AS (${COUNT_SQL('code_counted')}),
+         by_code AS (
+           SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
+           FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
+           WHERE b.network_points <= $7),
+         looked AS (
+           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.week_clicks, b.burst_needed,
+             b.network_points, b.network_expire, bc.code_points, bc.code_expire, found.*
+           FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
+           LEFT JOIN LATERAL (
+             SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
+               EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = b.visitor_hash) AS known_mentor_device,
+               (${RECENT_CLICKS_SQL('c.id', 'b.at', 'b.burst_needed')}) AS clicks_last_minute
+             ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id
+             WHERE c.code = b.code AND b.network_points <= $7 AND bc.code_points <= $9) found ON true),
+         decided AS (
+           SELECT l.*, CASE WHEN l.clicks_last_minute < $8 THEN false WHEN l.week_clicks IS NULL THEN NULL ELSE l.clicks_last_minute >= l.burst_needed END AS burst
+           FROM looked l),
+         composed AS (
+           SELECT d.*, d.message || jsonb_build_object(
+               'metadata', CASE WHEN d.via_landing
+                 THEN jsonb_build_object('shareChannel', coalesce(d.default_channel, 'link')) || (d.message -> 'metadata') || '{"via": "landing"}'
+                 ELSE d.message -> 'metadata' END,
+               'selfReferral', d.known_mentor_device,
+               'burst', d.burst) AS taken_message,
+             'referral-' || d.id || '-' || d.visitor_hash AS workflow_id
+           FROM decided d),
+         taken AS (
+           INSERT INTO intake (${INTAKE_COLUMNS}, received_at)
+           SELECT $14, 'click', referral_uuid(m.workflow_id), m.workflow_id, m.id, m.org_id, m.visitor_hash, m.taken_message, m.at
+           FROM composed m
+           WHERE m.id IS NOT NULL AND m.take_here AND m.burst IS NOT NULL AND m.revoked_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > m.at)
+           ORDER BY m.n
+           RETURNING message ->> 'clickId' AS click_id)
+         SELECT m.*, EXISTS (SELECT 1 FROM taken t WHERE t.click_id = m.message ->> 'clickId') AS taken
+         FROM composed m ORDER BY m.n`,
+        [
+          column((click) => click.code),
+          column((click) => click.visitorHash),
+          column((click) => `ip:${click.network}`),
+          column((click) => click.at),
+          at + LIMIT_WINDOW_MS,
+          at,
+          limits.perNetwork,
+          burstClicksPerMinute,
+          limits.perCode,
+          column((click) => JSON.stringify(click.message)),
+          column((click) => click.viaLanding),
+          column((click) => click.takeHere),
+          column((click) => click.weekClicks ?? null),
+          taskQueue,
+        ],
+      );
+      return result.rows.map((row) => {
+        const overNetwork = Number(row.network_points) > limits.perNetwork;
+        const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
+        const limit = { over, resetsInMs: Number(overNetwork ? row.network_expire : (row.code_expire ?? row.network_expire)) - at };
+        return { limit, code: row.id ? row : undefined, message: row.taken_message, taken: row.taken };
+      });
+    },
+
+    /** Clicks the service checked itself, in one statement however many, each received when it occurred. */
+    async takeCheckedClicks(clicks: Array<{ address: IntakeAddress; message: ClickInput }>): Promise<void> {
       const column = <T>(value: (click: (typeof clicks)[number]) => T) => clicks.map(value);
       await pool.query(
         `INSERT INTO intake (${INTAKE_COLUMNS}, received_at)

@@ -3,9 +3,9 @@ import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } fr
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { Config } from '../config';
-import { createCodeStore, type ClickCodeRow, type ClickLookup, type CodeRow } from '../db/codes';
+import { createCodeStore, type ClickCodeRow, type CodeRow } from '../db/codes';
 import { createDeliveryStore, type DeliveryAnswer } from '../db/deliveries';
-import { createIntakeStore, type IntakeAddress } from '../db/intake';
+import { createIntakeStore, type ClickToTake, type IntakeAddress } from '../db/intake';
 import { createInvitationStore } from '../db/invitations';
 import { createReferralStore, snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
@@ -148,12 +148,12 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const intake = createIntakeStore(deps.pool);
   const invitations = createInvitationStore(deps.pool);
   const delivery = createIntakeDelivery({ pool: deps.pool, temporal: deps.temporal, intake, deliveryTimeoutMs: signalTimeoutMs });
-  // A click's two statements, each shared by the clicks that come while earlier ones run: a busy API pays for a
-  // statement per batch, not per click, and a hot counter row is written once per batch.
-  const clickLookups = createBatcher({ run: (clicks: ClickLookup[]) => codes.forClicks(clicks, burstClicksPerMinute, clickLimits), ...CLICK_BATCHES });
-  const clickIntake = createBatcher({
+  // A click's statement, shared by the clicks that come while earlier ones run: a busy API pays for a statement per
+  // batch, not per click, and a hot counter row is written once per batch.
+  const clickStatements = createBatcher({ run: (clicks: ClickToTake[]) => intake.takeClicks(taskQueue, clicks, burstClicksPerMinute, clickLimits), ...CLICK_BATCHES });
+  const checkedClicks = createBatcher({
     run: async (clicks: Array<{ address: IntakeAddress; message: ClickInput }>) => {
-      await intake.takeClicks(clicks);
+      await intake.takeCheckedClicks(clicks);
       return clicks.map(() => undefined);
     },
     ...CLICK_BATCHES,
@@ -171,8 +171,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   async function isClickBurst(code: ClickCodeRow, at: Date): Promise<boolean> {
     // The week is counted only when the minute is busy, so ordinary clicks pay for a few index entries.
     if (code.clicks_last_minute < burstClicksPerMinute) return false;
-    const lastWeek = await weekClicksByCode.get(code.id, () => codes.clicksLastWeek(code.id, at));
-    const needed = Math.max(burstClicksPerMinute, Math.ceil(10 * (lastWeek / (7 * 24 * 60))));
+    const lastWeek = await weekClicksByCode.get(code.code, () => codes.clicksLastWeek(code.id, at));
+    const needed = Math.max(burstClicksPerMinute, Math.ceil((10 * lastWeek) / (7 * 24 * 60)));
     return needed === burstClicksPerMinute || (await codes.clicksLastMinute(code.id, at, needed)) >= needed;
   }
 
@@ -275,36 +275,47 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   }
 
   return {
-    /** An invite-link click, taken into the intake: one referral per visitor and code. */
+    /**
+     * An invite-link click, taken into the intake: one referral per visitor and code. The statement that looks its
+     * code up takes it; a click whose checks need more (a signed-in member's, an invitation's, a busy minute's on a
+     * code whose week is not known yet) is checked here and taken by a second.
+     */
     async recordClick(request: ClickRequest): Promise<RecordedClick> {
       // A click with no visitor id cannot be recognised again: it is a referral of its own.
       const visitorHash = saltedHash(deps.hashSalt, request.visitorId ?? randomUUID());
       const at = now();
       const network = networkOf(request.ipAddress ?? 'unknown');
-      const counted = await clickLookups.submit({ code: request.code, visitorHash, network, at });
-      if (counted.limit.over) throw new TooManyRequestsError(Math.max(1, Math.ceil(counted.limit.resetsInMs / 1000)));
-      const code = found(counted.code, 'referral code');
-      if (code.revoked_at) throw new GoneError('this invite link has been revoked');
-      if (code.expires_at && code.expires_at <= at) throw new GoneError('this invite link has expired');
-      const identity = identityFor(code, visitorHash, false);
-      const clickId = randomUUID();
-      const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.member), isClickBurst(code, at)]);
-      const landing = request.viaLanding ? { shareChannel: code.default_channel ?? 'link', ...request.metadata, via: 'landing' } : request.metadata;
-      const metadata = request.invitationId ? { ...landing, invitationId: request.invitationId } : landing;
-      if (request.invitationId) await invitations.markClicked(request.invitationId, code.id, at);
-      await clickIntake.submit({
-        address: { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash },
+      const outcome = await clickStatements.submit({
+        code: request.code,
+        visitorHash,
+        network,
+        at,
         message: {
-          clickId,
+          clickId: randomUUID(),
           occurredAt: at.toISOString(),
           ipHash: request.ipAddress ? saltedHash(deps.hashSalt, network) : null,
           userAgent: request.userAgent?.slice(0, 512) ?? null,
-          metadata,
-          selfReferral,
-          burst,
+          metadata: request.invitationId ? { ...request.metadata, invitationId: request.invitationId } : request.metadata,
         },
+        viaLanding: request.viaLanding ?? false,
+        takeHere: !request.member && !request.invitationId,
+        weekClicks: weekClicksByCode.known(request.code),
       });
-      return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId, inviter: { mentorName: code.mentor_name, orgName: code.org_name, welcomeReward: code.welcome_reward } };
+      if (outcome.limit.over) throw new TooManyRequestsError(Math.max(1, Math.ceil(outcome.limit.resetsInMs / 1000)));
+      const code = found(outcome.code, 'referral code');
+      if (code.revoked_at) throw new GoneError('this invite link has been revoked');
+      if (code.expires_at && code.expires_at <= at) throw new GoneError('this invite link has expired');
+      const identity = identityFor(code, visitorHash, false);
+      if (!outcome.taken) {
+        const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.member), outcome.message.burst ?? isClickBurst(code, at)]);
+        if (request.invitationId) await invitations.markClicked(request.invitationId, code.id, at);
+        await checkedClicks.submit({
+          address: { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash },
+          message: { ...outcome.message, selfReferral, burst },
+        });
+      }
+      const inviter = { mentorName: code.mentor_name, orgName: code.org_name, welcomeReward: code.welcome_reward };
+      return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId: outcome.message.clickId, inviter };
     },
 
     /** Whose invitation a live code is (a link preview's card), or a 404 / 410 as a click would get; nothing is recorded. */

@@ -59,3 +59,19 @@ test('a time of zero keeps nothing', async () => {
   await get('a');
   expect(loads).toEqual(['a', 'a']);
 });
+
+test('a value is known without loading once its load has ended, until its time is up', async () => {
+  let clock = 0;
+  let finish: (value: number) => void = () => undefined;
+  const cache = createExpiringCache<number>({ ttlMs: 1000, limit: 10, now: () => clock });
+  expect(cache.known('a')).toBeUndefined();
+  const loading = cache.get('a', () => new Promise<number>((resolve) => (finish = resolve)));
+  expect(cache.known('a')).toBeUndefined();
+  finish(7);
+  await loading;
+  expect(cache.known('a')).toBe(7);
+  clock = 1000;
+  expect(cache.known('a')).toBeUndefined();
+  await expect(cache.get('b', () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+  expect(cache.known('b')).toBeUndefined();
+});
