@@ -60,6 +60,11 @@ export const configSchema = z
      * the CPU to the requests a person waits for, and catches up when they leave it idle.
      */
     WORKER_NICENESS: z.coerce.number().int().min(0).max(19).default(10),
+    /**
+     * `idle` puts a standalone worker or dispatcher in Linux's idle scheduling class instead: it runs only on CPU the
+     * processes beside it leave unused (within its container's share), so a busy API never waits for delivery.
+     */
+    WORKER_CPU_CLASS: z.enum(['nice', 'idle']).default('nice'),
     /** Signal-with-starts the intake's dispatcher has in flight towards Temporal at once, per process. */
     DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     /** How long a review, a cancellation or one delivery of the intake waits for Temporal to take its signal. */

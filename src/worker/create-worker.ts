@@ -15,7 +15,7 @@ import { TASK_QUEUE } from '../workflows/messages';
 import type { Logger } from '../logger';
 import { dispatchMetrics } from '../metrics';
 import { startDispatcher, type RunningDispatcher } from './dispatcher';
-import { reniceThreads } from './niceness';
+import { idleThreads, reniceThreads } from './niceness';
 
 export interface ReferralWorkerOptions extends ActivityDependencies {
   connection: NativeConnection;
@@ -82,8 +82,9 @@ export function createReferralWorker(options: ReferralWorkerOptions): Promise<Wo
  * A standalone worker's or dispatcher's CPU priority, set on each of its threads (Linux keeps one per thread) before
  * it starts more: a new thread takes its creator's, so the SDK's threads share it.
  */
-export function yieldCpuToRequests(config: Pick<Config, 'WORKER_NICENESS'>): void {
-  reniceThreads('self', config.WORKER_NICENESS);
+export function yieldCpuToRequests(config: Pick<Config, 'WORKER_NICENESS' | 'WORKER_CPU_CLASS'>): void {
+  if (config.WORKER_CPU_CLASS === 'idle') idleThreads('self');
+  else reniceThreads('self', config.WORKER_NICENESS);
 }
 
 /** The intake's dispatcher of `npm start`, the standalone worker and `npm run dispatcher`. */

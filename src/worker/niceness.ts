@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
@@ -15,4 +16,12 @@ export function reniceThreads(pid: number | 'self', niceness: number): void {
       if ((error as { code?: string }).code !== 'ESRCH') throw error;
     }
   }
+}
+
+/**
+ * Puts every thread of a process in Linux's idle scheduling class (SCHED_IDLE): it runs only on CPU that every other
+ * process leaves unused, and a thread started later stays in it. Uses util-linux's `chrt`.
+ */
+export function idleThreads(pid: number | 'self'): void {
+  execFileSync('chrt', ['--idle', '--all-tasks', '--pid', '0', String(pid === 'self' ? process.pid : pid)], { stdio: 'ignore' });
 }
