@@ -7,6 +7,9 @@ import { SignJWT } from 'jose';
 import { createPool } from '../src/db/pool';
 import { createCodeStore } from '../src/db/codes';
 import { createReferralStore } from '../src/db/referrals';
+import { createIntakeStore } from '../src/db/intake';
+import { referralWorkflowId } from '../src/services/identifiers';
+import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { createReferralService } from '../src/services/referral-service';
 import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/messages';
 import { referralWorkflow } from '../src/workflows/referral-workflow';
@@ -294,8 +297,8 @@ Click p99 / /healthz p99 at the same moment: **${round(atCeiling.p99 / Math.max(
 type StartOptions = Parameters<Client['workflow']['signalWithStart']>[1];
 
 /**
- * The start options a click gives the Temporal server, exactly as the referral service builds them: the service
- * records one click on `code` against a client that keeps the options instead of sending them.
+ * The start options a click gives the Temporal server, exactly as the dispatcher builds them: the service takes one
+ * click on `code` into the intake, and its delivery runs against a client that keeps the options instead of sending them.
  */
 async function clickStartOptions(stack: BenchStack, code: string): Promise<StartOptions> {
   let captured: StartOptions | undefined;
@@ -304,7 +307,8 @@ async function clickStartOptions(stack: BenchStack, code: string): Promise<Start
     workflow: { signalWithStart: async (_workflow: unknown, options: StartOptions) => void (captured = options) },
   } as unknown as Client;
   const pool = createPool(stack.databaseUrl, () => undefined);
-  await createReferralService({ pool, temporal: keeping, hashSalt: BENCH_SECRETS.HASH_SALT }).recordClick({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } });
+  const clicked = await createReferralService({ pool, temporal: keeping, hashSalt: BENCH_SECRETS.HASH_SALT }).recordClick({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } });
+  await createIntakeDelivery({ pool, temporal: keeping, intake: createIntakeStore(pool) }).flush(referralWorkflowId(clicked.referralCodeId, clicked.visitorHash));
   await pool.end();
   return captured!;
 }

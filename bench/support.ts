@@ -10,7 +10,7 @@ import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
-import { reniceThreads } from '../src/worker/niceness';
+import { idleThreads, reniceThreads } from '../src/worker/niceness';
 import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
 import { freePort } from '../test/support/global-setup';
 import { buildTemporalServer, setUpTemporalSchema, startTemporalOnPostgres } from './temporal-on-postgres';
@@ -219,6 +219,13 @@ const APPLICATION_CPUS = `1-${Math.max(1, cpus().length - 1)}`;
 export const NICE_TEMPORAL = process.argv.includes('--nice-temporal');
 const TEMPORAL_NICENESS = 10;
 
+/**
+ * `--idle-delivery`: the Temporal server and our worker (WORKER_CPU_CLASS=idle) in Linux's idle scheduling class: the
+ * clicks a person waits for take the shared cores first, and delivery and journeys get what they leave. Both sides of
+ * every comparison run against the same server; the bare workers keep their priority.
+ */
+export const IDLE_DELIVERY = process.argv.includes('--idle-delivery');
+
 /** Sets the CPUs every thread of a process tree may run on (threads and processes started later inherit them). */
 function pinTree(rootPid: number, cpuList: string) {
   for (const pid of processTree(rootPid)) {
@@ -268,6 +275,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log }));
     if (SPLIT_CORES) pinTree(temporalPidOf(temporal), TEMPORAL_CPUS);
     if (NICE_TEMPORAL) for (const pid of processTree(temporalPidOf(temporal))) reniceThreads(pid, TEMPORAL_NICENESS);
+    if (IDLE_DELIVERY) for (const pid of processTree(temporalPidOf(temporal))) idleThreads(pid);
     return temporal;
   };
   const temporalPidOf = (temporal: RunningTemporal) =>
@@ -278,7 +286,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       onPostgres ? 'the full Temporal server 1.29.1, state and visibility in the embedded Postgres, 4 history shards' : "the Temporal CLI's dev server on SQLite"
     }${SPLIT_CORES ? `, split cores: the Temporal server alone on CPU ${TEMPORAL_CPUS}, everything else on CPU ${APPLICATION_CPUS}` : ''}${
       NICE_TEMPORAL ? `, the Temporal server at niceness ${TEMPORAL_NICENESS}` : ''
-    }`,
+    }${IDLE_DELIVERY ? ', the Temporal server and our worker in the idle scheduling class' : ''}`,
     temporalPid: () => temporalPidOf(stack.temporal),
     pgPort,
     temporalPort,
@@ -362,6 +370,7 @@ export function startWorkerProcess(
       DATABASE_URL: stack.databaseUrl,
       TEMPORAL_ADDRESS: stack.temporal.address,
       ...(bundleAtStart ? {} : { WORKFLOW_BUNDLE_PATH: stack.workflowBundle }),
+      ...(IDLE_DELIVERY ? { WORKER_CPU_CLASS: 'idle' } : {}),
       ...extra,
     },
     nodeOptions,
