@@ -97,8 +97,8 @@ test('a message delivered twice (its dispatcher killed between the signal and th
   try {
     const workflowId = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0].workflow_id;
     await eventually(async () => ((await undelivered(workflowId)) === 0 && (await clickRows(clicked.referralId)).length === 1 ? true : undefined), 30_000, 'first delivery');
-    // What a dispatcher killed after signalling leaves: the messages taken, signalled, and not marked delivered.
-    await harness.pool.query('UPDATE intake SET delivered_at = NULL WHERE referral_id = $1', [clicked.referralId]);
+    // What a dispatcher killed after signalling leaves once its lease has run out: the messages signalled, not marked delivered.
+    await harness.pool.query('UPDATE intake SET delivered_at = NULL, available_at = now() WHERE referral_id = $1', [clicked.referralId]);
     await eventually(async () => ((await undelivered(workflowId)) === 0 ? true : undefined), 30_000, 'second delivery');
     const handle = harness.client.workflow.getHandle(workflowId);
     const state = await eventually(async () => {

@@ -65,7 +65,8 @@ export interface IntakeBacklog {
 
 const INTAKE_COLUMNS = 'task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message';
 const ROW_COLUMNS = `i.id AS intake_id, i.task_queue, i.kind, i.message, i.referral_id, i.workflow_id, i.visitor_hash, i.attempts, ${CODE_COLUMNS}`;
-const ROW_FROM = `FROM intake i JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id`;
+/** The rows a lease's UPDATE returned (`leased`), with their codes. */
+const LEASED_FROM = 'FROM leased i JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id';
 
 /** The intake (DESIGN.md rule 0): messages written by requests and delivered to their workflows behind the answer. */
 export function createIntakeStore(pool: Pool) {
@@ -207,17 +208,25 @@ export function createIntakeStore(pool: Pool) {
     },
 
     /**
-     * Locks up to `limit` undelivered messages for this dispatcher, skipping those another holds. Only the oldest
-     * undelivered message of each workflow is taken, so a referral's messages reach it in the order they were taken.
+     * Leases up to `limit` undelivered messages to this dispatcher for `leaseMs`, skipping those another is leasing
+     * right now: no dispatcher takes them meanwhile, and no transaction stays open while they are delivered (one
+     * would hold back Postgres's clean-up of the rows every click rewrites). Only the oldest undelivered message of
+     * each workflow is taken, so a referral's messages reach it in the order they were taken.
      */
-    async claimBatch(client: PoolClient, taskQueue: string, limit: number): Promise<IntakeRow[]> {
-      const result = await client.query<IntakeRow>(
-        `SELECT ${ROW_COLUMNS} ${ROW_FROM}
-         WHERE i.task_queue = $1 AND i.delivered_at IS NULL AND i.available_at <= now()
-           AND NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.delivered_at IS NULL AND e.id < i.id)
-         ORDER BY i.id LIMIT $2
-         FOR UPDATE OF i SKIP LOCKED`,
-        [taskQueue, limit],
+    async leaseBatch(taskQueue: string, limit: number, leaseMs: number): Promise<IntakeRow[]> {
+      const result = await pool.query<IntakeRow>(
+        `WITH leased AS (
+           UPDATE intake SET available_at = now() + make_interval(secs => $3::float8 / 1000)
+           WHERE id IN (
+             SELECT i.id FROM intake i
+             WHERE i.task_queue = $1 AND i.delivered_at IS NULL AND i.available_at <= now()
+               AND NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.delivered_at IS NULL AND e.id < i.id)
+             ORDER BY i.id LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+           RETURNING *)
+         SELECT ${ROW_COLUMNS} ${LEASED_FROM}
+         ORDER BY i.id`,
+        [taskQueue, limit, leaseMs],
       );
       return result.rows;
     },
@@ -233,21 +242,21 @@ export function createIntakeStore(pool: Pool) {
            UPDATE intake SET available_at = now() + make_interval(secs => $2::float8 / 1000)
            WHERE id IN (SELECT id FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL FOR UPDATE SKIP LOCKED)
            RETURNING *)
-         SELECT ${ROW_COLUMNS} FROM leased i JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id
+         SELECT ${ROW_COLUMNS} ${LEASED_FROM}
          ORDER BY i.id`,
         [workflowId, leaseMs],
       );
       return result.rows;
     },
 
-    async markDelivered(client: Pool | PoolClient, ids: string[]): Promise<void> {
-      if (ids.length > 0) await client.query('UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', [ids]);
+    async markDelivered(ids: string[]): Promise<void> {
+      if (ids.length > 0) await pool.query('UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', [ids]);
     },
 
     /** Messages Temporal did not take: tried again after `delayMs`. */
-    async defer(client: PoolClient, ids: string[], delayMs: number): Promise<void> {
+    async defer(ids: string[], delayMs: number): Promise<void> {
       if (ids.length === 0) return;
-      await client.query(
+      await pool.query(
         `UPDATE intake SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2::float8 / 1000) WHERE id = ANY ($1::bigint[])`,
         [ids, delayMs],
       );

@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { IntakeRow, IntakeStore } from '../db/intake';
-import { withTransaction } from '../db/transaction';
 import { clickSignal, funnelStepSignal } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { identityFor, startOptions } from './referral-start';
@@ -28,6 +27,8 @@ const MAX_RETRY_DELAY_MS = 10_000;
 export const retryDelayMs = (attempts: number) => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
 /** How long messages a direct send delivers first are kept from the dispatchers: longer than a delivery may take. */
 const FLUSH_LEASE_MS = 30_000;
+/** A dispatcher's lease on its batch beyond the longest its deliveries may take. */
+const LEASE_MARGIN_MS = 5_000;
 
 /** Runs `work` over `items` with at most `limit` in flight, answering each outcome in order. */
 async function settleAll<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
@@ -46,9 +47,9 @@ async function settleAll<T>(items: T[], limit: number, work: (item: T) => Promis
 }
 
 /**
- * Hands the intake's messages to their workflows: a signal-with-start each, marked delivered in the same transaction
- * that locked it. A dispatcher killed between the signal and the mark leaves the message to be delivered again, which
- * the workflow recognises by the click's id or the step's idempotency key.
+ * Hands the intake's messages to their workflows: a signal-with-start each, leased first and marked delivered after.
+ * A dispatcher killed between the signal and the mark leaves the message to be delivered again when its lease runs
+ * out, which the workflow recognises by the click's id or the step's idempotency key.
  */
 export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
   const concurrency = deps.concurrency ?? 16;
@@ -66,20 +67,20 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
 
   return {
     /** Delivers up to `limit` of the task queue's oldest undelivered messages; those Temporal refuses are deferred. */
-    deliverBatch(taskQueue: string, limit: number): Promise<BatchOutcome> {
-      return withTransaction(deps.pool, async (client) => {
-        const rows = await deps.intake.claimBatch(client, taskQueue, limit);
-        const outcomes = await settleAll(rows, concurrency, async (row) => {
-          await deliver(row);
-        });
-        const delivered = rows.filter((_, index) => outcomes[index].status === 'fulfilled');
-        const failed = rows.filter((_, index) => outcomes[index].status === 'rejected');
-        await deps.intake.markDelivered(client, delivered.map((row) => row.intake_id));
-        // Deferred by the attempts of the first: one batch's failures share their cause.
-        if (failed.length > 0) await deps.intake.defer(client, failed.map((row) => row.intake_id), retryDelayMs(failed[0].attempts));
-        const failure = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult | undefined;
-        return { delivered: delivered.length, failed: failed.length, failure: failure?.reason };
+    async deliverBatch(taskQueue: string, limit: number): Promise<BatchOutcome> {
+      // Leased for longer than the batch's deliveries may take, each waiting at most `timeoutMs`: a dispatcher that
+      // dies meanwhile leaves them to the others when the lease runs out.
+      const rows = await deps.intake.leaseBatch(taskQueue, limit, timeoutMs * Math.ceil(limit / concurrency) + LEASE_MARGIN_MS);
+      const outcomes = await settleAll(rows, concurrency, async (row) => {
+        await deliver(row);
       });
+      const delivered = rows.filter((_, index) => outcomes[index].status === 'fulfilled');
+      const failed = rows.filter((_, index) => outcomes[index].status === 'rejected');
+      await deps.intake.markDelivered(delivered.map((row) => row.intake_id));
+      // Deferred by the attempts of the first: one batch's failures share their cause.
+      if (failed.length > 0) await deps.intake.defer(failed.map((row) => row.intake_id), retryDelayMs(failed[0].attempts));
+      const failure = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult | undefined;
+      return { delivered: delivered.length, failed: failed.length, failure: failure?.reason };
     },
 
     /**
@@ -90,7 +91,7 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     async flush(workflowId: string): Promise<void> {
       const rows = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS);
       for (const row of rows) await deliver(row);
-      await deps.intake.markDelivered(deps.pool, rows.map((row) => row.intake_id));
+      await deps.intake.markDelivered(rows.map((row) => row.intake_id));
     },
   };
 }

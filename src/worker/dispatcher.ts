@@ -8,7 +8,7 @@ export interface DispatcherOptions {
   pool: Pool;
   temporal: Client;
   taskQueue?: string;
-  /** Messages locked and delivered per transaction (100). */
+  /** Messages leased and delivered at a time (100). */
   batchSize?: number;
   /** Signal-with-starts in flight at once (16). */
   concurrency?: number;
@@ -30,7 +30,7 @@ const PRUNE_EVERY_MS = 60_000;
 
 /**
  * Delivers the intake to the referrals' workflows: a batch at a time, woken by the intake's NOTIFY or, failing
- * that, a poll; several dispatchers share the work without doubling it (each locks its batch with SKIP LOCKED).
+ * that, a poll; several dispatchers share the work without doubling it (each leases its batch, SKIP LOCKED).
  * While Temporal refuses, it backs off; the messages wait in Postgres.
  */
 export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
