@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { createIntakeStore, type ClickToTake } from '../src/db/intake';
 import { createPool } from '../src/db/pool';
-import { nameBasedUuid } from '../src/services/identifiers';
+import { nameBasedUuid, referralWorkflowId } from '../src/services/identifiers';
 
 const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined);
 afterAll(() => pool.end());
@@ -78,7 +78,7 @@ test('a taken click is the intake row the service would write: its referral name
   expect([link.taken, landing.taken, defaulted.taken]).toEqual([true, true, true]);
   const rows = await intakeRowsOf([fromLink, fromLanding, landingDefault].map((each) => each.message.clickId));
   const expected = (taken: ClickToTake, metadata: Record<string, unknown>) => {
-    const workflowId = `referral-${codeId}-${taken.visitorHash}`;
+    const workflowId = referralWorkflowId(codeId, taken.visitorHash);
     return {
       task_queue: QUEUE,
       kind: 'click',

@@ -233,8 +233,8 @@ export function createIntakeStore(pool: Pool) {
 
     /**
      * One workflow's undelivered messages, oldest first, leased for `leaseMs`: no dispatcher takes them meanwhile, and no
-     * connection is held while they are delivered. One a dispatcher is delivering right now is left to it: the workflow
-     * ends the same whichever of them it hears first (rule 10).
+     * connection is held while they are delivered. Those deferred after a failed delivery are taken too; one a
+     * dispatcher has leased and is delivering right now is then delivered twice, which the workflow recognises.
      */
     async leaseForWorkflow(workflowId: string, leaseMs: number): Promise<IntakeRow[]> {
       const result = await pool.query<IntakeRow>(
