@@ -139,3 +139,26 @@ test('many statements at once counting the same keys all finish, and count every
   const counted = await pool.query<{ total: string }>('SELECT sum(points)::text AS total FROM rate_limits WHERE key = ANY($1)', [networks.map((network) => `ip:${network}`)]);
   expect(counted.rows[0].total).toBe('400');
 });
+
+test('the dispatchers are woken by a statement that took a click, not by one whose clicks were all refused', async () => {
+  const intake = createIntakeStore(pool);
+  const { code } = await newCode();
+  const listener = await pool.connect();
+  const heard: string[] = [];
+  listener.on('notification', (notification) => heard.push(notification.channel));
+  try {
+    await intake.listen(listener);
+    const network = `203.0.113.3-${randomUUID()}`;
+    const refused = await intake.takeClicks(QUEUE, [click(code, network), click(`none${randomUUID()}`, `${network}-other`)], 30, { perNetwork: 0, perCode: 1_000 });
+    expect(refused.map((result) => result.taken)).toEqual([false, false]);
+    // A notification is sent when its transaction commits; one that came would be here before the next round trip ends.
+    await pool.query('SELECT pg_sleep(0.2)');
+    expect(heard).toEqual([]);
+    await intake.takeClicks(QUEUE, [click(code, `${network}-taken`)], 30, { perNetwork: 1_000, perCode: 1_000 });
+    await pool.query('SELECT pg_sleep(0.2)');
+    expect(heard).toEqual(['intake']);
+  } finally {
+    await listener.query('UNLISTEN intake');
+    listener.release();
+  }
+});
