@@ -63,8 +63,11 @@ export interface ReferralServiceDependencies extends ReferralServiceSettings {
 const WEEK_COUNT_REUSE_MS = 60_000;
 const WEEK_COUNTS_KEPT = 10_000;
 
-/** A click statement's batches: at most this many running at once per API process, of at most this many clicks. */
-const CLICK_BATCHES = { inFlight: 4, maxBatch: 200 };
+/**
+ * A click statement's batches: at most this many running at once per API process, of at most this many clicks. Two
+ * keep Postgres's cores busy; more make smaller batches that wait on the same code's counter rows in turn.
+ */
+const CLICK_BATCHES = { inFlight: 2, maxBatch: 200 };
 
 /** How often a registration is matched again when the referral it matched was claimed meanwhile. */
 const MAX_REMATCHES = 3;
