@@ -107,12 +107,12 @@ test('a busy minute is a burst decided in the statement when the week is known; 
   await intake.takeClicks(QUEUE, [click(code, network), click(code, network)], 2, limits);
   const [unknownWeek, quietWeek, busyWeek, checkedByService] = await intake.takeClicks(
     QUEUE,
-    [click(code, network), click(code, network, { weekClicks: 2 }), click(code, network, { weekClicks: 3 * 1008 }), click(code, network, { weekClicks: 2, takeHere: false })],
+    [click(code, network), click(code, network, { burstNeeded: 2 }), click(code, network, { burstNeeded: 3 }), click(code, network, { burstNeeded: 2, takeHere: false })],
     2,
     limits,
   );
   expect([unknownWeek.taken, unknownWeek.message.burst, unknownWeek.code?.clicks_last_minute]).toEqual([false, null, 2]);
-  // Ten times a week of 2 clicks is under the threshold: a burst. Ten times 3,024 a week is 30 a minute: not yet.
+  // Two clicks make a burst when the code's week asks no more than the threshold; when it asks for three, not yet.
   expect([quietWeek.taken, quietWeek.message.burst]).toEqual([true, true]);
   expect([busyWeek.taken, busyWeek.message.burst, busyWeek.code?.clicks_last_minute]).toEqual([true, false, 2]);
   expect([checkedByService.taken, checkedByService.message.burst]).toEqual([false, true]);

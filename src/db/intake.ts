@@ -45,15 +45,15 @@ export interface ClickToTake {
   viaLanding: boolean;
   /** False for a click whose checks need more than the statement reads (a signed-in member's, an invitation's): it is looked up only. */
   takeHere: boolean;
-  /** The code's clicks in the last week, when the caller knows them: a busy minute's burst is then decided here too. */
-  weekClicks?: number;
+  /** The clicks in a minute that make a burst on this code, when the caller knows them: a busy minute's burst is then decided here too. */
+  burstNeeded?: number;
 }
 
 /** What the statement found for a click, and whether it took it into the intake. */
 export interface ClickOutcome {
   limit: ClickLimitCount;
   code?: ClickCodeRow;
-  /** The click's message as it was, or would have been, taken; `burst` is null when the week's clicks were needed and not known. */
+  /** The click's message as it was, or would have been, taken; `burst` is null when it needed `burstNeeded` and had none. */
   message: ClickInput & { burst: boolean | null };
   taken: boolean;
 }
@@ -75,7 +75,7 @@ export function createIntakeStore(pool: Pool) {
      * Clicks, in one statement however many: each counted against its limits in order (its code's counter only when
      * its network's allows it), its code looked up with what the checks need, and taken into the intake when it may
      * be (a live code, within the limits) and the statement could decide its checks: the mentor's known device, and
-     * a burst, which counts the code's last minute up to what the week's rate makes a burst (DESIGN.md rule 3).
+     * a burst, which counts the code's last minute up to what makes one (DESIGN.md rule 3).
      * A click received when it occurred, as the burst rule counts it.
      */
     async takeClicks(taskQueue: string, clicks: ClickToTake[], burstClicksPerMinute: number, limits: ClickLimits): Promise<ClickOutcome[]> {
@@ -85,9 +85,9 @@ export function createIntakeStore(pool: Pool) {
         ClickCodeRow & { taken_message: ClickOutcome['message']; taken: boolean; network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }
       >(
         `WITH click AS (
-           SELECT x.*, 'code:' || left(x.code, 64) AS code_key, greatest($8, ceil(10 * x.week_clicks / 10080.0))::int AS burst_needed
+           SELECT x.*, 'code:' || left(x.code, 64) AS code_key
            FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $10::jsonb[], $11::boolean[], $12::boolean[], $13::int[])
-             WITH ORDINALITY AS x(code, visitor_hash, network_key, at, message, via_landing, take_here, week_clicks, n)),
+             WITH ORDINALITY AS x(code, visitor_hash, network_key, at, message, via_landing, take_here, burst_needed, n)),
          network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
          network AS (${COUNT_SQL('network_counted')}),
          by_network AS (
@@ -100,17 +100,17 @@ export function createIntakeStore(pool: Pool) {
            FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
            WHERE b.network_points <= $7),
          looked AS (
-           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.week_clicks, b.burst_needed,
+           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.burst_needed,
              b.network_points, b.network_expire, bc.code_points, bc.code_expire, found.*
            FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
            LEFT JOIN LATERAL (
              SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
                EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = b.visitor_hash) AS known_mentor_device,
-               (${RECENT_CLICKS_SQL('c.id', 'b.at', 'b.burst_needed')}) AS clicks_last_minute
+               (${RECENT_CLICKS_SQL('c.id', 'b.at', 'coalesce(b.burst_needed, $8)')}) AS clicks_last_minute
              ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id
              WHERE c.code = b.code AND b.network_points <= $7 AND bc.code_points <= $9) found ON true),
          decided AS (
-           SELECT l.*, CASE WHEN l.clicks_last_minute < $8 THEN false WHEN l.week_clicks IS NULL THEN NULL ELSE l.clicks_last_minute >= l.burst_needed END AS burst
+           SELECT l.*, CASE WHEN l.clicks_last_minute < $8 THEN false WHEN l.burst_needed IS NULL THEN NULL ELSE l.clicks_last_minute >= l.burst_needed END AS burst
            FROM looked l),
          composed AS (
            SELECT d.*, d.message || jsonb_build_object(
@@ -143,7 +143,7 @@ export function createIntakeStore(pool: Pool) {
           column((click) => JSON.stringify(click.message)),
           column((click) => click.viaLanding),
           column((click) => click.takeHere),
-          column((click) => click.weekClicks ?? null),
+          column((click) => click.burstNeeded ?? null),
           taskQueue,
         ],
       );

@@ -170,12 +170,20 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     return true;
   }
 
+  /** A minute's clicks that make a burst on a code with this many last week: the threshold and ten times its weekly rate. */
+  const burstNeeded = (lastWeek: number) => Math.max(burstClicksPerMinute, Math.ceil((10 * lastWeek) / (7 * 24 * 60)));
+
+  /** What makes a burst on a code whose last week is cached, for the click's statement to decide it; else nothing. */
+  const knownBurstNeeded = (code: string) => {
+    const lastWeek = weekClicksByCode.known(code);
+    return lastWeek === undefined ? undefined : burstNeeded(lastWeek);
+  };
+
   /** A burst: the last minute's clicks on the code reach the threshold and ten times the code's weekly rate. */
   async function isClickBurst(code: ClickCodeRow, at: Date): Promise<boolean> {
     // The week is counted only when the minute is busy, so ordinary clicks pay for a few index entries.
     if (code.clicks_last_minute < burstClicksPerMinute) return false;
-    const lastWeek = await weekClicksByCode.get(code.code, () => codes.clicksLastWeek(code.id, at));
-    const needed = Math.max(burstClicksPerMinute, Math.ceil((10 * lastWeek) / (7 * 24 * 60)));
+    const needed = burstNeeded(await weekClicksByCode.get(code.code, () => codes.clicksLastWeek(code.id, at)));
     return needed === burstClicksPerMinute || (await codes.clicksLastMinute(code.id, at, needed)) >= needed;
   }
 
@@ -302,7 +310,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         },
         viaLanding: request.viaLanding ?? false,
         takeHere: !request.member && !request.invitationId,
-        weekClicks: weekClicksByCode.known(request.code),
+        burstNeeded: knownBurstNeeded(request.code),
       });
       if (outcome.limit.over) throw new TooManyRequestsError(Math.max(1, Math.ceil(outcome.limit.resetsInMs / 1000)));
       const code = found(outcome.code, 'referral code');
