@@ -12,7 +12,7 @@ async function runDispatcher(): Promise<void> {
   }
   yieldCpuToRequests(config);
   const logger = createLogger(config.LOG_LEVEL);
-  const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
+  const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'), 10, { genericPlans: true });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const dispatcher = startConfiguredDispatcher(config, pool, new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), logger);
   logger.info('dispatcher running');

@@ -19,7 +19,8 @@ async function runWorker(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   await migrate(config.DATABASE_OWNER_URL ?? config.DATABASE_URL, undefined, config.DATABASE_URL);
   installTemporalMetrics(config);
-  const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
+  // Every statement of the journey and the intake finds its rows by key.
+  const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'), 10, { genericPlans: true });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });

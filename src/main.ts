@@ -55,8 +55,12 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
     });
     stops.push(() => temporal.stop());
 
-    const pool = createPool(postgres.databaseUrl, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
+    const onIdleError = (error: Error) => logger.warn({ err: error }, 'idle Postgres connection lost');
+    const pool = createPool(postgres.databaseUrl, onIdleError);
     stops.push(() => pool.end());
+    // The journey's and the intake's statements find their rows by key: their connections plan each once.
+    const journeyPool = createPool(postgres.databaseUrl, onIdleError, 10, { genericPlans: true });
+    stops.push(() => journeyPool.end());
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     stops.push(() => workerConnection.close());
     const clientConnection = await Connection.connect({ address: temporal.address });
@@ -71,7 +75,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       const worker = await createReferralWorker({
         connection: workerConnection,
         namespace: config.TEMPORAL_NAMESPACE,
-        ...productionDependencies(config, pool, temporalClient),
+        ...productionDependencies(config, journeyPool, temporalClient),
         ...configuredWorkerOptions(config),
       });
       const workerRun = worker.run();
@@ -80,12 +84,12 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
         await workerRun;
       });
       if (config.RUN_DISPATCHER) {
-        const dispatcher = startConfiguredDispatcher(config, pool, temporalClient, logger);
+        const dispatcher = startConfiguredDispatcher(config, journeyPool, temporalClient, logger);
         stops.push(() => dispatcher.stop());
       }
-      const notifier = startConfiguredNotifier(config, pool, logger);
+      const notifier = startConfiguredNotifier(config, journeyPool, logger);
       if (notifier) stops.push(() => notifier.stop());
-      const settler = startConfiguredRewardSettler(config, pool, logger);
+      const settler = startConfiguredRewardSettler(config, journeyPool, logger);
       stops.push(() => settler.stop());
       mailFolder = notifier?.folder;
     }
@@ -93,6 +97,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
     const app = createApp({
       logger,
       pool,
+      intakePool: journeyPool,
       temporal: temporalClient,
       config,
       temporalMetricsUrl: temporalMetricsUrl(config),

@@ -162,3 +162,24 @@ test('the dispatchers are woken by a statement that took a click, not by one who
     listener.release();
   }
 });
+
+test('on a pool with generic plans the click statement is planned once per connection, not at every call', async () => {
+  const plansOf = async (options: Parameters<typeof createPool>[3]) => {
+    // One connection, so the statement's every call and the count below share it.
+    const single = createPool(process.env.TEST_DATABASE_URL!, () => undefined, 1, options);
+    try {
+      const { code } = await newCode();
+      const intake = createIntakeStore(single);
+      for (let call = 0; call < 7; call += 1) await intake.takeClicks(QUEUE, [click(code, `203.0.113.${call}-${randomUUID()}`)], 30, { perNetwork: 10, perCode: 100 });
+      const { rows } = await single.query<{ generic_plans: number; custom_plans: number }>(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'intake.take-clicks'",
+      );
+      return rows;
+    } finally {
+      await single.end();
+    }
+  };
+  // Left to itself Postgres keeps planning it for each call's values.
+  expect(await plansOf({})).toEqual([{ generic_plans: 0, custom_plans: 7 }]);
+  expect(await plansOf({ genericPlans: true })).toEqual([{ generic_plans: 7, custom_plans: 0 }]);
+});

@@ -43,6 +43,8 @@ export interface AppDependencies {
   logger: Logger;
   readiness: Readiness;
   pool: Pool;
+  /** Connections with generic plans for the intake's statements (clicks, steps); `pool` when absent. */
+  intakePool?: Pool;
   temporal: Client;
   /** The secrets, and any other setting that should differ from its default. */
   config: Pick<Config, Secrets> & Partial<Omit<Config, Secrets>>;
@@ -91,6 +93,7 @@ export function createApp(deps: AppDependencies): express.Express {
 
   const service = createReferralService({
     pool: deps.pool,
+    intakePool: deps.intakePool,
     temporal: deps.temporal,
     hashSalt: config.HASH_SALT,
     taskQueue: deps.taskQueue,

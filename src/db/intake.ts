@@ -83,8 +83,10 @@ export function createIntakeStore(pool: Pool) {
       const column = <T>(value: (click: ClickToTake) => T) => clicks.map(value);
       const result = await pool.query<
         ClickCodeRow & { taken_message: ClickOutcome['message']; taken: boolean; network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }
-      >(
-        `WITH click AS (
+      >({
+        // Planned once per connection (a generic plan on the intake's pool): planning was half of it.
+        name: 'intake.take-clicks',
+        text: `WITH click AS (
            SELECT x.*, 'code:' || left(x.code, 64) AS code_key
            FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $10::jsonb[], $11::boolean[], $12::boolean[], $13::int[])
              WITH ORDINALITY AS x(code, visitor_hash, network_key, at, message, via_landing, take_here, burst_needed, n)),
@@ -130,7 +132,7 @@ export function createIntakeStore(pool: Pool) {
            RETURNING message ->> 'clickId' AS click_id)
          SELECT m.*, EXISTS (SELECT 1 FROM taken t WHERE t.click_id = m.message ->> 'clickId') AS taken
          FROM composed m ORDER BY m.n`,
-        [
+        values: [
           column((click) => click.code),
           column((click) => click.visitorHash),
           column((click) => `ip:${click.network}`),
@@ -146,7 +148,7 @@ export function createIntakeStore(pool: Pool) {
           column((click) => click.burstNeeded ?? null),
           taskQueue,
         ],
-      );
+      });
       return result.rows.map((row) => {
         const overNetwork = Number(row.network_points) > limits.perNetwork;
         const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
@@ -158,12 +160,13 @@ export function createIntakeStore(pool: Pool) {
     /** Clicks the service checked itself, in one statement however many, each received when it occurred. */
     async takeCheckedClicks(clicks: Array<{ address: IntakeAddress; message: ClickInput }>): Promise<void> {
       const column = <T>(value: (click: (typeof clicks)[number]) => T) => clicks.map(value);
-      await pool.query(
-        `INSERT INTO intake (${INTAKE_COLUMNS}, received_at)
+      await pool.query({
+        name: 'intake.take-checked-clicks',
+        text: `INSERT INTO intake (${INTAKE_COLUMNS}, received_at)
          SELECT task_queue, 'click', referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message, received_at
          FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::jsonb[], $8::timestamptz[])
            AS x(task_queue, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message, received_at)`,
-        [
+        values: [
           column((click) => click.address.taskQueue),
           column((click) => click.address.referralId),
           column((click) => click.address.workflowId),
@@ -173,7 +176,7 @@ export function createIntakeStore(pool: Pool) {
           column((click) => JSON.stringify(click.message)),
           column((click) => click.message.occurredAt),
         ],
-      );
+      });
     },
 
     /**
@@ -182,8 +185,9 @@ export function createIntakeStore(pool: Pool) {
      * A step naming another member than the referral's is not taken. Answers nothing for an unknown code.
      */
     async takeStep(address: Omit<IntakeAddress, 'orgId'>, message: FunnelStepInput): Promise<TakenStep | undefined> {
-      const result = await pool.query<TakenStep>(
-        `WITH code AS (SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.id = $4),
+      const result = await pool.query<TakenStep>({
+        name: 'intake.take-step',
+        text: `WITH code AS (SELECT ${CODE_COLUMNS} ${CODE_FROM} WHERE c.id = $4),
          link AS (
            INSERT INTO referral_member_links (referral_id, org_id, referral_code_id, visitor_hash, new_member_id)
            SELECT $2::uuid, org_id, id, $5::text, $7::uuid FROM code
@@ -202,8 +206,8 @@ export function createIntakeStore(pool: Pool) {
          SELECT code.*, (SELECT new_member_id FROM link) AS linked_member, (SELECT new_member_id FROM recorded) AS recorded_member,
            EXISTS (SELECT 1 FROM taken) AS taken, EXISTS (SELECT 1 FROM erased) AS erased
          FROM code`,
-        [address.taskQueue, address.referralId, address.workflowId, address.referralCodeId, address.visitorHash, message, message.newMemberId ?? null],
-      );
+        values: [address.taskQueue, address.referralId, address.workflowId, address.referralCodeId, address.visitorHash, message, message.newMemberId ?? null],
+      });
       return result.rows[0];
     },
 
@@ -214,8 +218,9 @@ export function createIntakeStore(pool: Pool) {
      * each workflow is taken, so a referral's messages reach it in the order they were taken.
      */
     async leaseBatch(taskQueue: string, limit: number, leaseMs: number): Promise<IntakeRow[]> {
-      const result = await pool.query<IntakeRow>(
-        `WITH leased AS (
+      const result = await pool.query<IntakeRow>({
+        name: 'intake.lease-batch',
+        text: `WITH leased AS (
            UPDATE intake SET available_at = now() + make_interval(secs => $3::float8 / 1000)
            WHERE id IN (
              SELECT i.id FROM intake i
@@ -226,8 +231,8 @@ export function createIntakeStore(pool: Pool) {
            RETURNING *)
          SELECT ${ROW_COLUMNS} ${LEASED_FROM}
          ORDER BY i.id`,
-        [taskQueue, limit, leaseMs],
-      );
+        values: [taskQueue, limit, leaseMs],
+      });
       return result.rows;
     },
 
@@ -237,29 +242,31 @@ export function createIntakeStore(pool: Pool) {
      * dispatcher has leased and is delivering right now is then delivered twice, which the workflow recognises.
      */
     async leaseForWorkflow(workflowId: string, leaseMs: number): Promise<IntakeRow[]> {
-      const result = await pool.query<IntakeRow>(
-        `WITH leased AS (
+      const result = await pool.query<IntakeRow>({
+        name: 'intake.lease-for-workflow',
+        text: `WITH leased AS (
            UPDATE intake SET available_at = now() + make_interval(secs => $2::float8 / 1000)
            WHERE id IN (SELECT id FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL FOR UPDATE SKIP LOCKED)
            RETURNING *)
          SELECT ${ROW_COLUMNS} ${LEASED_FROM}
          ORDER BY i.id`,
-        [workflowId, leaseMs],
-      );
+        values: [workflowId, leaseMs],
+      });
       return result.rows;
     },
 
     async markDelivered(ids: string[]): Promise<void> {
-      if (ids.length > 0) await pool.query('UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', [ids]);
+      if (ids.length > 0) await pool.query({ name: 'intake.mark-delivered', text: 'UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', values: [ids] });
     },
 
     /** Messages Temporal did not take: tried again after `delayMs`. */
     async defer(ids: string[], delayMs: number): Promise<void> {
       if (ids.length === 0) return;
-      await pool.query(
-        `UPDATE intake SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2::float8 / 1000) WHERE id = ANY ($1::bigint[])`,
-        [ids, delayMs],
-      );
+      await pool.query({
+        name: 'intake.defer',
+        text: `UPDATE intake SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2::float8 / 1000) WHERE id = ANY ($1::bigint[])`,
+        values: [ids, delayMs],
+      });
     },
 
     async backlog(): Promise<IntakeBacklog> {

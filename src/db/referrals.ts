@@ -192,7 +192,7 @@ interface BadgeAwardRow {
 /** The referrals aggregate: the journey's rows, its events, its clicks, and the badges its confirmations earn. */
 export function createReferralStore(pool: Pool) {
   async function storedProgress(referralId: string): Promise<StoredProgress> {
-    return (await pool.query<StoredProgress>('SELECT status, stage FROM referrals WHERE id = $1', [referralId])).rows[0];
+    return (await pool.query<StoredProgress>({ name: 'referrals.stored-progress', text: 'SELECT status, stage FROM referrals WHERE id = $1', values: [referralId] })).rows[0];
   }
 
   const one = async (sql: string, params: unknown[]) => {
@@ -202,16 +202,17 @@ export function createReferralStore(pool: Pool) {
 
   return {
     async load(referralId: string): Promise<StoredReferral | null> {
-      const result = await pool.query<ReferralRow & { counted_click_times: Date[]; duplicate_clicks: number; click_ids: string[] }>(
-        `SELECT r.*, c.code,
+      const result = await pool.query<ReferralRow & { counted_click_times: Date[]; duplicate_clicks: number; click_ids: string[] }>({
+        name: 'referrals.load',
+        text: `SELECT r.*, c.code,
            coalesce((SELECT array_agg(e.occurred_at ORDER BY e.occurred_at) FROM click_events e WHERE e.referral_id = r.id AND NOT e.is_duplicate), '{}') AS counted_click_times,
            (SELECT count(*) FROM click_events e WHERE e.referral_id = r.id AND e.is_duplicate) AS duplicate_clicks,
            coalesce((SELECT array_agg(latest.id::text ORDER BY latest.occurred_at) FROM
              (SELECT e.id, e.occurred_at FROM click_events e WHERE e.referral_id = r.id ORDER BY e.occurred_at DESC LIMIT ${SEEN_CLICKS_LOADED}) latest), '{}') AS click_ids
          FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id
          WHERE r.id = $1`,
-        [referralId],
-      );
+        values: [referralId],
+      });
       const row = result.rows[0];
       if (!row) return null;
       return {
@@ -226,8 +227,12 @@ export function createReferralStore(pool: Pool) {
     async persist(snapshot: ReferralSnapshot, event: ReferralEventInput, click?: StoredClick): Promise<StoredProgress> {
       const params = [...referralParams(snapshot), ...eventParams(snapshot, event)];
       const result = click
-        ? await pool.query(PERSIST_CLICKED_REFERRAL_SQL, [...params, click.clickId, click.occurredAt, click.ipHash, click.userAgent, click.metadata, click.duplicate, click.implicit])
-        : await pool.query(PERSIST_REFERRAL_SQL, params);
+        ? await pool.query({
+            name: 'referrals.persist-clicked',
+            text: PERSIST_CLICKED_REFERRAL_SQL,
+            values: [...params, click.clickId, click.occurredAt, click.ipHash, click.userAgent, click.metadata, click.duplicate, click.implicit],
+          })
+        : await pool.query({ name: 'referrals.persist', text: PERSIST_REFERRAL_SQL, values: params });
       const saved = result.rows[0] as { status: AttributionStatus | null; stage: FunnelStage | null };
       // A write that changed nothing answers what stood, read afresh: it may have just changed.
       return saved.status && saved.stage ? { status: saved.status, stage: saved.stage } : storedProgress(snapshot.referralId);
@@ -235,7 +240,7 @@ export function createReferralStore(pool: Pool) {
 
     /** Confirms the referral unless the member has another confirmation; answers the status stored and whom it superseded. */
     async confirm(snapshot: ReferralSnapshot, event: ReferralEventInput): Promise<{ status: AttributionStatus; supersededWorkflowIds: string[] }> {
-      const result = await pool.query(CONFIRM_REFERRAL_SQL, [...referralParams(snapshot), ...eventParams(snapshot, event)]);
+      const result = await pool.query({ name: 'referrals.confirm', text: CONFIRM_REFERRAL_SQL, values: [...referralParams(snapshot), ...eventParams(snapshot, event)] });
       const { status, superseded_workflow_ids: supersededWorkflowIds } = result.rows[0];
       return { status: status ?? (await storedProgress(snapshot.referralId)).status, supersededWorkflowIds };
     },
@@ -274,8 +279,9 @@ export function createReferralStore(pool: Pool) {
      * the hashes (indexed), so a mentor with many recruits costs no more than one with few.
      */
     async accountsFromSameDevice(input: { referralId: string; orgId: string; mentorId: string; visitorHash: string | null }): Promise<number> {
-      const result = await pool.query<{ accounts: number }>(
-        `SELECT count(*)::int AS accounts FROM referrals r
+      const result = await pool.query<{ accounts: number }>({
+        name: 'referrals.accounts-from-same-device',
+        text: `SELECT count(*)::int AS accounts FROM referrals r
          WHERE r.org_id = $2 AND r.mentor_id = $3 AND r.id <> $1 AND r.account_created_at IS NOT NULL
            AND r.id IN (
              SELECT same_device.id FROM referrals same_device WHERE same_device.org_id = $2 AND same_device.visitor_hash = $4
@@ -283,8 +289,8 @@ export function createReferralStore(pool: Pool) {
              SELECT theirs.referral_id FROM click_events ours
              JOIN click_events theirs ON theirs.ip_hash = ours.ip_hash AND theirs.mentor_id = $3
              WHERE ours.referral_id = $1 AND ours.ip_hash IS NOT NULL)`,
-        [input.referralId, input.orgId, input.mentorId, input.visitorHash],
-      );
+        values: [input.referralId, input.orgId, input.mentorId, input.visitorHash],
+      });
       return result.rows[0].accounts;
     },
 
@@ -293,10 +299,11 @@ export function createReferralStore(pool: Pool) {
      * the undelivered awards `claimedBy` now holds the claim to deliver. New awards are claimed as they are inserted.
      */
     async claimBadgeAwards(input: { mentorId: string; orgId: string; claimedBy: string; reached: (confirmedCount: number) => number[]; awardedAt: Date }): Promise<BadgeAward[]> {
-      const counts = await pool.query<{ confirmed_count: number }>('SELECT confirmed_count FROM mentor_counters WHERE org_id = $1 AND mentor_id = $2', [input.orgId, input.mentorId]);
+      const counts = await pool.query<{ confirmed_count: number }>({ name: 'referrals.confirmed-count', text: 'SELECT confirmed_count FROM mentor_counters WHERE org_id = $1 AND mentor_id = $2', values: [input.orgId, input.mentorId] });
       const confirmedCount = Number(counts.rows[0]?.confirmed_count ?? 0);
-      const claimed = await pool.query<BadgeAwardRow>(
-        `WITH awarded AS (
+      const claimed = await pool.query<BadgeAwardRow>({
+        name: 'referrals.claim-badge-awards',
+        text: `WITH awarded AS (
            INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at, claimed_by, claimed_at)
            SELECT gen_random_uuid(), $1::uuid, $3::uuid, 'recruits-' || milestone, milestone, $5::int, $6::timestamptz, $2::uuid, now()
            FROM unnest($4::int[]) AS milestone
@@ -308,8 +315,8 @@ export function createReferralStore(pool: Pool) {
              AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '${BADGE_CLAIM_LEASE}')
            RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at)
          SELECT * FROM awarded UNION ALL SELECT * FROM claimed`,
-        [input.mentorId, input.claimedBy, input.orgId, input.reached(confirmedCount), confirmedCount, input.awardedAt],
-      );
+        values: [input.mentorId, input.claimedBy, input.orgId, input.reached(confirmedCount), confirmedCount, input.awardedAt],
+      });
       return claimed.rows
         .map((row) => ({
           id: row.id,

@@ -51,6 +51,8 @@ export const referralServiceSettings = (
 
 export interface ReferralServiceDependencies extends ReferralServiceSettings {
   pool: Pool;
+  /** Connections with generic plans for the intake's statements (clicks, steps, a direct send's flush); `pool` when absent. */
+  intakePool?: Pool;
   temporal: Client;
   hashSalt: string;
 }
@@ -148,7 +150,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const referrals = createReferralStore(deps.pool);
   const deliveries = createDeliveryStore(deps.pool);
   const codes = createCodeStore(deps.pool);
-  const intake = createIntakeStore(deps.pool);
+  const intake = createIntakeStore(deps.intakePool ?? deps.pool);
   const invitations = createInvitationStore(deps.pool);
   const delivery = createIntakeDelivery({ pool: deps.pool, temporal: deps.temporal, intake, deliveryTimeoutMs: signalTimeoutMs });
   // A click's statement, shared by the clicks that come while earlier ones run: a busy API pays for a statement per

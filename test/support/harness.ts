@@ -51,7 +51,8 @@ export interface RunningWorker {
 
 /** One test file's view of the real stack: a Postgres pool, a Temporal client and its own task queue. */
 export async function openHarness(): Promise<Harness> {
-  const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined);
+  // As the worker's own pool: generic plans for the statements it prepares.
+  const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined, 10, { genericPlans: true });
   const address = process.env.TEST_TEMPORAL_ADDRESS!;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
