@@ -1,12 +1,10 @@
 import type { Client } from '@temporalio/client';
-import type { Pool } from 'pg';
 import type { IntakeRow, IntakeStore } from '../db/intake';
 import { clickSignal, funnelStepSignal } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { identityFor, startOptions } from './referral-start';
 
 export interface IntakeDeliveryDependencies {
-  pool: Pool;
   temporal: Client;
   intake: IntakeStore;
   /** Signal-with-starts in flight at once (16). */

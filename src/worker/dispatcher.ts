@@ -39,7 +39,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   const pollMs = options.pollMs ?? 1000;
   const keepDeliveredMs = options.keepDeliveredMs ?? 10 * 60_000;
   const intake = createIntakeStore(options.pool);
-  const delivery = createIntakeDelivery({ pool: options.pool, temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
+  const delivery = createIntakeDelivery({ temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
   let stopped = false;
   let wake: (() => void) | undefined;
   let listener: PoolClient | undefined;
