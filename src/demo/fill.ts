@@ -85,7 +85,7 @@ export async function fillDemo(options: DemoOptions): Promise<DemoSummary> {
   async function recorded(referralId: string) {
     for (let attempt = 0; attempt < 300; attempt += 1) {
       const response = await fetch(`${options.apiUrl}/api/v1/referral-attributions/${referralId}`, { headers: asAdmin });
-      if (response.ok && (await response.json()).accountCreatedAt) return;
+      if (response.ok && ((await response.json()) as { accountCreatedAt: string | null }).accountCreatedAt) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(`referral ${referralId} was not recorded in 30 s: is the worker running (npm start)?`);
