@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from './src/config';
-import { createPool } from './src/db/pool';
+import { createJourneyPool } from './src/db/pool';
 import { createLogger } from './src/logger';
 import { startConfiguredDispatcher, yieldCpuToRequests } from './src/worker/create-worker';
 
@@ -12,7 +12,7 @@ async function runDispatcher(): Promise<void> {
   }
   yieldCpuToRequests(config);
   const logger = createLogger(config.LOG_LEVEL);
-  const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'), 10, { genericPlans: true });
+  const pool = createJourneyPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const dispatcher = startConfiguredDispatcher(config, pool, new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), logger);
   logger.info('dispatcher running');

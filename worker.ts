@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
-import { createPool } from './src/db/pool';
+import { createJourneyPool } from './src/db/pool';
 import { createLogger } from './src/logger';
 import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
 
@@ -19,8 +19,7 @@ async function runWorker(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   await migrate(config.DATABASE_OWNER_URL ?? config.DATABASE_URL, undefined, config.DATABASE_URL);
   installTemporalMetrics(config);
-  // Every statement of the journey and the intake finds its rows by key.
-  const pool = createPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'), 10, { genericPlans: true });
+  const pool = createJourneyPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });

@@ -5,7 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { createApp } from './api/app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { migrate } from './db/migrate';
-import { createPool, isPostgresReachable } from './db/pool';
+import { createJourneyPool, createPool, isPostgresReachable } from './db/pool';
 import { DEMO_SIGN_IN_PATH } from './domain/demo';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
@@ -58,8 +58,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
     const onIdleError = (error: Error) => logger.warn({ err: error }, 'idle Postgres connection lost');
     const pool = createPool(postgres.databaseUrl, onIdleError);
     stops.push(() => pool.end());
-    // The journey's and the intake's statements find their rows by key: their connections plan each once.
-    const journeyPool = createPool(postgres.databaseUrl, onIdleError, 10, { genericPlans: true });
+    const journeyPool = createJourneyPool(postgres.databaseUrl, onIdleError);
     stops.push(() => journeyPool.end());
     const workerConnection = await NativeConnection.connect({ address: temporal.address });
     stops.push(() => workerConnection.close());

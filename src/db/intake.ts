@@ -84,7 +84,6 @@ export function createIntakeStore(pool: Pool) {
       const result = await pool.query<
         ClickCodeRow & { taken_message: ClickOutcome['message']; taken: boolean; network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }
       >({
-        // Planned once per connection (a generic plan on the intake's pool): planning was half of it.
         name: 'intake.take-clicks',
         text: `WITH click AS (
            SELECT x.*, 'code:' || left(x.code, 64) AS code_key

@@ -20,6 +20,10 @@ export function createPool(databaseUrl: string, onIdleError: (error: Error) => v
   return pool;
 }
 
+/** Connections for the journey's and the intake's statements, which find their rows by key: each planned once. */
+export const createJourneyPool = (databaseUrl: string, onIdleError: (error: Error) => void): Pool =>
+  createPool(databaseUrl, onIdleError, 10, { genericPlans: true });
+
 export async function isPostgresReachable(pool: Pool): Promise<boolean> {
   try {
     await pool.query('SELECT 1');

@@ -9,7 +9,7 @@ import type { Pool } from 'pg';
 import { systemClock } from '../../src/activities';
 import { createBadgeClient } from '../../src/activities/badge-client';
 import { createMembershipClient } from '../../src/activities/membership-client';
-import { createPool } from '../../src/db/pool';
+import { createJourneyPool } from '../../src/db/pool';
 import { createMailer } from '../../src/notifications/mail';
 import { DEFAULT_ORG_SETTINGS, type OrgSettings } from '../../src/domain/referral';
 import { createReferralService, type ReferralService } from '../../src/services/referral-service';
@@ -51,8 +51,8 @@ export interface RunningWorker {
 
 /** One test file's view of the real stack: a Postgres pool, a Temporal client and its own task queue. */
 export async function openHarness(): Promise<Harness> {
-  // As the worker's own pool: generic plans for the statements it prepares.
-  const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined, 10, { genericPlans: true });
+  // The worker's kind of pool, so the suite runs its statements as it runs them.
+  const pool = createJourneyPool(process.env.TEST_DATABASE_URL!, () => undefined);
   const address = process.env.TEST_TEMPORAL_ADDRESS!;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
