@@ -308,7 +308,7 @@ async function clickStartOptions(stack: BenchStack, code: string): Promise<Start
   } as unknown as Client;
   const pool = createPool(stack.databaseUrl, () => undefined);
   const clicked = await createReferralService({ pool, temporal: keeping, hashSalt: BENCH_SECRETS.HASH_SALT }).recordClick({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } });
-  await createIntakeDelivery({ temporal: keeping, intake: createIntakeStore(pool) }).flush(referralWorkflowId(clicked.referralCodeId, clicked.visitorHash));
+  await createIntakeDelivery({ temporal: keeping, intake: createIntakeStore(pool) }).flush(referralWorkflowId(clicked.referralCodeId, clicked.visitorHash), Date.now() + 5000);
   await pool.end();
   return captured!;
 }

@@ -58,3 +58,10 @@ export class TooManyRequestsError extends AppError {
     super(429, 'rate_limited', message, { retryAfterSeconds });
   }
 }
+
+/** Postgres or Temporal out of reach, or busy past a request's deadline: nothing was accepted, the caller retries. */
+export class ServiceUnavailableError extends AppError {
+  constructor() {
+    super(503, 'temporarily_unavailable', 'The service is briefly unavailable; retry shortly', { retryAfterSeconds: 5 });
+  }
+}

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { createIntakeStore } from '../src/db/intake';
+import { ServiceUnavailableError } from '../src/errors';
+import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { createReferralService } from '../src/services/referral-service';
 import { startDispatcher } from '../src/worker/dispatcher';
 import { stateQuery } from '../src/workflows/messages';
@@ -163,6 +166,56 @@ test('a registration while the click is still in the intake is matched to that c
     expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
     expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
     expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a registration waits for the messages a dispatcher is delivering, and none is delivered twice', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'delivered-once', metadata: {} });
+  await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: 'installed-once' });
+  const worker = await harness.startWorker({ dispatch: false });
+  // A dispatcher whose signals take two seconds to reach Temporal.
+  const slow = new Client({
+    connection: harness.client.connection,
+    namespace: harness.client.options.namespace,
+    interceptors: { workflow: [{ signalWithStart: async (input, next) => (await new Promise((resolve) => setTimeout(resolve, 2000)), next(input)) }] },
+  });
+  const dispatching = createIntakeDelivery({ temporal: slow, intake: createIntakeStore(harness.pool) }).deliverBatch(harness.taskQueue, 100);
+  try {
+    // A batch takes a referral's oldest message only: the click. The step waits for it.
+    await eventually(async () => ((await harness.pool.query("SELECT 1 FROM intake WHERE referral_id = $1 AND leased AND kind = 'click'", [clicked.referralId])).rowCount === 1 ? true : undefined), 5000, 'the click leased');
+    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: randomUUID(), source: 'webhook' });
+    expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
+    expect(await dispatching).toMatchObject({ failed: 0 });
+    const workflowId = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0].workflow_id;
+    const history = await harness.client.workflow.getHandle(workflowId).fetchHistory();
+    const signals = history.events?.flatMap((event) => event.workflowExecutionSignaledEventAttributes?.signalName ?? []);
+    expect(signals).toEqual(['click', 'funnelStep']);
+    expect(await undelivered(workflowId)).toBe(0);
+  } finally {
+    await dispatching;
+    await worker.stop();
+  }
+});
+
+test('a registration whose messages a dead dispatcher holds is answered 503, and lands once their lease runs out', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'held', metadata: {} });
+  // What a dispatcher killed mid-batch leaves: its messages leased for a minute, not delivered.
+  await harness.pool.query("UPDATE intake SET leased = true, available_at = now() + interval '1 minute' WHERE referral_id = $1", [clicked.referralId]);
+  const impatient = createReferralService({ pool: harness.pool, temporal: harness.client, hashSalt: SECRETS.HASH_SALT, taskQueue: harness.taskQueue, confirmTimeoutMs: 1000 });
+  const worker = await harness.startWorker({ dispatch: false });
+  try {
+    const member = randomUUID();
+    await expect(impatient.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    const workflowId = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0].workflow_id;
+    expect(await undelivered(workflowId)).toBe(1);
+    await harness.pool.query('UPDATE intake SET available_at = now() WHERE referral_id = $1', [clicked.referralId]);
+    const record = await impatient.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+    expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
+    expect(await undelivered(workflowId)).toBe(0);
   } finally {
     await worker.stop();
   }

@@ -6,8 +6,7 @@ import { z } from 'zod';
 import { createOrgStore } from '../db/orgs';
 import { createSessionStore } from '../db/sessions';
 import { ROLES, type Caller } from '../domain/access';
-import { AppError, ForbiddenError } from '../errors';
-import { ServiceUnavailableError } from './errors';
+import { AppError, ForbiddenError, ServiceUnavailableError } from '../errors';
 
 const claimsSchema = z.object({
   sub: z.uuid(),

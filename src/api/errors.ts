@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
-import { AppError } from '../errors';
+import { AppError, ServiceUnavailableError } from '../errors';
 
 export class ValidationError extends AppError {
   constructor(error: ZodError) {
@@ -60,12 +60,6 @@ function isTemporarilyUnavailable(error: unknown): boolean {
     current = current.cause as ErrorLike;
   }
   return false;
-}
-
-export class ServiceUnavailableError extends AppError {
-  constructor() {
-    super(503, 'temporarily_unavailable', 'The service is briefly unavailable; retry shortly', { retryAfterSeconds: 5 });
-  }
 }
 
 /** Postgres refusing a value (class 22: data exception, such as an invalid date or number): the request's fault. */

@@ -2,9 +2,8 @@ import { errors, generators, Issuer, type BaseClient } from 'openid-client';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { ROLES, type Caller } from '../domain/access';
-import { AppError } from '../errors';
+import { AppError, ServiceUnavailableError } from '../errors';
 import type { Identity } from './auth';
-import { ServiceUnavailableError } from './errors';
 
 export interface OidcSettings {
   issuerUrl: string;

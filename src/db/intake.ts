@@ -65,8 +65,9 @@ export interface IntakeBacklog {
 
 const INTAKE_COLUMNS = 'task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message';
 const ROW_COLUMNS = `i.id AS intake_id, i.task_queue, i.kind, i.message, i.referral_id, i.workflow_id, i.visitor_hash, i.attempts, ${CODE_COLUMNS}`;
+const WITH_CODES = 'JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id';
 /** The rows a lease's UPDATE returned (`leased`), with their codes. */
-const LEASED_FROM = 'FROM leased i JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id';
+const LEASED_FROM = `FROM leased i ${WITH_CODES}`;
 
 /** The intake (DESIGN.md rule 0): messages written by requests and delivered to their workflows behind the answer. */
 export function createIntakeStore(pool: Pool) {
@@ -220,7 +221,7 @@ export function createIntakeStore(pool: Pool) {
       const result = await pool.query<IntakeRow>({
         name: 'intake.lease-batch',
         text: `WITH leased AS (
-           UPDATE intake SET available_at = now() + make_interval(secs => $3::float8 / 1000)
+           UPDATE intake SET available_at = now() + make_interval(secs => $3::float8 / 1000), leased = true
            WHERE id IN (
              SELECT i.id FROM intake i
              WHERE i.task_queue = $1 AND i.delivered_at IS NULL AND i.available_at <= now()
@@ -237,21 +238,31 @@ export function createIntakeStore(pool: Pool) {
 
     /**
      * One workflow's undelivered messages, oldest first, leased for `leaseMs`: no dispatcher takes them meanwhile, and no
-     * connection is held while they are delivered. Those deferred after a failed delivery are taken too; one a
-     * dispatcher has leased and is delivering right now is then delivered twice, which the workflow recognises.
+     * connection is held while they are delivered. Those deferred after a failed delivery are taken too. While one is
+     * leased elsewhere (a dispatcher delivering it), none is taken and `busy` says so: delivered again it would cost
+     * its workflow a signal more.
      */
-    async leaseForWorkflow(workflowId: string, leaseMs: number): Promise<IntakeRow[]> {
-      const result = await pool.query<IntakeRow>({
+    async leaseForWorkflow(workflowId: string, leaseMs: number): Promise<{ rows: IntakeRow[]; busy: boolean }> {
+      const result = await pool.query<IntakeRow & { busy: boolean }>({
         name: 'intake.lease-for-workflow',
-        text: `WITH leased AS (
-           UPDATE intake SET available_at = now() + make_interval(secs => $2::float8 / 1000)
-           WHERE id IN (SELECT id FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL FOR UPDATE SKIP LOCKED)
+        text: `WITH pending AS (
+           SELECT id FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL),
+         free AS (
+           SELECT id FROM intake
+           WHERE id IN (SELECT id FROM pending) AND delivered_at IS NULL AND NOT (leased AND available_at > now())
+           FOR UPDATE SKIP LOCKED),
+         leased AS (
+           UPDATE intake SET available_at = now() + make_interval(secs => $2::float8 / 1000), leased = true
+           WHERE id IN (SELECT id FROM free) AND (SELECT count(*) FROM free) = (SELECT count(*) FROM pending)
            RETURNING *)
-         SELECT ${ROW_COLUMNS} ${LEASED_FROM}
-         ORDER BY i.id`,
+         SELECT ${ROW_COLUMNS}, false AS busy ${LEASED_FROM}
+         UNION ALL
+         SELECT ${ROW_COLUMNS}, true AS busy FROM intake i ${WITH_CODES}
+         WHERE i.id IN (SELECT id FROM pending EXCEPT SELECT id FROM free)
+         ORDER BY intake_id`,
         values: [workflowId, leaseMs],
       });
-      return result.rows;
+      return { rows: result.rows.filter((row) => !row.busy), busy: result.rows.some((row) => row.busy) };
     },
 
     async markDelivered(ids: string[]): Promise<void> {
@@ -263,7 +274,7 @@ export function createIntakeStore(pool: Pool) {
       if (ids.length === 0) return;
       await pool.query({
         name: 'intake.defer',
-        text: `UPDATE intake SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2::float8 / 1000) WHERE id = ANY ($1::bigint[])`,
+        text: `UPDATE intake SET attempts = attempts + 1, leased = false, available_at = now() + make_interval(secs => $2::float8 / 1000) WHERE id = ANY ($1::bigint[])`,
         values: [ids, delayMs],
       });
     },

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { IntakeRow, IntakeStore } from '../db/intake';
+import { ServiceUnavailableError } from '../errors';
 import { clickSignal, funnelStepSignal } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { identityFor, startOptions } from './referral-start';
@@ -25,6 +26,8 @@ const MAX_RETRY_DELAY_MS = 10_000;
 export const retryDelayMs = (attempts: number) => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
 /** How long messages a direct send delivers first are kept from the dispatchers: longer than a delivery may take. */
 const FLUSH_LEASE_MS = 30_000;
+/** How often a direct send looks again for messages a dispatcher is delivering. */
+const FLUSH_WAIT_MS = 20;
 /** A dispatcher's lease on its batch beyond the longest its deliveries may take. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -63,6 +66,21 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     );
   }
 
+  /** Delivers `rows` one after the other; those after a refused one are deferred, for the dispatcher to try again. */
+  async function deliverInOrder(rows: IntakeRow[]): Promise<void> {
+    let delivered = 0;
+    try {
+      for (const row of rows) {
+        await deliver(row);
+        delivered += 1;
+      }
+    } finally {
+      await deps.intake.markDelivered(rows.slice(0, delivered).map((row) => row.intake_id));
+      const refused = rows.slice(delivered);
+      if (refused.length > 0) await deps.intake.defer(refused.map((row) => row.intake_id), retryDelayMs(refused[0].attempts));
+    }
+  }
+
   return {
     /** Delivers up to `limit` of the task queue's oldest undelivered messages; those Temporal refuses are deferred. */
     async deliverBatch(taskQueue: string, limit: number): Promise<BatchOutcome> {
@@ -83,13 +101,16 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
 
     /**
      * Delivers one workflow's undelivered messages before a message sent to it directly (a confirmation, a review, a
-     * cancellation), so the workflow hears them in the order they were taken. Throws when Temporal does not take them;
-     * their lease then runs out and the dispatcher delivers them.
+     * cancellation), so the workflow hears them in the order they were taken; those a dispatcher is delivering are
+     * waited for, up to `deadline`. Throws when Temporal does not take them; they are then deferred to the dispatcher.
      */
-    async flush(workflowId: string): Promise<void> {
-      const rows = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS);
-      for (const row of rows) await deliver(row);
-      await deps.intake.markDelivered(rows.map((row) => row.intake_id));
+    async flush(workflowId: string, deadline: number): Promise<void> {
+      for (;;) {
+        const { rows, busy } = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS);
+        if (!busy) return deliverInOrder(rows);
+        if (Date.now() + FLUSH_WAIT_MS >= deadline) throw new ServiceUnavailableError();
+        await new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS));
+      }
     },
   };
 }

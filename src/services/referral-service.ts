@@ -196,8 +196,9 @@ export function createReferralService(deps: ReferralServiceDependencies) {
 
   /** Sends one message to a referral's workflow directly, after what the intake holds for it. */
   async function sendDirect<T>(workflowId: string, timeoutMs: number, send: () => Promise<T>): Promise<T> {
-    return deps.temporal.withDeadline(Date.now() + timeoutMs, async () => {
-      await delivery.flush(workflowId);
+    const deadline = Date.now() + timeoutMs;
+    return deps.temporal.withDeadline(deadline, async () => {
+      await delivery.flush(workflowId, deadline);
       return send();
     });
   }
