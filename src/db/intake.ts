@@ -239,17 +239,17 @@ export function createIntakeStore(pool: Pool) {
     /**
      * One workflow's undelivered messages, oldest first, leased for `leaseMs`: no dispatcher takes them meanwhile, and no
      * connection is held while they are delivered. Those deferred after a failed delivery are taken too. While one is
-     * leased elsewhere (a dispatcher delivering it), none is taken and `busy` says so: delivered again it would cost
-     * its workflow a signal more.
+     * leased elsewhere (a dispatcher delivering it), none is taken and `busy` says so, unless `takeLeased`: delivered
+     * again it would cost its workflow a signal more, but its dispatcher may have died.
      */
-    async leaseForWorkflow(workflowId: string, leaseMs: number): Promise<{ rows: IntakeRow[]; busy: boolean }> {
+    async leaseForWorkflow(workflowId: string, leaseMs: number, takeLeased: boolean): Promise<{ rows: IntakeRow[]; busy: boolean }> {
       const result = await pool.query<IntakeRow & { busy: boolean }>({
         name: 'intake.lease-for-workflow',
         text: `WITH pending AS (
            SELECT id FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL),
          free AS (
            SELECT id FROM intake
-           WHERE id IN (SELECT id FROM pending) AND delivered_at IS NULL AND NOT (leased AND available_at > now())
+           WHERE id IN (SELECT id FROM pending) AND delivered_at IS NULL AND ($3 OR NOT (leased AND available_at > now()))
            FOR UPDATE SKIP LOCKED),
          leased AS (
            UPDATE intake SET available_at = now() + make_interval(secs => $2::float8 / 1000), leased = true
@@ -260,7 +260,7 @@ export function createIntakeStore(pool: Pool) {
          SELECT ${ROW_COLUMNS}, true AS busy FROM intake i ${WITH_CODES}
          WHERE i.id IN (SELECT id FROM pending EXCEPT SELECT id FROM free)
          ORDER BY intake_id`,
-        values: [workflowId, leaseMs],
+        values: [workflowId, leaseMs, takeLeased],
       });
       return { rows: result.rows.filter((row) => !row.busy), busy: result.rows.some((row) => row.busy) };
     },

@@ -26,8 +26,9 @@ const MAX_RETRY_DELAY_MS = 10_000;
 export const retryDelayMs = (attempts: number) => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempts);
 /** How long messages a direct send delivers first are kept from the dispatchers: longer than a delivery may take. */
 const FLUSH_LEASE_MS = 30_000;
-/** How often a direct send looks again for messages a dispatcher is delivering. */
+/** How often a direct send looks again for messages a dispatcher is delivering, and for how long before it takes them. */
 const FLUSH_WAIT_MS = 20;
+const LEASE_PATIENCE_MS = 2000;
 /** A dispatcher's lease on its batch beyond the longest its deliveries may take. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -101,12 +102,14 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
 
     /**
      * Delivers one workflow's undelivered messages before a message sent to it directly (a confirmation, a review, a
-     * cancellation), so the workflow hears them in the order they were taken; those a dispatcher is delivering are
-     * waited for, up to `deadline`. Throws when Temporal does not take them; they are then deferred to the dispatcher.
+     * cancellation), so the workflow hears them in the order they were taken. Those a dispatcher is delivering are
+     * waited for a while, then taken too: that dispatcher may be dead. Throws when Temporal does not take them; they
+     * are then deferred to the dispatchers.
      */
     async flush(workflowId: string, deadline: number): Promise<void> {
+      const patientUntil = Date.now() + LEASE_PATIENCE_MS;
       for (;;) {
-        const { rows, busy } = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS);
+        const { rows, busy } = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS, Date.now() >= patientUntil);
         if (!busy) return deliverInOrder(rows);
         if (Date.now() + FLUSH_WAIT_MS >= deadline) throw new ServiceUnavailableError();
         await new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS));
