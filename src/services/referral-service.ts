@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { Config } from '../config';
@@ -10,7 +10,7 @@ import { createInvitationStore } from '../db/invitations';
 import { createReferralStore, snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
-import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
+import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConfirmInput, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
 import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
@@ -205,17 +205,21 @@ export function createReferralService(deps: ReferralServiceDependencies) {
 
   async function confirmOn(identity: ReferralIdentity, code: CodeRow, request: ConfirmRequest): Promise<ConversionRecord> {
     const occurredAt = request.occurredAt ?? now().toISOString();
+    const args: [ConfirmInput] = [{ newMemberId: request.newMemberId, occurredAt, source: request.source }];
     try {
-      // Update-with-start: a referral whose workflow has ended gets a new run that carries on from Postgres.
-      return await sendDirect(identity.workflowId, confirmTimeoutMs, () =>
-        deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
-          args: [{ newMemberId: request.newMemberId, occurredAt, source: request.source }],
-          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, {
-            ...startOptions(identity, code, taskQueue),
-            workflowIdConflictPolicy: 'USE_EXISTING',
-          }),
-        }),
-      );
+      return await sendDirect(identity.workflowId, confirmTimeoutMs, async () => {
+        // An update to the running workflow asks less of the Temporal server than update-with-start, which only a
+        // referral with no running workflow needs: a direct one, or one whose run ended (it carries on from Postgres).
+        try {
+          return await deps.temporal.workflow.getHandle<typeof referralWorkflow>(identity.workflowId).executeUpdate(confirmUpdate, { args });
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+        }
+        return deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
+          args,
+          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue), workflowIdConflictPolicy: 'USE_EXISTING' }),
+        });
+      });
     } catch (error) {
       throw refusalOf(error);
     }
