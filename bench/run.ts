@@ -447,33 +447,55 @@ async function apiJourneys(stack: BenchStack, api: ChildService & { url: string 
 
 const JOURNEY_CPU: Array<keyof CpuPerRequest> = ['temporal', 'postgres', 'api', 'worker', 'bench'];
 
+/** The median of each process's CPU per journey over rounds. */
+function medianCpu(rounds: CpuPerRequest[]): CpuPerRequest {
+  const of = (part: keyof CpuPerRequest) => {
+    const values = rounds.map((cpu) => cpu[part]).filter((value): value is number => value !== undefined);
+    return values.length > 0 ? round(median(values), 2) : undefined;
+  };
+  return { temporal: of('temporal'), postgres: of('postgres'), api: of('api'), worker: of('worker'), bench: of('bench') };
+}
+
+/** The median of `values`, with their range when they differ. */
+const spread = (values: number[], digits = 2) =>
+  `${round(median(values), digits)}${values.length > 1 ? ` (${round(Math.min(...values), digits)}-${round(Math.max(...values), digits)})` : ''}`;
+
 async function wholeJourneys(stack: BenchStack) {
   const api = await startApi(stack);
-  const seconds = SHORT ? 10 : 30;
+  // Rounds alternate the ceiling and ours, so a machine that speeds up or slows down over the run weighs on both.
+  const seconds = 10;
+  const rounds = SHORT ? 1 : 3;
   const rows: string[] = [];
   const cpuRows: string[] = [];
   for (const concurrency of SHORT ? [8] : [4, 16]) {
-    const bare = await bareJourneys(stack, concurrency, seconds);
-    const ours = await apiJourneys(stack, api, concurrency, seconds);
+    const measured: Array<{ bare: Awaited<ReturnType<typeof bareJourneys>>; ours: Awaited<ReturnType<typeof apiJourneys>> }> = [];
+    for (let index = 0; index < rounds; index += 1) {
+      const bare = await bareJourneys(stack, concurrency, seconds);
+      measured.push({ bare, ours: await apiJourneys(stack, api, concurrency, seconds) });
+    }
+    const of = (pick: (round: (typeof measured)[number]) => number) => measured.map(pick);
+    const temporalRatios = measured.filter(({ bare, ours }) => bare.cpu.temporal && ours.cpu.temporal).map(({ bare, ours }) => ours.cpu.temporal! / bare.cpu.temporal!);
     rows.push(
-      `| ${concurrency} | ${round(bare.perSecond)} | ${round(bare.p50)} / ${round(bare.p99)} | ${round(ours.perSecond)} | ${round(ours.p50)} / ${round(ours.p99)} | **${round(ours.perSecond / bare.perSecond, 2)}x** | ${bare.failed} / ${ours.failed} | ${bare.historyEvents} / ${ours.historyEvents} | ${bare.cpu.temporal ?? '-'} / ${ours.cpu.temporal ?? '-'} (**${bare.cpu.temporal && ours.cpu.temporal ? round(ours.cpu.temporal / bare.cpu.temporal, 2) : '-'}x**) |`,
+      `| ${concurrency} | ${spread(of(({ bare }) => bare.perSecond), 1)} | ${spread(of(({ ours }) => ours.perSecond), 1)} | **${spread(of(({ bare, ours }) => ours.perSecond / bare.perSecond))}x** | ${round(median(of(({ bare }) => bare.p50)))} / ${round(median(of(({ bare }) => bare.p99)))} | ${round(median(of(({ ours }) => ours.p50)))} / ${round(median(of(({ ours }) => ours.p99)))} | ${of(({ bare }) => bare.failed).reduce((sum, failed) => sum + failed, 0)} / ${of(({ ours }) => ours.failed).reduce((sum, failed) => sum + failed, 0)} | ${round(median(of(({ bare }) => bare.historyEvents)))} / ${round(median(of(({ ours }) => ours.historyEvents)))} | ${round(median(of(({ bare }) => bare.cpu.temporal ?? 0)), 2)} / ${round(median(of(({ ours }) => ours.cpu.temporal ?? 0)), 2)} (**${temporalRatios.length > 0 ? spread(temporalRatios) : '-'}x**) |`,
     );
-    cpuRows.push(`| ${concurrency} | ${cpuCells(bare.cpu, JOURNEY_CPU)} | ${cpuCells(ours.cpu, JOURNEY_CPU)} |`);
+    cpuRows.push(`| ${concurrency} | ${cpuCells(medianCpu(measured.map(({ bare }) => bare.cpu)), JOURNEY_CPU)} | ${cpuCells(medianCpu(measured.map(({ ours }) => ours.cpu)), JOURNEY_CPU)} |`);
   }
   record(
-    `### 2. Whole journeys: click -> account created -> confirmed, ${seconds} s each (${stack.temporalStore})
+    `### 2. Whole journeys: click -> account created -> confirmed, ${rounds} round${rounds > 1 ? 's' : ''} of ${seconds} s each (${stack.temporalStore})
 
 Ceiling: a bare workflow taking the same click signal, funnel-step signal and confirmation update from a plain
 client, with a no-op activity wherever ours has an activity, on its own worker process. Ours: the API's three
 requests per journey (click, \`account_created\` with the referral token, the signed \`member.registered\` webhook
-answered with the conversion), our worker process running. One worker at a time.
+answered with the conversion), our worker process running. One worker at a time; each round runs the ceiling, then
+ours. Figures are the rounds' medians (their range in brackets); the ratios are each round's, so both sides of
+one come from the same minute.
 
-| journeys in flight | ceiling journeys/s | ceiling p50 / p99 ms | ours journeys/s | ours p50 / p99 ms | ours / ceiling | not confirmed (ceiling / ours) | history events per journey (ceiling / ours) | Temporal server CPU ms per journey (ceiling / ours) |
+| journeys in flight | ceiling journeys/s | ours journeys/s | ours / ceiling | ceiling p50 / p99 ms | ours p50 / p99 ms | not confirmed (ceiling / ours) | history events per journey (ceiling / ours) | Temporal server CPU ms per journey (ceiling / ours) |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-CPU per confirmed journey, in ms (/proc, as in benchmark 1): Temporal server / Postgres / API process / worker
-process / this bench process (the bare client, or the HTTP client driving ours).
+CPU per confirmed journey, in ms, the rounds' medians (/proc, as in benchmark 1): Temporal server / Postgres / API
+process / worker process / this bench process (the bare client, or the HTTP client driving ours).
 
 | journeys in flight | ceiling | ours |
 | --- | --- | --- |
