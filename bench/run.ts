@@ -453,7 +453,7 @@ function medianCpu(rounds: CpuPerRequest[]): CpuPerRequest {
     const values = rounds.map((cpu) => cpu[part]).filter((value): value is number => value !== undefined);
     return values.length > 0 ? round(median(values), 2) : undefined;
   };
-  return { temporal: of('temporal'), postgres: of('postgres'), api: of('api'), worker: of('worker'), bench: of('bench') };
+  return Object.fromEntries(JOURNEY_CPU.map((part) => [part, of(part)])) as CpuPerRequest;
 }
 
 /** The median of `values`, with their range when they differ. */
@@ -473,10 +473,13 @@ async function wholeJourneys(stack: BenchStack) {
       const bare = await bareJourneys(stack, concurrency, seconds);
       measured.push({ bare, ours: await apiJourneys(stack, api, concurrency, seconds) });
     }
-    const of = (pick: (round: (typeof measured)[number]) => number) => measured.map(pick);
+    type Round = (typeof measured)[number];
+    const of = (pick: (round: Round) => number) => measured.map(pick);
+    const med = (pick: (round: Round) => number, digits = 1) => round(median(of(pick)), digits);
+    const total = (pick: (round: Round) => number) => of(pick).reduce((sum, value) => sum + value, 0);
     const temporalRatios = measured.filter(({ bare, ours }) => bare.cpu.temporal && ours.cpu.temporal).map(({ bare, ours }) => ours.cpu.temporal! / bare.cpu.temporal!);
     rows.push(
-      `| ${concurrency} | ${spread(of(({ bare }) => bare.perSecond), 1)} | ${spread(of(({ ours }) => ours.perSecond), 1)} | **${spread(of(({ bare, ours }) => ours.perSecond / bare.perSecond))}x** | ${round(median(of(({ bare }) => bare.p50)))} / ${round(median(of(({ bare }) => bare.p99)))} | ${round(median(of(({ ours }) => ours.p50)))} / ${round(median(of(({ ours }) => ours.p99)))} | ${of(({ bare }) => bare.failed).reduce((sum, failed) => sum + failed, 0)} / ${of(({ ours }) => ours.failed).reduce((sum, failed) => sum + failed, 0)} | ${round(median(of(({ bare }) => bare.historyEvents)))} / ${round(median(of(({ ours }) => ours.historyEvents)))} | ${round(median(of(({ bare }) => bare.cpu.temporal ?? 0)), 2)} / ${round(median(of(({ ours }) => ours.cpu.temporal ?? 0)), 2)} (**${temporalRatios.length > 0 ? spread(temporalRatios) : '-'}x**) |`,
+      `| ${concurrency} | ${spread(of(({ bare }) => bare.perSecond), 1)} | ${spread(of(({ ours }) => ours.perSecond), 1)} | **${spread(of(({ bare, ours }) => ours.perSecond / bare.perSecond))}x** | ${med(({ bare }) => bare.p50)} / ${med(({ bare }) => bare.p99)} | ${med(({ ours }) => ours.p50)} / ${med(({ ours }) => ours.p99)} | ${total(({ bare }) => bare.failed)} / ${total(({ ours }) => ours.failed)} | ${med(({ bare }) => bare.historyEvents)} / ${med(({ ours }) => ours.historyEvents)} | ${med(({ bare }) => bare.cpu.temporal ?? 0, 2)} / ${med(({ ours }) => ours.cpu.temporal ?? 0, 2)} (**${temporalRatios.length > 0 ? spread(temporalRatios) : '-'}x**) |`,
     );
     cpuRows.push(`| ${concurrency} | ${cpuCells(medianCpu(measured.map(({ bare }) => bare.cpu)), JOURNEY_CPU)} | ${cpuCells(medianCpu(measured.map(({ ours }) => ours.cpu)), JOURNEY_CPU)} |`);
   }

@@ -67,6 +67,12 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     );
   }
 
+  /** Marks what Temporal took delivered and defers what it refused, by the attempts of the first: they share a cause. */
+  async function settle(delivered: IntakeRow[], refused: IntakeRow[]): Promise<void> {
+    await deps.intake.markDelivered(delivered.map((row) => row.intake_id));
+    if (refused.length > 0) await deps.intake.defer(refused.map((row) => row.intake_id), retryDelayMs(refused[0].attempts));
+  }
+
   /** Delivers `rows` one after the other; those after a refused one are deferred, for the dispatcher to try again. */
   async function deliverInOrder(rows: IntakeRow[]): Promise<void> {
     let delivered = 0;
@@ -76,9 +82,7 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
         delivered += 1;
       }
     } finally {
-      await deps.intake.markDelivered(rows.slice(0, delivered).map((row) => row.intake_id));
-      const refused = rows.slice(delivered);
-      if (refused.length > 0) await deps.intake.defer(refused.map((row) => row.intake_id), retryDelayMs(refused[0].attempts));
+      await settle(rows.slice(0, delivered), rows.slice(delivered));
     }
   }
 
@@ -93,9 +97,7 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
       });
       const delivered = rows.filter((_, index) => outcomes[index].status === 'fulfilled');
       const failed = rows.filter((_, index) => outcomes[index].status === 'rejected');
-      await deps.intake.markDelivered(delivered.map((row) => row.intake_id));
-      // Deferred by the attempts of the first: one batch's failures share their cause.
-      if (failed.length > 0) await deps.intake.defer(failed.map((row) => row.intake_id), retryDelayMs(failed[0].attempts));
+      await settle(delivered, failed);
       const failure = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult | undefined;
       return { delivered: delivered.length, failed: failed.length, failure: failure?.reason };
     },
