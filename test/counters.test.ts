@@ -54,3 +54,55 @@ test('the kept counters equal a full recount through every kind of change', asyn
   expect(await counters(mentorA)).toEqual({ total_clicks: 5, pending_count: 1, confirmed_count: 1 });
   expect(await counters(mentorB)).toEqual({ total_clicks: 0, pending_count: 1, confirmed_count: 0 });
 });
+
+test('a first click and another referral\'s account for one mentor wait for each other rather than deadlock', async () => {
+  const orgId = randomUUID();
+  const mentorId = randomUUID();
+  const codeId = randomUUID();
+  await pool.query('INSERT INTO organisations (id) VALUES ($1)', [orgId]);
+  await pool.query("INSERT INTO users (id, org_id, role) VALUES ($1, $2, 'peer_mentor')", [mentorId, orgId]);
+  await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codeId, `lck${codeId.slice(0, 8)}`, mentorId, orgId]);
+  const insertReferral = `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, stage, status, clicked_at, last_click_at)
+    VALUES ($1, $2, $3, $4, $5, 'clicked', 'pending', now(), now())`;
+  const clicked = randomUUID();
+  await pool.query(insertReferral, [clicked, orgId, codeId, mentorId, `lck-${clicked}`]);
+
+  // A journey's write is one statement whose triggers run after its rows are written; its rows are written here one
+  // statement at a time, so the two writes interleave where they would at their worst.
+  const firstClick = await pool.connect();
+  const account = await pool.connect();
+  try {
+    const accountPid = (await account.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+    await firstClick.query('BEGIN');
+    const fresh = randomUUID();
+    // The first click's referral: its day's cohort row.
+    await firstClick.query(insertReferral, [fresh, orgId, codeId, mentorId, `lck-${fresh}`]);
+    await account.query('BEGIN');
+    // The other referral's account: the mentor's counters (one more pending), then the same cohort row.
+    const accountWritten = account.query("UPDATE referrals SET account_created_at = now(), stage = 'account_created' WHERE id = $1", [clicked]);
+    await waitUntilWaitingForALock(accountPid);
+    // The first click's click event: the mentor's counters.
+    await firstClick.query(
+      `INSERT INTO click_events (id, referral_code_id, referral_id, mentor_id, org_id, occurred_at, is_duplicate)
+       VALUES ($1, $2, $3, $4, $5, now(), false)`,
+      [randomUUID(), codeId, fresh, mentorId, orgId],
+    );
+    await firstClick.query('COMMIT');
+    await accountWritten;
+    await account.query('COMMIT');
+  } finally {
+    firstClick.release();
+    account.release();
+  }
+  expect(await counters(mentorId)).toEqual({ total_clicks: 1, pending_count: 1, confirmed_count: 0 });
+  expect(await counters(mentorId)).toEqual(await recount(mentorId));
+});
+
+async function waitUntilWaitingForALock(pid: number) {
+  for (let attempt = 0; attempt < 500; attempt += 1) {
+    const state = await pool.query<{ wait_event_type: string | null }>('SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1', [pid]);
+    if (state.rows[0]?.wait_event_type === 'Lock') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`backend ${pid} never waited for a lock`);
+}
