@@ -92,6 +92,34 @@ function startCpuMeter(stack: BenchStack, ours: MeteredProcesses): (served: numb
   };
 }
 
+/** What the Temporal server did, counted from its own metrics: workflow tasks completed and visibility writes. */
+type ServerWork = { workflowTasks: number; visibilityWrites: number };
+
+async function serverWorkSoFar(stack: BenchStack): Promise<ServerWork | undefined> {
+  if (!stack.temporalMetricsUrl) return undefined;
+  const text = await (await fetch(stack.temporalMetricsUrl)).text();
+  const total = (pattern: RegExp) =>
+    text
+      .split('\n')
+      .filter((line) => pattern.test(line))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return {
+    workflowTasks: total(/^service_requests\{.*operation="RespondWorkflowTaskCompleted".*service_name="frontend"/),
+    visibilityWrites: total(/^visibility_persistence_requests\{.*operation="(Record|Upsert|Delete)/),
+  };
+}
+
+/** Starts counting the Temporal server's work; the returned function divides it by the journeys confirmed. */
+async function startServerWorkMeter(stack: BenchStack): Promise<(served: number) => Promise<ServerWork | undefined>> {
+  const before = await serverWorkSoFar(stack);
+  return async (served) => {
+    const after = await serverWorkSoFar(stack);
+    if (!before || !after) return undefined;
+    const per = (part: keyof ServerWork) => round((after[part] - before[part]) / Math.max(1, served), 2);
+    return { workflowTasks: per('workflowTasks'), visibilityWrites: per('visibilityWrites') };
+  };
+}
+
 async function cpuPerRequest<T extends { served: number }>(stack: BenchStack, ours: MeteredProcesses, step: () => Promise<T>) {
   // Else the row would be charged for the earlier row's leftover work, and served at its pace.
   await temporalSettled(stack);
@@ -374,6 +402,7 @@ async function journeysFor(
   let index = 0;
   await Promise.all(Array.from({ length: concurrency }, (_, slot) => journey(slot, index++)));
   const cpuPerJourney = startMeter();
+  const serverWorkPerJourney = await startServerWorkMeter(stack);
   const latencies: number[] = [];
   let failed = 0;
   const deadline = Date.now() + seconds * 1000;
@@ -387,8 +416,9 @@ async function journeysFor(
     }),
   );
   const cpu = cpuPerJourney(latencies.length);
+  const serverWork = await serverWorkPerJourney(latencies.length);
   latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / seconds, completed: latencies.length, failed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu };
+  return { perSecond: latencies.length / seconds, completed: latencies.length, failed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu, serverWork };
 }
 
 /** Benchmark 2's ceiling: the bare journey workflow driven with the same messages from a plain client. */
@@ -477,9 +507,13 @@ async function wholeJourneys(stack: BenchStack) {
     const of = (pick: (round: Round) => number) => measured.map(pick);
     const med = (pick: (round: Round) => number, digits = 1) => round(median(of(pick)), digits);
     const total = (pick: (round: Round) => number) => of(pick).reduce((sum, value) => sum + value, 0);
+    const work = (side: 'bare' | 'ours', part: keyof ServerWork) => med((pair) => pair[side].serverWork?.[part] ?? 0, 2);
+    const serverWork = measured.every(({ bare, ours }) => bare.serverWork && ours.serverWork)
+      ? `${work('bare', 'workflowTasks')} / ${work('ours', 'workflowTasks')} | ${work('bare', 'visibilityWrites')} / ${work('ours', 'visibilityWrites')}`
+      : '- | -';
     const temporalRatios = measured.filter(({ bare, ours }) => bare.cpu.temporal && ours.cpu.temporal).map(({ bare, ours }) => ours.cpu.temporal! / bare.cpu.temporal!);
     rows.push(
-      `| ${concurrency} | ${spread(of(({ bare }) => bare.perSecond), 1)} | ${spread(of(({ ours }) => ours.perSecond), 1)} | **${spread(of(({ bare, ours }) => ours.perSecond / bare.perSecond))}x** | ${med(({ bare }) => bare.p50)} / ${med(({ bare }) => bare.p99)} | ${med(({ ours }) => ours.p50)} / ${med(({ ours }) => ours.p99)} | ${total(({ bare }) => bare.failed)} / ${total(({ ours }) => ours.failed)} | ${med(({ bare }) => bare.historyEvents)} / ${med(({ ours }) => ours.historyEvents)} | ${med(({ bare }) => bare.cpu.temporal ?? 0, 2)} / ${med(({ ours }) => ours.cpu.temporal ?? 0, 2)} (**${temporalRatios.length > 0 ? spread(temporalRatios) : '-'}x**) |`,
+      `| ${concurrency} | ${spread(of(({ bare }) => bare.perSecond), 1)} | ${spread(of(({ ours }) => ours.perSecond), 1)} | **${spread(of(({ bare, ours }) => ours.perSecond / bare.perSecond))}x** | ${med(({ bare }) => bare.p50)} / ${med(({ bare }) => bare.p99)} | ${med(({ ours }) => ours.p50)} / ${med(({ ours }) => ours.p99)} | ${total(({ bare }) => bare.failed)} / ${total(({ ours }) => ours.failed)} | ${med(({ bare }) => bare.historyEvents)} / ${med(({ ours }) => ours.historyEvents)} | ${serverWork} | ${med(({ bare }) => bare.cpu.temporal ?? 0, 2)} / ${med(({ ours }) => ours.cpu.temporal ?? 0, 2)} (**${temporalRatios.length > 0 ? spread(temporalRatios) : '-'}x**) |`,
     );
     cpuRows.push(`| ${concurrency} | ${cpuCells(medianCpu(measured.map(({ bare }) => bare.cpu)), JOURNEY_CPU)} | ${cpuCells(medianCpu(measured.map(({ ours }) => ours.cpu)), JOURNEY_CPU)} |`);
   }
@@ -491,10 +525,11 @@ client, with a no-op activity wherever ours has an activity, on its own worker p
 requests per journey (click, \`account_created\` with the referral token, the signed \`member.registered\` webhook
 answered with the conversion), our worker process running. One worker at a time; each round runs the ceiling, then
 ours. Figures are the rounds' medians (their range in brackets); the ratios are each round's, so both sides of
-one come from the same minute.
+one come from the same minute. Workflow tasks and visibility writes (each start, search-attribute upsert and close
+the server records for listing workflows) are counted from the dev server's own metrics over the row.
 
-| journeys in flight | ceiling journeys/s | ours journeys/s | ours / ceiling | ceiling p50 / p99 ms | ours p50 / p99 ms | not confirmed (ceiling / ours) | history events per journey (ceiling / ours) | Temporal server CPU ms per journey (ceiling / ours) |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| journeys in flight | ceiling journeys/s | ours journeys/s | ours / ceiling | ceiling p50 / p99 ms | ours p50 / p99 ms | not confirmed (ceiling / ours) | history events per journey (ceiling / ours) | workflow tasks per journey (ceiling / ours) | visibility writes per journey (ceiling / ours) | Temporal server CPU ms per journey (ceiling / ours) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 CPU per confirmed journey, in ms, the rounds' medians (/proc, as in benchmark 1): Temporal server / Postgres / API

@@ -249,6 +249,8 @@ export interface BenchStack {
   postgres: RunningPostgres;
   pgPort: number;
   temporal: RunningTemporal;
+  /** The dev server's own Prometheus metrics (absent for the full server on Postgres). */
+  temporalMetricsUrl?: string;
   temporalPort: number;
   databaseUrl: string;
   /** Written once per run; workers read it as the production image's do (WORKFLOW_BUNDLE_PATH). */
@@ -266,13 +268,14 @@ export async function startBenchStack(): Promise<BenchStack> {
   const dir = mkdtempSync(path.join(tmpdir(), 'referral-bench-'));
   const pgPort = await freePort();
   const temporalPort = await freePort();
+  const temporalMetricsPort = await freePort();
   const startPg = () => startPostgres({ dataDir: dir, port: pgPort, log });
   const postgres = await startPg();
   const onPostgres = TEMPORAL_ON_POSTGRES ? await prepareTemporalOnPostgres(dir, pgPort, postgres.databaseUrl, temporalPort) : undefined;
   const startTemporalServer = async () => {
     const temporal = await (onPostgres
       ? onPostgres.start()
-      : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, log }));
+      : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, metricsPort: temporalMetricsPort, log }));
     if (SPLIT_CORES) pinTree(temporalPidOf(temporal), TEMPORAL_CPUS);
     if (NICE_TEMPORAL) for (const pid of processTree(temporalPidOf(temporal))) reniceThreads(pid, TEMPORAL_NICENESS);
     if (IDLE_DELIVERY) for (const pid of processTree(temporalPidOf(temporal))) idleThreads(pid);
@@ -288,6 +291,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       NICE_TEMPORAL ? `, the Temporal server at niceness ${TEMPORAL_NICENESS}` : ''
     }${IDLE_DELIVERY ? ', the Temporal server and our worker in the idle scheduling class' : ''}`,
     temporalPid: () => temporalPidOf(stack.temporal),
+    temporalMetricsUrl: onPostgres ? undefined : `http://127.0.0.1:${temporalMetricsPort}/metrics`,
     pgPort,
     temporalPort,
     postgres,

@@ -20,6 +20,8 @@ export interface TemporalOptions {
   dbFile?: string;
   port?: number;
   uiPort?: number;
+  /** Where the dev server serves its own Prometheus metrics; omitted, a port of its choosing. */
+  metricsPort?: number;
   log: (line: string) => void;
 }
 
@@ -44,9 +46,10 @@ export async function startTemporal(options: TemporalOptions): Promise<RunningTe
       uiPort: options.uiPort,
       searchAttributes: REFERRAL_SEARCH_ATTRIBUTES,
       // WAL with synchronous=NORMAL is fast and survives a process crash (not a power cut).
-      extraArgs: options.dbFile
-        ? ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL']
-        : [],
+      extraArgs: [
+        ...(options.dbFile ? ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'] : []),
+        ...(options.metricsPort !== undefined ? ['--metrics-port', String(options.metricsPort)] : []),
+      ],
     },
   });
   return {
