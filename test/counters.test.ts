@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createPool } from '../src/db/pool';
+import { organisationWithMentors } from './support/rows';
 
 const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined);
 afterAll(() => pool.end());
@@ -56,12 +57,9 @@ test('the kept counters equal a full recount through every kind of change', asyn
 });
 
 test('a first click and another referral\'s account for one mentor wait for each other rather than deadlock', async () => {
-  const orgId = randomUUID();
   const mentorId = randomUUID();
-  const codeId = randomUUID();
-  await pool.query('INSERT INTO organisations (id) VALUES ($1)', [orgId]);
-  await pool.query("INSERT INTO users (id, org_id, role) VALUES ($1, $2, 'peer_mentor')", [mentorId, orgId]);
-  await pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codeId, `lck${codeId.slice(0, 8)}`, mentorId, orgId]);
+  const { orgId, codes } = await organisationWithMentors(pool, [mentorId]);
+  const codeId = codes[mentorId];
   const insertReferral = `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, stage, status, clicked_at, last_click_at)
     VALUES ($1, $2, $3, $4, $5, 'clicked', 'pending', now(), now())`;
   const clicked = randomUUID();
