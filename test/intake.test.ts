@@ -154,6 +154,49 @@ test('three dispatchers at once deliver every message once, each referral\'s in 
   }
 });
 
+test('a batch takes each referral\'s waiting messages together, in order, up to one waiting for a retry', async () => {
+  const org = await harness.seedOrg();
+  const recorded: string[] = [];
+  for (const visitor of ['together-1', 'together-2']) {
+    const clicked = await harness.service.recordClick({ code: org.code, visitorId: visitor, metadata: {} });
+    await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: `installed-${visitor}` });
+    await harness.service.recordFunnelStep(clicked, { type: 'first_login', idempotencyKey: `login-${visitor}` });
+    recorded.push(clicked.referralId);
+  }
+  // The second referral's install was refused by Temporal a moment ago: it and the login after it wait.
+  await harness.pool.query("UPDATE intake SET available_at = now() + interval '1 minute', attempts = 1 WHERE referral_id = $1 AND message ->> 'type' = 'installed'", [recorded[1]]);
+  const intake = createIntakeStore(harness.pool);
+  const ours = (rows: Awaited<ReturnType<typeof intake.leaseBatch>>) =>
+    rows.filter((row) => recorded.includes(row.referral_id)).map((row) => [recorded.indexOf(row.referral_id), row.kind === 'click' ? 'click' : row.message.type]);
+  expect(ours(await intake.leaseBatch(harness.taskQueue, 100, 60_000))).toEqual([
+    [0, 'click'],
+    [0, 'installed'],
+    [0, 'first_login'],
+    [1, 'click'],
+  ]);
+  expect(ours(await intake.leaseBatch(harness.taskQueue, 100, 60_000))).toEqual([]);
+  await harness.pool.query('UPDATE intake SET delivered_at = now() WHERE referral_id = ANY($1::uuid[])', [recorded]);
+});
+
+test('a woken dispatcher waits a moment for more, so a referral\'s click and the step right after it go in one batch', async () => {
+  const org = await harness.seedOrg();
+  const worker = await harness.startWorker({ dispatch: false });
+  const batches: number[] = [];
+  // Only the intake's notification wakes it in time: its poll is ten seconds away.
+  const dispatcher = startDispatcher({ pool: harness.pool, temporal: harness.client, taskQueue: harness.taskQueue, pollMs: 10_000, lingerMs: 500, onDispatched: (delivered) => batches.push(delivered) });
+  try {
+    await eventually(async () => (batches.length > 0 ? true : undefined), 5000, 'the dispatcher listening');
+    const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'lingered', metadata: {} });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: 'installed-lingered' });
+    await eventually(async () => ((await harness.pool.query("SELECT 1 FROM referrals WHERE id = $1 AND stage = 'installed'", [clicked.referralId])).rowCount === 1 ? true : undefined), 10_000, 'the install delivered');
+    expect(batches.filter((delivered) => delivered > 0)).toEqual([2]);
+  } finally {
+    await dispatcher.stop();
+    await worker.stop();
+  }
+});
+
 test('a registration while the click is still in the intake is matched to that click, not made a direct referral', async () => {
   const org = await harness.seedOrg();
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'quick-joiner', metadata: {} });
@@ -176,19 +219,18 @@ test('a registration waits for the messages a dispatcher is delivering, and none
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'delivered-once', metadata: {} });
   await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: 'installed-once' });
   const worker = await harness.startWorker({ dispatch: false });
-  // A dispatcher whose signals take two seconds to reach Temporal.
+  // A dispatcher whose signals take 600 ms each to reach Temporal: its two take longer than a registration's first look.
   const slow = new Client({
     connection: harness.client.connection,
     namespace: harness.client.options.namespace,
-    interceptors: { workflow: [{ signalWithStart: async (input, next) => (await new Promise((resolve) => setTimeout(resolve, 2000)), next(input)) }] },
+    interceptors: { workflow: [{ signalWithStart: async (input, next) => (await new Promise((resolve) => setTimeout(resolve, 600)), next(input)) }] },
   });
   const dispatching = createIntakeDelivery({ temporal: slow, intake: createIntakeStore(harness.pool) }).deliverBatch(harness.taskQueue, 100);
   try {
-    // A batch takes a referral's oldest message only: the click. The step waits for it.
-    await eventually(async () => ((await harness.pool.query("SELECT 1 FROM intake WHERE referral_id = $1 AND leased AND kind = 'click'", [clicked.referralId])).rowCount === 1 ? true : undefined), 5000, 'the click leased');
+    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM intake WHERE referral_id = $1 AND leased', [clicked.referralId])).rowCount === 2 ? true : undefined), 5000, 'the click and the step leased');
     const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: randomUUID(), source: 'webhook' });
     expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
-    expect(await dispatching).toMatchObject({ failed: 0 });
+    expect(await dispatching).toMatchObject({ delivered: 2, failed: 0 });
     const workflowId = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0].workflow_id;
     const history = await harness.client.workflow.getHandle(workflowId).fetchHistory();
     const signals = history.events?.flatMap((event) => event.workflowExecutionSignaledEventAttributes?.signalName ?? []);

@@ -212,22 +212,32 @@ export function createIntakeStore(pool: Pool) {
     },
 
     /**
-     * Leases up to `limit` undelivered messages to this dispatcher for `leaseMs`, skipping those another is leasing
-     * right now: no dispatcher takes them meanwhile, and no transaction stays open while they are delivered (one
-     * would hold back Postgres's clean-up of the rows every click rewrites). Only the oldest undelivered message of
-     * each workflow is taken, so a referral's messages reach it in the order they were taken.
+     * Leases undelivered messages to this dispatcher for `leaseMs`, skipping those another is leasing right now: no
+     * dispatcher takes them meanwhile, and no transaction stays open while they are delivered (one would hold back
+     * Postgres's clean-up of the rows every click rewrites). Up to `limit` workflows' oldest undelivered messages are
+     * taken, each with those after it up to one that is not available (deferred), so a referral's messages reach it
+     * in the order they were taken and together.
      */
     async leaseBatch(taskQueue: string, limit: number, leaseMs: number): Promise<IntakeRow[]> {
       const result = await pool.query<IntakeRow>({
         name: 'intake.lease-batch',
-        text: `WITH leased AS (
+        text: `WITH heads AS (
+           SELECT i.id, i.workflow_id FROM intake i
+           WHERE i.task_queue = $1 AND i.delivered_at IS NULL AND i.available_at <= now()
+             AND NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.delivered_at IS NULL AND e.id < i.id)
+           ORDER BY i.id LIMIT $2
+           FOR UPDATE SKIP LOCKED),
+         -- Followers wait for a lock rather than skip it: only a direct send's lease holds one for a moment, and it
+         -- takes nothing of a workflow whose head is leased here.
+         followers AS (
+           SELECT f.id FROM intake f JOIN heads h ON f.workflow_id = h.workflow_id
+           WHERE f.delivered_at IS NULL AND f.id > h.id
+             AND NOT EXISTS (
+               SELECT 1 FROM intake e WHERE e.workflow_id = f.workflow_id AND e.delivered_at IS NULL AND e.id <= f.id AND e.id > h.id AND e.available_at > now())
+           FOR UPDATE OF f),
+         leased AS (
            UPDATE intake SET available_at = now() + make_interval(secs => $3::float8 / 1000), leased = true
-           WHERE id IN (
-             SELECT i.id FROM intake i
-             WHERE i.task_queue = $1 AND i.delivered_at IS NULL AND i.available_at <= now()
-               AND NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.delivered_at IS NULL AND e.id < i.id)
-             ORDER BY i.id LIMIT $2
-             FOR UPDATE SKIP LOCKED)
+           WHERE id IN (SELECT id FROM heads UNION ALL SELECT id FROM followers)
            RETURNING *)
          SELECT ${ROW_COLUMNS} ${LEASED_FROM}
          ORDER BY i.id`,

@@ -32,20 +32,15 @@ const LEASE_PATIENCE_MS = 2000;
 /** A dispatcher's lease on its batch beyond the longest its deliveries may take. */
 const LEASE_MARGIN_MS = 5_000;
 
-/** Runs `work` over `items` with at most `limit` in flight, answering each outcome in order. */
-async function settleAll<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
-  const outcomes: PromiseSettledResult<void>[] = new Array(items.length);
+/** Runs `work` over `items` with at most `limit` in flight, answering each result in order. */
+async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
   let next = 0;
   const lane = async () => {
-    for (let index = next++; index < items.length; index = next++) {
-      outcomes[index] = await work(items[index]).then(
-        () => ({ status: 'fulfilled', value: undefined }) as const,
-        (reason: unknown) => ({ status: 'rejected', reason }) as const,
-      );
-    }
+    for (let index = next++; index < items.length; index = next++) results[index] = await work(items[index]);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return outcomes;
+  return results;
 }
 
 /**
@@ -73,17 +68,16 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     if (refused.length > 0) await deps.intake.defer(refused.map((row) => row.intake_id), retryDelayMs(refused[0].attempts));
   }
 
-  /** Delivers `rows` one after the other; those after a refused one are deferred, for the dispatcher to try again. */
-  async function deliverInOrder(rows: IntakeRow[]): Promise<void> {
-    let delivered = 0;
-    try {
-      for (const row of rows) {
+  /** Delivers one workflow's `rows` one after the other, answering those Temporal took before it refused one. */
+  async function deliverInOrder(rows: IntakeRow[]): Promise<{ delivered: IntakeRow[]; refused: IntakeRow[]; failure?: unknown }> {
+    for (const [index, row] of rows.entries()) {
+      try {
         await deliver(row);
-        delivered += 1;
+      } catch (failure) {
+        return { delivered: rows.slice(0, index), refused: rows.slice(index), failure };
       }
-    } finally {
-      await settle(rows.slice(0, delivered), rows.slice(delivered));
     }
+    return { delivered: rows, refused: [] };
   }
 
   return {
@@ -92,14 +86,14 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
       // Leased for longer than the batch's deliveries may take, each waiting at most `timeoutMs`: a dispatcher that
       // dies meanwhile leaves them to the others when the lease runs out.
       const rows = await deps.intake.leaseBatch(taskQueue, limit, timeoutMs * Math.ceil(limit / concurrency) + LEASE_MARGIN_MS);
-      const outcomes = await settleAll(rows, concurrency, async (row) => {
-        await deliver(row);
-      });
-      const delivered = rows.filter((_, index) => outcomes[index].status === 'fulfilled');
-      const failed = rows.filter((_, index) => outcomes[index].status === 'rejected');
+      // A workflow's messages go back to back, so the Temporal server hands them to its worker in one task.
+      const byWorkflow = new Map<string, IntakeRow[]>();
+      for (const row of rows) byWorkflow.set(row.workflow_id, [...(byWorkflow.get(row.workflow_id) ?? []), row]);
+      const outcomes = await mapLimited([...byWorkflow.values()], concurrency, deliverInOrder);
+      const delivered = outcomes.flatMap((outcome) => outcome.delivered);
+      const failed = outcomes.flatMap((outcome) => outcome.refused);
       await settle(delivered, failed);
-      const failure = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult | undefined;
-      return { delivered: delivered.length, failed: failed.length, failure: failure?.reason };
+      return { delivered: delivered.length, failed: failed.length, failure: outcomes.find((outcome) => outcome.refused.length > 0)?.failure };
     },
 
     /**
@@ -112,7 +106,12 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
       const patientUntil = Date.now() + LEASE_PATIENCE_MS;
       for (;;) {
         const { rows, busy } = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS, Date.now() >= patientUntil);
-        if (!busy) return deliverInOrder(rows);
+        if (!busy) {
+          const { delivered, refused, failure } = await deliverInOrder(rows);
+          await settle(delivered, refused);
+          if (failure) throw failure;
+          return;
+        }
         if (Date.now() + FLUSH_WAIT_MS >= deadline) throw new ServiceUnavailableError();
         await new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS));
       }

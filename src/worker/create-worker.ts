@@ -94,6 +94,7 @@ export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: 
     pool,
     temporal,
     concurrency: config.DISPATCH_CONCURRENCY,
+    lingerMs: config.DISPATCH_LINGER_MS,
     deliveryTimeoutMs: config.SIGNAL_TIMEOUT_MS,
     onDispatched: (delivered, failed) => dispatchMetrics.record(delivered, failed),
     onError: (error) => {

@@ -16,6 +16,8 @@ export interface DispatcherOptions {
   deliveryTimeoutMs?: number;
   /** How often the intake is looked at when no notification comes (1 s). */
   pollMs?: number;
+  /** How long a woken dispatcher waits for more before it leases (25 ms): a referral's messages then go together. */
+  lingerMs?: number;
   /** How long delivered messages are kept for the burst rule's minute (10 minutes). */
   keepDeliveredMs?: number;
   onDispatched?: (delivered: number, failed: number) => void;
@@ -37,6 +39,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const batchSize = options.batchSize ?? 100;
   const pollMs = options.pollMs ?? 1000;
+  const lingerMs = options.lingerMs ?? 25;
   const keepDeliveredMs = options.keepDeliveredMs ?? 10 * 60_000;
   const intake = createIntakeStore(options.pool);
   const delivery = createIntakeDelivery({ temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
@@ -98,7 +101,12 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
       }
       if (stopped) break;
       if (failures > 0) await rest(retryDelayMs(failures), false);
-      else if (!full) await rest(pollMs, true);
+      else if (!full) {
+        await rest(pollMs, true);
+        // An app's steps, or a click and the install after it, often come moments apart: leased together, the
+        // Temporal server hands them to the workflow in one task rather than one each.
+        if (lingerMs > 0) await rest(lingerMs, false);
+      }
     }
   }
 
