@@ -197,6 +197,31 @@ test('a woken dispatcher waits a moment for more, so a referral\'s click and the
   }
 });
 
+test('a message taken while a dispatcher delivers its batch is delivered next, not at the next poll', async () => {
+  const org = await harness.seedOrg();
+  const worker = await harness.startWorker({ dispatch: false });
+  const slow = new Client({
+    connection: harness.client.connection,
+    namespace: harness.client.options.namespace,
+    interceptors: { workflow: [{ signalWithStart: async (input, next) => (await new Promise((resolve) => setTimeout(resolve, 500)), next(input)) }] },
+  });
+  const batches: number[] = [];
+  const dispatcher = startDispatcher({ pool: harness.pool, temporal: slow, taskQueue: harness.taskQueue, pollMs: 20_000, lingerMs: 0, onDispatched: (delivered) => batches.push(delivered) });
+  const delivered = async (referralId: string) => (await harness.pool.query('SELECT 1 FROM intake WHERE referral_id = $1 AND delivered_at IS NOT NULL', [referralId])).rowCount === 1;
+  try {
+    await eventually(async () => (batches.length > 0 ? true : undefined), 5000, 'the dispatcher listening');
+    const first = await harness.service.recordClick({ code: org.code, visitorId: 'in-the-batch', metadata: {} });
+    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM intake WHERE referral_id = $1 AND leased', [first.referralId])).rowCount === 1 ? true : undefined), 5000, 'the first click leased');
+    const second = await harness.service.recordClick({ code: org.code, visitorId: 'after-the-batch', metadata: {} });
+    // Within half the poll's 20 s.
+    await eventually(async () => ((await delivered(second.referralId)) ? true : undefined), 10_000, 'the second click delivered');
+    expect(await delivered(first.referralId)).toBe(true);
+  } finally {
+    await dispatcher.stop();
+    await worker.stop();
+  }
+});
+
 test('a registration while the click is still in the intake is matched to that click, not made a direct referral', async () => {
   const org = await harness.seedOrg();
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'quick-joiner', metadata: {} });

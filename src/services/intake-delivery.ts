@@ -81,7 +81,7 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
   }
 
   return {
-    /** Delivers up to `limit` of the task queue's oldest undelivered messages; those Temporal refuses are deferred. */
+    /** Delivers up to `limit` referrals' oldest undelivered messages, each with those behind it; those Temporal refuses are deferred. */
     async deliverBatch(taskQueue: string, limit: number): Promise<BatchOutcome> {
       // Leased for longer than the batch's deliveries may take, each waiting at most `timeoutMs`: a dispatcher that
       // dies meanwhile leaves them to the others when the lease runs out.

@@ -45,12 +45,15 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   const delivery = createIntakeDelivery({ temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
   let stopped = false;
   let wake: (() => void) | undefined;
+  /** A message was taken since this dispatcher last leased: it may not be in the batch being delivered. */
+  let notified = false;
   let listener: PoolClient | undefined;
   let lastPruned = 0;
 
-  /** Waits `ms`, or less when `wakeable` and a message is taken meanwhile; stopping always wakes it. */
+  /** Waits `ms`, or less when `wakeable` and a message is taken meanwhile (or was since the lease); stopping always wakes it. */
   const rest = (ms: number, wakeable: boolean) =>
     new Promise<void>((resolve) => {
+      if (wakeable && notified) return resolve();
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
@@ -65,7 +68,10 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
     if (listener) return;
     try {
       const client = await options.pool.connect();
-      client.on('notification', () => wake?.());
+      client.on('notification', () => {
+        notified = true;
+        wake?.();
+      });
       client.on('error', () => {
         client.release(true);
         if (listener === client) listener = undefined;
@@ -85,11 +91,12 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
         await listen();
         // While Temporal refuses, one message probes it: a batch would wait out a timeout per message.
         const limit = failures > 0 ? 1 : batchSize;
+        notified = false;
         const outcome = await delivery.deliverBatch(taskQueue, limit);
         options.onDispatched?.(outcome.delivered, outcome.failed);
         if (outcome.failure) options.onError?.(outcome.failure);
         failures = outcome.failed > 0 && outcome.delivered === 0 ? failures + 1 : 0;
-        full = outcome.delivered + outcome.failed === limit;
+        full = outcome.delivered + outcome.failed >= limit;
         if (Date.now() - lastPruned > PRUNE_EVERY_MS) {
           lastPruned = Date.now();
           await intake.pruneDelivered(keepDeliveredMs);
