@@ -227,17 +227,21 @@ export function createIntakeStore(pool: Pool) {
              AND NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.delivered_at IS NULL AND e.id < i.id)
            ORDER BY i.id LIMIT $2
            FOR UPDATE SKIP LOCKED),
-         -- Followers wait for a lock rather than skip it: only a direct send's lease holds one for a moment, and it
-         -- takes nothing of a workflow whose head is leased here.
+         -- Followers are looked up head by head (a join would hash the whole backlog at every lease), and wait for a
+         -- lock rather than skip it: only a direct send's lease holds one for a moment, and it takes nothing of a
+         -- workflow whose head is leased here.
          followers AS (
-           SELECT f.id FROM intake f JOIN heads h ON f.workflow_id = h.workflow_id
-           WHERE f.delivered_at IS NULL AND f.id > h.id
-             AND NOT EXISTS (
-               SELECT 1 FROM intake e WHERE e.workflow_id = f.workflow_id AND e.delivered_at IS NULL AND e.id <= f.id AND e.id > h.id AND e.available_at > now())
-           FOR UPDATE OF f),
+           SELECT f.id FROM heads h CROSS JOIN LATERAL (
+             SELECT f.id FROM intake f
+             WHERE f.workflow_id = h.workflow_id AND f.delivered_at IS NULL AND f.id > h.id
+               AND NOT EXISTS (
+                 SELECT 1 FROM intake e
+                 WHERE e.workflow_id = f.workflow_id AND e.delivered_at IS NULL AND e.id <= f.id AND e.id > h.id AND e.available_at > now())
+             FOR UPDATE) f),
          leased AS (
            UPDATE intake SET available_at = now() + make_interval(secs => $3::float8 / 1000), leased = true
-           WHERE id IN (SELECT id FROM heads UNION ALL SELECT id FROM followers)
+           -- An array, so the rows are found by their key: as a join, Postgres scans the whole table for them.
+           WHERE id = ANY (ARRAY(SELECT id FROM heads UNION ALL SELECT id FROM followers))
            RETURNING *)
          SELECT ${ROW_COLUMNS} ${LEASED_FROM}
          ORDER BY i.id`,
