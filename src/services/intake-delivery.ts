@@ -83,8 +83,8 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
   return {
     /** Delivers up to `limit` referrals' oldest undelivered messages, each with those behind it; those Temporal refuses are deferred. */
     async deliverBatch(taskQueue: string, limit: number): Promise<BatchOutcome> {
-      // Leased for longer than the batch's deliveries may take, each waiting at most `timeoutMs`: a dispatcher that
-      // dies meanwhile leaves them to the others when the lease runs out.
+      // Leased for a timeout per round of lanes: a dispatcher that dies meanwhile leaves them to the others when the
+      // lease runs out. A referral's later messages may outlast it while Temporal is slow; delivered again, they change nothing.
       const rows = await deps.intake.leaseBatch(taskQueue, limit, timeoutMs * Math.ceil(limit / concurrency) + LEASE_MARGIN_MS);
       // A workflow's messages go back to back, so the Temporal server hands them to its worker in one task.
       const byWorkflow = new Map<string, IntakeRow[]>();
