@@ -166,6 +166,40 @@ test('a confirmation is pending for its hold, then confirmed; the same webhook f
   expect(await ledgerSums(maria)).toEqual({ pending: 0, confirmed: 100, reversed: 0 });
 });
 
+test('a mentor\'s ledger answers a balance that sums the entries it lists, while they are being confirmed', async () => {
+  const { admin, person } = organisation();
+  const maria = person('peer_mentor', 'Maria Mentor');
+  await signIn(admin, maria);
+  // The recruit's own entry is held for an hour too: only this test confirms anything meanwhile.
+  await setRules(admin, rules({ milestoneBonuses: [], holdingPeriod: 3600 }));
+  const joined = await recruit(admin, maria);
+  await entriesOnce(maria, maria, 1);
+  // Forty more entries on that referral whose hold lasts an hour, confirmed here one at a time, each by a commit of its own.
+  const { rows } = await harness.pool.query<{ id: string }>(
+    `INSERT INTO reward_entries (org_id, mentor_id, referral_id, rule, amount, unit, rules_version, status, hold_until)
+     SELECT $1, $2, $3, 'test:' || n, 10, 'points', 1, 'pending', now() + interval '1 hour' FROM generate_series(1, 40) n
+     RETURNING id`,
+    [maria.orgId, maria.id, joined.referralId],
+  );
+  let confirming = true;
+  const confirmAll = async () => {
+    for (const { id } of rows) await harness.pool.query("UPDATE reward_entries SET status = 'confirmed', confirmed_at = now() WHERE id = $1", [id]);
+    confirming = false;
+  };
+  const disagreements: unknown[] = [];
+  const read = async () => {
+    while (confirming) {
+      const { balance, entries } = await rewardsOf(maria, maria);
+      const summed = { pending: 0, confirmed: 0, reversed: 0 };
+      for (const entry of entries) summed[entry.status as keyof typeof summed] += entry.amount;
+      if (JSON.stringify(summed) !== JSON.stringify(balance)) disagreements.push({ balance, summed });
+    }
+  };
+  await Promise.all([confirmAll(), read(), read(), read(), read()]);
+  expect(disagreements).toEqual([]);
+  expect((await rewardsOf(maria, maria)).balance).toEqual(await ledgerSums(maria));
+});
+
 test('a campaign multiplies inside its dates only; a milestone bonus comes once; a rule change applies from then on', async () => {
   const { admin, person } = organisation();
   const sam = person('peer_mentor', 'Sam Sharer');

@@ -73,15 +73,77 @@ const entryOf = (row: RewardEntryRow): RewardEntry => ({
   reversalReason: row.reversal_reason,
 });
 
-/** The rewards ledger. Entries are written by triggers on `referrals` (the migration); this store reads and settles them. */
-export function createRewardStore(pool: Pool) {
+/** The ledger's reads, on the pool or on one transaction's connection. */
+function rewardReads(db: Pool | PoolClient) {
   return {
     async currentRules(orgId: string): Promise<RewardRulesRow | undefined> {
-      const result = await pool.query<RewardRulesRow>(
+      const result = await db.query<RewardRulesRow>(
         'SELECT version, rules, set_by, effective_from FROM reward_rules WHERE org_id = $1 ORDER BY version DESC LIMIT 1',
         [orgId],
       );
       return result.rows[0];
+    },
+
+    /** The units the organisation's ledger already holds. */
+    async unitsInLedger(orgId: string): Promise<string[]> {
+      const result = await db.query<{ unit: string }>('SELECT DISTINCT unit FROM reward_entries WHERE org_id = $1', [orgId]);
+      return result.rows.map((row) => row.unit);
+    },
+
+    async mentorBalance(orgId: string, mentorId: string): Promise<RewardBalance> {
+      const result = await db.query<BalanceRow>(`SELECT ${BALANCE_COLUMNS} FROM reward_entries WHERE org_id = $1 AND mentor_id = $2`, [orgId, mentorId]);
+      return balanceOf(result.rows[0]);
+    },
+
+    /** The mentor's entries created in the period, newest first. */
+    async mentorEntries(orgId: string, mentorId: string, period: EntryPeriod, limit: number): Promise<RewardEntry[]> {
+      const result = await db.query<RewardEntryRow>(
+        `SELECT * FROM reward_entries WHERE org_id = $1 AND mentor_id = $2
+           AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+         ORDER BY seq DESC LIMIT $5`,
+        [orgId, mentorId, period.from ?? null, period.to ?? null, limit],
+      );
+      return result.rows.map(entryOf);
+    },
+
+    async orgBalance(orgId: string): Promise<RewardBalance> {
+      const result = await db.query<BalanceRow>(`SELECT ${BALANCE_COLUMNS} FROM reward_entries WHERE org_id = $1`, [orgId]);
+      return balanceOf(result.rows[0]);
+    },
+
+    /** Each mentor's balance, the most confirmed first. */
+    async mentorBalances(orgId: string, limit: number): Promise<(RewardBalance & { mentorId: string; name: string | null })[]> {
+      const result = await db.query<MentorRewardsRow>(
+        `SELECT e.mentor_id, u.display_name AS mentor_name, ${BALANCE_COLUMNS}
+         FROM reward_entries e JOIN users u ON u.org_id = e.org_id AND u.id = e.mentor_id
+         WHERE e.org_id = $1 GROUP BY e.mentor_id, u.display_name ORDER BY confirmed DESC, pending DESC, e.mentor_id LIMIT $2`,
+        [orgId, limit],
+      );
+      return result.rows.map((row) => ({ mentorId: row.mentor_id, name: row.mentor_name, ...balanceOf(row) }));
+    },
+
+    async awaitingApproval(orgId: string, limit: number): Promise<AwaitingApprovalRow[]> {
+      const result = await db.query<AwaitingApprovalRow>(
+        `SELECT e.id, e.mentor_id, u.display_name AS mentor_name, e.referral_id, e.rule, e.amount, e.created_at
+         FROM reward_entries e JOIN users u ON u.org_id = e.org_id AND u.id = e.mentor_id
+         WHERE e.org_id = $1 AND e.approval = 'required' ORDER BY e.created_at LIMIT $2`,
+        [orgId, limit],
+      );
+      return result.rows;
+    },
+  };
+}
+
+export type RewardReads = ReturnType<typeof rewardReads>;
+
+/** The rewards ledger. Entries are written by triggers on `referrals` (the migration); this store reads and settles them. */
+export function createRewardStore(pool: Pool) {
+  return {
+    ...rewardReads(pool),
+
+    /** Reads that answer together from one snapshot: a settler's commit between them would make them disagree. */
+    snapshot<T>(work: (reads: RewardReads) => Promise<T>): Promise<T> {
+      return withTransaction(pool, (client) => work(rewardReads(client)), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     },
 
     /** A new version of the rules, in force for confirmations from now on; the invite page's welcome follows it. */
@@ -98,54 +160,6 @@ export function createRewardStore(pool: Pool) {
         await client.query('UPDATE organisations SET welcome_reward = $2 WHERE id = $1', [orgId, rules.welcomeReward?.description ?? null]);
         return result.rows[0];
       });
-    },
-
-    /** The units the organisation's ledger already holds. */
-    async unitsInLedger(orgId: string): Promise<string[]> {
-      const result = await pool.query<{ unit: string }>('SELECT DISTINCT unit FROM reward_entries WHERE org_id = $1', [orgId]);
-      return result.rows.map((row) => row.unit);
-    },
-
-    async mentorBalance(orgId: string, mentorId: string): Promise<RewardBalance> {
-      const result = await pool.query<BalanceRow>(`SELECT ${BALANCE_COLUMNS} FROM reward_entries WHERE org_id = $1 AND mentor_id = $2`, [orgId, mentorId]);
-      return balanceOf(result.rows[0]);
-    },
-
-    /** The mentor's entries created in the period, newest first. */
-    async mentorEntries(orgId: string, mentorId: string, period: EntryPeriod, limit: number): Promise<RewardEntry[]> {
-      const result = await pool.query<RewardEntryRow>(
-        `SELECT * FROM reward_entries WHERE org_id = $1 AND mentor_id = $2
-           AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
-         ORDER BY seq DESC LIMIT $5`,
-        [orgId, mentorId, period.from ?? null, period.to ?? null, limit],
-      );
-      return result.rows.map(entryOf);
-    },
-
-    async orgBalance(orgId: string): Promise<RewardBalance> {
-      const result = await pool.query<BalanceRow>(`SELECT ${BALANCE_COLUMNS} FROM reward_entries WHERE org_id = $1`, [orgId]);
-      return balanceOf(result.rows[0]);
-    },
-
-    /** Each mentor's balance, the most confirmed first. */
-    async mentorBalances(orgId: string, limit: number): Promise<(RewardBalance & { mentorId: string; name: string | null })[]> {
-      const result = await pool.query<MentorRewardsRow>(
-        `SELECT e.mentor_id, u.display_name AS mentor_name, ${BALANCE_COLUMNS}
-         FROM reward_entries e JOIN users u ON u.org_id = e.org_id AND u.id = e.mentor_id
-         WHERE e.org_id = $1 GROUP BY e.mentor_id, u.display_name ORDER BY confirmed DESC, pending DESC, e.mentor_id LIMIT $2`,
-        [orgId, limit],
-      );
-      return result.rows.map((row) => ({ mentorId: row.mentor_id, name: row.mentor_name, ...balanceOf(row) }));
-    },
-
-    async awaitingApproval(orgId: string, limit: number): Promise<AwaitingApprovalRow[]> {
-      const result = await pool.query<AwaitingApprovalRow>(
-        `SELECT e.id, e.mentor_id, u.display_name AS mentor_name, e.referral_id, e.rule, e.amount, e.created_at
-         FROM reward_entries e JOIN users u ON u.org_id = e.org_id AND u.id = e.mentor_id
-         WHERE e.org_id = $1 AND e.approval = 'required' ORDER BY e.created_at LIMIT $2`,
-        [orgId, limit],
-      );
-      return result.rows;
     },
 
     /**

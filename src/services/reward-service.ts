@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { createOrgStore } from '../db/orgs';
-import { createRewardStore, type EntryPeriod, type RewardRulesRow } from '../db/rewards';
+import { createRewardStore, type EntryPeriod, type RewardReads, type RewardRulesRow } from '../db/rewards';
 import { authorise, type Caller } from '../domain/access';
 import type { RewardEntry, RewardRules } from '../domain/rewards';
 import { ConflictError, NotFoundError } from '../errors';
@@ -45,19 +45,19 @@ export function createRewardService(deps: { pool: Pool }) {
     if (orgId !== caller.orgId) throw new NotFoundError('organisation');
   }
 
-  async function unitOf(orgId: string): Promise<string | null> {
-    return (await rewards.currentRules(orgId))?.rules.unit ?? (await rewards.unitsInLedger(orgId))[0] ?? null;
+  async function unitOf(reads: RewardReads, orgId: string): Promise<string | null> {
+    return (await reads.currentRules(orgId))?.rules.unit ?? (await reads.unitsInLedger(orgId))[0] ?? null;
   }
 
   async function mentorLedger(caller: Caller, mentorId: string, period: EntryPeriod) {
     if (!(await orgs.isMember(mentorId, caller.orgId))) throw new NotFoundError('mentor');
     authorise(caller, 'readRewards', mentorId);
-    const [unit, balance, entries] = await Promise.all([
-      unitOf(caller.orgId),
-      rewards.mentorBalance(caller.orgId, mentorId),
-      rewards.mentorEntries(caller.orgId, mentorId, period, MAX_ENTRIES),
-    ]);
-    return { mentorId, unit, balance, entries };
+    return rewards.snapshot(async (reads) => ({
+      mentorId,
+      unit: await unitOf(reads, caller.orgId),
+      balance: await reads.mentorBalance(caller.orgId, mentorId),
+      entries: await reads.mentorEntries(caller.orgId, mentorId, period, MAX_ENTRIES),
+    }));
   }
 
   return {
@@ -88,12 +88,12 @@ export function createRewardService(deps: { pool: Pool }) {
     async summary(caller: Caller, orgId: string) {
       ownOrg(caller, orgId);
       authorise(caller, 'readDashboard');
-      const [unit, balance, mentors, awaiting] = await Promise.all([
-        unitOf(orgId),
-        rewards.orgBalance(orgId),
-        rewards.mentorBalances(orgId, SUMMARY_MENTORS),
-        rewards.awaitingApproval(orgId, MAX_ENTRIES),
-      ]);
+      const { unit, balance, mentors, awaiting } = await rewards.snapshot(async (reads) => ({
+        unit: await unitOf(reads, orgId),
+        balance: await reads.orgBalance(orgId),
+        mentors: await reads.mentorBalances(orgId, SUMMARY_MENTORS),
+        awaiting: await reads.awaitingApproval(orgId, MAX_ENTRIES),
+      }));
       return {
         orgId,
         unit,
