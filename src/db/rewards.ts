@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { RewardBalance, RewardEntry, RewardRules } from '../domain/rewards';
+import { withOrgScope } from './scoped';
 import { withTransaction } from './transaction';
 
 export interface RewardRulesRow {
@@ -141,9 +142,9 @@ export function createRewardStore(pool: Pool) {
   return {
     ...rewardReads(pool),
 
-    /** Reads that answer together from one snapshot: a settler's commit between them would make them disagree. */
-    snapshot<T>(work: (reads: RewardReads) => Promise<T>): Promise<T> {
-      return withTransaction(pool, (client) => work(rewardReads(client)), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    /** Reads that answer together, in the organisation's read scope and so from one snapshot: a settler's commit between them would make them disagree. */
+    snapshot<T>(orgId: string, work: (reads: RewardReads) => Promise<T>): Promise<T> {
+      return withOrgScope(pool, orgId, (client) => work(rewardReads(client)));
     },
 
     /** A new version of the rules, in force for confirmations from now on; the invite page's welcome follows it. */

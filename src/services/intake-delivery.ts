@@ -88,7 +88,11 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
       const rows = await deps.intake.leaseBatch(taskQueue, limit, timeoutMs * Math.ceil(limit / concurrency) + LEASE_MARGIN_MS);
       // A workflow's messages go back to back, so the Temporal server hands them to its worker in one task.
       const byWorkflow = new Map<string, IntakeRow[]>();
-      for (const row of rows) byWorkflow.set(row.workflow_id, [...(byWorkflow.get(row.workflow_id) ?? []), row]);
+      for (const row of rows) {
+        const messages = byWorkflow.get(row.workflow_id);
+        if (messages) messages.push(row);
+        else byWorkflow.set(row.workflow_id, [row]);
+      }
       const outcomes = await mapLimited([...byWorkflow.values()], concurrency, deliverInOrder);
       const delivered = outcomes.flatMap((outcome) => outcome.delivered);
       const failed = outcomes.flatMap((outcome) => outcome.refused);

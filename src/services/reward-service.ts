@@ -52,7 +52,7 @@ export function createRewardService(deps: { pool: Pool }) {
   async function mentorLedger(caller: Caller, mentorId: string, period: EntryPeriod) {
     if (!(await orgs.isMember(mentorId, caller.orgId))) throw new NotFoundError('mentor');
     authorise(caller, 'readRewards', mentorId);
-    return rewards.snapshot(async (reads) => ({
+    return rewards.snapshot(caller.orgId, async (reads) => ({
       mentorId,
       unit: await unitOf(reads, caller.orgId),
       balance: await reads.mentorBalance(caller.orgId, mentorId),
@@ -88,7 +88,7 @@ export function createRewardService(deps: { pool: Pool }) {
     async summary(caller: Caller, orgId: string) {
       ownOrg(caller, orgId);
       authorise(caller, 'readDashboard');
-      const { unit, balance, mentors, awaiting } = await rewards.snapshot(async (reads) => ({
+      const { unit, balance, mentors, awaiting } = await rewards.snapshot(orgId, async (reads) => ({
         unit: await unitOf(reads, orgId),
         balance: await reads.orgBalance(orgId),
         mentors: await reads.mentorBalances(orgId, SUMMARY_MENTORS),
