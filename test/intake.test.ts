@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { createIntakeStore } from '../src/db/intake';
+import { createPool } from '../src/db/pool';
 import { ServiceUnavailableError } from '../src/errors';
 import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { createReferralService } from '../src/services/referral-service';
@@ -219,6 +220,30 @@ test('a message taken while a dispatcher delivers its batch is delivered next, n
   } finally {
     await dispatcher.stop();
     await worker.stop();
+  }
+});
+
+test('a stopped dispatcher leaves no connection listening, so Postgres ending its connections later is no error', async () => {
+  const name = `dispatcher-${randomUUID()}`;
+  const url = new URL(process.env.TEST_DATABASE_URL!);
+  url.searchParams.set('application_name', name);
+  const pool = createPool(url.toString(), () => undefined);
+  const listening = async () =>
+    (await harness.pool.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query = 'LISTEN intake'", [name])).rowCount;
+  const dispatcher = startDispatcher({ pool, temporal: harness.client, taskQueue: harness.taskQueue, pollMs: 50 });
+  try {
+    await eventually(async () => ((await listening()) === 1 ? true : undefined), 5000, 'the dispatcher listening');
+    await dispatcher.stop();
+    expect(await listening()).toBe(0);
+    // What a Postgres shutting down does to the connections left open.
+    await harness.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [name]);
+    await eventually(
+      async () => ((await harness.pool.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name])).rowCount === 0 ? true : undefined),
+      5000,
+      'its connections ended',
+    );
+  } finally {
+    await pool.end();
   }
 });
 

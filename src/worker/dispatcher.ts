@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { createIntakeStore } from '../db/intake';
 import { createIntakeDelivery, retryDelayMs } from '../services/intake-delivery';
 import { TASK_QUEUE } from '../workflows/messages';
@@ -47,7 +47,8 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   let wake: (() => void) | undefined;
   /** A message was taken since this dispatcher last leased: it may not be in the batch being delivered. */
   let notified = false;
-  let listener: PoolClient | undefined;
+  /** The connection the dispatcher listens on, while it does. */
+  let listener: { close(): Promise<void> } | undefined;
   let lastPruned = 0;
 
   /** Waits `ms`, or less when `wakeable` and a message is taken meanwhile (or was since the lease); stopping always wakes it. */
@@ -63,22 +64,38 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
       wake = wakeable ? done : () => stopped && done();
     });
 
-  /** LISTEN on a connection of its own; lost, the poll serves until the next attempt. */
+  /**
+   * LISTEN on a connection of its own; lost, the poll serves until the next attempt. The connection is closed, never
+   * handed back to the pool (it would go on listening), and its errors are heard after that: a connection Postgres
+   * ends reports more than one.
+   */
   async function listen() {
     if (listener) return;
+    const connection = await options.pool.connect().catch((error: unknown) => void options.onError?.(error));
+    if (!connection) return;
+    const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
+    let closed = false;
+    const own = {
+      /** Resolves once the connection has ended. */
+      close(): Promise<void> {
+        if (!closed) {
+          closed = true;
+          if (listener === own) listener = undefined;
+          connection.release(true);
+        }
+        return ended;
+      },
+    };
+    connection.on('error', () => void own.close());
+    connection.on('notification', () => {
+      notified = true;
+      wake?.();
+    });
     try {
-      const client = await options.pool.connect();
-      client.on('notification', () => {
-        notified = true;
-        wake?.();
-      });
-      client.on('error', () => {
-        client.release(true);
-        if (listener === client) listener = undefined;
-      });
-      await intake.listen(client);
-      listener = client;
+      await intake.listen(connection);
+      if (!closed) listener = own;
     } catch (error) {
+      void own.close();
       options.onError?.(error);
     }
   }
@@ -123,8 +140,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
       stopped = true;
       wake?.();
       await running;
-      listener?.release();
-      listener = undefined;
+      await listener?.close();
     },
   };
 }
