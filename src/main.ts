@@ -27,7 +27,9 @@ export interface RunningStack {
 export async function startStack(config: Config, logger: Logger): Promise<RunningStack> {
   const stops: Array<() => Promise<unknown>> = [];
   let mailFolder: string | undefined;
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const step of stops.reverse()) {
       await step().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
     }
@@ -55,7 +57,10 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
     });
     stops.push(() => temporal.stop());
 
-    const onIdleError = (error: Error) => logger.warn({ err: error }, 'idle Postgres connection lost');
+    // Stopping, an embedded Postgres may go first (Ctrl-C reaches it too): its connections' ends are expected then.
+    const onIdleError = (error: Error) => {
+      if (!stopping) logger.warn({ err: error }, 'idle Postgres connection lost');
+    };
     const pool = createPool(postgres.databaseUrl, onIdleError);
     stops.push(() => pool.end());
     const journeyPool = createJourneyPool(postgres.databaseUrl, onIdleError);
