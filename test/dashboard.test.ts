@@ -144,6 +144,10 @@ test("an org admin signs in with a portal's link and sees the API's figures, by 
   expect(await figure(page, 'clicked')).toBe(String(dashboard.funnel.clicked));
   expect(await figure(page, 'confirmed')).toBe(String(dashboard.funnel.confirmed));
   expect(await figure(page, 'conversion')).toBe('37.5%');
+  // The figures and the funnel follow the period's first clicks; the trend and the top mentors count its events.
+  expect(await page.locator('#figures-scope').innerText()).toBe(
+    "The figures above, the funnel and the campaigns follow the people who first clicked in the period, as far as each has come since; the trend, the time to convert, the top mentors' confirmations and the channels count what happened in the period.",
+  );
   await expect(page.locator('#who').innerText()).resolves.toBe('Signed in as Ada Admin (org admin)');
 
   expect(await rowsOf(page, '#mentors-title + table')).toEqual([

@@ -420,6 +420,11 @@
         ['Conversion', percent.format(clicked ? dashboard.funnel.confirmed / clicked : 0), 'conversion'],
         ['Median time to convert', duration(dashboard.medianTimeToConvertSeconds), 'median'],
       ]),
+      el(
+        'p',
+        { class: 'scope', id: 'figures-scope' },
+        "The figures above, the funnel and the campaigns follow the people who first clicked in the period, as far as each has come since; the trend, the time to convert, the top mentors' confirmations and the channels count what happened in the period.",
+      ),
       chart(
         'Funnel',
         stages.map((stage, index) => `${STAGE_NAMES[stage]} ${number.format(funnel[index])}`).join(', '),
