@@ -198,6 +198,33 @@ test('unknown links answer 404, revoked and expired ones 410, and record nothing
   expect(recorded.rows[0].clicks).toBe(0);
 });
 
+test('an invite link cut short or garbled, or any address a browser opens that has no page, answers a page, not JSON', async () => {
+  const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+  const opened = async (path: string) => {
+    const response = await fetch(`${base}${path}`, { headers: browser });
+    return { path, status: response.status, type: response.headers.get('content-type'), title: (await response.text()).match(/<h1>(.*?)<\/h1>/)?.[1] };
+  };
+  const html = 'text/html; charset=utf-8';
+  const inviteNotFound = { status: 404, type: html, title: 'Invite link not found' };
+  const pageNotFound = { status: 404, type: html, title: 'Page not found' };
+  expect(await Promise.all(['/r', '/r/', '/r/%E0%A4%A', '/r/abcdefgh/more', '/', '/dashboard/nothing-here'].map(opened))).toEqual([
+    { path: '/r', ...inviteNotFound },
+    { path: '/r/', ...inviteNotFound },
+    { path: '/r/%E0%A4%A', ...inviteNotFound },
+    { path: '/r/abcdefgh/more', ...inviteNotFound },
+    { path: '/', ...pageNotFound },
+    { path: '/dashboard/nothing-here', ...pageNotFound },
+  ]);
+  // A program asking for the same gets JSON, and the API answers JSON whoever asks.
+  const program = await fetch(`${base}/dashboard/nothing-here`);
+  expect({ status: program.status, body: await program.json() }).toEqual({
+    status: 404,
+    body: { error: { code: 'not_found', message: 'No route for GET /dashboard/nothing-here' } },
+  });
+  const api = await fetch(`${base}/api/v1/referral-attributions/%E0%A4%A`, { headers: browser });
+  expect({ status: api.status, type: api.headers.get('content-type') }).toEqual({ status: 400, type: 'application/json; charset=utf-8' });
+});
+
 test('rate limits per IP and per code hold across two API processes and answer 429 with Retry-After', async () => {
   const limited = { config: { RATE_LIMIT_PER_IP_PER_MINUTE: 3, RATE_LIMIT_PER_CODE_PER_MINUTE: 4 } };
   const apiA = await startApp(limited);

@@ -1,6 +1,7 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { AppError, ServiceUnavailableError } from '../errors';
+import { answerPage } from './pages';
 
 export class ValidationError extends AppError {
   constructor(error: ZodError) {
@@ -68,7 +69,18 @@ function fromPostgresDataException(error: unknown): AppError | undefined {
   return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code) ? new AppError(400, 'invalid_value', 'A value in the request is not valid') : undefined;
 }
 
-/** The one place errors become JSON: `{ error: { code, message, details } }`. */
+/** A browser opening an address outside the API (a link cut short, a page that does not exist) is a person: a page. */
+const wantsPage = (req: Request) => !req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html';
+
+/** What a person reads for an error status. */
+function pageFor(status: number): [title: string, message: string] {
+  if (status === 404) return ['Page not found', 'There is no page at this address. Check the link, or ask the person who sent it for a new one.'];
+  if (status === 429 || status === 503) return ['Not available just now', 'Please try again in a minute.'];
+  if (status < 500) return ['This address is not valid', 'Check the link, or ask the person who sent it for a new one.'];
+  return ['Something went wrong on our side', 'Please try again later.'];
+}
+
+/** The one place errors become answers: `{ error: { code, message, details } }`, or a page for a person. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const known =
     error instanceof AppError
@@ -84,5 +96,6 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   if ((answer.status === 429 || answer.status === 503) && typeof answer.details === 'object' && answer.details && 'retryAfterSeconds' in answer.details) {
     res.setHeader('Retry-After', String((answer.details as { retryAfterSeconds: number }).retryAfterSeconds));
   }
+  if (wantsPage(req)) return answerPage(res, answer.status, ...pageFor(answer.status));
   res.status(answer.status).json({ error: { code: answer.code, message: answer.message, details: answer.details } });
 };

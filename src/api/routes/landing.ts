@@ -104,9 +104,13 @@ ${welcome ? `<p class="welcome">${escapeHtml(welcome)}</p>\n` : ''}<a class="but
       );
     },
   );
+  // Any other address under /r is an invite link cut short or run on.
+  router.use('/r', (_req, res) => answerPage(res, 404, ...NOT_FOUND));
   /** A person who tapped an invite link gets a page whatever went wrong, never JSON. */
   const pageForError: ErrorRequestHandler = (error, req, res, _next) => {
-    const status = error instanceof AppError ? error.status : 503;
+    // A link whose code cannot be read (broken percent-encoding) names no code.
+    const unreadable = !(error instanceof AppError) && typeof error?.status === 'number' && error.status < 500;
+    const status = error instanceof AppError ? error.status : unreadable ? 404 : 503;
     if (status === 404) return answerPage(res, 404, ...NOT_FOUND);
     if (status === 410) return answerPage(res, 410, 'This invite link has ended', 'This invite link is no longer active. Ask the person who sent it for a new one.');
     if (!(error instanceof AppError)) req.log.warn({ err: error }, 'invite page could not record the click');
