@@ -148,6 +148,27 @@ test('every read endpoint answers any query string with 200 or a 4xx, never a 50
   }
 });
 
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+// Where a person's browser may be sent: an address cut short, run on, mistyped or mangled on the way.
+const pageSegment = fc.oneof(fc.webSegment(), fc.string({ maxLength: 12 }).map(encodeURIComponent), fc.constantFrom('%', '%E0%A4%A', '%ZZ', '%2F', '', 'r'));
+const pagePath = fc
+  .tuple(fc.constantFrom('', 'r', 'dashboard', 'docs', 'r/abcdefgh'), fc.array(pageSegment, { maxLength: 3 }))
+  .map(([head, rest]) => `/${[head, ...rest].join('/')}`)
+  .filter((path) => !/^\/(api|healthz|readyz|metrics|openapi\.json)(\/|$)/.test(path));
+
+test('any address outside the API that a browser opens answers a page, never JSON and never a 5xx', async () => {
+  await fc.assert(
+    fc.asyncProperty(pagePath, async (path) => {
+      const response = await fetch(`${base}${path}`, { headers: { accept: BROWSER_ACCEPT }, redirect: 'manual' });
+      await response.arrayBuffer();
+      const type = response.headers.get('content-type') ?? '';
+      expect({ path, status: response.status, page: response.status < 400 || type.startsWith('text/html') }).toEqual({ path, status: expect.any(Number), page: true });
+      expect(response.status).toBeLessThan(500);
+    }),
+    { numRuns: 80 },
+  );
+});
+
 test('a crafted cursor is a 400, not a query Postgres refuses', async () => {
   for (const cursor of [cursorOf({ createdAt: '2026-01-01T00:00:00Z', id: 'x' }), cursorOf({ createdAt: '1', id: randomUUID() })]) {
     const response = await fetch(`${base}/api/v1/referral-attributions?cursor=${cursor}`, { headers: { authorization: `Bearer ${adminToken}` } });
