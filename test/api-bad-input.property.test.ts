@@ -152,7 +152,7 @@ const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/
 // Where a person's browser may be sent: an address cut short, run on, mistyped or mangled on the way.
 const pageSegment = fc.oneof(fc.webSegment(), fc.string({ maxLength: 12 }).map(encodeURIComponent), fc.constantFrom('%', '%E0%A4%A', '%ZZ', '%2F', '', 'r'));
 const pagePath = fc
-  .tuple(fc.constantFrom('', 'r', 'dashboard', 'docs', 'r/abcdefgh'), fc.array(pageSegment, { maxLength: 3 }))
+  .tuple(fc.constantFrom('', 'r', 'dashboard', 'docs', 'unsubscribe', 'r/abcdefgh'), fc.array(pageSegment, { maxLength: 3 }))
   .map(([head, rest]) => `/${[head, ...rest].join('/')}`)
   .filter((path) => !/^\/(api|healthz|readyz|metrics|openapi\.json)(\/|$)/.test(path));
 
