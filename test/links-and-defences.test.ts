@@ -159,8 +159,10 @@ test('the invite link welcomes by first name, sets a visitor cookie and records 
   ]);
 });
 
-test("a messaging app's preview of the link shows whose invitation it is and records no click", async () => {
+test("a messaging app's preview of the link, or a link checker's HEAD, records no click", async () => {
   const code = await newCode();
+  const checked = await call(undefined, `/r/${code.code}`, { method: 'HEAD', headers: { 'user-agent': 'Mozilla/5.0', 'x-forwarded-for': '203.0.113.76' } });
+  expect({ status: checked.status, cookie: checked.headers.get('set-cookie') }).toEqual({ status: 200, cookie: null });
   const preview = await call(undefined, `/r/${code.code}?ch=whatsapp`, { headers: { 'user-agent': 'WhatsApp/2.23.20.0 A', 'x-forwarded-for': '203.0.113.77' } });
   expect(preview.status).toBe(200);
   const card = await preview.text();

@@ -64,8 +64,9 @@ export function landingRoutes(options: LandingOptions): Router {
       if (!code.success) return answerPage(res, 404, ...NOT_FOUND);
       const channel = shareChannel.safeParse(req.query.ch);
       const invitedBy = z.uuid().safeParse(req.query.inv);
-      // A messaging app fetching the link for its preview card is not a person clicking: it records nothing.
-      if (LINK_PREVIEW_AGENTS.test(req.get('user-agent') ?? '')) {
+      // A messaging app fetching the link for its preview card is not a person clicking, nor is a link checker asking
+      // for the headers only: they record nothing.
+      if (req.method === 'HEAD' || LINK_PREVIEW_AGENTS.test(req.get('user-agent') ?? '')) {
         const inviter = await options.service.inviterOf(code.data);
         const { title, organisation, welcome } = invitation(inviter);
         res.setHeader('Cache-Control', 'public, max-age=300');
