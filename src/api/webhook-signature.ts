@@ -7,7 +7,7 @@ export function signPayload(secret: string, timestamp: number, rawBody: string):
   return createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex');
 }
 
-/** `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, within five minutes. */
+/** `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` (hex in either case), within five minutes. */
 export function verifySignature(secret: string, header: string | undefined, rawBody: string, nowSeconds: number): void {
   const fail = (why: string) => new AppError(401, 'invalid_signature', why);
   if (!header) throw fail('The X-Signature header is missing');
@@ -18,7 +18,7 @@ export function verifySignature(secret: string, header: string | undefined, rawB
     }),
   );
   const timestamp = Number(parts.t);
-  if (!Number.isInteger(timestamp) || !/^[0-9a-f]{64}$/.test(parts.v1 ?? '')) {
+  if (!Number.isInteger(timestamp) || !/^[0-9a-f]{64}$/i.test(parts.v1 ?? '')) {
     throw fail('The X-Signature header is malformed');
   }
   if (Math.abs(nowSeconds - timestamp) > SIGNATURE_TOLERANCE_SECONDS) throw fail('The signature timestamp is too old');

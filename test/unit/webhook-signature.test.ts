@@ -18,6 +18,12 @@ test('a fresh, matching signature passes', () => {
   expect(() => verifySignature(secret, `t=${now},v1=${signPayload(secret, now, body)}`, body, now + 299)).not.toThrow();
 });
 
+test('the hex digest may come in capitals, as .NET writes it, and the parts with spaces between', () => {
+  const digest = signPayload(secret, now, body);
+  expect(() => verifySignature(secret, `t=${now},v1=${digest.toUpperCase()}`, body, now)).not.toThrow();
+  expect(() => verifySignature(secret, `t=${now}, v1=${digest}`, body, now)).not.toThrow();
+});
+
 test('missing, malformed, stale and wrong signatures are 401 with the reason', () => {
   expect(failure(undefined)).toMatchObject({ status: 401, message: 'The X-Signature header is missing' });
   expect(failure('v1=abc')).toMatchObject({ status: 401, message: 'The X-Signature header is malformed' });
