@@ -78,6 +78,25 @@ test('the app clicks, signals its steps with the referral token, and the webhook
   expect(await known.json()).toEqual(confirmed.conversion);
 });
 
+test("a membership system's own ids, such as Dynamics' sequential GUIDs, are taken in either case", async () => {
+  const org = await harness.seedOrg();
+  // Its version digit (e811) is no RFC 9562 version; Postgres's uuid type stores it all the same.
+  const member = '5a0af6b1-d2a4-e811-a96a-000d3a1c5096';
+  const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: 'crm-member' })).json()) as { referralId: string; referralToken: string };
+  const auth = { authorization: `Bearer ${clicked.referralToken}` };
+  const step = await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'k1', newMemberId: member.toUpperCase() }, auth);
+  expect(step.status).toBe(202);
+  const delivery = { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt: new Date().toISOString(), deliveryId: `d-${randomUUID()}` };
+  const confirmed = await signed('/api/v1/webhooks/membership', delivery);
+  expect({ status: confirmed.status, body: await confirmed.json() }).toMatchObject({
+    status: 200,
+    body: { conversion: { referralId: clicked.referralId, status: 'confirmed', newMemberId: member } },
+  });
+  // The same member again, as the app might write it, is the same member.
+  const again = await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'first_login', idempotencyKey: 'k2', newMemberId: member.toUpperCase() }, auth);
+  expect(again.status).toBe(202);
+});
+
 test('a delivery replayed after a cancellation answers what it first answered and confirms no one again', async () => {
   const org = await harness.seedOrg();
   const member = randomUUID();

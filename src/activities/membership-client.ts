@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { uuid } from '../ids';
 
 export const registrationSchema = z.object({
   referralCode: z.string().regex(/^[A-Za-z0-9_-]{6,64}$/),
-  newMemberId: z.uuid(),
+  newMemberId: uuid,
   occurredAt: z.iso.datetime({ offset: true }),
 });
 export type Registration = z.infer<typeof registrationSchema>;

@@ -7,11 +7,12 @@ import { createOrgStore } from '../db/orgs';
 import { createSessionStore } from '../db/sessions';
 import { ROLES, type Caller } from '../domain/access';
 import { AppError, ForbiddenError, ServiceUnavailableError } from '../errors';
+import { uuid } from '../ids';
 
 const claimsSchema = z.object({
-  sub: z.uuid(),
+  sub: uuid,
   role: z.enum(ROLES),
-  org_id: z.uuid(),
+  org_id: uuid,
   name: z.string().max(200).optional(),
   email: z.email().max(320).optional(),
 });

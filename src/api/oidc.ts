@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { ROLES, type Caller } from '../domain/access';
 import { AppError, ServiceUnavailableError } from '../errors';
 import type { Identity } from './auth';
+import { uuid } from '../ids';
 
 export interface OidcSettings {
   issuerUrl: string;
@@ -59,9 +60,9 @@ export function createOidcSignIn(settings: OidcSettings) {
   };
 
   const identitySchema = z.object({
-    [settings.claims.userId]: z.uuid(),
+    [settings.claims.userId]: uuid,
     [settings.claims.role]: z.enum(ROLES),
-    [settings.claims.orgId]: z.uuid(),
+    [settings.claims.orgId]: uuid,
     [settings.claims.name]: z.string().max(200).optional(),
     [settings.claims.email]: z.email().max(320).optional(),
   });

@@ -1,8 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import { z } from 'zod';
 import { withTransaction } from './transaction';
-
-const orgIdSchema = z.uuid();
+import { uuid } from '../ids';
 
 /**
  * Runs reads as `referral_reader` with row-level security keyed on the organisation, so a query
@@ -11,6 +9,6 @@ const orgIdSchema = z.uuid();
  */
 export function withOrgScope<T>(pool: Pool, orgId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   // Checked here because it is spliced into the statement: one round trip opens the scope.
-  const org = orgIdSchema.parse(orgId);
+  const org = uuid.parse(orgId);
   return withTransaction(pool, work, `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL ROLE referral_reader; SET LOCAL app.current_org = '${org}'`);
 }

@@ -19,13 +19,14 @@ import {
 import { withOrgScope } from '../db/scoped';
 import { authorise, type Caller } from '../domain/access';
 import { NotFoundError } from '../errors';
+import { uuid } from '../ids';
 
 export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
 /** A cursor as this API issues them: a row's creation time and id. Anything else is not one. */
-const cursorSchema = z.strictObject({ createdAt: z.iso.datetime({ offset: true }), id: z.uuid() });
+const cursorSchema = z.strictObject({ createdAt: z.iso.datetime({ offset: true }), id: uuid });
 
 export function decodeCursor(value: string): Cursor | undefined {
   try {

@@ -5,6 +5,7 @@ import { durationToSeconds } from '../../domain/durations';
 import type { AdminService } from '../../services/admin-service';
 import type { Authenticate } from '../auth';
 import { coordinatorParams, orgParams, referralParams } from './reads';
+import { uuid } from '../../ids';
 
 const MAX_WINDOW_SECONDS = 366 * 24 * 3600;
 
@@ -39,7 +40,7 @@ export const orgSettingsBody = z
   .refine((body) => Object.keys(body).length > 0, 'give at least one setting');
 
 export const coordinatorMentorsBody = z.strictObject({
-  mentorIds: z.array(z.uuid()).max(1000).refine((ids) => new Set(ids).size === ids.length, 'must not repeat an id'),
+  mentorIds: z.array(uuid).max(1000).refine((ids) => new Set(ids).size === ids.length, 'must not repeat an id'),
 });
 
 export interface AdminRouteDependencies {

@@ -5,22 +5,23 @@ import { authorise } from '../../domain/access';
 import type { CodeService } from '../../services/code-service';
 import type { Authenticate } from '../auth';
 import { csvBody, csvRows } from '../csv-upload';
+import { uuid } from '../../ids';
 
 export const shareChannel = z.string().regex(/^[a-z][a-z0-9_-]{1,19}$/, 'must be a short lower-case channel name such as whatsapp');
 
 export const createCodeBody = z.strictObject({
-  mentorId: z.uuid().optional(),
+  mentorId: uuid.optional(),
   campaign: z.string().min(1).max(100).optional(),
   channel: shareChannel.optional(),
   expiresAt: z.iso.datetime({ offset: true }).refine((value) => new Date(value).getUTCFullYear() <= 2100, 'must be before 2100').optional(),
 });
 
-export const listCodesQuery = z.strictObject({ mentorId: z.uuid().optional() });
-export const codeParams = z.strictObject({ id: z.uuid() });
+export const listCodesQuery = z.strictObject({ mentorId: uuid.optional() });
+export const codeParams = z.strictObject({ id: uuid });
 export const qrQuery = z.strictObject({ ch: shareChannel.default('qr') });
 
 const bulkRow = z.strictObject({
-  mentorId: z.uuid(),
+  mentorId: uuid,
   displayName: z.string().max(200).optional(),
   campaign: z.string().min(1).max(100).optional(),
   channel: shareChannel.optional(),

@@ -6,6 +6,7 @@ import { AppError } from '../../errors';
 import type { Authenticate } from '../auth';
 import { csvBody, csvRows } from '../csv-upload';
 import { answerPage, escapeHtml } from '../pages';
+import { uuid } from '../../ids';
 
 /** One line, no control characters: a name or a message never becomes a header or breaks one. */
 export const oneLine = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\p{Cc}]*$/u, 'must be one line of text');
@@ -15,10 +16,10 @@ export const invitationBody = z.strictObject({
   name: oneLine(100).optional(),
   message: z.string().trim().min(1).max(500).regex(/^[^\p{Cc}]*$/u, 'must be text without control characters').optional(),
 });
-export const invitationParams = z.strictObject({ id: z.uuid() });
+export const invitationParams = z.strictObject({ id: uuid });
 export const bulkInvitationQuery = z.strictObject({ campaign: z.string().trim().min(1).max(100).optional() });
 /** A row of an org admin's upload: whom, on whose behalf. */
-const bulkInvitationRow = invitationBody.extend({ mentorId: z.uuid() });
+const bulkInvitationRow = invitationBody.extend({ mentorId: uuid });
 export const unsubscribeParams = z.strictObject({ token: z.string().regex(/^[0-9a-f-]{36}\.[0-9a-f]{64}\.[0-9a-f]{32}$/) });
 
 const STOPPED = ['You will get no more emails', 'No one in the organisation will email this address again.'] as const;

@@ -6,6 +6,7 @@ import type { ReferralService } from '../../services/referral-service';
 import type { ReferralTokens } from '../referral-token';
 import { answerPage, escapeHtml, page } from '../pages';
 import { shareChannel } from './codes';
+import { uuid } from '../../ids';
 
 const VISITOR_COOKIE = 'rv';
 const VISITOR_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
@@ -24,7 +25,7 @@ export interface LandingOptions {
 
 function visitorIdOf(req: Request): string | undefined {
   const candidate: unknown = req.cookies?.[VISITOR_COOKIE];
-  return typeof candidate === 'string' && z.uuid().safeParse(candidate).success ? candidate : undefined;
+  return typeof candidate === 'string' && uuid.safeParse(candidate).success ? candidate : undefined;
 }
 
 /** The crawlers that fetch a shared link to draw its preview card (WhatsApp, iMessage, Facebook, Telegram and the like). */
@@ -63,7 +64,7 @@ export function landingRoutes(options: LandingOptions): Router {
       const code = codePattern.safeParse(req.params.code);
       if (!code.success) return answerPage(res, 404, ...NOT_FOUND);
       const channel = shareChannel.safeParse(req.query.ch);
-      const invitedBy = z.uuid().safeParse(req.query.inv);
+      const invitedBy = uuid.safeParse(req.query.inv);
       // A messaging app fetching the link for its preview card is not a person clicking, nor is a link checker asking
       // for the headers only: they record nothing.
       if (req.method === 'HEAD' || LINK_PREVIEW_AGENTS.test(req.get('user-agent') ?? '')) {

@@ -5,8 +5,8 @@ import type { CountsService } from '../../services/counts-service';
 import { decodeCursor, type ReadService } from '../../services/read-service';
 import { dashboardCsv } from '../../services/dashboard-csv';
 import type { Authenticate } from '../auth';
+import { uuid } from '../../ids';
 
-const uuid = z.uuid();
 export const boundedTime = z.iso.datetime({ offset: true }).refine((value) => {
   const year = new Date(value).getUTCFullYear();
   return year >= 2000 && year <= 2100;

@@ -6,8 +6,8 @@ import type { ReferralService } from '../../services/referral-service';
 import type { Authenticate } from '../auth';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
+import { uuid } from '../../ids';
 
-const uuid = z.uuid();
 const isoTime = z.iso.datetime({ offset: true }).refine((value) => {
   const year = new Date(value).getUTCFullYear();
   return year >= 2000 && year <= 2100;

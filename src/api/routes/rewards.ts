@@ -5,6 +5,7 @@ import type { Authenticate } from '../auth';
 import { durationSetting, reviewBody } from './admin';
 import { oneLine } from './invitations';
 import { boundedTime, dayOrTime, mentorParams, orgParams } from './reads';
+import { uuid } from '../../ids';
 
 const amount = z.number().int().min(0).max(1_000_000_000);
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
@@ -36,7 +37,7 @@ export const mentorRewardsQuery = z
   .strictObject({ from: dayOrTime(false).optional(), to: dayOrTime(true).optional(), format: z.enum(['json', 'csv']).default('json') })
   .refine((query) => !query.from || !query.to || Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] });
 
-export const rewardEntryParams = z.strictObject({ id: z.uuid() });
+export const rewardEntryParams = z.strictObject({ id: uuid });
 
 /** Reward rules, mentors' ledgers and statements, the programme's summary and approvals. */
 export function rewardRoutes(deps: { authenticate: Authenticate; rewards: RewardService }): Router {
