@@ -21,7 +21,8 @@ export function verifySignature(secret: string, header: string | undefined, rawB
   if (!Number.isInteger(timestamp) || !/^[0-9a-f]{64}$/i.test(parts.v1 ?? '')) {
     throw fail('The X-Signature header is malformed');
   }
-  if (Math.abs(nowSeconds - timestamp) > SIGNATURE_TOLERANCE_SECONDS) throw fail('The signature timestamp is too old');
+  if (timestamp - nowSeconds > SIGNATURE_TOLERANCE_SECONDS) throw fail('The signature timestamp is in the future: it is Unix time in seconds');
+  if (nowSeconds - timestamp > SIGNATURE_TOLERANCE_SECONDS) throw fail('The signature timestamp is too old');
   const expected = Buffer.from(signPayload(secret, timestamp, rawBody), 'hex');
   if (!timingSafeEqual(expected, Buffer.from(parts.v1, 'hex'))) throw fail('The signature does not match');
 }

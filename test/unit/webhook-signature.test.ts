@@ -31,6 +31,11 @@ test('missing, malformed, stale and wrong signatures are 401 with the reason', (
     status: 401,
     message: 'The signature timestamp is too old',
   });
+  // Milliseconds where seconds belong.
+  expect(failure(`t=${now * 1000},v1=${signPayload(secret, now * 1000, body)}`)).toMatchObject({
+    status: 401,
+    message: 'The signature timestamp is in the future: it is Unix time in seconds',
+  });
   expect(failure(`t=${now},v1=${signPayload('another-secret', now, body)}`)).toMatchObject({
     status: 401,
     message: 'The signature does not match',
