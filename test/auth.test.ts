@@ -68,6 +68,34 @@ test('referral tokens have a key of their own: one signed with JWT_SECRET itself
   expect(await statusWith({}, issued)).toBe(401);
 });
 
+test('the bearer scheme is read in any case, as HTTP has it, for a member token and a referral token alike', async () => {
+  const org = await harness.seedOrg();
+  const visitorHash = 'w'.repeat(64);
+  const referralId = nameBasedUuid(referralWorkflowId(org.codeId, visitorHash));
+  const referralToken = await createReferralTokens(SECRETS.JWT_SECRET).issue({ referralId, referralCodeId: org.codeId, visitorHash });
+  const memberToken = await hs256((jwt) => jwt.setExpirationTime('1h'));
+  const api = await listenApp({ pool: harness.pool, temporal: harness.client, taskQueue: harness.taskQueue, config: SECRETS });
+  try {
+    const answered = async (path: string, authorization: string, body?: unknown) => {
+      const response = await fetch(`${api.url}${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: { 'content-type': 'application/json', authorization },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect([
+      await answered('/api/v1/referral-codes', `bearer ${memberToken}`),
+      await answered('/api/v1/referral-codes', `BEARER  ${memberToken}`),
+      await answered(`/api/v1/referrals/${referralId}/events`, `bearer ${referralToken}`, { type: 'installed', idempotencyKey: 'lower-case-scheme' }),
+      await answered('/api/v1/referral-codes', `Basic ${memberToken}`),
+    ]).toEqual([200, 200, 202, 401]);
+  } finally {
+    await api.close();
+  }
+});
+
 test('keys from a JWKS URL verify RS256 tokens; the keys out of reach answer 503, not 401', async () => {
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'key-1', alg: 'RS256', use: 'sig' };

@@ -30,8 +30,9 @@ export class UnauthorizedError extends AppError {
   }
 }
 
+/** The token of `Authorization: Bearer <token>`; HTTP reads the scheme's name in any case. */
 export function bearerToken(req: Request): string {
-  const match = req.headers.authorization?.match(/^Bearer ([\w.-]+)$/);
+  const match = req.headers.authorization?.match(/^Bearer +([\w.-]+) *$/i);
   if (!match) throw new UnauthorizedError();
   return match[1];
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors';
 import { FUNNEL_STEPS } from '../../domain/funnel';
 import type { ReferralService } from '../../services/referral-service';
-import type { Authenticate } from '../auth';
+import { bearerToken, type Authenticate } from '../auth';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
 import { uuid } from '../../ids';
@@ -49,13 +49,6 @@ export const confirmReferralBody = z.strictObject({
 
 const idParams = z.object({ id: uuid });
 
-function bearer(req: Request): string {
-  const header = req.headers.authorization;
-  const match = header?.match(/^Bearer ([\w.-]+)$/);
-  if (!match) throw new AppError(401, 'unauthorized', 'A bearer token is required');
-  return match[1];
-}
-
 export interface ReferralRouteDependencies {
   service: ReferralService;
   tokens: ReferralTokens;
@@ -90,7 +83,7 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
 
   router.post('/api/v1/referrals/:id/events', async (req, res) => {
     const { id } = idParams.parse(req.params);
-    const claims = await deps.tokens.verify(bearer(req));
+    const claims = await deps.tokens.verify(bearerToken(req));
     const body = funnelEventBody.parse(req.body);
     // Another referral's token reveals nothing about this id: the same 404 as an unknown one.
     if (claims.referralId !== id) throw new AppError(404, 'not_found', 'referral not found');
