@@ -24,8 +24,8 @@ export interface LandingOptions {
 }
 
 function visitorIdOf(req: Request): string | undefined {
-  const candidate: unknown = req.cookies?.[VISITOR_COOKIE];
-  return typeof candidate === 'string' && uuid.safeParse(candidate).success ? candidate : undefined;
+  const visitor = uuid.safeParse(req.cookies?.[VISITOR_COOKIE]);
+  return visitor.success ? visitor.data : undefined;
 }
 
 /** The crawlers that fetch a shared link to draw its preview card (WhatsApp, iMessage, Facebook, Telegram and the like). */
