@@ -80,22 +80,28 @@ function pageFor(status: number): [title: string, message: string] {
   return ['Something went wrong on our side', 'Please try again later.'];
 }
 
+/** What an error means to a caller, when it is one the service understands: ours, a request's fault, or an outage. */
+export function knownError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (error instanceof ZodError) return new ValidationError(error);
+  if (isTemporarilyUnavailable(error)) return new ServiceUnavailableError();
+  return fromPostgresDataException(error) ?? fromBodyParser(error as BodyParserError);
+}
+
+/** How long a refused caller should wait before trying again, when the refusal says. */
+export function retryAfterSeconds(answer: AppError | undefined): number | undefined {
+  const details = answer?.details;
+  return typeof details === 'object' && details && 'retryAfterSeconds' in details ? Number(details.retryAfterSeconds) : undefined;
+}
+
 /** The one place errors become answers: `{ error: { code, message, details } }`, or a page for a person. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
-  const known =
-    error instanceof AppError
-      ? error
-      : error instanceof ZodError
-        ? new ValidationError(error)
-        : isTemporarilyUnavailable(error)
-          ? new ServiceUnavailableError()
-          : (fromPostgresDataException(error) ?? fromBodyParser(error as BodyParserError));
+  const known = knownError(error);
   if (known instanceof ServiceUnavailableError) req.log.warn({ err: error }, 'dependency unavailable');
   if (!known) req.log.error({ err: error }, 'unhandled error');
   const answer = known ?? new AppError(500, 'internal', 'Something went wrong on our side');
-  if ((answer.status === 429 || answer.status === 503) && typeof answer.details === 'object' && answer.details && 'retryAfterSeconds' in answer.details) {
-    res.setHeader('Retry-After', String((answer.details as { retryAfterSeconds: number }).retryAfterSeconds));
-  }
+  const retryAfter = retryAfterSeconds(answer);
+  if ((answer.status === 429 || answer.status === 503) && retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
   if (wantsPage(req)) return answerPage(res, answer.status, ...pageFor(answer.status));
   res.status(answer.status).json({ error: { code: answer.code, message: answer.message, details: answer.details } });
 };

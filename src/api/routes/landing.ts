@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors';
 import type { ReferralService } from '../../services/referral-service';
 import type { ReferralTokens } from '../referral-token';
+import { knownError, retryAfterSeconds } from '../errors';
 import { answerPage, escapeHtml, page } from '../pages';
 import { shareChannel } from './codes';
 import { uuid } from '../../ids';
@@ -110,16 +111,14 @@ ${welcome ? `<p class="welcome">${escapeHtml(welcome)}</p>\n` : ''}<a class="but
   router.use('/r', (_req, res) => answerPage(res, 404, ...NOT_FOUND));
   /** A person who tapped an invite link gets a page whatever went wrong, never JSON. */
   const pageForError: ErrorRequestHandler = (error, req, res, _next) => {
-    // A link whose code cannot be read (broken percent-encoding) names no code.
-    const unreadable = !(error instanceof AppError) && typeof error?.status === 'number' && error.status < 500;
-    const status = error instanceof AppError ? error.status : unreadable ? 404 : 503;
-    if (status === 404) return answerPage(res, 404, ...NOT_FOUND);
+    const known = knownError(error);
+    const status = known?.status ?? 503;
     if (status === 410) return answerPage(res, 410, 'This invite link has ended', 'This invite link is no longer active. Ask the person who sent it for a new one.');
+    // An unknown code, or a link whose code cannot be read (broken percent-encoding): no code, either way.
+    if (status < 500 && status !== 429) return answerPage(res, 404, ...NOT_FOUND);
     if (!(error instanceof AppError)) req.log.warn({ err: error }, 'invite page could not record the click');
-    const retryAfter = error instanceof AppError && typeof error.details === 'object' && error.details && 'retryAfterSeconds' in error.details ? Number(error.details.retryAfterSeconds) : 30;
-    res.setHeader('Retry-After', String(retryAfter));
-    const busy = status === 429 ? 429 : 503;
-    answerPage(res, busy, 'We could not open your invitation just now', 'Please try the link again in a minute.', storeLinks);
+    res.setHeader('Retry-After', String(retryAfterSeconds(error instanceof AppError ? error : undefined) ?? 30));
+    answerPage(res, status === 429 ? 429 : 503, 'We could not open your invitation just now', 'Please try the link again in a minute.', storeLinks);
   };
   router.use('/r', pageForError);
   return router;
