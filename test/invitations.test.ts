@@ -172,14 +172,15 @@ test('an address that unsubscribed is never emailed again by anyone in the organ
 });
 
 test("an org admin's upload invites for a campaign on behalf of named mentors; a row that fails says why, the others go", async () => {
-  const csv = ['mentorId;email;name', `${other.id};hal@example.org;Hal`, `${other.id};not-an-address;X`, `${randomUUID()};ivy@example.org;Ivy`].join('\n');
+  const csv = ['Mentor ID;E-mail;Name;Notes', `${other.id};hal@example.org;Hal;met at the fair`, `${other.id};not-an-address;X`, `${randomUUID()};ivy@example.org;Ivy`].join('\n');
   const upload = await fetch(`${api.url}/api/v1/invitations/bulk?campaign=autumn`, {
     method: 'POST',
     headers: { 'content-type': 'text/csv', authorization: `Bearer ${await token(admin)}` },
     body: `\ufeff${csv}`,
   });
   expect(upload.status).toBe(200);
-  const { rows } = await upload.json();
+  const { rows, ignoredColumns } = await upload.json();
+  expect(ignoredColumns).toEqual(['Notes']);
   expect(rows).toEqual([
     { line: 2, status: 'sent', invitationId: expect.any(String), mentorId: other.id },
     { line: 3, status: 'error', errors: ['email: Invalid email address'] },

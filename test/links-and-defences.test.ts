@@ -422,6 +422,29 @@ test('a CSV saved by Excel is read: byte order mark, CRLF, semicolons, its own m
   expect(names.rows).toEqual([{ display_name: 'Ana' }, { display_name: 'Zoë Lund' }]);
 });
 
+test("a spreadsheet's column names are read as people write them; its other columns are left out and named", async () => {
+  const invited = randomUUID();
+  const sheet = `\uFEFFMentor ID;Display name;Campaign;Phone;Notes\r\n${invited};Rosa Park;spring;040 123 4567;met at the fair\r\n`;
+  const response = await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: sheet, headers: { 'content-type': 'text/csv' } });
+  expect(response.status).toBe(200);
+  const { rows, ignoredColumns } = (await response.json()) as { rows: Array<Record<string, unknown>>; ignoredColumns: string[] };
+  expect(rows.map((row) => [row.line, row.status, row.mentorId])).toEqual([[2, 'created', invited]]);
+  expect(ignoredColumns).toEqual(['Phone', 'Notes']);
+  const made = await harness.pool.query('SELECT u.display_name, c.campaign FROM users u JOIN referral_codes c ON c.mentor_id = u.id WHERE u.id = $1', [invited]);
+  expect(made.rows).toEqual([{ display_name: 'Rosa Park', campaign: 'spring' }]);
+  // Without the column every row needs, or with it twice, the upload is refused as a whole and nothing is made.
+  const unnamed = randomUUID();
+  for (const [body, code, message] of [
+    [`Mentor;Display name\n${unnamed};Nobody`, 'missing_columns', 'The CSV has no column mentorId: its first line names the columns: mentorId, displayName, campaign, channel'],
+    [`mentor_id;MentorId\n${unnamed};${unnamed}`, 'malformed_csv', 'More than one column is mentorId: its first line names the columns: mentorId, displayName, campaign, channel'],
+  ]) {
+    const refused = await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body, headers: { 'content-type': 'text/csv' } });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code, message });
+  }
+  expect((await harness.pool.query('SELECT count(*)::int AS n FROM users WHERE id = $1', [unnamed])).rows).toEqual([{ n: 0 }]);
+});
+
 test('visitor ids and IPs are stored only as salted hashes', async () => {
   const code = await newCode();
   const visitorId = `visitor-${randomUUID()}`;

@@ -46,8 +46,9 @@ export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeServic
   router.post('/api/v1/referral-codes/bulk', csvBody, async (req, res) => {
     const caller = await deps.authenticate(req);
     authorise(caller, 'bulkCodes');
+    const upload = csvRows(req.body, bulkRow);
     const rows = [];
-    for (const { line, row, errors } of csvRows(req.body, bulkRow)) {
+    for (const { line, row, errors } of upload.rows) {
       if (!row) {
         rows.push({ line, status: 'error', errors });
         continue;
@@ -57,7 +58,7 @@ export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeServic
       const { code: made, created } = await deps.codes.ensureBulkCode(caller, { mentorId, ...code });
       rows.push({ line, status: created ? 'created' : 'existing', mentorId, code: made.code, url: made.url });
     }
-    res.json({ rows });
+    res.json({ rows, ignoredColumns: upload.ignoredColumns });
   });
 
   router.post('/api/v1/referral-codes/:id/revoke', async (req, res) => {

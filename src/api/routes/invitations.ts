@@ -37,8 +37,9 @@ export function invitationRoutes(deps: { authenticate: Authenticate; invitations
     const caller = await deps.authenticate(req);
     authorise(caller, 'bulkInvite');
     const { campaign } = bulkInvitationQuery.parse(req.query);
+    const upload = csvRows(req.body, bulkInvitationRow);
     const rows = [];
-    for (const { line, row, errors } of csvRows(req.body, bulkInvitationRow)) {
+    for (const { line, row, errors } of upload.rows) {
       if (!row) {
         rows.push({ line, status: 'error', errors });
         continue;
@@ -52,7 +53,7 @@ export function invitationRoutes(deps: { authenticate: Authenticate; invitations
         rows.push({ line, status: 'error', errors: [error.message] });
       }
     }
-    res.json({ rows });
+    res.json({ rows, ignoredColumns: upload.ignoredColumns });
   });
 
   router.get('/api/v1/invitations', async (req, res) => {
