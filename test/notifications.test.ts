@@ -107,8 +107,9 @@ test('a confirmed recruit and the milestone it reaches are emailed once each, ho
   const toMaria = smtp.to(maria.email!);
   expect(toMaria.map((mail) => mail.subject).sort()).toEqual(['your organisation: a recruit of yours joined', 'your organisation: you reached a milestone']);
   const joined = toMaria.find((mail) => mail.subject?.endsWith('joined'))!;
-  expect(joined.text).toBe('Hello Maria,\nSomeone you invited is now a confirmed member.\nThank you for bringing people to your organisation.\n\nSee your figures: https://referrals.example.org/dashboard');
+  expect(joined.text).toBe('Hello Maria,\nSomeone you invited is now a confirmed member.\nThank you for bringing people to your organisation.\n\nSee your figures: https://referrals.example.org/dashboard\nHow often we email you: choose under "Emails to you" on your dashboard.');
   expect(joined.html).toContain('<a href="https://referrals.example.org/dashboard">See your figures</a>');
+  expect(joined.html).toContain('How often we email you: choose under &quot;Emails to you&quot; on your dashboard.');
   expect(joined.from?.text).toBe('"Referrals" <no-reply@example.org>');
   expect(joined.messageId).toMatch(/^<[0-9a-f-]{36}@referral-attribution>$/);
   expect(await notificationsOf(maria.id)).toEqual([
@@ -165,7 +166,7 @@ test('a weekly digest instead: nothing until the week is over, then one message 
   expect(toWen().map((mail) => [mail.subject, mail.text])).toEqual([
     [
       'your organisation: your week',
-      'Hello Wen,\nYour week at your organisation:\n2 recruits of yours became confirmed members.\nYou reached 1 confirmed recruit: a new badge is yours.\n\nSee your figures: https://referrals.example.org/dashboard',
+      'Hello Wen,\nYour week at your organisation:\n2 recruits of yours became confirmed members.\nYou reached 1 confirmed recruit: a new badge is yours.\n\nSee your figures: https://referrals.example.org/dashboard\nHow often we email you: choose under "Emails to you" on your dashboard.',
     ],
   ]);
   expect((await notificationsOf(weekly.id)).map((row) => row.outcome)).toEqual(['digested', 'digested', 'digested']);

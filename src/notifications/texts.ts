@@ -21,14 +21,18 @@ function line(notification: OpenNotification): string {
 
 const paragraphs = (lines: string[]) => lines.map((text) => `<p>${escapeHtml(text)}</p>`).join('\n');
 
+/** Every mentor's email says where to get fewer of them. */
+const HOW_OFTEN = 'How often we email you: choose under "Emails to you" on your dashboard.';
+
 function mail(subject: string, lines: string[], dashboardUrl: string): MailText {
   const closing = `See your figures: ${dashboardUrl}`;
   return {
     subject,
-    text: [...lines, '', closing].join('\n'),
+    text: [...lines, '', closing, HOW_OFTEN].join('\n'),
     html: `<!doctype html><html lang="en"><body style="font-family:system-ui,sans-serif;font-size:16px;line-height:1.5">
 ${paragraphs(lines)}
 <p><a href="${escapeHtml(dashboardUrl)}">See your figures</a></p>
+<p style="color:#4a4a52;font-size:14px">${escapeHtml(HOW_OFTEN)}</p>
 </body></html>`,
   };
 }
