@@ -162,7 +162,10 @@ test('stats, recruits, the coordinator aggregate and the dashboard carry exact f
   expect(csv.status).toBe(200);
   expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
   expect(csv.headers.get('content-disposition')).toBe(`attachment; filename=recruitment-${from.slice(0, 10)}-${to.slice(0, 10)}.csv`);
-  const lines = (await csv.text()).trim().split('\n');
+  const bytes = Buffer.from(await csv.arrayBuffer());
+  // Excel reads a CSV as the system's code page unless it starts with UTF-8's byte order mark.
+  expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+  const lines = bytes.subarray(3).toString('utf8').trim().split('\n');
   expect(lines[0]).toBe('section,item,measure,value');
   expect(lines).toEqual(
     expect.arrayContaining([
