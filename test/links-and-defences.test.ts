@@ -281,6 +281,36 @@ test('a mentor clicking their own link is rejected, and so is a later click from
   expect({ pending: counts.pendingAttributions, confirmed: counts.confirmedAttributions, clicksStored: counted.rows[0].n }).toEqual({ pending: 0, confirmed: 0, clicksStored: 2 });
 });
 
+test("the app's member token names who clicks whatever role it gives; one that does not verify loses no click", async () => {
+  const code = await newCode();
+  const signed = (claims: Record<string, unknown>, expiresAt: string | number, secret = JWT_SECRET) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(mentor.id).setExpirationTime(expiresAt).sign(new TextEncoder().encode(secret));
+  const clickWith = async (authorization: string) => {
+    const response = await fetch(`${base}/api/v1/referral-attributions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization },
+      body: JSON.stringify({ code: code.code, visitorId: randomUUID() }),
+    });
+    return { status: response.status, referralId: ((await response.json()) as { referralId?: string }).referralId ?? '' };
+  };
+  // The organisation's identity provider calls the mentor a "member": still the mentor clicking their own link.
+  const asMember = await clickWith(`Bearer ${await signed({ role: 'member', org_id: orgId }, '1h')}`);
+  expect(asMember.status).toBe(201);
+  expect((await rowWhen(asMember.referralId, (row) => row.status === 'rejected')).status).toBe('rejected');
+  // Expired, signed with another key, or no bearer token at all: it names nobody, and the click is anyone's.
+  const unusable = [
+    `Bearer ${await signed({ role: 'peer_mentor', org_id: orgId }, Math.floor(Date.now() / 1000) - 3600)}`,
+    `Bearer ${await signed({ role: 'peer_mentor', org_id: orgId }, '1h', 'another-secret-0123456789abcdef-xyz')}`,
+    'Bearer not-a-token',
+    'Basic dXNlcjpwYXNzd29yZA==',
+  ];
+  for (const authorization of unusable) {
+    const taken = await clickWith(authorization);
+    expect(taken.status).toBe(201);
+    expect((await rowWhen(taken.referralId, () => true)).status).toBe('pending');
+  }
+});
+
 test('many accounts from one IP for one mentor are flagged, not counted, until a coordinator approves', async () => {
   const code = await newCode(otherMentor);
   const ip = '192.0.2.77';

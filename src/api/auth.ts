@@ -9,10 +9,12 @@ import { ROLES, type Caller } from '../domain/access';
 import { AppError, ForbiddenError, ServiceUnavailableError } from '../errors';
 import { uuid } from '../ids';
 
-const claimsSchema = z.object({
-  sub: uuid,
+/** A member of an organisation, as a token names them. */
+const memberSchema = z.object({ sub: uuid, org_id: uuid });
+export type MemberIdentity = Pick<Caller, 'userId' | 'orgId'>;
+
+const claimsSchema = memberSchema.extend({
   role: z.enum(ROLES),
-  org_id: uuid,
   name: z.string().max(200).optional(),
   email: z.email().max(320).optional(),
 });
@@ -94,17 +96,20 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const known = new Map<string, number>();
   const KNOWN_FOR_MS = 5 * 60_000;
 
+  const verifiedPayload = async (token: string): Promise<unknown> =>
+    (
+      await jwtVerify(token, key as Uint8Array, {
+        requiredClaims: ['exp'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        ...(options.issuer ? { issuer: options.issuer } : {}),
+        ...(options.audience ? { audience: options.audience } : {}),
+      })
+    ).payload;
+
   async function verified(token: string): Promise<Identity> {
     let payload: unknown;
     try {
-      payload = (
-        await jwtVerify(token, key as Uint8Array, {
-          requiredClaims: ['exp'],
-          clockTolerance: CLOCK_TOLERANCE_SECONDS,
-          ...(options.issuer ? { issuer: options.issuer } : {}),
-          ...(options.audience ? { audience: options.audience } : {}),
-        })
-      ).payload;
+      payload = await verifiedPayload(token);
     } catch (error) {
       if (options.jwksUrl && keysUnreachable(error)) throw new ServiceUnavailableError();
       throw new UnauthorizedError();
@@ -146,17 +151,28 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     return caller;
   }
 
-  /**
-   * The caller, from the bearer token (HS256 with JWT_SECRET, or a JWKS URL in production) or else the dashboard's
-   * session cookie. `identifyOnly`: the token's identity without recording the user (a click is not a sign-in).
-   */
-  async function authenticate(req: Request, mode: { identifyOnly?: boolean } = {}): Promise<Caller> {
+  /** The caller, from the bearer token (HS256 with JWT_SECRET, or a JWKS URL in production) or else the dashboard's session cookie. */
+  async function authenticate(req: Request): Promise<Caller> {
     if (!req.headers.authorization) return fromSession(req);
-    const token = bearerToken(req);
-    return mode.identifyOnly ? (await verified(token)).caller : signedIn(token);
+    return signedIn(bearerToken(req));
   }
 
   return Object.assign(authenticate, {
+    /**
+     * Whom the bearer token names, if it verifies: any member of an organisation, whatever their role, and nobody is
+     * recorded (a click is not a sign-in). A token that does not verify names nobody: what it came with is a public
+     * request, taken all the same.
+     */
+    async identify(req: Request): Promise<MemberIdentity | undefined> {
+      if (!req.headers.authorization) return undefined;
+      try {
+        const claims = memberSchema.safeParse(await verifiedPayload(bearerToken(req)));
+        return claims.success ? { userId: claims.data.sub, orgId: claims.data.org_id } : undefined;
+      } catch {
+        // expired, signed by another key, or not a token at all
+        return undefined;
+      }
+    },
     /** A session for the member token's user (an organisation's portal linking in). */
     startSession: async (token: string) => openSession(await verified(token)),
     /** A session for a user the identity provider, or development's demo sign-in, vouched for. */

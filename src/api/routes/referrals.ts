@@ -68,11 +68,10 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
   router.post('/api/v1/referral-attributions', deps.clickGate, async (req: Request, res: Response) => {
     const body = recordClickBody.parse(req.body);
     // The app may send the signed-in member's token: a mentor clicking their own link is a self-referral.
-    const member = req.headers.authorization ? await deps.authenticate(req, { identifyOnly: true }) : undefined;
     const click = await deps.service.recordClick({
       code: body.code,
       visitorId: body.visitorId,
-      member: member ? { userId: member.userId, orgId: member.orgId } : undefined,
+      member: await deps.authenticate.identify(req),
       ipAddress: req.ip,
       userAgent: req.get('user-agent'),
       metadata: body.metadata,
