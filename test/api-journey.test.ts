@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { listenApp, type ListeningApi } from './support/api';
 import { signPayload } from '../src/api/webhook-signature';
 import { eventually, openHarness, type Harness } from './support/harness';
@@ -76,6 +77,30 @@ test('the app clicks, signals its steps with the referral token, and the webhook
   const known = await signed(`/api/v1/referral-attributions/${clicked.referralId}`, { newMemberId: member }, 'PUT');
   expect(known.status).toBe(200);
   expect(await known.json()).toEqual(confirmed.conversion);
+});
+
+test("the signed-in member's own token carries the steps of the referral linked to them, and of no other", async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: 'app-install-member' })).json()) as { referralId: string; referralToken: string };
+  const memberToken = async (sub: string, orgId = org.orgId) =>
+    `Bearer ${await new SignJWT({ role: 'member', org_id: orgId }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('1h').sign(new TextEncoder().encode(secrets.JWT_SECRET))}`;
+  const step = (type: string, idempotencyKey: string, authorization: string) => post(`/api/v1/referrals/${clicked.referralId}/events`, { type, idempotencyKey }, { authorization });
+  // Until the app reports the account with the referral token, nothing ties the referral to the member.
+  expect((await step('installed', 'i1', await memberToken(member))).status).toBe(404);
+  const account = await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'a1', newMemberId: member }, { authorization: `Bearer ${clicked.referralToken}` });
+  expect(account.status).toBe(202);
+  // Reinstalled, the app has lost the referral token: the member's own token carries the first login.
+  const login = await step('first_login', 'l1', await memberToken(member));
+  expect(login.status).toBe(202);
+  expect(await login.json()).toEqual({ referralId: clicked.referralId, accepted: 'first_login' });
+  await eventually(async () => ((await harness.pool.query('SELECT stage FROM referrals WHERE id = $1', [clicked.referralId])).rows[0]?.stage === 'first_login' ? true : undefined));
+  // Another member, or the member's id in another organisation: the same 404 as an unknown referral. No token: 401.
+  expect((await step('first_login', 'l2', await memberToken(randomUUID()))).status).toBe(404);
+  expect((await step('first_login', 'l3', await memberToken(member, randomUUID()))).status).toBe(404);
+  expect((await step('first_login', 'l4', 'Bearer not-a-token')).status).toBe(401);
+  const events = await harness.pool.query("SELECT count(*)::int AS n FROM referral_events WHERE referral_id = $1 AND type = 'first_login'", [clicked.referralId]);
+  expect(events.rows).toEqual([{ n: 1 }]);
 });
 
 test("a membership system's own ids, such as Dynamics' sequential GUIDs, are taken in either case", async () => {

@@ -19,7 +19,15 @@ import { notificationPreferencesBody } from './routes/notifications';
 import { mentorRewardsQuery, rewardEntryParams, rewardRulesBody } from './routes/rewards';
 import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
 
-type Security = 'none' | 'memberJwt' | 'referralToken' | 'webhookSignature';
+/** Who may call an operation, as OpenAPI's alternatives. The dashboard's session cookie stands for the member's token wherever one is taken. */
+const SECURITY = {
+  none: [],
+  memberJwt: [{ memberJwt: [] }, { dashboardSession: [] }],
+  // The app's: the referral token from the click, or the signed-in member's own token for the referral linked to them.
+  appToken: [{ referralToken: [] }, { memberJwt: [] }],
+  webhookSignature: [{ webhookSignature: [] }],
+} satisfies Record<string, Array<Record<string, string[]>>>;
+type Security = keyof typeof SECURITY;
 
 interface Operation {
   method: 'get' | 'post' | 'put' | 'delete';
@@ -44,7 +52,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/dashboard/demo-sign-in', summary: "Development only (not served in production): signs in as the demo organisation's admin", security: 'none', success: 303 },
   { method: 'post', path: '/dashboard/sign-out', summary: 'End the dashboard session; redirects to /dashboard', security: 'none', success: 303 },
   { method: 'post', path: '/api/v1/referral-attributions', summary: 'Record a click from the app (recordReferralClick)', security: 'none', body: recordClickBody, success: 201 },
-  { method: 'post', path: '/api/v1/referrals/:id/events', summary: 'A funnel step of the referral the token names', security: 'referralToken', params: referralParams, body: funnelEventBody, success: 202 },
+  { method: 'post', path: '/api/v1/referrals/:id/events', summary: "A funnel step: with the referral token from the click, of the referral it names; with the member's own token, of the referral linked to them (its account step named them)", security: 'appToken', params: referralParams, body: funnelEventBody, success: 202 },
   { method: 'post', path: '/api/v1/webhooks/membership', summary: 'member.registered / member.cancelled from the membership system', security: 'webhookSignature', body: membershipWebhookBody, success: 200 },
   { method: 'put', path: '/api/v1/referral-attributions/:id', summary: 'Confirm a known referral (confirmRecruitment); returns the ConversionRecord', security: 'webhookSignature', params: referralParams, body: confirmReferralBody, success: 200 },
   { method: 'get', path: '/api/v1/referral-attributions', summary: 'Referrals of the organisation (a mentor: their own), newest first, cursor-paged', security: 'memberJwt', query: listReferralsQuery, success: 200 },
@@ -123,8 +131,7 @@ export function buildOpenApiDocument() {
     paths[path] ??= {};
     paths[path][operation.method] = {
       summary: operation.summary,
-      // The dashboard's session cookie stands for the member's token wherever one is taken.
-      security: operation.security === 'none' ? [] : operation.security === 'memberJwt' ? [{ memberJwt: [] }, { dashboardSession: [] }] : [{ [operation.security]: [] }],
+      security: SECURITY[operation.security],
       parameters: [...parametersOf(operation.params, 'path'), ...parametersOf(operation.query, 'query')],
       ...(operation.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(operation.body) } } } } : {}),
       responses: {

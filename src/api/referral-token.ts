@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import { AppError } from '../errors';
 import type { ReferralTokenClaims } from '../services/referral-service';
 
 const AUDIENCE = 'referral-app';
@@ -20,15 +19,15 @@ export function createReferralTokens(secret: string) {
         .setExpirationTime(TOKEN_LIFETIME)
         .sign(key);
     },
-    async verify(token: string): Promise<ReferralTokenClaims> {
+    /** The referral the token names; nothing for a token that is not a valid referral token (a member's, say). */
+    async read(token: string): Promise<ReferralTokenClaims | undefined> {
       try {
         const { payload } = await jwtVerify(token, key, { audience: AUDIENCE, algorithms: ['HS256'] });
-        if (typeof payload.sub !== 'string' || typeof payload.cid !== 'string' || typeof payload.vh !== 'string') {
-          throw new Error('incomplete claims');
-        }
+        if (typeof payload.sub !== 'string' || typeof payload.cid !== 'string' || typeof payload.vh !== 'string') return undefined;
         return { referralId: payload.sub, referralCodeId: payload.cid, visitorHash: payload.vh };
       } catch {
-        throw new AppError(401, 'unauthorized', 'A valid referral token is required');
+        // expired, signed with another key, or not a token
+        return undefined;
       }
     },
   };

@@ -180,6 +180,12 @@ const SEEN_CLICKS_LOADED = 200;
 
 const REFERRAL_WITH_CODE = 'SELECT r.*, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id';
 
+/** What names a referral's workflow: its code and the visitor's key. */
+interface MemberReferralKeyRow {
+  referral_code_id: string;
+  visitor_hash: string;
+}
+
 interface BadgeAwardRow {
   id: string;
   mentor_id: string;
@@ -257,6 +263,18 @@ export function createReferralStore(pool: Pool) {
 
     byId(referralId: string): Promise<ReferralSnapshot | undefined> {
       return one(`${REFERRAL_WITH_CODE} WHERE r.id = $1`, [referralId]);
+    },
+
+    /** The referral's key where it is this member's: linked by the app's account step, or recorded by its workflow. */
+    async memberReferralKey(orgId: string, newMemberId: string, referralId: string): Promise<MemberReferralKeyRow | undefined> {
+      const result = await pool.query<MemberReferralKeyRow>(
+        `SELECT referral_code_id, visitor_hash FROM referral_member_links WHERE referral_id = $1 AND org_id = $2 AND new_member_id = $3
+         UNION ALL
+         SELECT referral_code_id, visitor_hash FROM referrals WHERE id = $1 AND org_id = $2 AND new_member_id = $3 AND visitor_hash IS NOT NULL
+         LIMIT 1`,
+        [referralId, orgId, newMemberId],
+      );
+      return result.rows[0];
     },
 
     /** The member's referrals in the organisation that a cancellation reverses. */

@@ -345,6 +345,12 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     },
 
     /** A funnel step from the app, for the referral its token names, taken into the intake. */
+    /** A step the signed-in member sends with their own token: for the referral linked to them, and no other. */
+    async memberReferral(member: { userId: string; orgId: string }, referralId: string): Promise<ReferralTokenClaims> {
+      const key = found(await referrals.memberReferralKey(member.orgId, member.userId, referralId), 'referral');
+      return { referralId, referralCodeId: key.referral_code_id, visitorHash: key.visitor_hash };
+    },
+
     async recordFunnelStep(claims: ReferralTokenClaims, step: StepRequest): Promise<void> {
       const workflowId = referralWorkflowId(claims.referralCodeId, claims.visitorHash);
       if (nameBasedUuid(workflowId) !== claims.referralId) throw new NotFoundError('referral');

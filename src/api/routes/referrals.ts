@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { z } from 'zod';
 import { AppError } from '../../errors';
 import { FUNNEL_STEPS } from '../../domain/funnel';
-import type { ReferralService } from '../../services/referral-service';
+import type { ReferralService, ReferralTokenClaims } from '../../services/referral-service';
 import { bearerToken, type Authenticate } from '../auth';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
@@ -80,12 +80,23 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
     res.status(201).json({ referralId: click.referralId, referralToken, status: 'recorded' });
   });
 
+  /** The referral a step is for: the one its referral token names, or, with the member's own token, theirs. */
+  async function stepReferral(req: Request, id: string): Promise<ReferralTokenClaims> {
+    const claims = await deps.tokens.read(bearerToken(req));
+    if (claims) {
+      // Another referral's token reveals nothing about this id: the same 404 as an unknown one.
+      if (claims.referralId !== id) throw new AppError(404, 'not_found', 'referral not found');
+      return claims;
+    }
+    const member = await deps.authenticate.identify(req);
+    if (!member) throw new AppError(401, 'unauthorized', "A valid referral token, or the member's own token, is required");
+    return deps.service.memberReferral(member, id);
+  }
+
   router.post('/api/v1/referrals/:id/events', async (req, res) => {
     const { id } = idParams.parse(req.params);
-    const claims = await deps.tokens.verify(bearerToken(req));
+    const claims = await stepReferral(req, id);
     const body = funnelEventBody.parse(req.body);
-    // Another referral's token reveals nothing about this id: the same 404 as an unknown one.
-    if (claims.referralId !== id) throw new AppError(404, 'not_found', 'referral not found');
     await deps.service.recordFunnelStep(claims, body);
     res.status(202).json({ referralId: id, accepted: body.type });
   });
