@@ -292,6 +292,16 @@ test('settings accept seconds or ISO 8601 durations and refuse the rest', async 
     status: 200,
     body: { orgId: orgA, name: null, attributionWindowSeconds: 2_592_000, confirmationWindowSeconds: 86_400, dedupeWindowSeconds: 600, badgeMilestones: [1, 3, 10] },
   });
+  // A month is not a fixed length: the answer says what to give instead.
+  const month = await call(admin, `/api/v1/orgs/${orgA}/settings`, { method: 'PUT', body: { attributionWindow: 'P1M' } });
+  expect(month.status).toBe(400);
+  expect(month.body.error.details).toEqual([
+    {
+      path: ['attributionWindow'],
+      code: 'custom',
+      message: 'must be whole seconds or an ISO 8601 duration of weeks, days, hours, minutes or seconds such as "P30D" (months and years vary in length), from 1 s to 366 days',
+    },
+  ]);
   for (const body of [{ attributionWindow: 'P1Y' }, { badgeMilestones: [5, 1] }, { dedupeWindow: -1 }, {}, { other: 1 }]) {
     expect((await call(admin, `/api/v1/orgs/${orgA}/settings`, { method: 'PUT', body })).status).toBe(400);
   }

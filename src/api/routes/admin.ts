@@ -17,7 +17,7 @@ export const durationSetting = (minimum: number) =>
       if (seconds === undefined || seconds < minimum || seconds > MAX_WINDOW_SECONDS) {
         ctx.addIssue({
           code: 'custom',
-          message: `must be whole seconds or an ISO 8601 duration such as "P30D", from ${minimum} s to 366 days`,
+          message: `must be whole seconds or an ISO 8601 duration of weeks, days, hours, minutes or seconds such as "P30D" (months and years vary in length), from ${minimum} s to 366 days`,
         });
         return z.NEVER;
       }
