@@ -114,6 +114,23 @@ test('a mentor makes short, url-safe, unguessable codes with a ready-to-share UR
   expect((await call(mentor, '/api/v1/referral-codes', { method: 'POST', body: { expiresAt: '2001-01-01T00:00:00Z' } })).status).toBe(422);
 });
 
+test('a channel is one channel however it is spelt, and a campaign is its name without the spaces around it', async () => {
+  const made = await newCode(mentor, { campaign: '  Spring Fair ', channel: 'WhatsApp' });
+  expect([made.url, (made as unknown as { campaign: string }).campaign]).toEqual([`${PUBLIC_BASE_URL}/r/${made.code}?ch=whatsapp`, 'Spring Fair']);
+  const blank = await call(mentor, '/api/v1/referral-codes', { method: 'POST', body: { campaign: '   ' } });
+  expect(blank.status).toBe(400);
+  // The invite link's ch and the app's shareChannel, written as people write them, count under one channel.
+  const linked = await call(undefined, `/r/${made.code}?ch=WhatsApp`, { headers: { 'x-forwarded-for': '203.0.113.31' } });
+  expect(linked.status).toBe(200);
+  const fromApp = await call(undefined, '/api/v1/referral-attributions', { method: 'POST', body: { code: made.code, visitorId: randomUUID(), metadata: { shareChannel: ' WhatsApp ' } } });
+  expect(fromApp.status).toBe(201);
+  const channels = await eventually(async () => {
+    const rows = (await harness.pool.query('SELECT e.device_metadata->>\'shareChannel\' AS channel FROM click_events e JOIN referral_codes c ON c.id = e.referral_code_id WHERE c.code = $1', [made.code])).rows;
+    return rows.length === 2 ? rows.map((row) => row.channel) : undefined;
+  });
+  expect(channels).toEqual(['whatsapp', 'whatsapp']);
+});
+
 test('the QR code decodes to the code\'s URL with ch=qr', async () => {
   const code = await newCode();
   const png = await call(mentor, `/api/v1/referral-codes/${code.id}/qr.png`);
@@ -430,7 +447,7 @@ test('bulk invitations give one code per mentor, idempotently, with per-row erro
   const first = (await (await upload()).json()) as { rows: Array<Record<string, unknown>> };
   expect(first.rows.map((row) => [row.line, row.status])).toEqual([[2, 'created'], [3, 'created'], [4, 'error'], [5, 'error']]);
   expect(first.rows[2].errors).toEqual(['mentorId: Invalid UUID']);
-  expect(first.rows[3].errors).toEqual(['channel: must be a short lower-case channel name such as whatsapp']);
+  expect(first.rows[3].errors).toEqual(['channel: must be a short channel name such as whatsapp']);
   const second = (await (await upload()).json()) as { rows: Array<Record<string, unknown>> };
   expect(second.rows.map((row) => [row.line, row.status])).toEqual([[2, 'existing'], [3, 'existing'], [4, 'error'], [5, 'error']]);
   expect(second.rows[0].code).toBe(first.rows[0].code);

@@ -555,7 +555,7 @@
     );
     create.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const campaign = new FormData(create).get('campaign');
+      const campaign = String(new FormData(create).get('campaign') ?? '').trim();
       try {
         const code = await api('/api/v1/referral-codes', { method: 'POST', body: JSON.stringify(campaign ? { campaign } : {}) });
         await mentorView(me);

@@ -5,13 +5,21 @@ import { authorise } from '../../domain/access';
 import type { CodeService } from '../../services/code-service';
 import type { Authenticate } from '../auth';
 import { csvBody, csvRows } from '../csv-upload';
+import { oneLine } from './invitations';
 import { uuid } from '../../ids';
 
-export const shareChannel = z.string().regex(/^[a-z][a-z0-9_-]{1,19}$/, 'must be a short lower-case channel name such as whatsapp');
+/** A share channel in one spelling, whoever wrote it: `WhatsApp` and `whatsapp` are one channel on the dashboard. */
+export const shareChannel = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z][a-z0-9_-]{1,19}$/, 'must be a short channel name such as whatsapp');
+/** A campaign's name as reward rules compare it: trimmed, one line. */
+const campaignName = oneLine(100);
 
 export const createCodeBody = z.strictObject({
   mentorId: uuid.optional(),
-  campaign: z.string().min(1).max(100).optional(),
+  campaign: campaignName.optional(),
   channel: shareChannel.optional(),
   expiresAt: z.iso.datetime({ offset: true }).refine((value) => new Date(value).getUTCFullYear() <= 2100, 'must be before 2100').optional(),
 });
@@ -23,7 +31,7 @@ export const qrQuery = z.strictObject({ ch: shareChannel.default('qr') });
 const bulkRow = z.strictObject({
   mentorId: uuid,
   displayName: z.string().max(200).optional(),
-  campaign: z.string().min(1).max(100).optional(),
+  campaign: campaignName.optional(),
   channel: shareChannel.optional(),
 });
 

@@ -20,7 +20,8 @@ export const recordClickBody = z.strictObject({
   metadata: z
     .object({
       platform: z.string().max(32).optional(),
-      shareChannel: z.string().max(32).optional(),
+      // Any name the app gives is kept (a click is never refused for it), in one case, as the invite link's `ch` is.
+      shareChannel: z.string().trim().toLowerCase().max(32).optional(),
     })
     .catchall(z.union([z.string().max(256), z.number(), z.boolean()]))
     .refine((metadata) => Object.keys(metadata).length <= 20, 'at most 20 metadata fields')
