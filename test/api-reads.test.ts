@@ -279,6 +279,11 @@ test('a mentor lists only their own referrals, paged with a cursor', async () =>
   expect(second.body.nextCursor).toBeNull();
   expect([first.body.items[0].mentorId, second.body.items[0].mentorId]).toEqual([mentor1.id, mentor1.id]);
   expect(first.body.items[0].id).not.toBe(second.body.items[0].id);
+  // Plain dates are whole days (UTC): today's referrals are in the day that ends tonight, not in the day before.
+  const today = new Date().toISOString().slice(0, 10);
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  expect((await call(mentor1, `/api/v1/referral-attributions?from=${today}&to=${today}`)).body.items).toHaveLength(2);
+  expect((await call(mentor1, `/api/v1/referral-attributions?from=${yesterday}&to=${yesterday}`)).body.items).toHaveLength(0);
   expect((await call(mentor1, '/api/v1/referral-attributions?limit=-1')).status).toBe(400);
   expect((await call(mentor1, '/api/v1/referral-attributions?cursor=garbage')).status).toBe(400);
 });

@@ -338,13 +338,19 @@ test('who may read and set rewards, bad rules refused, the statement, and the we
   expect((await call(coordinator, `/api/v1/orgs/${admin.orgId}/rewards`, 'PUT', rules())).status).toBe(403);
   expect((await call(admin, `/api/v1/orgs/${randomUUID()}/rewards`, 'PUT', rules())).status).toBe(404);
   expect((await call(admin, `/api/v1/orgs/${admin.orgId}/rewards`)).body.rules).toBeNull();
+  const cents = await call(admin, `/api/v1/orgs/${admin.orgId}/rewards`, 'PUT', rules({ unit: 'EUR', perConfirmedRecruit: 5.5 }));
+  expect(cents.body.error.details).toEqual([
+    { path: ['perConfirmedRecruit'], code: 'invalid_type', message: "must be a whole number: points, or the currency's minor units (cents)" },
+  ]);
 
-  await setRules(admin, rules({ unit: 'EUR', perConfirmedRecruit: 500, milestoneBonuses: [], campaigns: [], holdingPeriod: 3600 }));
+  // A currency in lower case, and a campaign in whole days as an admin writes them: its last day included.
+  const january = { campaign: 'winter', from: '2026-01-01', to: '2026-01-31', multiplier: 2 };
+  await setRules(admin, rules({ unit: 'eur', perConfirmedRecruit: 500, milestoneBonuses: [], campaigns: [january], holdingPeriod: 3600 }));
   expect((await call(maria, `/api/v1/orgs/${admin.orgId}/rewards`)).body.rules).toEqual({
     unit: 'EUR',
     perConfirmedRecruit: 500,
     milestoneBonuses: [],
-    campaigns: [],
+    campaigns: [{ ...january, from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z' }],
     welcomeReward: { description: 'a free first month' },
     holdingPeriod: 3600,
   });

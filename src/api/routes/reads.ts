@@ -17,13 +17,19 @@ export const coordinatorParams = z.strictObject({ coordinatorId: uuid });
 export const orgParams = z.strictObject({ orgId: uuid });
 export const referralParams = z.strictObject({ id: uuid });
 
+const DAY_MS = 86_400_000;
+/** A plain date (the day's start, UTC) or a date-time; a plain `to` date includes that day. */
+export const dayOrTime = (end: boolean) =>
+  z.union([z.iso.date(), boundedTime], { error: 'must be a date (2026-11-01) or a date-time (2026-11-01T00:00:00Z)' }).transform((value) =>
+    value.length === 10 ? new Date(Date.parse(`${value}T00:00:00Z`) + (end ? DAY_MS : 0)).toISOString() : value,
+  );
 
 export const listReferralsQuery = z.strictObject({
   mentorId: uuid.optional(),
   status: z.enum(ATTRIBUTION_STATUSES).optional(),
   stage: z.enum(FUNNEL_STAGES).optional(),
-  from: boundedTime.optional(),
-  to: boundedTime.optional(),
+  from: dayOrTime(false).optional(),
+  to: dayOrTime(true).optional(),
   cursor: z
     .string()
     .max(512)
@@ -37,14 +43,7 @@ export const mentorReferralsQuery = listReferralsQuery.omit({ mentorId: true });
 const MAX_DASHBOARD_PERIODS = 400;
 const PERIOD_MS = { day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 } as const;
 
-const DAY_MS = 86_400_000;
 const DEFAULT_DASHBOARD_DAYS = 30;
-/** A plain date (the day's start, UTC) or a date-time; a plain `to` date includes that day. */
-export const dayOrTime = (end: boolean) =>
-  z.union([z.iso.date(), boundedTime], { error: 'must be a date (2026-11-01) or a date-time (2026-11-01T00:00:00Z)' }).transform((value) =>
-    value.length === 10 ? new Date(Date.parse(`${value}T00:00:00Z`) + (end ? DAY_MS : 0)).toISOString() : value,
-  );
-
 /** A period of whole days (UTC): `from` and `to` optional, by default the 30 days ending with today. */
 const period = z.strictObject({
   from: dayOrTime(false).optional(),

@@ -4,15 +4,22 @@ import type { RewardService } from '../../services/reward-service';
 import type { Authenticate } from '../auth';
 import { durationSetting, reviewBody } from './admin';
 import { oneLine } from './invitations';
-import { boundedTime, dayOrTime, mentorParams, orgParams } from './reads';
+import { dayOrTime, mentorParams, orgParams } from './reads';
 import { uuid } from '../../ids';
 
-const amount = z.number().int().min(0).max(1_000_000_000);
+const amount = z.number().int({ error: "must be a whole number: points, or the currency's minor units (cents)" }).min(0).max(1_000_000_000);
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
 export const rewardRulesBody = z
   .strictObject({
-    unit: z.union([z.literal('points'), z.string().refine((code) => CURRENCIES.has(code), 'must be "points" or an ISO 4217 currency code such as "EUR"')]),
+    unit: z.union([
+      z.literal('points'),
+      z
+        .string()
+        .trim()
+        .toUpperCase()
+        .refine((code) => CURRENCIES.has(code), 'must be "points" or an ISO 4217 currency code such as "EUR"'),
+    ]),
     perConfirmedRecruit: amount,
     milestoneBonuses: z
       .array(z.strictObject({ milestone: z.number().int().min(1).max(1_000_000), amount: amount.min(1) }))
@@ -22,7 +29,8 @@ export const rewardRulesBody = z
     campaigns: z
       .array(
         z
-          .strictObject({ campaign: oneLine(100), from: boundedTime, to: boundedTime, multiplier: z.number().min(0).max(100) })
+          // Plain dates are whole days: "to": "2026-12-31" includes the 31st.
+          .strictObject({ campaign: oneLine(100), from: dayOrTime(false), to: dayOrTime(true), multiplier: z.number().min(0).max(100) })
           .refine((campaign) => Date.parse(campaign.from) < Date.parse(campaign.to), { message: 'from must be before to', path: ['from'] }),
       )
       .max(50)
