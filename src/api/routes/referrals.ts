@@ -20,7 +20,7 @@ export const recordClickBody = z.strictObject({
   metadata: z
     .object({
       platform: z.string().max(32).optional(),
-      // Any name the app gives is kept (a click is never refused for it), in one case, as the invite link's `ch` is.
+      // As the app names it, in one case, as the invite link's `ch` is: `WhatsApp` and `whatsapp` are one channel.
       shareChannel: z.string().trim().toLowerCase().max(32).optional(),
     })
     .catchall(z.union([z.string().max(256), z.number(), z.boolean()]))
