@@ -220,5 +220,10 @@ test('bad input and bad credentials get a 4xx with what was wrong, and change no
     const body = (await response.json()) as { error: { code: string } };
     expect({ status: response.status, code: body.error.code }).toEqual({ status, code });
   }
+  // A local time names no moment: the answer says what to send.
+  const local = await signed('/api/v1/webhooks/membership', { event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: '2026-12-06T05:00:00', deliveryId: 'd' });
+  expect(((await local.json()) as { error: { details: unknown } }).error.details).toEqual([
+    { path: ['occurredAt'], code: 'invalid_format', message: 'must be an ISO 8601 date-time with its time zone, such as 2026-11-01T09:30:00Z or 2026-11-01T11:30:00+02:00' },
+  ]);
   expect(await rowCounts()).toEqual(before);
 });

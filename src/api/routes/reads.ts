@@ -6,23 +6,12 @@ import { decodeCursor, type ReadService } from '../../services/read-service';
 import { dashboardCsv } from '../../services/dashboard-csv';
 import type { Authenticate } from '../auth';
 import { uuid } from '../../ids';
-
-export const boundedTime = z.iso.datetime({ offset: true }).refine((value) => {
-  const year = new Date(value).getUTCFullYear();
-  return year >= 2000 && year <= 2100;
-}, 'must be a date between the years 2000 and 2100');
+import { DAY_MS, dayOrTime } from '../times';
 
 export const mentorParams = z.strictObject({ mentorId: uuid });
 export const coordinatorParams = z.strictObject({ coordinatorId: uuid });
 export const orgParams = z.strictObject({ orgId: uuid });
 export const referralParams = z.strictObject({ id: uuid });
-
-const DAY_MS = 86_400_000;
-/** A plain date (the day's start, UTC) or a date-time; a plain `to` date includes that day. */
-export const dayOrTime = (end: boolean) =>
-  z.union([z.iso.date(), boundedTime], { error: 'must be a date (2026-11-01) or a date-time (2026-11-01T00:00:00Z)' }).transform((value) =>
-    value.length === 10 ? new Date(Date.parse(`${value}T00:00:00Z`) + (end ? DAY_MS : 0)).toISOString() : value,
-  );
 
 export const listReferralsQuery = z.strictObject({
   mentorId: uuid.optional(),

@@ -7,11 +7,8 @@ import { bearerToken, type Authenticate } from '../auth';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
 import { uuid } from '../../ids';
+import { dateTime } from '../times';
 
-const isoTime = z.iso.datetime({ offset: true }).refine((value) => {
-  const year = new Date(value).getUTCFullYear();
-  return year >= 2000 && year <= 2100;
-}, 'must be a date between the years 2000 and 2100');
 const code = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'must be 6-64 url-safe characters');
 
 export const recordClickBody = z.strictObject({
@@ -30,7 +27,7 @@ export const recordClickBody = z.strictObject({
 
 export const funnelEventBody = z.strictObject({
   type: z.enum(FUNNEL_STEPS),
-  occurredAt: isoTime.optional(),
+  occurredAt: dateTime.optional(),
   idempotencyKey: z.string().min(1).max(128),
   newMemberId: uuid.optional(),
 });
@@ -39,13 +36,13 @@ export const membershipWebhookBody = z.strictObject({
   event: z.enum(['member.registered', 'member.cancelled']),
   referralCode: code,
   newMemberId: uuid,
-  occurredAt: isoTime,
+  occurredAt: dateTime,
   deliveryId: z.string().min(1).max(128),
 });
 
 export const confirmReferralBody = z.strictObject({
   newMemberId: uuid,
-  occurredAt: isoTime.optional(),
+  occurredAt: dateTime.optional(),
 });
 
 const idParams = z.object({ id: uuid });

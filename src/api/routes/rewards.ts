@@ -4,7 +4,8 @@ import type { RewardService } from '../../services/reward-service';
 import type { Authenticate } from '../auth';
 import { durationSetting, reviewBody } from './admin';
 import { oneLine } from './invitations';
-import { dayOrTime, mentorParams, orgParams } from './reads';
+import { mentorParams, orgParams } from './reads';
+import { dayOrTime } from '../times';
 import { uuid } from '../../ids';
 
 const amount = z.number().int({ error: "must be a whole number: points, or the currency's minor units (cents)" }).min(0).max(1_000_000_000);
