@@ -129,8 +129,8 @@ test('stats, recruits, the coordinator aggregate and the dashboard carry exact f
   expect(aggregate.body).toEqual({
     coordinatorId: coordinator1.id,
     mentors: [
-      { mentorId: mentor1.id, totalClicks: 2, pendingAttributions: 0, confirmedAttributions: 1, conversionRate: 0.5 },
-      { mentorId: mentor2.id, totalClicks: 0, pendingAttributions: 0, confirmedAttributions: 0, conversionRate: 0 },
+      { mentorId: mentor1.id, displayName: 'Test Person', totalClicks: 2, pendingAttributions: 0, confirmedAttributions: 1, conversionRate: 0.5 },
+      { mentorId: mentor2.id, displayName: 'Test Person', totalClicks: 0, pendingAttributions: 0, confirmedAttributions: 0, conversionRate: 0 },
     ],
   });
   const from = new Date(Date.now() - 86_400_000).toISOString();

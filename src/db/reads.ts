@@ -192,17 +192,27 @@ export async function whoAmI(client: PoolClient, userId: string, orgId: string) 
   return { displayName: result.rows[0]?.display_name ?? null, orgName: result.rows[0]?.org_name ?? null };
 }
 
-/** MentorPerformanceSummary for each mentor assigned to the coordinator. */
+interface MentorSummaryRow {
+  mentor_id: string;
+  display_name: string | null;
+  total_clicks: number;
+  pending_count: number;
+  confirmed_count: number;
+}
+
+/** MentorPerformanceSummary for each mentor assigned to the coordinator, named as the organisation knows them. */
 export async function coordinatorAggregate(client: PoolClient, coordinatorId: string) {
-  const result = await client.query(
-    `SELECT a.mentor_id, c.total_clicks, c.pending_count, c.confirmed_count
+  const result = await client.query<MentorSummaryRow>(
+    `SELECT a.mentor_id, u.display_name, c.total_clicks, c.pending_count, c.confirmed_count
      FROM coordinator_assignments a CROSS JOIN LATERAL get_attribution_counts(a.mentor_id) c
+     LEFT JOIN users u ON u.org_id = a.org_id AND u.id = a.mentor_id
      WHERE a.coordinator_id = $1
      ORDER BY c.confirmed_count DESC, a.mentor_id`,
     [coordinatorId],
   );
   return result.rows.map((row) => ({
     mentorId: row.mentor_id,
+    displayName: row.display_name,
     totalClicks: row.total_clicks,
     pendingAttributions: row.pending_count,
     confirmedAttributions: row.confirmed_count,
