@@ -144,6 +144,30 @@ test('a delivery replayed after a cancellation answers what it first answered an
   expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
 });
 
+test("a member who cancelled and registers again is not handed another visitor's click", async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const registered = async (occurredAt: string, deliveryId: string) =>
+    (await (await signed('/api/v1/webhooks/membership', { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt, deliveryId })).json()) as {
+      conversion: { referralId: string; status: string; direct: boolean };
+    };
+  const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: `returning-${member}` })).json()) as { referralId: string };
+  expect((await registered(new Date(Date.now() - 120_000).toISOString(), `first-${member}`)).conversion).toMatchObject({ referralId: clicked.referralId, status: 'confirmed' });
+  const cancellation = { event: 'member.cancelled', referralCode: org.code, newMemberId: member, occurredAt: new Date(Date.now() - 60_000).toISOString(), deliveryId: `cancelled-${member}` };
+  expect((await signed('/api/v1/webhooks/membership', cancellation)).status).toBe(200);
+  await eventually(async () => ((await harness.pool.query('SELECT status FROM referrals WHERE id = $1', [clicked.referralId])).rows[0]?.status === 'reversed' ? true : undefined));
+  // Someone else clicks the same link and has not registered yet.
+  const other = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: `someone-else-${member}` })).json()) as { referralId: string };
+  await eventually(async () => ((await harness.pool.query('SELECT 1 FROM referrals WHERE id = $1', [other.referralId])).rowCount ? true : undefined));
+  // The member comes back: counted again, on a referral of their own.
+  const back = await registered(new Date().toISOString(), `again-${member}`);
+  expect(back.conversion).toMatchObject({ status: 'confirmed', direct: true });
+  expect([clicked.referralId, other.referralId]).not.toContain(back.conversion.referralId);
+  const others = await harness.pool.query('SELECT status, new_member_id FROM referrals WHERE id = $1', [other.referralId]);
+  expect(others.rows).toEqual([{ status: 'pending', new_member_id: null }]);
+  expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 3, pending_count: 0, confirmed_count: 1 });
+});
+
 test('webhooks that overtake the worker confirm the referrals the app reported the accounts on', async () => {
   // Its own task queue with no worker yet: everything the app sent is accepted but not yet in Postgres.
   const lagging = await openHarness();

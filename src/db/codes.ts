@@ -36,6 +36,8 @@ export interface ConfirmationCodeRow extends CodeRow {
   attribution: ReferralRow | null;
   /** The visitor of the latest referral on this code the app reported the member's account on (rule 4(a)). */
   reported_visitor_hash: string | null;
+  /** The member has a referral on this code already, whatever became of it (reversed by a cancellation, say). */
+  member_known: boolean;
 }
 
 /** A `referral_codes` row as its owners manage it. */
@@ -138,7 +140,9 @@ export function createCodeStore(pool: Pool) {
         `SELECT ${CODE_COLUMNS},
            (SELECT to_jsonb(r) || jsonb_build_object('code', c.code) FROM referrals r
             WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.status = 'confirmed') AS attribution,
-           (${REPORTED_VISITOR_SQL('c.id')}) AS reported_visitor_hash
+           (${REPORTED_VISITOR_SQL('c.id')}) AS reported_visitor_hash,
+           EXISTS (SELECT 1 FROM referral_member_links l WHERE l.referral_code_id = c.id AND l.new_member_id = $2)
+             OR EXISTS (SELECT 1 FROM referrals r WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.referral_code_id = c.id) AS member_known
          ${CODE_FROM} WHERE c.code = $1`,
         [code, newMemberId],
       );

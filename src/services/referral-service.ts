@@ -3,7 +3,7 @@ import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailed
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { Config } from '../config';
-import { createCodeStore, type ClickCodeRow, type CodeRow } from '../db/codes';
+import { createCodeStore, type ClickCodeRow, type CodeRow, type ConfirmationCodeRow } from '../db/codes';
 import { createDeliveryStore, type DeliveryAnswer } from '../db/deliveries';
 import { createIntakeStore, type ClickToTake, type IntakeAddress } from '../db/intake';
 import { createInvitationStore } from '../db/invitations';
@@ -229,11 +229,14 @@ export function createReferralService(deps: ReferralServiceDependencies) {
    * The referral a registration on this code belongs to (DESIGN.md rule 4): (a) the one the app reported this
    * member's account on, recorded or not yet; (b) else the last clicked one no member has claimed, a click still in
    * the intake included; (c) else a direct referral. A referral already confirmed for this member still matches: a
-   * repeated delivery that found no attribution a moment ago must land on it, not on a direct referral of its own.
+   * repeated delivery that found no attribution a moment ago must land on it, not on a direct referral of its own. A
+   * member whose referral on the code can no longer be confirmed (they cancelled, and now register again) is direct:
+   * (b) would hand them another visitor's click.
    */
-  async function matchReferral(code: CodeRow, newMemberId: string, passedOver: string[], reportedVisitorHash?: string | null): Promise<ReferralIdentity> {
+  async function matchReferral(code: ConfirmationCodeRow, newMemberId: string, passedOver: string[], reportedVisitorHash?: string | null): Promise<ReferralIdentity> {
     const reported = reportedVisitorHash !== undefined ? reportedVisitorHash : await codes.reportedVisitor(code.id, newMemberId);
     if (reported) return identityFor(code, reported, false);
+    if (code.member_known) return identityFor(code, directReferralKey(deps.hashSalt, newMemberId), true);
     const candidate = await codes.matchCandidate(code.id, newMemberId, passedOver);
     if (!candidate) return identityFor(code, directReferralKey(deps.hashSalt, newMemberId), true);
     return { ...identityFor(code, candidate.visitor_hash ?? '', candidate.is_direct), referralId: candidate.referral_id, workflowId: candidate.workflow_id };
