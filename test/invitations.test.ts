@@ -113,6 +113,9 @@ test('an invitation not clicked gets one reminder; a cancelled one gets nothing 
   const cancel = await call(maria, `/api/v1/invitations/${cancelled.body.id}/cancel`, 'POST');
   expect(cancel.body).toMatchObject({ status: 'cancelled', email: null });
   expect((await call(maria, `/api/v1/invitations/${cancelled.body.id}/cancel`, 'POST')).status).toBe(409);
+  // Sending a cancelled invitation again says why it cannot be, not that it is too soon.
+  const resendCancelled = await call(maria, `/api/v1/invitations/${cancelled.body.id}/resend`, 'POST');
+  expect([resendCancelled.status, resendCancelled.body]).toEqual([409, { error: { code: 'conflict', message: 'This invitation is no longer open: it was cancelled, or it has ended' } }]);
   await eventually(async () => (mailTo('ben@example.org').length === 2 ? true : undefined), 20_000);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   expect(mailTo('ben@example.org').map((mail) => mail.subject)).toEqual(['Maria invited you to our organisation', 'A reminder: Maria invited you to our organisation']);

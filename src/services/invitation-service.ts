@@ -9,6 +9,8 @@ import { invitationWorkflow, invitationWorkflowId } from '../workflows/invitatio
 import type { CodeService } from './code-service';
 import { emailHash, readUnsubscribeToken } from './identifiers';
 
+const NO_LONGER_OPEN = 'This invitation is no longer open: it was cancelled, or it has ended';
+
 export interface InvitationSettings {
   perMentorPerDay: number;
   /** The same address is invited once per organisation in this many days. */
@@ -88,6 +90,7 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
 
     async resend(caller: Caller, id: string) {
       const row = await ownInvitation(caller, id);
+      if (row.closed_at) throw new ConflictError(NO_LONGER_OPEN);
       if (!(await invitations.mayResend(id, new Date()))) throw new ConflictError('An open invitation may be sent again once a day');
       await deps.temporal.workflow.getHandle(invitationWorkflowId(id)).signal(resendInvitationSignal);
       return view(row);
@@ -96,7 +99,7 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
     async cancel(caller: Caller, id: string) {
       await ownInvitation(caller, id);
       const closed = await invitations.close(id, 'cancelled', new Date());
-      if (!closed) throw new ConflictError('This invitation is no longer open');
+      if (!closed) throw new ConflictError(NO_LONGER_OPEN);
       return view(closed);
     },
 
