@@ -214,8 +214,14 @@ test('an org admin sees the rewards programme and approves a high-value reward f
     ['Maria Mentor', '€20.00', '€0.00', '€0.00'],
     ['Sam Sharer', '€5.00', '€0.00', '€0.00'],
   ]);
-  await page.locator('#reward-approvals').getByRole('button', { name: 'Approve' }).click();
+  // A double click approves once: the second finds the row's buttons waiting for the first's answer.
+  const reviews: string[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && request.url().endsWith('/review')) reviews.push(request.url());
+  });
+  await page.locator('#reward-approvals').getByRole('button', { name: 'Approve' }).dblclick();
   await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Approved'));
+  expect(reviews).toHaveLength(1);
   expect(await page.locator('#status').innerText()).toBe('Approved: €10.00 for Maria Mentor.');
   expect((await call(admin, `/api/v1/orgs/${orgId}/rewards/summary`)).body.awaitingApproval).toEqual([]);
 

@@ -19,6 +19,22 @@
     return node;
   }
 
+  /**
+   * A row's action, one at a time: the row's buttons wait, disabled, for its answer, so a double click sends one
+   * request and not a second that the service refuses.
+   */
+  function oneAtATime(action) {
+    return async (event) => {
+      const buttons = [...(event.currentTarget.closest('tr') ?? event.currentTarget.parentElement).querySelectorAll('button')];
+      for (const button of buttons) button.disabled = true;
+      try {
+        await action();
+      } finally {
+        for (const button of buttons) button.disabled = false;
+      }
+    };
+  }
+
   class ApiError extends Error {
     constructor(status, message) {
       super(message);
@@ -203,7 +219,7 @@
         { class: 'actions' },
         copyButton(code.url, 'Copy link'),
         options.share && !code.revokedAt ? shareLinks(code, options.orgName) : '',
-        options.canRevoke && !code.revokedAt ? el('button', { type: 'button', onclick: () => options.revoke(code) }, 'Revoke') : '',
+        options.canRevoke && !code.revokedAt ? el('button', { type: 'button', onclick: oneAtATime(() => options.revoke(code)) }, 'Revoke') : '',
       ),
     ]);
     return table('Invite links', ['Code', 'Campaign', 'Channel', 'State', 'QR code', 'Actions'], rows, { numeric: false, empty: 'No invite links yet.' });
@@ -355,8 +371,8 @@
           el(
             'span',
             { class: 'actions' },
-            el('button', { type: 'button', onclick: () => decide(item, 'approve') }, 'Approve'),
-            el('button', { type: 'button', class: 'secondary', onclick: () => decide(item, 'reject') }, 'Reject'),
+            el('button', { type: 'button', onclick: oneAtATime(() => decide(item, 'approve')) }, 'Approve'),
+            el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(() => decide(item, 'reject')) }, 'Reject'),
           ),
         ]),
         { numeric: false, id: 'reward-approvals', empty: 'No reward is waiting for approval.' },
@@ -476,8 +492,8 @@
             el(
               'span',
               { class: 'actions' },
-              el('button', { type: 'button', onclick: () => review(item, 'approve') }, 'Approve'),
-              el('button', { type: 'button', class: 'secondary', onclick: () => review(item, 'reject') }, 'Reject'),
+              el('button', { type: 'button', onclick: oneAtATime(() => review(item, 'approve')) }, 'Approve'),
+              el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(() => review(item, 'reject')) }, 'Reject'),
             ),
           ]),
           { numeric: false, empty: 'Nothing is waiting for review.' },
@@ -655,8 +671,8 @@
             ? el(
                 'span',
                 { class: 'actions' },
-                el('button', { type: 'button', class: 'secondary', onclick: act(invitation, 'resend', 'Sent again.') }, 'Resend'),
-                el('button', { type: 'button', class: 'secondary', onclick: act(invitation, 'cancel', 'Invitation cancelled.') }, 'Cancel'),
+                el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(act(invitation, 'resend', 'Sent again.')) }, 'Resend'),
+                el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(act(invitation, 'cancel', 'Invitation cancelled.')) }, 'Cancel'),
               )
             : '',
         ]),
