@@ -112,6 +112,8 @@ test('a mentor makes short, url-safe, unguessable codes with a ready-to-share UR
   const listed = (await (await call(mentor, '/api/v1/referral-codes')).json()) as { items: Array<{ mentorId: string }> };
   expect(new Set(listed.items.map((item) => item.mentorId))).toEqual(new Set([mentor.id]));
   expect((await call(mentor, '/api/v1/referral-codes', { method: 'POST', body: { expiresAt: '2001-01-01T00:00:00Z' } })).status).toBe(422);
+  // A plain date: the link works through that day.
+  expect((await newCode(mentor, { expiresAt: '2099-12-31' })).expiresAt).toBe('2100-01-01T00:00:00.000Z');
 });
 
 test('a channel is one channel however it is spelt, and a campaign is its name without the spaces around it', async () => {

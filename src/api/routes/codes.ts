@@ -6,6 +6,7 @@ import type { CodeService } from '../../services/code-service';
 import type { Authenticate } from '../auth';
 import { csvBody, csvRows } from '../csv-upload';
 import { oneLine } from './invitations';
+import { dayOrTime } from '../times';
 import { uuid } from '../../ids';
 
 /** A share channel in one spelling, whoever wrote it: `WhatsApp` and `whatsapp` are one channel on the dashboard. */
@@ -21,7 +22,8 @@ export const createCodeBody = z.strictObject({
   mentorId: uuid.optional(),
   campaign: campaignName.optional(),
   channel: shareChannel.optional(),
-  expiresAt: z.iso.datetime({ offset: true }).refine((value) => new Date(value).getUTCFullYear() <= 2100, 'must be before 2100').optional(),
+  // A plain date: the link works through that day (UTC).
+  expiresAt: dayOrTime(true).optional(),
 });
 
 export const listCodesQuery = z.strictObject({ mentorId: uuid.optional() });
