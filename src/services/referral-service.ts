@@ -236,8 +236,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   async function matchReferral(code: ConfirmationCodeRow, newMemberId: string, passedOver: string[], reportedVisitorHash?: string | null): Promise<ReferralIdentity> {
     const reported = reportedVisitorHash !== undefined ? reportedVisitorHash : await codes.reportedVisitor(code.id, newMemberId);
     if (reported) return identityFor(code, reported, false);
-    if (code.member_known) return identityFor(code, directReferralKey(deps.hashSalt, newMemberId), true);
-    const candidate = await codes.matchCandidate(code.id, newMemberId, passedOver);
+    const candidate = code.member_known ? undefined : await codes.matchCandidate(code.id, newMemberId, passedOver);
     if (!candidate) return identityFor(code, directReferralKey(deps.hashSalt, newMemberId), true);
     return { ...identityFor(code, candidate.visitor_hash ?? '', candidate.is_direct), referralId: candidate.referral_id, workflowId: candidate.workflow_id };
   }
