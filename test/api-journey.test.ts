@@ -103,6 +103,46 @@ test("the signed-in member's own token carries the steps of the referral linked 
   expect(events.rows).toEqual([{ n: 1 }]);
 });
 
+test("a phone whose clock is wrong has its steps taken at times that can be right", async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: 'app-wrong-clock' })).json()) as { referralId: string; referralToken: string };
+  const issuedAt = new Date(JSON.parse(Buffer.from(clicked.referralToken.split('.')[1], 'base64url').toString()).iat * 1000);
+  const auth = { authorization: `Bearer ${clicked.referralToken}` };
+  const step = (body: object, authorization = auth) => post(`/api/v1/referrals/${clicked.referralId}/events`, body, authorization);
+  // A clock years ahead: the step happened no later than it arrived.
+  const sent = Date.now();
+  expect((await step({ type: 'installed', idempotencyKey: 'i1', occurredAt: '2031-01-01T00:00:00Z' })).status).toBe(202);
+  const answered = Date.now();
+  // A phone reset to 1970: the account was created no earlier than the click its referral began with.
+  expect((await step({ type: 'account_created', idempotencyKey: 'a1', occurredAt: '1970-01-01T00:00:00Z', newMemberId: member })).status).toBe(202);
+  const row = await eventually(async () => {
+    const result = await harness.pool.query('SELECT installed_at, account_created_at, stuck FROM referrals WHERE id = $1 AND stage = $2', [clicked.referralId, 'account_created']);
+    return result.rows[0] as { installed_at: Date; account_created_at: Date; stuck: boolean } | undefined;
+  });
+  expect(row.installed_at.getTime()).toBeGreaterThanOrEqual(sent);
+  expect(row.installed_at.getTime()).toBeLessThanOrEqual(answered);
+  // Not overdue at once, as an account created in 1970 would be.
+  expect({ accountCreatedAt: row.account_created_at.toISOString(), stuck: row.stuck }).toEqual({ accountCreatedAt: issuedAt.toISOString(), stuck: false });
+  // With the member's own token, the referral's first click is the earliest its first login can be.
+  const memberToken = await new SignJWT({ role: 'member', org_id: org.orgId }).setProtectedHeader({ alg: 'HS256' }).setSubject(member).setExpirationTime('1h').sign(new TextEncoder().encode(secrets.JWT_SECRET));
+  expect((await step({ type: 'first_login', idempotencyKey: 'l1', occurredAt: '2001-01-01T00:00:00Z' }, { authorization: `Bearer ${memberToken}` })).status).toBe(202);
+  const login = await eventually(async () => {
+    const result = await harness.pool.query("SELECT clicked_at, first_login_at FROM referrals WHERE id = $1 AND stage = 'first_login'", [clicked.referralId]);
+    return result.rows[0] as { clicked_at: Date; first_login_at: Date } | undefined;
+  });
+  expect(login.first_login_at.toISOString()).toBe(login.clicked_at.toISOString());
+});
+
+test('a confirmation answers one spelling of its time, whichever zone the membership system wrote it in', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const delivery = (deliveryId: string) => ({ event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt: '2026-12-06T08:00:00+02:00', deliveryId });
+  const first = (await (await signed('/api/v1/webhooks/membership', delivery('zone-1'))).json()) as { conversion: { confirmedAt: string } };
+  const second = (await (await signed('/api/v1/webhooks/membership', delivery('zone-2'))).json()) as { conversion: { confirmedAt: string } };
+  expect([first.conversion.confirmedAt, second.conversion.confirmedAt]).toEqual(['2026-12-06T06:00:00.000Z', '2026-12-06T06:00:00.000Z']);
+});
+
 test("a membership system's own ids, such as Dynamics' sequential GUIDs, are taken in either case", async () => {
   const org = await harness.seedOrg();
   // Its version digit (e811) is no RFC 9562 version; Postgres's uuid type stores it all the same.

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { ReferralTokenClaims } from '../services/referral-service';
+import type { ReferralTokenClaims, StepReferral } from '../services/referral-service';
 
 const AUDIENCE = 'referral-app';
 const TOKEN_LIFETIME = '180d';
@@ -19,12 +19,16 @@ export function createReferralTokens(secret: string) {
         .setExpirationTime(TOKEN_LIFETIME)
         .sign(key);
     },
-    /** The referral the token names; nothing for a token that is not a valid referral token (a member's, say). */
-    async read(token: string): Promise<ReferralTokenClaims | undefined> {
+    /**
+     * The referral the token names, begun by the click it was issued for; nothing for a token that is not a valid
+     * referral token (a member's, say).
+     */
+    async read(token: string): Promise<StepReferral | undefined> {
       try {
         const { payload } = await jwtVerify(token, key, { audience: AUDIENCE, algorithms: ['HS256'] });
         if (typeof payload.sub !== 'string' || typeof payload.cid !== 'string' || typeof payload.vh !== 'string') return undefined;
-        return { referralId: payload.sub, referralCodeId: payload.cid, visitorHash: payload.vh };
+        const begunAt = typeof payload.iat === 'number' ? new Date(payload.iat * 1000).toISOString() : undefined;
+        return { referralId: payload.sub, referralCodeId: payload.cid, visitorHash: payload.vh, begunAt };
       } catch {
         // expired, signed with another key, or not a token
         return undefined;

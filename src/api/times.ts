@@ -2,13 +2,23 @@ import { z } from 'zod';
 
 export const DAY_MS = 86_400_000;
 
+const isoDateTime = z.iso.datetime({
+  offset: true,
+  error: 'must be an ISO 8601 date-time with its time zone, such as 2026-11-01T09:30:00Z or 2026-11-01T11:30:00+02:00',
+});
+/** One moment, one spelling: what the service answers later is what it answers now. */
+const inUtc = (value: string) => new Date(value).toISOString();
+
 /** A moment as systems send one: ISO 8601 with its time zone (a local time alone names no moment), 2000-2100. */
-export const dateTime = z.iso
-  .datetime({ offset: true, error: 'must be an ISO 8601 date-time with its time zone, such as 2026-11-01T09:30:00Z or 2026-11-01T11:30:00+02:00' })
+export const dateTime = isoDateTime
   .refine((value) => {
     const year = new Date(value).getUTCFullYear();
     return year >= 2000 && year <= 2100;
-  }, 'must be a date between the years 2000 and 2100');
+  }, 'must be a date between the years 2000 and 2100')
+  .transform(inUtc);
+
+/** A moment a device's clock gave, which may be set to any year; the service judges whether it can be right. */
+export const deviceTime = isoDateTime.transform(inUtc);
 
 /** A plain date (the day's start, UTC) or a date-time; a plain `to` date includes that day. */
 export const dayOrTime = (end: boolean) =>

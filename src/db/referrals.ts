@@ -184,6 +184,8 @@ const REFERRAL_WITH_CODE = 'SELECT r.*, c.code FROM referrals r JOIN referral_co
 interface MemberReferralKeyRow {
   referral_code_id: string;
   visitor_hash: string;
+  /** Its first click, once the referral is in the read model. */
+  clicked_at: Date | null;
 }
 
 interface BadgeAwardRow {
@@ -268,9 +270,10 @@ export function createReferralStore(pool: Pool) {
     /** The referral's key where it is this member's: linked by the app's account step, or recorded by its workflow. */
     async memberReferralKey(orgId: string, newMemberId: string, referralId: string): Promise<MemberReferralKeyRow | undefined> {
       const result = await pool.query<MemberReferralKeyRow>(
-        `SELECT referral_code_id, visitor_hash FROM referral_member_links WHERE referral_id = $1 AND org_id = $2 AND new_member_id = $3
+        `SELECT l.referral_code_id, l.visitor_hash, r.clicked_at FROM referral_member_links l LEFT JOIN referrals r ON r.id = l.referral_id
+         WHERE l.referral_id = $1 AND l.org_id = $2 AND l.new_member_id = $3
          UNION ALL
-         SELECT referral_code_id, visitor_hash FROM referrals WHERE id = $1 AND org_id = $2 AND new_member_id = $3 AND visitor_hash IS NOT NULL
+         SELECT referral_code_id, visitor_hash, clicked_at FROM referrals WHERE id = $1 AND org_id = $2 AND new_member_id = $3 AND visitor_hash IS NOT NULL
          LIMIT 1`,
         [referralId, orgId, newMemberId],
       );

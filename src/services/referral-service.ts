@@ -8,7 +8,7 @@ import { createDeliveryStore, type DeliveryAnswer } from '../db/deliveries';
 import { createIntakeStore, type ClickToTake, type IntakeAddress } from '../db/intake';
 import { createInvitationStore } from '../db/invitations';
 import { createReferralStore, snapshotFromRow } from '../db/referrals';
-import type { FunnelStep } from '../domain/funnel';
+import { plausibleStepTime, type FunnelStep } from '../domain/funnel';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
 import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConfirmInput, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
 import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
@@ -102,6 +102,11 @@ export interface ReferralTokenClaims {
   referralId: string;
   referralCodeId: string;
   visitorHash: string;
+}
+
+/** The referral a funnel step is for, and when it began, where the request can tell. */
+export interface StepReferral extends ReferralTokenClaims {
+  begunAt?: string;
 }
 
 export interface StepRequest {
@@ -346,20 +351,20 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       return { mentorName: row.mentor_name, orgName: row.org_name, welcomeReward: row.welcome_reward };
     },
 
-    /** A funnel step from the app, for the referral its token names, taken into the intake. */
     /** A step the signed-in member sends with their own token: for the referral linked to them, and no other. */
-    async memberReferral(member: { userId: string; orgId: string }, referralId: string): Promise<ReferralTokenClaims> {
+    async memberReferral(member: { userId: string; orgId: string }, referralId: string): Promise<StepReferral> {
       const key = found(await referrals.memberReferralKey(member.orgId, member.userId, referralId), 'referral');
-      return { referralId, referralCodeId: key.referral_code_id, visitorHash: key.visitor_hash };
+      return { referralId, referralCodeId: key.referral_code_id, visitorHash: key.visitor_hash, begunAt: key.clicked_at?.toISOString() };
     },
 
-    async recordFunnelStep(claims: ReferralTokenClaims, step: StepRequest): Promise<void> {
+    /** A funnel step from the app, for the referral its token names, taken into the intake. */
+    async recordFunnelStep(claims: StepReferral, step: StepRequest): Promise<void> {
       const workflowId = referralWorkflowId(claims.referralCodeId, claims.visitorHash);
       if (nameBasedUuid(workflowId) !== claims.referralId) throw new NotFoundError('referral');
       const taken = found(
         await intake.takeStep(
           { taskQueue, referralId: claims.referralId, workflowId, referralCodeId: claims.referralCodeId, visitorHash: claims.visitorHash },
-          { ...step, occurredAt: step.occurredAt ?? now().toISOString() },
+          { ...step, occurredAt: plausibleStepTime(step.occurredAt, claims.begunAt, now()) },
         ),
         'referral code',
       );

@@ -2,12 +2,12 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { z } from 'zod';
 import { AppError } from '../../errors';
 import { FUNNEL_STEPS } from '../../domain/funnel';
-import type { ReferralService, ReferralTokenClaims } from '../../services/referral-service';
+import type { ReferralService, StepReferral } from '../../services/referral-service';
 import { bearerToken, type Authenticate } from '../auth';
 import type { ReferralTokens } from '../referral-token';
 import { verifySignature } from '../webhook-signature';
 import { uuid } from '../../ids';
-import { dateTime } from '../times';
+import { dateTime, deviceTime } from '../times';
 
 const code = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'must be 6-64 url-safe characters');
 
@@ -27,7 +27,7 @@ export const recordClickBody = z.strictObject({
 
 export const funnelEventBody = z.strictObject({
   type: z.enum(FUNNEL_STEPS),
-  occurredAt: dateTime.optional(),
+  occurredAt: deviceTime.optional(),
   idempotencyKey: z.string().min(1).max(128),
   newMemberId: uuid.optional(),
 });
@@ -79,7 +79,7 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
   });
 
   /** The referral a step is for: the one its referral token names, or, with the member's own token, theirs. */
-  async function stepReferral(req: Request, id: string): Promise<ReferralTokenClaims> {
+  async function stepReferral(req: Request, id: string): Promise<StepReferral> {
     const claims = await deps.tokens.read(bearerToken(req));
     if (claims) {
       // Another referral's token reveals nothing about this id: the same 404 as an unknown one.
