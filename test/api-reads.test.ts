@@ -285,6 +285,13 @@ test('a mentor lists only their own referrals, paged with a cursor', async () =>
   expect((await call(mentor1, `/api/v1/referral-attributions?from=${today}&to=${today}`)).body.items).toHaveLength(2);
   expect((await call(mentor1, `/api/v1/referral-attributions?from=${yesterday}&to=${yesterday}`)).body.items).toHaveLength(0);
   expect((await call(mentor1, '/api/v1/referral-attributions?limit=-1')).status).toBe(400);
+  // Dates the wrong way round are a mistake to point out, not an empty page.
+  const reversed = await call(mentor1, `/api/v1/referral-attributions?from=${today}&to=${yesterday}`);
+  expect({ status: reversed.status, details: reversed.body.error?.details }).toEqual({
+    status: 400,
+    details: [{ path: ['from'], code: 'custom', message: 'from must be before to' }],
+  });
+  expect((await call(mentor1, `/api/v1/referral-attributions/mentor/${mentor1.id}?from=${today}&to=${yesterday}`)).status).toBe(400);
   expect((await call(mentor1, '/api/v1/referral-attributions?cursor=garbage')).status).toBe(400);
 });
 

@@ -6,14 +6,14 @@ import { decodeCursor, type ReadService } from '../../services/read-service';
 import { dashboardCsv } from '../../services/dashboard-csv';
 import type { Authenticate } from '../auth';
 import { uuid } from '../../ids';
-import { DAY_MS, dayOrTime } from '../times';
+import { DAY_MS, dayOrTime, fromBeforeTo } from '../times';
 
 export const mentorParams = z.strictObject({ mentorId: uuid });
 export const coordinatorParams = z.strictObject({ coordinatorId: uuid });
 export const orgParams = z.strictObject({ orgId: uuid });
 export const referralParams = z.strictObject({ id: uuid });
 
-export const listReferralsQuery = z.strictObject({
+const referralsQuery = z.strictObject({
   mentorId: uuid.optional(),
   status: z.enum(ATTRIBUTION_STATUSES).optional(),
   stage: z.enum(FUNNEL_STAGES).optional(),
@@ -27,7 +27,8 @@ export const listReferralsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
 
-export const mentorReferralsQuery = listReferralsQuery.omit({ mentorId: true });
+export const listReferralsQuery = referralsQuery.refine(...fromBeforeTo);
+export const mentorReferralsQuery = referralsQuery.omit({ mentorId: true }).refine(...fromBeforeTo);
 
 const MAX_DASHBOARD_PERIODS = 400;
 const PERIOD_MS = { day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 } as const;
@@ -48,7 +49,7 @@ function withDefaultPeriod<T extends z.output<typeof period>>(query: T) {
 type Period = { from: string; to: string; granularity: keyof typeof PERIOD_MS };
 const periodChecked = <T extends Period>(schema: z.ZodType<T, unknown>) =>
   schema
-    .refine((query) => Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] })
+    .refine(...fromBeforeTo)
     .refine((query) => (Date.parse(query.to) - Date.parse(query.from)) / PERIOD_MS[query.granularity] <= MAX_DASHBOARD_PERIODS, {
       message: `at most ${MAX_DASHBOARD_PERIODS} periods per request`,
       path: ['granularity'],

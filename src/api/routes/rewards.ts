@@ -5,7 +5,7 @@ import type { Authenticate } from '../auth';
 import { durationSetting, reviewBody } from './admin';
 import { oneLine } from './invitations';
 import { mentorParams, orgParams } from './reads';
-import { dayOrTime } from '../times';
+import { dayOrTime, fromBeforeTo } from '../times';
 import { uuid } from '../../ids';
 
 const amount = z.number().int({ error: "must be a whole number: points, or the currency's minor units (cents)" }).min(0).max(1_000_000_000);
@@ -32,7 +32,7 @@ export const rewardRulesBody = z
         z
           // Plain dates are whole days: "to": "2026-12-31" includes the 31st.
           .strictObject({ campaign: oneLine(100), from: dayOrTime(false), to: dayOrTime(true), multiplier: z.number().min(0).max(100) })
-          .refine((campaign) => Date.parse(campaign.from) < Date.parse(campaign.to), { message: 'from must be before to', path: ['from'] }),
+          .refine(...fromBeforeTo),
       )
       .max(50)
       .default([]),
@@ -44,7 +44,7 @@ export const rewardRulesBody = z
 
 export const mentorRewardsQuery = z
   .strictObject({ from: dayOrTime(false).optional(), to: dayOrTime(true).optional(), format: z.enum(['json', 'csv']).default('json') })
-  .refine((query) => !query.from || !query.to || Date.parse(query.from) < Date.parse(query.to), { message: 'from must be before to', path: ['from'] });
+  .refine(...fromBeforeTo);
 
 export const rewardEntryParams = z.strictObject({ id: uuid });
 
