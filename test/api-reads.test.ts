@@ -319,6 +319,10 @@ test('settings accept seconds or ISO 8601 durations and refuse the rest', async 
   }
   expect((await call(coordinator1, `/api/v1/orgs/${orgA}/settings`, { method: 'PUT', body: { dedupeWindow: 1 } })).status).toBe(403);
   expect((await call(admin, `/api/v1/orgs/${orgB}/settings`, { method: 'PUT', body: { dedupeWindow: 1 } })).status).toBe(404);
+  // What was saved can be read again, by the organisation's members: how long a link counts is no secret to its mentors.
+  for (const who of [admin, coordinator1, mentor1]) expect(await call(who, `/api/v1/orgs/${orgA}/settings`)).toEqual(saved);
+  expect((await call(platformAdmin, `/api/v1/orgs/${orgA}/settings`)).status).toBe(403);
+  expect((await call(admin, `/api/v1/orgs/${orgB}/settings`)).status).toBe(404);
 });
 
 test('erasing a referral removes personal data and keeps the counts', async () => {

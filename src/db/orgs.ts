@@ -10,6 +10,8 @@ export interface OrgSettingsRow {
   badge_milestones: number[];
 }
 
+const SETTINGS_COLUMNS = 'name, attribution_window_seconds, confirmation_window_seconds, dedupe_window_seconds, badge_milestones';
+
 export interface OrgSettingsChange {
   name?: string;
   attributionWindow?: number;
@@ -50,6 +52,11 @@ export function createOrgStore(pool: Pool) {
       return ((await pool.query('SELECT 1 FROM users WHERE id = $1 AND org_id = $2', [userId, orgId])).rowCount ?? 0) > 0;
     },
 
+    async settings(orgId: string): Promise<OrgSettingsRow | undefined> {
+      const result = await pool.query<OrgSettingsRow>(`SELECT ${SETTINGS_COLUMNS} FROM organisations WHERE id = $1`, [orgId]);
+      return result.rows[0];
+    },
+
     async updateSettings(orgId: string, change: OrgSettingsChange): Promise<OrgSettingsRow | undefined> {
       const updated = await pool.query<OrgSettingsRow>(
         `UPDATE organisations SET
@@ -59,7 +66,7 @@ export function createOrgStore(pool: Pool) {
            badge_milestones = COALESCE($5, badge_milestones),
            name = COALESCE($6, name)
          WHERE id = $1
-         RETURNING name, attribution_window_seconds, confirmation_window_seconds, dedupe_window_seconds, badge_milestones`,
+         RETURNING ${SETTINGS_COLUMNS}`,
         [orgId, change.attributionWindow ?? null, change.confirmationWindow ?? null, change.dedupeWindow ?? null, change.badgeMilestones ?? null, change.name ?? null],
       );
       return updated.rows[0];

@@ -23,6 +23,7 @@ export const ACCESS = {
   readReferral: { peer_mentor: 'own', coordinator: 'org', org_admin: 'org' },
   readCoordinator: { coordinator: 'own', org_admin: 'org' },
   readDashboard: { coordinator: 'org', org_admin: 'org' },
+  readSettings: { peer_mentor: 'org', coordinator: 'org', org_admin: 'org' },
   manageOrganisation: { org_admin: 'org' },
   review: { coordinator: 'org', org_admin: 'org' },
   erase: { org_admin: 'org' },

@@ -1,13 +1,12 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { createOrgStore, type OrgSettingsChange } from '../db/orgs';
+import { createOrgStore, type OrgSettingsChange, type OrgSettingsRow } from '../db/orgs';
 import { createReferralStore } from '../db/referrals';
 import { authorise, type Caller } from '../domain/access';
 import { AppError, NotFoundError } from '../errors';
 import { erasedMemberHash } from './identifiers';
 import type { ReferralService } from './referral-service';
 
-/** Organisation admins' and coordinators' decisions: settings, coordinators' mentors, reviews and erasure. */
 /** Temporal not knowing the workflow (never started, already deleted) is what erasure wants; anything else stops it. */
 function unlessNotFound(error: unknown): void {
   // A namespace not found is Temporal's own store out of reach, not a workflow that is gone.
@@ -17,6 +16,19 @@ function unlessNotFound(error: unknown): void {
 }
 const GRPC_NOT_FOUND = 5;
 
+function settingsView(orgId: string, row: OrgSettingsRow | undefined) {
+  if (!row) throw new NotFoundError('organisation');
+  return {
+    orgId,
+    name: row.name,
+    attributionWindowSeconds: row.attribution_window_seconds,
+    confirmationWindowSeconds: row.confirmation_window_seconds,
+    dedupeWindowSeconds: row.dedupe_window_seconds,
+    badgeMilestones: row.badge_milestones,
+  };
+}
+
+/** Organisation admins' and coordinators' decisions: settings, coordinators' mentors, reviews and erasure. */
 export function createAdminService(deps: { pool: Pool; temporal: Client; referrals: ReferralService; hashSalt: string }) {
   const orgs = createOrgStore(deps.pool);
   const referrals = createReferralStore(deps.pool);
@@ -29,19 +41,16 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
   }
 
   return {
+    async settings(caller: Caller, orgId: string) {
+      if (orgId !== caller.orgId) throw new NotFoundError('organisation');
+      authorise(caller, 'readSettings');
+      return settingsView(orgId, await orgs.settings(orgId));
+    },
+
     async updateSettings(caller: Caller, orgId: string, change: OrgSettingsChange) {
       if (orgId !== caller.orgId) throw new NotFoundError('organisation');
       authorise(caller, 'manageOrganisation');
-      const row = await orgs.updateSettings(orgId, change);
-      if (!row) throw new NotFoundError('organisation');
-      return {
-        orgId,
-        name: row.name,
-        attributionWindowSeconds: row.attribution_window_seconds,
-        confirmationWindowSeconds: row.confirmation_window_seconds,
-        dedupeWindowSeconds: row.dedupe_window_seconds,
-        badgeMilestones: row.badge_milestones,
-      };
+      return settingsView(orgId, await orgs.updateSettings(orgId, change));
     },
 
     async assignMentors(caller: Caller, coordinatorId: string, mentorIds: string[]) {

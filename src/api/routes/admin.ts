@@ -51,9 +51,15 @@ export interface AdminRouteDependencies {
 
 export const reviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']) });
 
-/** Organisation admins' writes: settings, coordinator assignments, reviews, erasure of a referral. */
+/** Organisation admins' writes (settings, coordinator assignments, reviews, erasure of a referral) and the settings' read. */
 export function adminRoutes(deps: AdminRouteDependencies): Router {
   const router = Router();
+
+  router.get('/api/v1/orgs/:orgId/settings', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { orgId } = orgParams.parse(req.params);
+    res.json(await deps.admin.settings(caller, orgId));
+  });
 
   router.put('/api/v1/orgs/:orgId/settings', async (req, res) => {
     const caller = await deps.authenticate(req);
