@@ -295,6 +295,23 @@ test('a mentor lists only their own referrals, paged with a cursor', async () =>
   expect((await call(mentor1, '/api/v1/referral-attributions?cursor=garbage')).status).toBe(400);
 });
 
+test("a coordinator's mentors are peer mentors of the organisation, not its admins or coordinators", async () => {
+  const stranger = randomUUID();
+  const refused = await call(admin, `/api/v1/coordinators/${coordinator1.id}/mentors`, { method: 'PUT', body: { mentorIds: [mentor1.id, admin.id, coordinator2.id, stranger] } });
+  expect(refused).toEqual({
+    status: 422,
+    body: {
+      error: {
+        code: 'unknown_mentors',
+        message: 'Some ids are not peer mentors of this organisation (a mentor is known once they have signed in or been named in an upload)',
+        details: { mentorIds: [admin.id, coordinator2.id, stranger] },
+      },
+    },
+  });
+  const aggregate = await call(coordinator1, `/api/v1/coordinators/${coordinator1.id}/aggregate`);
+  expect(aggregate.body.mentors.map((mentor: { mentorId: string }) => mentor.mentorId).sort()).toEqual([mentor1.id, mentor2.id].sort());
+});
+
 test('settings accept seconds or ISO 8601 durations and refuse the rest', async () => {
   const saved = await call(admin, `/api/v1/orgs/${orgA}/settings`, {
     method: 'PUT',

@@ -74,13 +74,16 @@ export function createOrgStore(pool: Pool) {
 
     /**
      * Replaces a coordinator's mentors in one transaction. Answers `no_coordinator` when the id is not a coordinator
-     * of the organisation, or the ids that are not its members.
+     * of the organisation, or the ids that are not its peer mentors.
      */
     assignMentors(orgId: string, coordinatorId: string, mentorIds: string[]): Promise<'no_coordinator' | { unknown: string[] }> {
       return withTransaction(pool, async (client) => {
         const coordinator = await client.query("SELECT 1 FROM users WHERE id = $1 AND org_id = $2 AND role = 'coordinator'", [coordinatorId, orgId]);
         if (coordinator.rowCount === 0) return 'no_coordinator';
-        const known = await client.query<{ id: string }>('SELECT id FROM users WHERE id = ANY($1::uuid[]) AND org_id = $2', [mentorIds, orgId]);
+        const known = await client.query<{ id: string }>("SELECT id FROM users WHERE id = ANY($1::uuid[]) AND org_id = $2 AND role = 'peer_mentor'", [
+          mentorIds,
+          orgId,
+        ]);
         const knownIds = new Set(known.rows.map((row) => row.id));
         const unknown = mentorIds.filter((id) => !knownIds.has(id));
         if (unknown.length > 0) return { unknown };

@@ -57,7 +57,7 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
       authorise(caller, 'manageOrganisation');
       const outcome = await orgs.assignMentors(caller.orgId, coordinatorId, mentorIds);
       if (outcome === 'no_coordinator') throw new NotFoundError('coordinator');
-      if (outcome.unknown.length > 0) throw new AppError(422, 'unknown_mentors', 'Some mentors are not known in this organisation', { mentorIds: outcome.unknown });
+      if (outcome.unknown.length > 0) throw new AppError(422, 'unknown_mentors', 'Some ids are not peer mentors of this organisation (a mentor is known once they have signed in or been named in an upload)', { mentorIds: outcome.unknown });
       return { coordinatorId, mentorIds };
     },
 
