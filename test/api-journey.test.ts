@@ -134,6 +134,24 @@ test("a phone whose clock is wrong has its steps taken at times that can be righ
   expect(login.first_login_at.toISOString()).toBe(login.clicked_at.toISOString());
 });
 
+test('a registration reported days late with no click is a direct referral clicked when it registered', async () => {
+  const org = await harness.seedOrg();
+  const registeredAt = new Date(Date.now() - 10 * 86_400_000).toISOString();
+  const delivery = { event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: registeredAt, deliveryId: `late-${randomUUID()}` };
+  const answer = (await (await signed('/api/v1/webhooks/membership', delivery)).json()) as { conversion: { referralId: string; direct: boolean; confirmedAt: string } };
+  expect({ direct: answer.conversion.direct, confirmedAt: answer.conversion.confirmedAt }).toEqual({ direct: true, confirmedAt: registeredAt });
+  const row = await eventually(async () => {
+    const result = await harness.pool.query(
+      `SELECT r.clicked_at, r.confirmed_at, c.occurred_at AS implicit_click_at FROM referrals r JOIN click_events c ON c.referral_id = r.id
+       WHERE r.id = $1 AND r.status = 'confirmed'`,
+      [answer.conversion.referralId],
+    );
+    return result.rows[0] as { clicked_at: Date; confirmed_at: Date; implicit_click_at: Date } | undefined;
+  });
+  // Clicked today and confirmed ten days ago would be a negative time to convert, and a click in the wrong day's figures.
+  expect([row.clicked_at, row.confirmed_at, row.implicit_click_at].map((time) => time.toISOString())).toEqual([registeredAt, registeredAt, registeredAt]);
+});
+
 test('a confirmation answers one spelling of its time, whichever zone the membership system wrote it in', async () => {
   const org = await harness.seedOrg();
   const member = randomUUID();

@@ -100,7 +100,8 @@ export interface StoredClick extends ClickInput {
 export type StoredProgress = Pick<ReferralSnapshot, 'status' | 'stage'>;
 
 export type JourneyMessage =
-  | { type: 'direct'; clickId: string }
+  /** A registration with no tracked click: its implicit click is dated at the registration (`at`), if not later than now. */
+  | { type: 'direct'; clickId: string; at?: string }
   | { type: 'click'; click: ClickInput }
   /** `flagReason`: what the account's risk assessment found, when the step creates the account. */
   | { type: 'step'; step: FunnelStepInput; flagReason: string | null }
@@ -402,9 +403,11 @@ function onWritten(state: JourneyState, stored: StoredProgress): Decision {
 export function decide(state: JourneyState, message: JourneyMessage, settings: OrgSettings, now: string): Decision {
   switch (message.type) {
     case 'direct': {
-      const event = { type: 'direct_registration', idempotencyKey: JOURNEY_EVENTS.direct(state.referral.referralId), occurredAt: now };
-      const click: StoredClick = { clickId: message.clickId, occurredAt: now, ipHash: null, userAgent: null, metadata: {}, duplicate: false, implicit: true };
-      return persisted({ ...remember(state, message.clickId), countedClickTimes: [now] }, event, click);
+      const at = message.at !== undefined && Date.parse(message.at) < Date.parse(now) ? message.at : now;
+      const event = { type: 'direct_registration', idempotencyKey: JOURNEY_EVENTS.direct(state.referral.referralId), occurredAt: at };
+      const click: StoredClick = { clickId: message.clickId, occurredAt: at, ipHash: null, userAgent: null, metadata: {}, duplicate: false, implicit: true };
+      const referral = { ...state.referral, clickedAt: at, lastClickAt: at };
+      return persisted({ ...remember(state, message.clickId), referral, countedClickTimes: [at] }, event, click);
     }
     case 'click':
       return state.seen.includes(message.click.clickId) ? unchanged(state) : onClick(state, message.click, settings);

@@ -222,7 +222,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         }
         return deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
           args,
-          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue), workflowIdConflictPolicy: 'USE_EXISTING' }),
+          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue, occurredAt), workflowIdConflictPolicy: 'USE_EXISTING' }),
         });
       });
     } catch (error) {

@@ -48,6 +48,8 @@ export interface ReferralWorkflowInput {
   settings: OrgSettings;
   /** The journey handed over by continue-as-new; absent, the run loads it from Postgres. */
   carried?: JourneyState;
+  /** A direct referral's registration time, which its implicit click takes: a registration back-filled weeks late was not clicked today. */
+  registeredAt?: string;
 }
 
 /**
@@ -125,7 +127,7 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     if (input.carried) return;
     const stored = await store.loadReferral(identity.referralId);
     if (stored) journey = resumeJourney(stored);
-    else if (identity.direct) await handle({ type: 'direct', clickId: uuid4() });
+    else if (identity.direct) await handle({ type: 'direct', clickId: uuid4(), at: input.registeredAt });
     publishSearchAttributes();
   }
 

@@ -97,6 +97,22 @@ describe('clicks', () => {
   });
 });
 
+describe('direct registrations', () => {
+  test("the implicit click is dated at the registration, so a late one's time to convert is not negative", () => {
+    const decision = run({ type: 'direct', clickId: 'implicit', at: at(-864_000) });
+    expect(decision.next.referral).toMatchObject({ clickedAt: at(-864_000), lastClickAt: at(-864_000) });
+    expect(decision.next.countedClickTimes).toEqual([at(-864_000)]);
+    expect(decision.events).toEqual([{ type: 'direct_registration', idempotencyKey: `direct:${REFERRAL}`, occurredAt: at(-864_000) }]);
+    expect(decision.effects).toEqual([{ type: 'persist', event: decision.events[0], click: expect.objectContaining({ clickId: 'implicit', occurredAt: at(-864_000), implicit: true }) }]);
+  });
+  test('a registration time later than now, or none, dates it now', () => {
+    for (const registeredAt of [at(6000), undefined]) {
+      const decision = run({ type: 'direct', clickId: 'implicit', at: registeredAt });
+      expect([decision.next.referral.clickedAt, decision.events[0].occurredAt]).toEqual([at(5000), at(5000)]);
+    }
+  });
+});
+
 describe('funnel steps', () => {
   const clicked = () => run(click(0)).next;
 
