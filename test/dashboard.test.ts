@@ -249,7 +249,7 @@ test('an org admin sees the rewards programme and approves a high-value reward f
       perConfirmedRecruit: 650,
       holdingPeriod: 604_800,
       milestoneBonuses: [{ milestone: 2, amount: 1000 }, { milestone: 5, amount: 2500 }],
-      campaigns: [{ campaign: 'spring', from: '2026-12-01T00:00:00Z', to: '2027-01-01T00:00:00.000Z', multiplier: 1.5 }],
+      campaigns: [{ campaign: 'spring', from: '2026-12-01T00:00:00.000Z', to: '2027-01-01T00:00:00.000Z', multiplier: 1.5 }],
       welcomeReward: { description: 'a free first month' },
       approvalAbove: 1000,
     },
