@@ -307,5 +307,13 @@ test('bad input and bad credentials get a 4xx with what was wrong, and change no
   expect(((await local.json()) as { error: { details: unknown } }).error.details).toEqual([
     { path: ['occurredAt'], code: 'invalid_format', message: 'must be an ISO 8601 date-time with its time zone, such as 2026-11-01T09:30:00Z or 2026-11-01T11:30:00+02:00' },
   ]);
+  // A body that is not JSON is refused for its type, not read as a body with every field missing.
+  const form = await post('/api/v1/referral-attributions', `code=${org.code}`, { 'content-type': 'application/x-www-form-urlencoded' });
+  expect({ status: form.status, body: await form.json() }).toEqual({
+    status: 415,
+    body: { error: { code: 'unsupported_media_type', message: 'Send the body as JSON, with Content-Type: application/json; it came as application/x-www-form-urlencoded' } },
+  });
+  const untyped = await fetch(`${base}/api/v1/referral-attributions`, { method: 'POST', body: new Uint8Array(Buffer.from(JSON.stringify({ code: org.code }))) });
+  expect(((await untyped.json()) as { error: { message: string } }).error.message).toBe('Send the body as JSON, with Content-Type: application/json; it came with none');
   expect(await rowCounts()).toEqual(before);
 });

@@ -94,9 +94,15 @@ export function retryAfterSeconds(answer: AppError | undefined): number | undefi
   return typeof details === 'object' && details && 'retryAfterSeconds' in details ? Number(details.retryAfterSeconds) : undefined;
 }
 
+/** A body no parser read (a form, plain text sent where JSON is taken): its type is what is wrong, not a missing field. */
+const unreadBody = (req: Request) => req.body === undefined && req.is('json') === false;
+
 /** The one place errors become answers: `{ error: { code, message, details } }`, or a page for a person. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
-  const known = knownError(error);
+  const known =
+    error instanceof ZodError && unreadBody(req)
+      ? new AppError(415, 'unsupported_media_type', `Send the body as JSON, with Content-Type: application/json; it came ${req.get('content-type') ? `as ${req.get('content-type')}` : 'with none'}`)
+      : knownError(error);
   if (known instanceof ServiceUnavailableError) req.log.warn({ err: error }, 'dependency unavailable');
   if (!known) req.log.error({ err: error }, 'unhandled error');
   const answer = known ?? new AppError(500, 'internal', 'Something went wrong on our side');
