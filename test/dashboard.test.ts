@@ -266,6 +266,49 @@ test('an org admin sees the rewards programme and approves a high-value reward f
   await page.context().close();
 });
 
+test("an org admin reads the organisation's settings in words and changes them in the page; a coordinator only reads them", async () => {
+  const page = await openDashboard(admin, 1280);
+  const inWords = () => page.locator('#settings-in-words li').allInnerTexts();
+  expect(await inWords()).toEqual([
+    "A referral counts for 30 days after the person's last click on the link, for their account to be created.",
+    'An account whose membership is not confirmed within 14 days is shown as stuck.',
+    'Clicks by one person on one link within 1 day count as one.',
+    'Mentors earn badges at 1, 5, 10, 25, 50 confirmed recruits.',
+  ]);
+  await page.click('text=Change the settings');
+  expect(await page.inputValue('input[name="attributionDays"]')).toBe('30');
+  await page.fill('input[name="badgeMilestones"]', '5, 1');
+  await page.getByRole('button', { name: 'Save the settings' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Could not save'));
+  expect(await page.locator('#status').innerText()).toBe('Could not save the settings: The request is not valid: badgeMilestones must be strictly ascending');
+  await page.fill('input[name="attributionDays"]', '45');
+  await page.fill('input[name="confirmationDays"]', '7');
+  await page.fill('input[name="dedupeHours"]', '12');
+  await page.fill('input[name="badgeMilestones"]', '1, 3 10');
+  await page.getByRole('button', { name: 'Save the settings' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Saved'));
+  expect(await page.locator('#status').innerText()).toBe('Saved: the settings apply to referrals that start from now on.');
+  const saved = { attributionWindowSeconds: 3_888_000, confirmationWindowSeconds: 604_800, dedupeWindowSeconds: 43_200, badgeMilestones: [1, 3, 10] };
+  expect((await call(admin, `/api/v1/orgs/${orgId}/settings`)).body).toMatchObject(saved);
+  expect(await inWords()).toEqual([
+    "A referral counts for 45 days after the person's last click on the link, for their account to be created.",
+    'An account whose membership is not confirmed within 7 days is shown as stuck.',
+    'Clicks by one person on one link within 12 hours count as one.',
+    'Mentors earn badges at 1, 3, 10 confirmed recruits.',
+  ]);
+  await page.click('text=Change the settings');
+  await page.locator('section[aria-labelledby="settings-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-settings.png') });
+  await page.context().close();
+
+  const coordinatorPage = await openDashboard(coordinator, 1280);
+  expect(await coordinatorPage.locator('#settings-in-words li').last().innerText()).toBe('Mentors earn badges at 1, 3, 10 confirmed recruits.');
+  expect(await coordinatorPage.locator('text=Change the settings').count()).toBe(0);
+  await coordinatorPage.context().close();
+  // The later tests' journeys start under the usual settings.
+  const usual = { attributionWindow: 'P30D', confirmationWindow: 'P14D', dedupeWindow: 'PT24H', badgeMilestones: [1, 5, 10, 25, 50] };
+  expect((await call(admin, `/api/v1/orgs/${orgId}/settings`, { method: 'PUT', body: usual })).status).toBe(200);
+});
+
 test('a mentor sees their own links, makes one, and sees their funnel and badges; they cannot read the org dashboard', async () => {
   await harness.pool.query(
     `INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at) VALUES ($1, $2, $3, 'recruiter-2', 2, 2, now())`,

@@ -386,15 +386,62 @@
     );
   }
 
+  /** The organisation's windows and badge milestones in words; an org admin may change them. */
+  function settingsSection(me, settings, onSaved) {
+    const words = [
+      `A referral counts for ${duration(settings.attributionWindowSeconds)} after the person's last click on the link, for their account to be created.`,
+      `An account whose membership is not confirmed within ${duration(settings.confirmationWindowSeconds)} is shown as stuck.`,
+      `Clicks by one person on one link within ${duration(settings.dedupeWindowSeconds)} count as one.`,
+      `Mentors earn badges at ${settings.badgeMilestones.join(', ')} confirmed recruits.`,
+    ];
+    const field = (label, control) => el('label', {}, label, control);
+    const number = (name, value) => el('input', { name, type: 'number', min: 0, step: 'any', value, required: true });
+    const form = el(
+      'form',
+      { class: 'rules-form', 'aria-label': 'Settings' },
+      field('A referral counts for (days after the last click)', number('attributionDays', settings.attributionWindowSeconds / 86400)),
+      field('Confirmation expected within (days after the account)', number('confirmationDays', settings.confirmationWindowSeconds / 86400)),
+      field('Repeat clicks count as one within (hours)', number('dedupeHours', settings.dedupeWindowSeconds / 3600)),
+      field('Badge milestones (confirmed recruits, ascending, separated by commas)', el('input', { name: 'badgeMilestones', value: settings.badgeMilestones.join(', '), required: true })),
+      el('button', { type: 'submit' }, 'Save the settings'),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(form));
+      const seconds = (value, size) => Math.round(Number(value) * size);
+      const body = {
+        attributionWindow: seconds(data.attributionDays, 86400),
+        confirmationWindow: seconds(data.confirmationDays, 86400),
+        dedupeWindow: seconds(data.dedupeHours, 3600),
+        badgeMilestones: String(data.badgeMilestones).split(/[\s,;]+/).filter(Boolean).map(Number),
+      };
+      try {
+        await api(`/api/v1/orgs/${me.orgId}/settings`, { method: 'PUT', body: JSON.stringify(body) });
+        await onSaved();
+        say('Saved: the settings apply to referrals that start from now on.');
+      } catch (error) {
+        say(`Could not save the settings: ${error.message}`);
+      }
+    });
+    return el(
+      'section',
+      { 'aria-labelledby': 'settings-title' },
+      el('h3', { id: 'settings-title' }, 'Settings'),
+      el('ul', { class: 'rules', id: 'settings-in-words' }, words.map((line) => el('li', {}, line))),
+      me.role === 'org_admin' ? el('details', { class: 'settings-editor' }, el('summary', {}, 'Change the settings'), form) : '',
+    );
+  }
+
   const query = (period) => new URLSearchParams(Object.entries(period).filter(([, value]) => value)).toString();
 
   async function orgView(me, period) {
     say('Loading the figures…');
-    const [dashboard, { items: codes }, rules, rewards] = await Promise.all([
+    const [dashboard, { items: codes }, rules, rewards, settings] = await Promise.all([
       api(`/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(period)}`),
       api('/api/v1/referral-codes'),
       api(`/api/v1/orgs/${me.orgId}/rewards`),
       api(`/api/v1/orgs/${me.orgId}/rewards/summary`),
+      api(`/api/v1/orgs/${me.orgId}/settings`),
     ]);
     const stages = Object.keys(STAGE_NAMES);
     const funnel = stages.map((stage) => dashboard.funnel[stage]);
@@ -511,6 +558,7 @@
         ),
       ),
       programmeSection(rules, rewards, decideReward, me.role === 'org_admin' ? rulesForm(me, rules.rules, () => render(me, period, true)) : undefined),
+      settingsSection(me, settings, () => render(me, period, true)),
       el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false })),
     );
     say(`Showing ${range}.`);
