@@ -6,6 +6,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY public ./public
 COPY worker.ts dispatcher.ts ./
 RUN npm run bundle-workflows \
   && npm prune --omit=dev \

