@@ -3,6 +3,11 @@ import pino from 'pino';
 import { createApp } from '../src/api/app';
 import { listenApp, type ListeningApi } from './support/api';
 import { createPool } from '../src/db/pool';
+import { launchChromium } from './support/browser';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+const SCREENSHOTS = path.resolve(__dirname, '../test-results');
 
 let api: ListeningApi;
 let base: string;
@@ -58,10 +63,32 @@ test('/openapi.json documents exactly the routes the app serves, with their zod 
   expect(counts.parameters).toEqual([{ name: 'mentorId', in: 'path', required: true, schema: expect.objectContaining({ format: 'uuid' }) }]);
 });
 
-test('/docs is a readable reference built from the same document', async () => {
-  const response = await fetch(`${base}/docs`);
-  expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-  const page = await response.text();
-  expect(page).toContain('<code>GET /api/v1/referral-attributions/mentor/{mentorId}/counts</code>');
-  expect(page).toContain('<code>POST /api/v1/webhooks/membership</code>');
+test('/docs shows every operation of the same document in an OpenAPI viewer, its scripts from this origin only', async () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const document: any = await (await fetch(`${base}/openapi.json`)).json();
+  const operations = Object.values(document.paths as Record<string, Record<string, unknown>>).flatMap((methods) => Object.keys(methods)).length;
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('response', (answer) => {
+      if (answer.status() >= 400) problems.push(`${answer.status()} ${new URL(answer.url()).pathname}`);
+    });
+    const response = await page.goto(`${base}/docs`);
+    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+    await page.waitForSelector('.opblock');
+    expect(await page.locator('.opblock').count()).toBe(operations);
+    expect(await page.locator('.opblock-summary-path').allInnerTexts()).toContain('/api/v1/referral-attributions/mentor/{mentorId}/counts');
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'docs.png') });
+    expect(problems).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+  // The pages for people outside the dashboard still run no script.
+  expect((await fetch(`${base}/r/unknown-code`)).headers.get('content-security-policy')).toContain("script-src 'none'");
 });

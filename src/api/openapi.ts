@@ -1,4 +1,5 @@
-import { Router } from 'express';
+import path from 'node:path';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import { coordinatorMentorsBody, orgSettingsBody, reviewBody } from './routes/admin';
 import { codeParams, createCodeBody, listCodesQuery, qrQuery } from './routes/codes';
@@ -156,31 +157,36 @@ export function buildOpenApiDocument() {
   };
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[char] ?? char);
-
-function referencePage(document: ReturnType<typeof buildOpenApiDocument>): string {
-  const sections = OPERATIONS.map((operation) => {
-    const path = operation.path.replace(/:(\w+)/g, '{$1}');
-    const spec = document.paths[path][operation.method] as { requestBody?: { content: { 'application/json': { schema: unknown } } }; parameters: unknown[] };
-    const body = spec.requestBody ? `<h4>Body</h4><pre>${escapeHtml(JSON.stringify(spec.requestBody.content['application/json'].schema, null, 2))}</pre>` : '';
-    const parameters = spec.parameters.length > 0 ? `<h4>Parameters</h4><pre>${escapeHtml(JSON.stringify(spec.parameters, null, 2))}</pre>` : '';
-    return `<section><h3><code>${operation.method.toUpperCase()} ${escapeHtml(path)}</code></h3><p>${escapeHtml(operation.summary)}. Auth: ${operation.security}. Success: ${operation.success}.</p>${parameters}${body}</section>`;
-  }).join('\n');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Referral attribution API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}pre{background:#f4f4f4;padding:.75rem;overflow:auto}section{border-top:1px solid #ccc;padding-top:.5rem}</style></head>
-<body><h1>Referral attribution API</h1><p>Errors are <code>{ "error": { "code", "message", "details" } }</code>. The machine-readable document is <a href="/openapi.json">/openapi.json</a>.</p>
-${sections}</body></html>`;
-}
+const VIEWER_ASSETS = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+const OUR_ASSETS = path.resolve(__dirname, '../../public/docs');
+/** The reference page runs Swagger UI's script and ours from this origin; every other page runs none. */
+const DOCS_POLICY = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'";
+const REFERENCE_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Referral attribution API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="icon" href="/docs/assets/favicon-32x32.png">
+</head>
+<body>
+<main id="api"><p>The API reference needs JavaScript; the document itself is <a href="/openapi.json">/openapi.json</a>.</p></main>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/init.js"></script>
+</body>
+</html>`;
 
 export function openApiRoutes(): Router {
   const document = buildOpenApiDocument();
-  const page = referencePage(document);
   const router = Router();
   router.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
   router.get('/docs', (_req, res) => {
-    res.type('html').send(page);
+    res.setHeader('Content-Security-Policy', DOCS_POLICY);
+    res.type('html').send(REFERENCE_PAGE);
   });
+  router.use('/docs/assets', express.static(OUR_ASSETS, { maxAge: '5m', index: false }), express.static(VIEWER_ASSETS, { maxAge: '1h', index: false }));
   return router;
 }
