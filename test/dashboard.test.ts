@@ -342,6 +342,18 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   expect(whatsapp.origin).toBe('https://wa.me');
   expect(whatsapp.searchParams.get('text')).toMatch(/^Join us: here is my invitation http:\/\/localhost:3000\/r\/\w+\?ch=whatsapp$/);
   expect((await call(maria, '/api/v1/referral-codes')).body.items.map((code: { campaign: string | null }) => code.campaign).sort()).toEqual(['autumn', 'spring']);
+  // A link that has ended is listed with nothing to copy, scan or share: one revoked here, one past its expiry.
+  page.once('dialog', (dialog) => dialog.accept());
+  await links.filter({ hasText: 'autumn' }).getByRole('button', { name: 'Revoke' }).click();
+  await eventually(async () => ((await links.filter({ hasText: 'autumn' }).innerText()).includes('revoked') ? true : undefined));
+  const winter = (await call(maria, '/api/v1/referral-codes', { method: 'POST', body: { campaign: 'winter', expiresAt: new Date(Date.now() + 3_600_000).toISOString() } })).body;
+  await harness.pool.query("UPDATE referral_codes SET expires_at = now() - interval '1 hour' WHERE id = $1", [winter.id]);
+  await page.reload();
+  await page.waitForSelector('[data-figure="clicked"]');
+  const ended = async (campaign: string) => (await rowsOf(page, '#links-title ~ table')).filter((row) => row[1] === campaign);
+  expect(await ended('autumn')).toEqual([[expect.any(String), 'autumn', '–', expect.stringMatching(/^revoked /), '–', '']]);
+  expect(await ended('winter')).toEqual([[winter.code, 'winter', '–', expect.stringMatching(/^expired /), '–', '']]);
+  expect(await links.filter({ hasText: 'spring' }).getByRole('button', { name: 'Copy link' }).count()).toBe(1);
   // An invitation by email from the page, and the choice of emails about recruits.
   await page.fill('input[name="email"]', 'friend@example.org');
   await page.fill('input[name="name"]', 'Frida');

@@ -207,21 +207,32 @@
     );
   }
 
+  /** Whether a link still works, in words; one that has ended (revoked, or past its expiry) is not to be shared again. */
+  function linkState(code) {
+    if (code.revokedAt) return { ended: true, words: `revoked ${dateTime.format(new Date(code.revokedAt))}` };
+    if (code.expiresAt && Date.parse(code.expiresAt) <= Date.now()) return { ended: true, words: `expired ${dateTime.format(new Date(code.expiresAt))}` };
+    return { ended: false, words: code.expiresAt ? `active until ${dateTime.format(new Date(code.expiresAt))}` : 'active' };
+  }
+
   function codesTable(codes, options) {
-    const rows = codes.map((code) => [
-      el('a', { href: code.url }, code.code),
-      code.campaign ?? '–',
-      code.channel ?? '–',
-      code.revokedAt ? `revoked ${dateTime.format(new Date(code.revokedAt))}` : 'active',
-      el('a', { href: `/api/v1/referral-codes/${code.id}/qr.png`, download: `invite-${code.code}.png` }, el('img', { src: `/api/v1/referral-codes/${code.id}/qr.svg`, alt: `QR code for ${code.url}`, width: 96, height: 96 })),
-      el(
-        'span',
-        { class: 'actions' },
-        copyButton(code.url, 'Copy link'),
-        options.share && !code.revokedAt ? shareLinks(code, options.orgName) : '',
-        options.canRevoke && !code.revokedAt ? el('button', { type: 'button', onclick: oneAtATime(() => options.revoke(code)) }, 'Revoke') : '',
-      ),
-    ]);
+    const rows = codes.map((code) => {
+      const state = linkState(code);
+      if (state.ended) return [code.code, code.campaign ?? '–', code.channel ?? '–', state.words, '–', ''];
+      return [
+        el('a', { href: code.url }, code.code),
+        code.campaign ?? '–',
+        code.channel ?? '–',
+        state.words,
+        el('a', { href: `/api/v1/referral-codes/${code.id}/qr.png`, download: `invite-${code.code}.png` }, el('img', { src: `/api/v1/referral-codes/${code.id}/qr.svg`, alt: `QR code for ${code.url}`, width: 96, height: 96 })),
+        el(
+          'span',
+          { class: 'actions' },
+          copyButton(code.url, 'Copy link'),
+          options.share ? shareLinks(code, options.orgName) : '',
+          options.canRevoke ? el('button', { type: 'button', onclick: oneAtATime(() => options.revoke(code)) }, 'Revoke') : '',
+        ),
+      ];
+    });
     return table('Invite links', ['Code', 'Campaign', 'Channel', 'State', 'QR code', 'Actions'], rows, { numeric: false, empty: 'No invite links yet.' });
   }
 
