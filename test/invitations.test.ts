@@ -216,3 +216,22 @@ test('where no mail can go out (production without SMTP_URL) invitations are ref
   }
   await expect(createMailer({ from: 'Referrals <no-reply@example.org>' }).send({ to: 'jo@example.org', subject: 's', text: 't', html: 'h', messageId: '<m@x>' })).rejects.toThrow(MailNotConfiguredError);
 });
+
+test('after a mentor revokes the link their invitations carry, no email brings it again: new invitations and resends carry a live one', async () => {
+  const codesIn = (address: string) => mailTo(address).map((mail) => new URL(mail.text!.match(/Join here: (\S+)/)![1]).pathname.slice(3));
+  const invitation = await call(other, '/api/v1/invitations', 'POST', { email: 'first@example.org' });
+  const [first] = await eventually(async () => (codesIn('first@example.org').length === 1 ? codesIn('first@example.org') : undefined));
+  const { items } = (await call(other, '/api/v1/referral-codes')).body as { items: Array<{ id: string; code: string }> };
+  expect((await call(other, `/api/v1/referral-codes/${items.find((item) => item.code === first)!.id}/revoke`, 'POST')).status).toBe(200);
+  // Its reminder falls due: a dead link is not sent.
+  await new Promise((resolve) => setTimeout(resolve, (REMINDER_SECONDS + 2) * 1000));
+  expect(codesIn('first@example.org')).toEqual([first]);
+  expect((await call(other, '/api/v1/invitations', 'POST', { email: 'second@example.org' })).status).toBe(201);
+  const [second] = await eventually(async () => (codesIn('second@example.org').length === 1 ? codesIn('second@example.org') : undefined));
+  expect(second).not.toBe(first);
+  expect([(await fetch(`${api.url}/r/${first}`)).status, (await fetch(`${api.url}/r/${second}`)).status]).toEqual([410, 200]);
+  // A day on, the mentor sends the first invitation again: with the live link.
+  await harness.pool.query("UPDATE invitations SET last_sent_at = now() - interval '2 days' WHERE id = $1", [invitation.body.id]);
+  expect((await call(other, `/api/v1/invitations/${invitation.body.id}/resend`, 'POST')).status).toBe(202);
+  expect(await eventually(async () => (codesIn('first@example.org').length === 2 ? codesIn('first@example.org') : undefined))).toEqual([first, second]);
+});

@@ -224,6 +224,11 @@ export function createCodeStore(pool: Pool) {
       return first<ReferralCodeRow>('SELECT * FROM referral_codes WHERE org_id = $1 AND mentor_id = $2 AND bulk_key = $3', [orgId, mentorId, bulkKey]);
     },
 
+    /** An ended code gives up its (mentor, campaign) pair: the next invitation or upload makes a new code for it. */
+    async releaseBulkKey(id: string): Promise<void> {
+      await pool.query('UPDATE referral_codes SET bulk_key = NULL WHERE id = $1', [id]);
+    },
+
     /** The organisation's codes (a mentor's, when given), newest first, read under the organisation's row-level scope. */
     list(orgId: string, mentorId: string | undefined): Promise<ReferralCodeRow[]> {
       return withOrgScope(pool, orgId, async (client) =>

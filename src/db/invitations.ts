@@ -76,7 +76,8 @@ export function createInvitationStore(pool: Pool) {
            EXISTS (SELECT 1 FROM email_suppressions s WHERE s.org_id = i.org_id AND s.email_hash = i.email_hash) AS suppressed
          FROM invitations i JOIN users u ON u.org_id = i.org_id AND u.id = i.mentor_id JOIN organisations o ON o.id = i.org_id
            JOIN referral_codes c ON c.id = i.referral_code_id
-         WHERE i.id = $1 AND i.email IS NOT NULL AND ${DUE[kind]}`,
+         -- Never a link that no longer works: a resend first moves the invitation to a live one.
+         WHERE i.id = $1 AND i.email IS NOT NULL AND ${DUE[kind]} AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())`,
         [id],
       );
     },
@@ -98,6 +99,11 @@ export function createInvitationStore(pool: Pool) {
          WHERE id = $1 AND ${OPEN} RETURNING *`,
         [id, status, now],
       );
+    },
+
+    /** The invitation's emails carry this code from now on (its own was revoked or expired). */
+    async moveToCode(id: string, referralCodeId: string): Promise<void> {
+      await pool.query('UPDATE invitations SET referral_code_id = $2 WHERE id = $1', [id, referralCodeId]);
     },
 
     /** The invitation's link was opened (a person's click, on the invitation's own code). */

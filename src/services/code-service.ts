@@ -41,6 +41,9 @@ export interface NewCode {
   expiresAt?: string;
 }
 
+/** Revoked, or past its expiry: the link only says it has ended. */
+export const linkHasEnded = (code: Pick<CodeView, 'revokedAt' | 'expiresAt'>) => code.revokedAt !== null || (code.expiresAt !== null && Date.parse(code.expiresAt) <= Date.now());
+
 export function createCodeService(deps: { pool: Pool; publicBaseUrl: string }) {
   const codes = createCodeStore(deps.pool);
   const orgs = createOrgStore(deps.pool);
@@ -130,7 +133,9 @@ export function createCodeService(deps: { pool: Pool; publicBaseUrl: string }) {
       const mentorId = await mentorFor(caller, input.mentorId);
       const bulkKey = input.campaign ?? '';
       const existing = await codes.byBulkKey(caller.orgId, mentorId, bulkKey);
-      if (existing) return { code: view(existing), created: false };
+      // A link the mentor revoked, or one past its expiry, is not handed out again.
+      if (existing && !linkHasEnded(view(existing))) return { code: view(existing), created: false };
+      if (existing) await codes.releaseBulkKey(existing.id);
       try {
         return { code: view(await insert(caller, mentorId, input, bulkKey)), created: true };
       } catch (error) {

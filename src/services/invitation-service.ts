@@ -6,7 +6,7 @@ import { authorise, type Caller } from '../domain/access';
 import { AppError, ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError } from '../errors';
 import { resendInvitationSignal, TASK_QUEUE } from '../workflows/messages';
 import { invitationWorkflow, invitationWorkflowId } from '../workflows/invitation-workflow';
-import type { CodeService } from './code-service';
+import { linkHasEnded, type CodeService } from './code-service';
 import { emailHash, readUnsubscribeToken } from './identifiers';
 
 const NO_LONGER_OPEN = 'This invitation is no longer open: it was cancelled, or it has ended';
@@ -92,6 +92,12 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
       const row = await ownInvitation(caller, id);
       if (row.closed_at) throw new ConflictError(NO_LONGER_OPEN);
       if (!(await invitations.mayResend(id, new Date()))) throw new ConflictError('An open invitation may be sent again once a day');
+      // Its link revoked or expired since, it goes again with the mentor's live link for the same campaign.
+      const link = await deps.codes.get(caller, row.referral_code_id);
+      if (linkHasEnded(link)) {
+        const { code } = await deps.codes.ensureBulkCode(caller, { mentorId: row.mentor_id, channel: 'email', campaign: link.campaign ?? undefined });
+        await invitations.moveToCode(id, code.id);
+      }
       await deps.temporal.workflow.getHandle(invitationWorkflowId(id)).signal(resendInvitationSignal);
       return view(row);
     },
