@@ -32,7 +32,9 @@ export const dispatchMetrics = {
 export const measureRequests: RequestHandler = (req, res, next) => {
   const end = requestDuration.startTimer({ method: req.method });
   res.on('finish', () => {
-    const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+    // Every router is mounted at the root, so a route's path is its whole pattern; `baseUrl` by now may be a later
+    // mount's (the invite page's error handler under /r).
+    const route = req.route?.path ? String(req.route.path) : 'unmatched';
     end({ route, status: String(res.statusCode) });
   });
   next();

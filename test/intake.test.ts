@@ -68,7 +68,9 @@ test('with Temporal out of reach, the invite page and the app are answered from 
     const ready = (await (await fetch(`${api.url}/readyz`)).json()) as { status: string; intake: { undelivered: number; oldestAgeSeconds: number } };
     expect(ready.status).toBe('ready');
     expect(ready.intake.undelivered).toBeGreaterThanOrEqual(4);
+    expect((await fetch(`${api.url}/r/no-such-code`)).status).toBe(404);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toContain('http_request_duration_seconds_count{method="GET",route="/r/:code",status="404"} 1');
     expect(metrics).toMatch(/^intake_backlog_messages \d+$/m);
     expect(metrics).toMatch(/^intake_oldest_undelivered_age_seconds [\d.e+-]+$/m);
     expect(metrics).toContain('http_request_duration_seconds_count{method="POST",route="/api/v1/referral-attributions",status="201"}');
