@@ -206,7 +206,8 @@ test('a campaign multiplies inside its dates only; a milestone bonus comes once;
   await signIn(admin, sam);
   await setRules(admin, rules({ holdingPeriod: 3600 }));
 
-  const inSpring = await recruit(admin, sam, { campaign: 'spring' });
+  // The mentor's code says "Spring", the rule "spring": one campaign.
+  const inSpring = await recruit(admin, sam, { campaign: 'Spring' });
   const inAutumn = await recruit(admin, sam, { campaign: 'autumn' });
   const third = await recruit(admin, sam, { deliveries: 2 });
   const entries = await entriesOnce(sam, sam, 4);
