@@ -83,6 +83,9 @@ test('/docs shows every operation of the same document in an OpenAPI viewer, its
     await page.waitForSelector('.opblock');
     expect(await page.locator('.opblock').count()).toBe(operations);
     expect(await page.locator('.opblock-summary-path').allInnerTexts()).toContain('/api/v1/referral-attributions/mentor/{mentorId}/counts');
+    // Opened, an operation shows its parameters, under the same policy.
+    await page.locator('.opblock-summary-path', { hasText: '/api/v1/referral-attributions/mentor/{mentorId}/counts' }).first().click();
+    await page.waitForSelector('.opblock-body .parameters');
     mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'docs.png') });
     expect(problems).toEqual([]);

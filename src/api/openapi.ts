@@ -14,6 +14,7 @@ import {
   referralParams,
 } from './routes/reads';
 import { SESSION_COOKIE } from './auth';
+import { OWN_SCRIPTS_POLICY } from './pages';
 import { sessionBody } from './routes/dashboard';
 import { bulkInvitationQuery, invitationBody, invitationParams, unsubscribeParams } from './routes/invitations';
 import { notificationPreferencesBody } from './routes/notifications';
@@ -159,8 +160,6 @@ export function buildOpenApiDocument() {
 
 const VIEWER_ASSETS = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 const OUR_ASSETS = path.resolve(__dirname, '../../public/docs');
-/** The reference page runs Swagger UI's script and ours from this origin; every other page runs none. */
-const DOCS_POLICY = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'";
 const REFERENCE_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -184,7 +183,7 @@ export function openApiRoutes(): Router {
     res.json(document);
   });
   router.get('/docs', (_req, res) => {
-    res.setHeader('Content-Security-Policy', DOCS_POLICY);
+    res.setHeader('Content-Security-Policy', OWN_SCRIPTS_POLICY);
     res.type('html').send(REFERENCE_PAGE);
   });
   router.use('/docs/assets', express.static(OUR_ASSETS, { maxAge: '5m', index: false }), express.static(VIEWER_ASSETS, { maxAge: '1h', index: false }));

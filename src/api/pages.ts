@@ -30,3 +30,16 @@ ul{padding-left:1.2rem}
 export function answerPage(res: Response, status: number, title: string, message: string, extra = '') {
   res.status(status).type('html').send(page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${extra}`));
 }
+
+/** For the pages that run scripts (the dashboard, the API reference): this origin's scripts and styles only, no inline script, never framed. */
+export const OWN_SCRIPTS_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "object-src 'none'",
+].join('; ');

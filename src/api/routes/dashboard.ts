@@ -5,7 +5,7 @@ import { DEMO_ADMIN, DEMO_SIGN_IN_PATH } from '../../domain/demo';
 import { AppError } from '../../errors';
 import { SESSION_COOKIE, type Authenticate } from '../auth';
 import { CALLBACK_PATH, pendingSignIn, SignInFailedError, type OidcSignIn } from '../oidc';
-import { answerPage } from '../pages';
+import { answerPage, OWN_SCRIPTS_POLICY } from '../pages';
 
 const ASSETS = path.resolve(__dirname, '../../../public/dashboard');
 // The package exports no path to its browser build; it sits beside the package's main file.
@@ -13,18 +13,6 @@ const CHART_LIBRARY_DIR = path.dirname(require.resolve('chart.js'));
 
 export const sessionBody = z.strictObject({ token: z.string().min(1).max(8192) });
 
-/** The page's own scripts and styles only: no inline script, nothing from elsewhere, never framed. */
-const DASHBOARD_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "object-src 'none'",
-].join('; ');
 
 const SIGN_IN_PATH = '/dashboard/sign-in';
 const PENDING_SIGN_IN_COOKIE = 'dashboard_sign_in';
@@ -95,7 +83,7 @@ export function dashboardRoutes(deps: DashboardRouteDependencies): Router {
 
   const shell = SHELL.replace('<!--sign-in-->', deps.oidc ? `<p><a class="button" href="${SIGN_IN_PATH}">Sign in with your organisation</a></p>` : PORTAL_SIGN_IN);
   router.get('/dashboard', (_req, res) => {
-    res.setHeader('Content-Security-Policy', DASHBOARD_CSP);
+    res.setHeader('Content-Security-Policy', OWN_SCRIPTS_POLICY);
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(shell);
   });
