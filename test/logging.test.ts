@@ -43,12 +43,18 @@ test('a request\'s log lines hold no token, cookie, signature or client address'
     await (await fetch(`${base}/healthz`, { headers: secrets })).arrayBuffer();
     await (await fetch(`${base}/api/v1/webhooks/membership`, { method: 'POST', headers: { ...secrets, 'content-type': 'application/json' }, body: '{}' })).arrayBuffer();
     await (await fetch(`${base}/api/v1/referral-attributions/mentor/not-a-uuid/counts`, { headers: secrets })).arrayBuffer();
+    // Addresses that carry a secret: an unsubscribe link's token, the OpenID provider's authorization code and state.
+    await (await fetch(`${base}/unsubscribe/unsubscribe-token-secret`, { headers: secrets })).arrayBuffer();
+    await (await fetch(`${base}/dashboard/callback?code=authorization-code-secret&state=state-secret`, { headers: secrets })).arrayBuffer();
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
   const logged = lines.join('\n');
-  expect(lines.filter((line) => line.includes('"request completed"') || line.includes('"request errored"'))).toHaveLength(3);
-  for (const secret of ['eyJhbGciOiJIUzI1NiJ9', 'cookie-secret-value', 'signature-secret-value', '203.0.113.77']) expect({ secret, logged: logged.includes(secret) }).toEqual({ secret, logged: false });
+  expect(lines.filter((line) => line.includes('"request completed"') || line.includes('"request errored"'))).toHaveLength(5);
+  const urls = lines.map((line) => (JSON.parse(line) as { req?: { url: string } }).req?.url).filter(Boolean);
+  expect(urls.slice(-2)).toEqual(['/unsubscribe/redacted', '/dashboard/callback?code=redacted&state=redacted']);
+  const secretsInAddresses = ['unsubscribe-token-secret', 'authorization-code-secret', 'state-secret'];
+  for (const secret of ['eyJhbGciOiJIUzI1NiJ9', 'cookie-secret-value', 'signature-secret-value', '203.0.113.77', ...secretsInAddresses]) expect({ secret, logged: logged.includes(secret) }).toEqual({ secret, logged: false });
   // Nor the address of the proxy in front (here loopback, the host header aside).
   for (const line of lines.filter((candidate) => candidate.includes('"req"'))) expect((JSON.parse(line) as { req: { remoteAddress: string } }).req.remoteAddress).toBe('[redacted]');
   // The client is known by a salted hash: the same one for every request from it.

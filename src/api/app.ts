@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../config';
 import { createIntakeStore } from '../db/intake';
 import { withOrgScope } from '../db/scoped';
 import { measureBacklog, measureRequests } from '../metrics';
-import type { Logger } from '../logger';
+import { loggableUrl, type Logger } from '../logger';
 import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
 import { mentorCounts } from '../db/reads';
@@ -77,6 +77,7 @@ export function createApp(deps: AppDependencies): express.Express {
       },
       // The client as a salted hash only: the same visitor's requests can be told apart from others', not traced.
       customProps: (req) => ({ client: saltedHash(config.HASH_SALT, (req as express.Request).ip ?? '').slice(0, 16) }),
+      serializers: { req: (req: { url: string }) => ({ ...req, url: loggableUrl(req.url) }) },
     }),
   );
   app.use(measureRequests);
