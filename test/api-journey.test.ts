@@ -152,6 +152,18 @@ test('a registration reported days late with no click is a direct referral click
   expect([row.clicked_at, row.confirmed_at, row.implicit_click_at].map((time) => time.toISOString())).toEqual([registeredAt, registeredAt, registeredAt]);
 });
 
+test("a registration dated ahead of its arrival (a clock set ahead, a local time labelled UTC) is confirmed when it arrived", async () => {
+  const org = await harness.seedOrg();
+  const sent = Date.now();
+  const ahead = new Date(sent + 5 * 3_600_000).toISOString();
+  const delivery = { event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: ahead, deliveryId: `ahead-${randomUUID()}` };
+  const answer = (await (await signed('/api/v1/webhooks/membership', delivery)).json()) as { conversion: { confirmedAt: string } };
+  const answered = Date.now();
+  // Dated five hours on, it would fall in no dashboard's day yet, and its rewards would be held for five hours more.
+  expect(Date.parse(answer.conversion.confirmedAt)).toBeGreaterThanOrEqual(sent);
+  expect(Date.parse(answer.conversion.confirmedAt)).toBeLessThanOrEqual(answered);
+});
+
 test('a confirmation answers one spelling of its time, whichever zone the membership system wrote it in', async () => {
   const org = await harness.seedOrg();
   const member = randomUUID();

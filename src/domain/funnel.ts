@@ -44,13 +44,3 @@ export function conversionRate(confirmed: number, clicks: number): number {
   if (clicks <= 0) return 0;
   return Math.min(1, confirmed / clicks);
 }
-
-/**
- * When a funnel step happened: the app's clock, unless it cannot be right. A phone's clock may be reset or set wrong,
- * so a step is taken as no later than the service received it, and no earlier than its referral began.
- */
-export function plausibleStepTime(claimed: string | undefined, referralBegan: string | undefined, received: Date): string {
-  const at = Math.min(claimed === undefined ? received.getTime() : Date.parse(claimed), received.getTime());
-  const earliest = referralBegan === undefined ? at : Date.parse(referralBegan);
-  return new Date(Math.max(at, earliest)).toISOString();
-}

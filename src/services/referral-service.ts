@@ -8,7 +8,8 @@ import { createDeliveryStore, type DeliveryAnswer } from '../db/deliveries';
 import { createIntakeStore, type ClickToTake, type IntakeAddress } from '../db/intake';
 import { createInvitationStore } from '../db/invitations';
 import { createReferralStore, snapshotFromRow } from '../db/referrals';
-import { plausibleStepTime, type FunnelStep } from '../domain/funnel';
+import type { FunnelStep } from '../domain/funnel';
+import { notLaterThan, plausibleStepTime } from '../domain/reported-times';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
 import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConfirmInput, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
 import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
@@ -208,8 +209,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     });
   }
 
-  async function confirmOn(identity: ReferralIdentity, code: CodeRow, request: ConfirmRequest): Promise<ConversionRecord> {
-    const occurredAt = request.occurredAt ?? now().toISOString();
+  async function confirmOn(identity: ReferralIdentity, code: CodeRow, request: ConfirmRequest & { occurredAt: string }): Promise<ConversionRecord> {
+    const { occurredAt } = request;
     const args: [ConfirmInput] = [{ newMemberId: request.newMemberId, occurredAt, source: request.source }];
     try {
       return await sendDirect(identity.workflowId, confirmTimeoutMs, async () => {
@@ -250,7 +251,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
    * confirmRecruitment(code, newMemberId), matched in the order of DESIGN.md rule 4. A member
    * already confirmed in the organisation keeps that attribution (one mentor per member).
    */
-  async function confirmRecruitment(request: ConfirmRequest): Promise<ConversionRecord> {
+  async function confirmRecruitment(reported: ConfirmRequest): Promise<ConversionRecord> {
+    const request = { ...reported, occurredAt: notLaterThan(reported.occurredAt, now()) };
     const code = found(await codes.forConfirmation(request.code, request.newMemberId), 'referral code');
     if (code.attribution) return toConversionRecord(snapshotFromRow(code.attribution));
     // An erased member was counted: their referral, as it stands, is the answer, not a new referral.
@@ -283,7 +285,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   /** member.cancelled: the member's attribution in the organisation is reversed and stops counting. */
   async function cancelMembership(request: { code: string; newMemberId: string; occurredAt?: string }): Promise<number> {
     const code = found(await codes.byCode(request.code), 'referral code');
-    const occurredAt = request.occurredAt ?? now().toISOString();
+    const occurredAt = notLaterThan(request.occurredAt, now());
     await deliveries.recordCancellation(code.org_id, request.newMemberId, occurredAt);
     const linked = await referrals.cancellableFor(code.org_id, request.newMemberId);
     for (const snapshot of linked) {
@@ -385,7 +387,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         throw new JourneyRefusedError(JOURNEY_FAILURES.linkedToAnotherMember, refusalMessage(JOURNEY_FAILURES.linkedToAnotherMember, referralId));
       }
       const code = found(await codes.byId(snapshot.referralCodeId), 'referral code');
-      return confirmOn(identityOf(snapshot), code, { ...request, code: code.code });
+      return confirmOn(identityOf(snapshot), code, { ...request, code: code.code, occurredAt: notLaterThan(request.occurredAt, now()) });
     },
 
     /** A coordinator's decision on a referral held for review. */
