@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import { createApp } from '../src/api/app';
 import { createLogger } from '../src/logger';
 import { openHarness, type Harness } from './support/harness';
@@ -11,6 +11,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness.close();
 });
+
+/** A GET of a path exactly as written: fetch would tidy `//%` into another address. */
+function rawStatus(base: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sent = request(`${base}/`, { path, headers: { 'x-forwarded-for': '203.0.113.77' } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    sent.on('error', reject);
+    sent.end();
+  });
+}
 
 test('a request\'s log lines hold no token, cookie, signature or client address', async () => {
   const lines: string[] = [];
@@ -46,13 +58,15 @@ test('a request\'s log lines hold no token, cookie, signature or client address'
     // Addresses that carry a secret: an unsubscribe link's token, the OpenID provider's authorization code and state.
     await (await fetch(`${base}/unsubscribe/unsubscribe-token-secret`, { headers: secrets })).arrayBuffer();
     await (await fetch(`${base}/dashboard/callback?code=authorization-code-secret&state=state-secret`, { headers: secrets })).arrayBuffer();
+    // An address no URL parser takes is logged as it came, and answered as any unknown one.
+    expect(await rawStatus(base, '//%')).toBe(404);
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
   const logged = lines.join('\n');
-  expect(lines.filter((line) => line.includes('"request completed"') || line.includes('"request errored"'))).toHaveLength(5);
+  expect(lines.filter((line) => line.includes('"request completed"') || line.includes('"request errored"'))).toHaveLength(6);
   const urls = lines.map((line) => (JSON.parse(line) as { req?: { url: string } }).req?.url).filter(Boolean);
-  expect(urls.slice(-2)).toEqual(['/unsubscribe/redacted', '/dashboard/callback?code=redacted&state=redacted']);
+  expect(urls.slice(-3)).toEqual(['/unsubscribe/redacted', '/dashboard/callback?code=redacted&state=redacted', '//%']);
   const secretsInAddresses = ['unsubscribe-token-secret', 'authorization-code-secret', 'state-secret'];
   for (const secret of ['eyJhbGciOiJIUzI1NiJ9', 'cookie-secret-value', 'signature-secret-value', '203.0.113.77', ...secretsInAddresses]) expect({ secret, logged: logged.includes(secret) }).toEqual({ secret, logged: false });
   // Nor the address of the proxy in front (here loopback, the host header aside).
