@@ -136,7 +136,7 @@ test("a phone whose clock is wrong has its steps taken at times that can be righ
 
 test('a registration reported days late with no click is a direct referral clicked when it registered', async () => {
   const org = await harness.seedOrg();
-  const registeredAt = new Date(Date.now() - 10 * 86_400_000).toISOString();
+  const registeredAt = new Date(Date.now() - 40 * 86_400_000).toISOString();
   const delivery = { event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: registeredAt, deliveryId: `late-${randomUUID()}` };
   const answer = (await (await signed('/api/v1/webhooks/membership', delivery)).json()) as { conversion: { referralId: string; direct: boolean; confirmedAt: string } };
   expect({ direct: answer.conversion.direct, confirmedAt: answer.conversion.confirmedAt }).toEqual({ direct: true, confirmedAt: registeredAt });
@@ -148,8 +148,11 @@ test('a registration reported days late with no click is a direct referral click
     );
     return result.rows[0] as { clicked_at: Date; confirmed_at: Date; implicit_click_at: Date } | undefined;
   });
-  // Clicked today and confirmed ten days ago would be a negative time to convert, and a click in the wrong day's figures.
+  // Clicked today and confirmed 40 days ago would be a negative time to convert, and a click in the wrong day's figures.
+  // Past the 30-day attribution window too: the registration confirms it all the same.
   expect([row.clicked_at, row.confirmed_at, row.implicit_click_at].map((time) => time.toISOString())).toEqual([registeredAt, registeredAt, registeredAt]);
+  const events = await harness.pool.query('SELECT type FROM referral_events WHERE referral_id = $1 ORDER BY occurred_at, type', [answer.conversion.referralId]);
+  expect(events.rows.map((event) => event.type)).toEqual(['confirmed', 'direct_registration']);
 });
 
 test("a registration dated ahead of its arrival (a clock set ahead, a local time labelled UTC) is confirmed when it arrived", async () => {
