@@ -415,3 +415,35 @@ test('an erased member is still known as counted: a later registration counts no
   expect(gone).toBe('WorkflowNotFoundError');
   await expect(harness.client.workflow.getHandle(workflowId).fetchHistory()).rejects.toThrow(/not found/i);
 }, 120_000);
+
+test('a visitor whose referral was erased, clicking the link again, starts a new referral: nothing is written to the erased one', async () => {
+  const mentor = person(orgA, 'peer_mentor');
+  expect((await call(mentor, '/api/v1/referral-attributions?limit=1')).status).toBe(200);
+  const code = await harness.addCode({ orgId: orgA }, mentor.id);
+  const click = async () =>
+    (await (
+      await fetch(`${base}/api/v1/referral-attributions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: code.code, visitorId: 'returning-install' }) })
+    ).json()) as { referralId: string; referralToken: string };
+  const first = await click();
+  await eventually(async () => ((await harness.pool.query('SELECT 1 FROM referrals WHERE id = $1', [first.referralId])).rowCount ? true : undefined));
+  expect((await call(admin, `/api/v1/referral-attributions/${first.referralId}`, { method: 'DELETE' })).status).toBe(204);
+
+  const again = await click();
+  expect(again.referralId).not.toBe(first.referralId);
+  const step = await fetch(`${base}/api/v1/referrals/${again.referralId}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${again.referralToken}` },
+    body: JSON.stringify({ type: 'installed', idempotencyKey: 'installed-again' }),
+  });
+  expect(step.status).toBe(202);
+  await eventually(async () => ((await harness.pool.query("SELECT 1 FROM referrals WHERE id = $1 AND stage = 'installed'", [again.referralId])).rowCount ? true : undefined));
+  const erased = await harness.pool.query('SELECT r.visitor_hash, (SELECT count(*)::int FROM click_events c WHERE c.referral_id = r.id) AS clicks FROM referrals r WHERE r.id = $1', [first.referralId]);
+  expect(erased.rows).toEqual([{ visitor_hash: null, clicks: 1 }]);
+  // Its token still opens nothing.
+  const old = await fetch(`${base}/api/v1/referrals/${first.referralId}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${first.referralToken}` },
+    body: JSON.stringify({ type: 'installed', idempotencyKey: 'installed-old' }),
+  });
+  expect(old.status).toBe(404);
+}, 60_000);

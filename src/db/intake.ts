@@ -56,6 +56,8 @@ export interface ClickOutcome {
   /** The click's message as it was, or would have been, taken; `burst` is null when it needed `burstNeeded` and had none. */
   message: ClickInput & { burst: boolean | null };
   taken: boolean;
+  /** The visitor's referral on this code was erased: the click is not taken for it (a new referral takes it). */
+  erased: boolean;
 }
 
 export interface IntakeBacklog {
@@ -83,7 +85,15 @@ export function createIntakeStore(pool: Pool) {
       const at = Date.now();
       const column = <T>(value: (click: ClickToTake) => T) => clicks.map(value);
       const result = await pool.query<
-        ClickCodeRow & { taken_message: ClickOutcome['message']; taken: boolean; network_points: number; network_expire: string; code_points: number | null; code_expire: string | null }
+        ClickCodeRow & {
+          taken_message: ClickOutcome['message'];
+          taken: boolean;
+          erased: boolean;
+          network_points: number;
+          network_expire: string;
+          code_points: number | null;
+          code_expire: string | null;
+        }
       >({
         name: 'intake.take-clicks',
         text: `WITH click AS (
@@ -123,15 +133,17 @@ export function createIntakeStore(pool: Pool) {
                'burst', d.burst) AS taken_message,
              'referral-' || d.id || '-' || d.visitor_hash AS workflow_id
            FROM decided d),
+         with_referral AS (SELECT m.*, referral_uuid(m.workflow_id) AS referral_id FROM composed m),
+         addressed AS (SELECT r.*, EXISTS (SELECT 1 FROM erasures e WHERE e.referral_id = r.referral_id) AS erased FROM with_referral r),
          taken AS (
            INSERT INTO intake (${INTAKE_COLUMNS}, received_at)
-           SELECT $14, 'click', referral_uuid(m.workflow_id), m.workflow_id, m.id, m.org_id, m.visitor_hash, m.taken_message, m.at
-           FROM composed m
-           WHERE m.id IS NOT NULL AND m.take_here AND m.burst IS NOT NULL AND m.revoked_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > m.at)
+           SELECT $14, 'click', m.referral_id, m.workflow_id, m.id, m.org_id, m.visitor_hash, m.taken_message, m.at
+           FROM addressed m
+           WHERE m.id IS NOT NULL AND m.take_here AND m.burst IS NOT NULL AND NOT m.erased AND m.revoked_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > m.at)
            ORDER BY m.n
            RETURNING message ->> 'clickId' AS click_id)
          SELECT m.*, EXISTS (SELECT 1 FROM taken t WHERE t.click_id = m.message ->> 'clickId') AS taken
-         FROM composed m ORDER BY m.n`,
+         FROM addressed m ORDER BY m.n`,
         values: [
           column((click) => click.code),
           column((click) => click.visitorHash),
@@ -153,7 +165,7 @@ export function createIntakeStore(pool: Pool) {
         const overNetwork = Number(row.network_points) > limits.perNetwork;
         const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
         const limit = { over, resetsInMs: Number(overNetwork ? row.network_expire : (row.code_expire ?? row.network_expire)) - at };
-        return { limit, code: row.id ? row : undefined, message: row.taken_message, taken: row.taken };
+        return { limit, code: row.id ? row : undefined, message: row.taken_message, taken: row.taken, erased: row.erased };
       });
     },
 

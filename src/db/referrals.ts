@@ -403,6 +403,16 @@ export function createReferralStore(pool: Pool) {
       });
     },
 
+    /** Which of these referrals, in order, is the first not erased (its index), if any. */
+    async firstNotErased(referralIds: string[]): Promise<number | undefined> {
+      const result = await pool.query<{ n: number }>(
+        `SELECT x.n::int - 1 AS n FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, n)
+         WHERE NOT EXISTS (SELECT 1 FROM erasures e WHERE e.referral_id = x.id) ORDER BY x.n LIMIT 1`,
+        [referralIds],
+      );
+      return result.rows[0]?.n;
+    },
+
     /** The erased referral that counted this member (known by its salted hash), if any. */
     async erasedFor(orgId: string, memberHash: string): Promise<ReferralSnapshot | undefined> {
       return one(`${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`, [orgId, memberHash]);

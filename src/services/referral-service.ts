@@ -75,6 +75,9 @@ const CLICK_BATCHES = { inFlight: 2, maxBatch: 200 };
 /** How often a registration is matched again when the referral it matched was claimed meanwhile. */
 const MAX_REMATCHES = 3;
 
+/** How many times one visitor's referral on one code may be erased and begun again. */
+const MAX_ERASED_REFERRALS = 20;
+
 export interface ClickRequest {
   code: string;
   visitorId?: string;
@@ -247,6 +250,13 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     return { ...identityFor(code, candidate.visitor_hash ?? '', candidate.is_direct), referralId: candidate.referral_id, workflowId: candidate.workflow_id };
   }
 
+  /** The key of a visitor's next referral on a code not erased: their first key was, and perhaps the next ones. */
+  async function keyAfterErasures(codeId: string, visitorHash: string): Promise<string> {
+    const keys = Array.from({ length: MAX_ERASED_REFERRALS }, (_, index) => saltedHash(deps.hashSalt, `${visitorHash}:after-erasure-${index + 1}`));
+    const first = await referrals.firstNotErased(keys.map((key) => nameBasedUuid(referralWorkflowId(codeId, key))));
+    return keys[first ?? keys.length - 1];
+  }
+
   /**
    * confirmRecruitment(code, newMemberId), matched in the order of DESIGN.md rule 4. A member
    * already confirmed in the organisation keeps that attribution (one mentor per member).
@@ -332,17 +342,19 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       const code = found(outcome.code, 'referral code');
       if (code.revoked_at) throw new GoneError('this invite link has been revoked');
       if (code.expires_at && code.expires_at <= at) throw new GoneError('this invite link has expired');
-      const identity = identityFor(code, visitorHash, false);
+      // A visitor whose referral here was erased, clicking again, starts another: nothing more is written to that one.
+      const visitorKey = outcome.erased ? await keyAfterErasures(code.id, visitorHash) : visitorHash;
+      const identity = identityFor(code, visitorKey, false);
       if (!outcome.taken) {
         const [selfReferral, burst] = await Promise.all([isSelfReferral(code, visitorHash, request.member), outcome.message.burst ?? isClickBurst(code, at)]);
         if (request.invitationId) await invitations.markClicked(request.invitationId, code.id, at);
         await checkedClicks.submit({
-          address: { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash },
+          address: { taskQueue, referralId: identity.referralId, workflowId: identity.workflowId, referralCodeId: code.id, orgId: code.org_id, visitorHash: visitorKey },
           message: { ...outcome.message, selfReferral, burst },
         });
       }
       const inviter = { mentorName: code.mentor_name, orgName: code.org_name, welcomeReward: code.welcome_reward };
-      return { referralId: identity.referralId, referralCodeId: code.id, visitorHash, clickId: outcome.message.clickId, inviter };
+      return { referralId: identity.referralId, referralCodeId: code.id, visitorHash: visitorKey, clickId: outcome.message.clickId, inviter };
     },
 
     /** Whose invitation a live code is (a link preview's card), or a 404 / 410 as a click would get; nothing is recorded. */
