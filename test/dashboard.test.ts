@@ -415,6 +415,9 @@ test("development's demo sign-in opens the demo admin's dashboard; production ha
     role: 'org_admin',
     displayName: 'Demo Admin',
   });
+  // Opened directly, the page offers it in development only.
+  const demoLink = `<a href="${DEMO_SIGN_IN_PATH}">sign in as the demo organisation's admin</a>`;
+  expect((await (await fetch(`${api.url}/dashboard`)).text()).includes(demoLink)).toBe(true);
   const production = await listenApp({
     pool: harness.pool,
     temporal: harness.client,
@@ -422,6 +425,7 @@ test("development's demo sign-in opens the demo admin's dashboard; production ha
   });
   try {
     expect((await fetch(`${production.url}${DEMO_SIGN_IN_PATH}`, { redirect: 'manual' })).status).toBe(404);
+    expect((await (await fetch(`${production.url}/dashboard`)).text()).includes(demoLink)).toBe(false);
   } finally {
     await production.close();
   }
