@@ -107,19 +107,22 @@ test("a phone whose clock is wrong has its steps taken at times that can be righ
   const org = await harness.seedOrg();
   const member = randomUUID();
   const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: 'app-wrong-clock' })).json()) as { referralId: string; referralToken: string };
-  const issuedAt = new Date(JSON.parse(Buffer.from(clicked.referralToken.split('.')[1], 'base64url').toString()).iat * 1000);
+  // The token is issued within the second after its click: the end of that second is the earliest the account can be.
+  const issuedAt = new Date(JSON.parse(Buffer.from(clicked.referralToken.split('.')[1], 'base64url').toString()).iat * 1000 + 999);
   const auth = { authorization: `Bearer ${clicked.referralToken}` };
   const step = (body: object, authorization = auth) => post(`/api/v1/referrals/${clicked.referralId}/events`, body, authorization);
   // A clock years ahead: the step happened no later than it arrived.
   const sent = Date.now();
   expect((await step({ type: 'installed', idempotencyKey: 'i1', occurredAt: '2031-01-01T00:00:00Z' })).status).toBe(202);
   const answered = Date.now();
-  // A phone reset to 1970: the account was created no earlier than the click its referral began with.
+  // A phone reset to 1970, a second on: the account was created no earlier than the click its referral began with.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   expect((await step({ type: 'account_created', idempotencyKey: 'a1', occurredAt: '1970-01-01T00:00:00Z', newMemberId: member })).status).toBe(202);
   const row = await eventually(async () => {
-    const result = await harness.pool.query('SELECT installed_at, account_created_at, stuck FROM referrals WHERE id = $1 AND stage = $2', [clicked.referralId, 'account_created']);
-    return result.rows[0] as { installed_at: Date; account_created_at: Date; stuck: boolean } | undefined;
+    const result = await harness.pool.query('SELECT clicked_at, installed_at, account_created_at, stuck FROM referrals WHERE id = $1 AND stage = $2', [clicked.referralId, 'account_created']);
+    return result.rows[0] as { clicked_at: Date; installed_at: Date; account_created_at: Date; stuck: boolean } | undefined;
   });
+  expect(row.account_created_at.getTime()).toBeGreaterThanOrEqual(row.clicked_at.getTime());
   expect(row.installed_at.getTime()).toBeGreaterThanOrEqual(sent);
   expect(row.installed_at.getTime()).toBeLessThanOrEqual(answered);
   // Not overdue at once, as an account created in 1970 would be.

@@ -27,7 +27,8 @@ export function createReferralTokens(secret: string) {
       try {
         const { payload } = await jwtVerify(token, key, { audience: AUDIENCE, algorithms: ['HS256'] });
         if (typeof payload.sub !== 'string' || typeof payload.cid !== 'string' || typeof payload.vh !== 'string') return undefined;
-        const begunAt = typeof payload.iat === 'number' ? new Date(payload.iat * 1000).toISOString() : undefined;
+        // Issued after its click, within the second `iat` names: that second's end is never before the click.
+        const begunAt = typeof payload.iat === 'number' ? new Date(payload.iat * 1000 + 999).toISOString() : undefined;
         return { referralId: payload.sub, referralCodeId: payload.cid, visitorHash: payload.vh, begunAt };
       } catch {
         // expired, signed with another key, or not a token

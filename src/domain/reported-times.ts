@@ -11,5 +11,6 @@ export function notLaterThan(claimed: string | undefined, received: Date): strin
  */
 export function plausibleStepTime(claimed: string | undefined, referralBegan: string | undefined, received: Date): string {
   const at = notLaterThan(claimed, received);
-  return referralBegan !== undefined && Date.parse(referralBegan) > Date.parse(at) ? new Date(Date.parse(referralBegan)).toISOString() : at;
+  if (referralBegan === undefined) return at;
+  return new Date(Math.max(Date.parse(at), Math.min(Date.parse(referralBegan), received.getTime()))).toISOString();
 }

@@ -13,6 +13,9 @@ describe('plausibleStepTime', () => {
   test("is the referral's start for a time before it (a phone reset to 1970)", () => {
     expect(plausibleStepTime('1970-01-01T00:00:00.000Z', began, received)).toBe(began);
   });
+  test('is never later than its receipt, even where the start is given later', () => {
+    expect(plausibleStepTime('1970-01-01T00:00:00.000Z', '2026-12-03T10:00:00.999Z', received)).toBe('2026-12-03T10:00:00.000Z');
+  });
   test('keeps an early time when the start is not known', () => {
     expect(plausibleStepTime('2001-01-01T00:00:00.000Z', undefined, received)).toBe('2001-01-01T00:00:00.000Z');
   });
