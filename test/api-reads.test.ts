@@ -427,6 +427,8 @@ test('a visitor whose referral was erased, clicking the link again, starts a new
   const first = await click();
   await eventually(async () => ((await harness.pool.query('SELECT 1 FROM referrals WHERE id = $1', [first.referralId])).rowCount ? true : undefined));
   expect((await call(admin, `/api/v1/referral-attributions/${first.referralId}`, { method: 'DELETE' })).status).toBe(204);
+  // Nothing of it stays in the intake, delivered or not.
+  expect((await harness.pool.query('SELECT count(*)::int AS n FROM intake WHERE referral_id = $1', [first.referralId])).rows).toEqual([{ n: 0 }]);
 
   const again = await click();
   expect(again.referralId).not.toBe(first.referralId);

@@ -381,6 +381,8 @@ export function createReferralStore(pool: Pool) {
         );
         await client.query('UPDATE referrals SET visitor_hash = NULL, new_member_id = NULL, updated_at = now() WHERE id = $1', [referralId]);
         await client.query('DELETE FROM referral_member_links WHERE referral_id = $1', [referralId]);
+        // The intake's copies too: a delivered one is kept a minute, an undelivered one would start a run again.
+        await client.query('DELETE FROM intake WHERE referral_id = $1', [referralId]);
         if (member) {
           // The timeline's keys and payloads name the member: they keep the tombstone's hash instead.
           await client.query(
