@@ -304,6 +304,11 @@
     );
   }
 
+  /** A form's control with its label. */
+  const field = (label, control) => el('label', {}, label, control);
+  /** A form's number of zero or more, in any fraction. */
+  const numberInput = (name, value, required = true) => el('input', { name, type: 'number', min: 0, step: 'any', value, required });
+
   /**
    * The org admin's form for the reward rules: amounts in the unit (euros, not cents), the hold in days, one milestone
    * bonus or campaign per line. The API checks them; its refusal is shown as it says it.
@@ -312,13 +317,12 @@
     const rules = current ?? { unit: 'points', perConfirmedRecruit: 0, milestoneBonuses: [], campaigns: [], holdingPeriod: 14 * 86400 };
     const scale = minorPerUnit(rules.unit);
     const day = (iso) => iso.slice(0, 10);
-    const field = (label, control) => el('label', {}, label, control);
     const form = el(
       'form',
       { class: 'rules-form', 'aria-label': 'Reward rules' },
       field('Unit (points, or a currency code such as EUR)', el('input', { name: 'unit', value: rules.unit, required: true, maxlength: 10 })),
-      field('Per confirmed recruit', el('input', { name: 'perConfirmedRecruit', type: 'number', min: 0, step: 'any', value: rules.perConfirmedRecruit / scale, required: true })),
-      field('Held for (days) before it is confirmed', el('input', { name: 'holdingDays', type: 'number', min: 0, step: 'any', value: rules.holdingPeriod / 86400, required: true })),
+      field('Per confirmed recruit', numberInput('perConfirmedRecruit', rules.perConfirmedRecruit / scale)),
+      field('Held for (days) before it is confirmed', numberInput('holdingDays', rules.holdingPeriod / 86400)),
       field(
         'Milestone bonuses, one per line: recruits: amount',
         el('textarea', { name: 'milestoneBonuses', rows: 3 }, rules.milestoneBonuses.map((bonus) => `${bonus.milestone}: ${bonus.amount / scale}`).join('\n')),
@@ -328,7 +332,7 @@
         el('textarea', { name: 'campaigns', rows: 3 }, rules.campaigns.map((c) => `${c.campaign}, ${day(c.from)}, ${day(new Date(Date.parse(c.to) - 86400000).toISOString())}, ${c.multiplier}`).join('\n')),
       ),
       field('Welcome reward offered to new members (optional)', el('input', { name: 'welcomeReward', maxlength: 200, value: rules.welcomeReward?.description ?? '' })),
-      field("Approval needed above, per mentor in 30 days (optional)", el('input', { name: 'approvalAbove', type: 'number', min: 0, step: 'any', value: rules.approvalAbove === undefined ? '' : rules.approvalAbove / scale })),
+      field("Approval needed above, per mentor in 30 days (optional)", numberInput('approvalAbove', rules.approvalAbove === undefined ? '' : rules.approvalAbove / scale, false)),
       el('button', { type: 'submit' }, 'Save the rules'),
     );
     form.addEventListener('submit', async (event) => {
@@ -405,14 +409,12 @@
       `Clicks by one person on one link within ${duration(settings.dedupeWindowSeconds)} count as one.`,
       `Mentors earn badges at ${settings.badgeMilestones.join(', ')} confirmed recruits.`,
     ];
-    const field = (label, control) => el('label', {}, label, control);
-    const number = (name, value) => el('input', { name, type: 'number', min: 0, step: 'any', value, required: true });
     const form = el(
       'form',
       { class: 'rules-form', 'aria-label': 'Settings' },
-      field('A referral counts for (days after the last click)', number('attributionDays', settings.attributionWindowSeconds / 86400)),
-      field('Confirmation expected within (days after the account)', number('confirmationDays', settings.confirmationWindowSeconds / 86400)),
-      field('Repeat clicks count as one within (hours)', number('dedupeHours', settings.dedupeWindowSeconds / 3600)),
+      field('A referral counts for (days after the last click)', numberInput('attributionDays', settings.attributionWindowSeconds / 86400)),
+      field('Confirmation expected within (days after the account)', numberInput('confirmationDays', settings.confirmationWindowSeconds / 86400)),
+      field('Repeat clicks count as one within (hours)', numberInput('dedupeHours', settings.dedupeWindowSeconds / 3600)),
       field('Badge milestones (confirmed recruits, ascending, separated by commas)', el('input', { name: 'badgeMilestones', value: settings.badgeMilestones.join(', '), required: true })),
       el('button', { type: 'submit' }, 'Save the settings'),
     );

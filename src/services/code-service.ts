@@ -133,9 +133,12 @@ export function createCodeService(deps: { pool: Pool; publicBaseUrl: string }) {
       const mentorId = await mentorFor(caller, input.mentorId);
       const bulkKey = input.campaign ?? '';
       const existing = await codes.byBulkKey(caller.orgId, mentorId, bulkKey);
-      // A link the mentor revoked, or one past its expiry, is not handed out again.
-      if (existing && !linkHasEnded(view(existing))) return { code: view(existing), created: false };
-      if (existing) await codes.releaseBulkKey(existing.id);
+      if (existing) {
+        const code = view(existing);
+        // A link the mentor revoked, or one past its expiry, is not handed out again.
+        if (!linkHasEnded(code)) return { code, created: false };
+        await codes.releaseBulkKey(existing.id);
+      }
       try {
         return { code: view(await insert(caller, mentorId, input, bulkKey)), created: true };
       } catch (error) {

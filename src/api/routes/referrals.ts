@@ -1,6 +1,6 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../errors';
+import { AppError, NotFoundError } from '../../errors';
 import { FUNNEL_STEPS } from '../../domain/funnel';
 import type { ReferralService, StepReferral } from '../../services/referral-service';
 import { bearerToken, type Authenticate } from '../auth';
@@ -83,7 +83,7 @@ export function referralRoutes(deps: ReferralRouteDependencies): Router {
     const claims = await deps.tokens.read(bearerToken(req));
     if (claims) {
       // Another referral's token reveals nothing about this id: the same 404 as an unknown one.
-      if (claims.referralId !== id) throw new AppError(404, 'not_found', 'referral not found');
+      if (claims.referralId !== id) throw new NotFoundError('referral');
       return claims;
     }
     const member = await deps.authenticate.identify(req);
