@@ -5,6 +5,7 @@ import { PNG } from 'pngjs';
 import type { Role } from '../src/domain/access';
 import type { Config } from '../src/config';
 import { createReferralService } from '../src/services/referral-service';
+import { stateQuery } from '../src/workflows/messages';
 import { listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -354,7 +355,10 @@ test('many accounts from one IP for one mentor are flagged, not counted, until a
   expect((await call(otherMentor, `/api/v1/referral-attributions/${clicked[2].referralId}/review`, { method: 'POST', body: { decision: 'approve' } })).status).toBe(403);
   const review = await call(coordinator, `/api/v1/referral-attributions/${clicked[2].referralId}/review`, { method: 'POST', body: { decision: 'approve' } });
   expect(review.status).toBe(202);
-  await rowWhen(clicked[2].referralId, (row) => row.status === 'pending');
+  const approved = await rowWhen(clicked[2].referralId, (row) => row.status === 'pending');
+  // Answered after the workflow task that took the approval: the account is not overdue for it.
+  expect((await harness.client.workflow.getHandle(approved.workflow_id).query(stateQuery)).referral).toMatchObject({ status: 'pending', stuck: false });
+  expect(await referralRow(clicked[2].referralId)).toMatchObject({ status: 'pending', stuck: false });
   const countsAfter = await (await call(admin, `/api/v1/mentors/${otherMentor.id}/stats`)).json();
   expect(countsAfter).toMatchObject({ pendingAttributions: 3, confirmedAttributions: 0 });
   expect((await call(coordinator, `/api/v1/referral-attributions/${clicked[2].referralId}/review`, { method: 'POST', body: { decision: 'approve' } })).status).toBe(409);

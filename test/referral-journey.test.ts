@@ -467,6 +467,29 @@ test('an approval reaching a run that never saw the held confirmation confirms i
   await recordHistory('approved-behind', clicked.referralId);
 });
 
+test('a click held for review and approved before any account waits for the account, and counts when confirmed', async () => {
+  const org = await harness.seedOrg();
+  const flaggingService = createReferralService({ pool: harness.pool, temporal: harness.client, hashSalt: 'test-only-hash-salt', taskQueue: harness.taskQueue, burstClicksPerMinute: 0 });
+  const clicked = await flaggingService.recordClick({ code: org.code, visitorId: 'approved-before-account', metadata: {} });
+  await rowWhen(clicked.referralId, (row) => row.status === 'flagged', 'the referral held for review');
+  await harness.service.review(clicked.referralId, { decision: 'approve', reviewerId: randomUUID() });
+  await rowWhen(clicked.referralId, (row) => row.status !== 'flagged', 'the review decided');
+  // A query is answered after the workflow task that took the approval: everything that approval led to is done.
+  const handle = await workflowOf(clicked.referralId);
+  expect((await handle.query(stateQuery)).referral).toMatchObject({ status: 'pending', stage: 'clicked', stuck: false, endedAt: null });
+  expect(await eventTypes(clicked.referralId)).toEqual(['flagged', 'review_approved']);
+
+  const member = randomUUID();
+  await step(clicked, 'account_created', { newMemberId: member });
+  await rowWhen(clicked.referralId, (row) => row.stage === 'account_created', 'the account');
+  expect((await handle.query(stateQuery)).referral).toMatchObject({ status: 'pending', stage: 'account_created', stuck: false });
+  await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+  expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'confirmed', stuck: false });
+  expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  expect(await eventTypes(clicked.referralId)).toEqual(['flagged', 'review_approved', 'account_created', 'confirmed']);
+  await recordHistory('approved-before-account', clicked.referralId);
+});
+
 test('a confirmation for another member, sent by id to a run that never saw the held confirmation, is refused', async () => {
   const { member, clicked } = await heldConfirmationTheHistoryLost('held-then-other-member');
   const otherMember = randomUUID();

@@ -19,7 +19,8 @@ function recordedHistories() {
  * a change to running workflows from here on goes behind patched() and adds its release's histories beside these.
  */
 const RECORDED: Record<string, string[]> = {
-  intake: ['approved-behind', 'cancelled-behind', 'direct-referral', 'duplicate-click', 'expired', 'happy-path', 'history-behind', 'out-of-order-steps', 'stage-behind'],
+  intake: ['approved-before-account', 'approved-behind', 'cancelled-behind', 'direct-referral', 'duplicate-click', 'expired', 'happy-path', 'history-behind', 'out-of-order-steps', 'stage-behind'],
+  'waking-is-not-a-deadline': ['approved-before-account'],
 };
 const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`));
 

@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -29,6 +30,9 @@ import {
 import { toConversionRecord, type ConfirmInput, type ConversionRecord, type OrgSettings, type ReferralIdentity, type TimelineEntry } from '../domain/referral';
 import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, reviewSignal, stateQuery, supersedeSignal } from './messages';
 import { searchAttributesOf } from './search-attributes';
+
+/** A referral waiting with no deadline (held for review) and woken by a message is not past a deadline. */
+const WAKING_IS_NOT_A_DEADLINE = 'waking-is-not-a-deadline';
 
 const storeOptions = {
   startToCloseTimeout: '30 seconds',
@@ -189,8 +193,13 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     const deadline = nextDeadline(journey.referral, settings);
     const seen = changes;
     const changed = () => changes !== seen || journey.badgesDue;
-    const woken = deadline === undefined ? await condition(changed) : await condition(changed, Math.max(deadline - Date.now(), 1));
-    if (!woken) await take({ type: 'deadline' });
+    if (deadline === undefined) {
+      await condition(changed);
+      // Runs recorded before this patch took every wake from a wait without a deadline for one.
+      if (!patched(WAKING_IS_NOT_A_DEADLINE)) await take({ type: 'deadline' });
+    } else if (!(await condition(changed, Math.max(deadline - Date.now(), 1)))) {
+      await take({ type: 'deadline' });
+    }
   }
   return toConversionRecord(journey.referral);
 }
