@@ -197,6 +197,25 @@ test("an org admin's upload invites for a campaign on behalf of named mentors; a
   expect(asMentor.status).toBe(403);
 });
 
+test("an org admin's upload is not held to a mentor's daily limit, and leaves the mentor's own sending as it was", async () => {
+  const newcomer = person('peer_mentor', 'Nia Newcomer');
+  expect((await call(newcomer, '/api/v1/me')).status).toBe(200);
+  const addresses = Array.from({ length: 6 }, (_, index) => `upload-${index}@example.org`);
+  const upload = await fetch(`${api.url}/api/v1/invitations/bulk?campaign=winter`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/csv', authorization: `Bearer ${await token(admin)}` },
+    body: ['mentorId,email', ...addresses.map((address) => `${newcomer.id},${address}`)].join('\n'),
+  });
+  expect(upload.status).toBe(200);
+  expect((await upload.json()).rows.map((row: { status: string }) => row.status)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'sent']);
+  await eventually(async () => (addresses.every((address) => mailTo(address).length === 1) ? true : undefined));
+  // The limit is 4 a day here: the mentor's own four go, the fifth does not.
+  for (const index of [0, 1, 2, 3]) expect((await call(newcomer, '/api/v1/invitations', 'POST', { email: `own-${index}@example.org` })).status).toBe(201);
+  const fifth = await call(newcomer, '/api/v1/invitations', 'POST', { email: 'own-4@example.org' });
+  expect([fifth.status, fifth.body.error.message]).toEqual([429, 'At most 4 invitations a day']);
+  expect((await call(newcomer, '/api/v1/invitations')).body.items).toHaveLength(10);
+});
+
 test('where no mail can go out (production without SMTP_URL) invitations are refused, not left waiting', async () => {
   const production = await listenApp({
     pool: harness.pool,

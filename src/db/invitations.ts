@@ -11,6 +11,8 @@ export interface InvitationRow {
   email_hash: string;
   invitee_name: string | null;
   message: string | null;
+  /** The mentor, or the org admin whose upload sent it on the mentor's behalf; null on rows older than the column. */
+  invited_by: string | null;
   status: InvitationStatus;
   created_at: Date;
   sent_at: Date | null;
@@ -44,19 +46,19 @@ export function createInvitationStore(pool: Pool) {
   const one = async <T extends object>(sql: string, params: unknown[]) => (await pool.query<T>(sql, params)).rows[0];
   return {
     async countsFor(mentorId: string, orgId: string, emailHash: string, since: { day: Date; period: Date }) {
-      return one<{ today: number; same_address: number; suppressed: boolean }>(
-        `SELECT (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND mentor_id = $1 AND created_at > $4) AS today,
+      return one<{ sent_by_mentor_today: number; same_address: number; suppressed: boolean }>(
+        `SELECT (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND mentor_id = $1 AND created_at > $4 AND coalesce(invited_by, mentor_id) = mentor_id) AS sent_by_mentor_today,
            (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND email_hash = $3 AND created_at > $5) AS same_address,
            EXISTS (SELECT 1 FROM email_suppressions WHERE org_id = $2 AND email_hash = $3) AS suppressed`,
         [mentorId, orgId, emailHash, since.day, since.period],
       );
     },
 
-    async insert(row: Pick<InvitationRow, 'id' | 'org_id' | 'mentor_id' | 'referral_code_id' | 'email' | 'email_hash' | 'invitee_name' | 'message'>): Promise<InvitationRow> {
+    async insert(row: Pick<InvitationRow, 'id' | 'org_id' | 'mentor_id' | 'referral_code_id' | 'email' | 'email_hash' | 'invitee_name' | 'message' | 'invited_by'>): Promise<InvitationRow> {
       return one<InvitationRow>(
-        `INSERT INTO invitations (id, org_id, mentor_id, referral_code_id, email, email_hash, invitee_name, message, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending') RETURNING *`,
-        [row.id, row.org_id, row.mentor_id, row.referral_code_id, row.email, row.email_hash, row.invitee_name, row.message],
+        `INSERT INTO invitations (id, org_id, mentor_id, referral_code_id, email, email_hash, invitee_name, message, invited_by, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sending') RETURNING *`,
+        [row.id, row.org_id, row.mentor_id, row.referral_code_id, row.email, row.email_hash, row.invitee_name, row.message, row.invited_by],
       );
     },
 

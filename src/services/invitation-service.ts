@@ -62,7 +62,9 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
       });
       if (counts.suppressed) throw new UnprocessableError('address_unsubscribed', 'This address asked not to be emailed by the organisation');
       if (counts.same_address > 0) throw new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`);
-      if (counts.today >= deps.settings.perMentorPerDay) throw new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`);
+      // The daily limit holds a mentor's own sending; an org admin's upload for a campaign is the organisation's.
+      const sentByMentor = mentorId === caller.userId;
+      if (sentByMentor && counts.sent_by_mentor_today >= deps.settings.perMentorPerDay) throw new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`);
       // Invitations go out with the mentor's own link, on the email channel.
       const { code } = await deps.codes.ensureBulkCode(caller, { mentorId, channel: 'email', campaign: input.campaign });
       const row = await invitations.insert({
@@ -74,6 +76,7 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
         email_hash: hash,
         invitee_name: input.name ?? null,
         message: input.message ?? null,
+        invited_by: caller.userId,
       });
       await deps.temporal.workflow.start(invitationWorkflow, {
         workflowId: invitationWorkflowId(row.id),
