@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
 import { createJourneyPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
 
 /**
  * A worker on its own, with the intake's dispatcher, for the production shape (docker-compose runs N of them): it needs
@@ -32,12 +32,14 @@ async function runWorker(): Promise<void> {
   const dispatcher = config.RUN_DISPATCHER ? startConfiguredDispatcher(config, pool, client, logger) : undefined;
   const notifier = startConfiguredNotifier(config, pool, logger);
   const settler = startConfiguredRewardSettler(config, pool, logger);
+  const invitationStarter = startConfiguredInvitationStarter(config, pool, client, logger);
   logger.info({ taskQueue: 'referrals' }, 'worker running');
   // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.
   await worker.run();
   await dispatcher?.stop();
   await notifier?.stop();
   await settler.stop();
+  await invitationStarter.stop();
   await clientConnection.close();
   await connection.close();
   await pool.end();

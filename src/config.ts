@@ -112,6 +112,8 @@ export const configSchema = z
     /** When an invitation's one reminder goes, unless it was clicked or cancelled; when an open one expires. */
     INVITATION_REMINDER_SECONDS: z.coerce.number().int().min(1).default(3 * 86_400),
     INVITATION_EXPIRY_SECONDS: z.coerce.number().int().min(1).default(30 * 86_400),
+    /** How often a worker looks for invitations whose workflow their request could not start (Temporal out of reach). */
+    INVITATION_START_POLL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
     /** How often reward entries whose hold has passed are confirmed: the precision of the holding period. */
     REWARDS_SETTLE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     /** How long a dashboard sign-in lasts, in hours. */

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { SignJWT } from 'jose';
 import type { ParsedMail } from 'mailparser';
 import { createMailer, MailNotConfiguredError } from '../src/notifications/mail';
+import { createInvitationStarts } from '../src/services/invitation-start';
+import { startInvitationStarter } from '../src/worker/invitation-starter';
 import type { Role } from '../src/domain/access';
 import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
@@ -214,6 +217,43 @@ test("an org admin's upload is not held to a mentor's daily limit, and leaves th
   const fifth = await call(newcomer, '/api/v1/invitations', 'POST', { email: 'own-4@example.org' });
   expect([fifth.status, fifth.body.error.message]).toEqual([429, 'At most 4 invitations a day']);
   expect((await call(newcomer, '/api/v1/invitations')).body.items).toHaveLength(10);
+});
+
+test('an invitation taken while Temporal is out of reach is answered at once, and sent once when a worker starts it', async () => {
+  // An API whose Temporal does not answer: nothing listens on port 9.
+  const cutOff = await listenApp({
+    pool: harness.pool,
+    temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:9' }) }),
+    config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET, HASH_SALT },
+    taskQueue: harness.taskQueue,
+  });
+  const writer = person('peer_mentor', 'Wes Writer');
+  const post = async (route: string, body: unknown) =>
+    fetch(`${cutOff.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(writer)}` }, body: JSON.stringify(body) });
+  try {
+    const taken = await post('/api/v1/invitations', { email: 'late@example.org', name: 'Lee' });
+    expect(taken.status).toBe(201);
+    const invitation = await taken.json();
+    expect(invitation).toMatchObject({ email: 'late@example.org', status: 'sending', sentAt: null });
+    expect((await harness.pool.query('SELECT workflow_started_at FROM invitations WHERE id = $1', [invitation.id])).rows[0].workflow_started_at).toBeNull();
+    // A resend asks the invitation's workflow: with Temporal out of reach it is refused, to be asked again.
+    expect((await post(`/api/v1/invitations/${invitation.id}/resend`, {})).status).toBe(503);
+    expect(mailTo('late@example.org')).toHaveLength(0);
+
+    const starts = createInvitationStarts({ pool: harness.pool, temporal: harness.client, timing: { reminderAfterMs: 3_600_000, expireAfterMs: 7_200_000 }, taskQueue: harness.taskQueue });
+    const starter = startInvitationStarter({ starts, pollMs: 100, graceMs: 0 });
+    try {
+      await eventually(async () => (mailTo('late@example.org').length === 1 ? true : undefined), 30_000, 'the invitation sent');
+    } finally {
+      await starter.stop();
+    }
+    // Started once: another round finds nothing to start.
+    expect(await starts.startAwaiting(0)).toBe(0);
+    expect((await invitationOf(invitation.id)).status).toBe('sent');
+    expect(mailTo('late@example.org')).toHaveLength(1);
+  } finally {
+    await cutOff.close();
+  }
 });
 
 test('where no mail can go out (production without SMTP_URL) invitations are refused, not left waiting', async () => {

@@ -15,6 +15,7 @@ import { createCountsService } from '../services/counts-service';
 import { mentorCounts } from '../db/reads';
 import { createAdminService } from '../services/admin-service';
 import { createInvitationService } from '../services/invitation-service';
+import { invitationTiming } from '../services/invitation-start';
 import { createNotificationService } from '../services/notification-service';
 import { createReadService } from '../services/read-service';
 import { createRewardService } from '../services/reward-service';
@@ -149,8 +150,7 @@ export function createApp(deps: AppDependencies): express.Express {
         settings: {
           perMentorPerDay: config.INVITATIONS_PER_MENTOR_PER_DAY,
           reinviteAfterDays: config.INVITATION_REINVITE_DAYS,
-          reminderAfterMs: config.INVITATION_REMINDER_SECONDS * 1000,
-          expireAfterMs: config.INVITATION_EXPIRY_SECONDS * 1000,
+          ...invitationTiming(config),
         },
       }),
     }),

@@ -13,6 +13,8 @@ export interface InvitationRow {
   message: string | null;
   /** The mentor, or the org admin whose upload sent it on the mentor's behalf; null on rows older than the column. */
   invited_by: string | null;
+  /** When its workflow was started; null until then (Temporal out of reach when it was written). */
+  workflow_started_at: Date | null;
   status: InvitationStatus;
   created_at: Date;
   sent_at: Date | null;
@@ -63,6 +65,19 @@ export function createInvitationStore(pool: Pool) {
     },
 
     byId: (id: string) => one<InvitationRow>('SELECT * FROM invitations WHERE id = $1', [id]),
+
+    async markStarted(id: string, now: Date): Promise<void> {
+      await pool.query('UPDATE invitations SET workflow_started_at = $2 WHERE id = $1 AND workflow_started_at IS NULL', [id, now]);
+    },
+
+    /** Invitations written before `writtenBefore` whose workflow was never started, the oldest first. */
+    async awaitingStart(writtenBefore: Date, limit: number): Promise<string[]> {
+      const result = await pool.query<{ id: string }>(
+        'SELECT id FROM invitations WHERE workflow_started_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2',
+        [writtenBefore, limit],
+      );
+      return result.rows.map((row) => row.id);
+    },
 
     list: async (orgId: string, mentorId: string | undefined) =>
       (await pool.query<InvitationRow>('SELECT * FROM invitations WHERE org_id = $1 AND ($2::uuid IS NULL OR mentor_id = $2) ORDER BY created_at DESC, id LIMIT 200', [orgId, mentorId ?? null])).rows,

@@ -4,22 +4,23 @@ import type { Pool } from 'pg';
 import { createInvitationStore, type InvitationRow } from '../db/invitations';
 import { authorise, type Caller } from '../domain/access';
 import { AppError, ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError } from '../errors';
-import { resendInvitationSignal, TASK_QUEUE } from '../workflows/messages';
-import { invitationWorkflow, invitationWorkflowId } from '../workflows/invitation-workflow';
+import { resendInvitationSignal } from '../workflows/messages';
+import { invitationWorkflowId } from '../workflows/invitation-workflow';
 import { linkHasEnded, type CodeService } from './code-service';
 import { emailHash, readUnsubscribeToken } from './identifiers';
+import { createInvitationStarts, type InvitationTiming } from './invitation-start';
 
 const NO_LONGER_OPEN = 'This invitation is no longer open: it was cancelled, or it has ended';
 
-export interface InvitationSettings {
+export interface InvitationSettings extends InvitationTiming {
   perMentorPerDay: number;
   /** The same address is invited once per organisation in this many days. */
   reinviteAfterDays: number;
-  reminderAfterMs: number;
-  expireAfterMs: number;
 }
 
 const DAY_MS = 86_400_000;
+const LEAVE_TO_STARTER_MS = 10_000;
+const RESEND_TIMEOUT_MS = 3000;
 
 const view = (row: InvitationRow) => ({
   id: row.id,
@@ -40,6 +41,22 @@ const view = (row: InvitationRow) => ({
 /** `mailConfigured`: false where no mail can go out (production without SMTP_URL): invitations are refused, not queued. */
 export function createInvitationService(deps: { pool: Pool; temporal: Client; codes: CodeService; hashSalt: string; settings: InvitationSettings; mailConfigured: boolean; taskQueue?: string }) {
   const invitations = createInvitationStore(deps.pool);
+  const starts = createInvitationStarts({ pool: deps.pool, temporal: deps.temporal, timing: { reminderAfterMs: deps.settings.reminderAfterMs, expireAfterMs: deps.settings.expireAfterMs }, taskQueue: deps.taskQueue });
+  let startsLeftToStarterUntil = 0;
+
+  /**
+   * The invitation is taken with its row: its workflow starts now if Temporal answers in time, else a worker's starter
+   * starts it. After a start that failed, the next ones are left to the starter for a while, so an upload of thousands
+   * does not wait on each.
+   */
+  async function startOrLeaveToStarter(invitationId: string): Promise<void> {
+    if (Date.now() < startsLeftToStarterUntil) return;
+    try {
+      await starts.start(invitationId);
+    } catch {
+      startsLeftToStarterUntil = Date.now() + LEAVE_TO_STARTER_MS;
+    }
+  }
 
   async function ownInvitation(caller: Caller, id: string): Promise<InvitationRow> {
     const row = await invitations.byId(id);
@@ -78,11 +95,7 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
         message: input.message ?? null,
         invited_by: caller.userId,
       });
-      await deps.temporal.workflow.start(invitationWorkflow, {
-        workflowId: invitationWorkflowId(row.id),
-        taskQueue: deps.taskQueue ?? TASK_QUEUE,
-        args: [{ invitationId: row.id, reminderAfterMs: deps.settings.reminderAfterMs, expireAfterMs: deps.settings.expireAfterMs }],
-      });
+      await startOrLeaveToStarter(row.id);
       return view(row);
     },
 
@@ -101,7 +114,8 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
         const { code } = await deps.codes.ensureBulkCode(caller, { mentorId: row.mentor_id, channel: 'email', campaign: link.campaign ?? undefined });
         await invitations.moveToCode(id, code.id);
       }
-      await deps.temporal.workflow.getHandle(invitationWorkflowId(id)).signal(resendInvitationSignal);
+      // Nothing is marked until the email goes: a resend Temporal did not take in time is asked for again.
+      await deps.temporal.withDeadline(Date.now() + RESEND_TIMEOUT_MS, () => deps.temporal.workflow.getHandle(invitationWorkflowId(id)).signal(resendInvitationSignal));
       return view(row);
     },
 

@@ -10,6 +10,9 @@ import type { Config } from '../config';
 import { createMailer } from '../notifications/mail';
 import { startNotifier, type RunningNotifier } from './notifier';
 import { startRewardSettler, type RewardSettler } from './reward-settler';
+import { startInvitationStarter } from './invitation-starter';
+import type { PollLoop } from './poll-loop';
+import { createInvitationStarts, invitationTiming } from '../services/invitation-start';
 import { createReferralService, referralServiceSettings, type ReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
 import type { Logger } from '../logger';
@@ -87,9 +90,18 @@ export function yieldCpuToRequests(config: Pick<Config, 'WORKER_NICENESS' | 'WOR
   else reniceThreads('self', config.WORKER_NICENESS);
 }
 
+/** A failure of a loop that tries again, told once a minute at most: while Postgres or Temporal is down every round fails. */
+function warnOncePerMinute(logger: Logger, message: string): (error: unknown) => void {
+  let lastWarned = 0;
+  return (error) => {
+    if (Date.now() - lastWarned < 60_000) return;
+    lastWarned = Date.now();
+    logger.warn({ err: error }, message);
+  };
+}
+
 /** The intake's dispatcher of `npm start`, the standalone worker and `npm run dispatcher`. */
 export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: Client, logger: Logger): RunningDispatcher {
-  let lastWarned = 0;
   return startDispatcher({
     pool,
     temporal,
@@ -97,12 +109,7 @@ export function startConfiguredDispatcher(config: Config, pool: Pool, temporal: 
     lingerMs: config.DISPATCH_LINGER_MS,
     deliveryTimeoutMs: config.SIGNAL_TIMEOUT_MS,
     onDispatched: (delivered, failed) => dispatchMetrics.record(delivered, failed),
-    onError: (error) => {
-      // Once a minute at most: while Temporal is down every probe fails.
-      if (Date.now() - lastWarned < 60_000) return;
-      lastWarned = Date.now();
-      logger.warn({ err: error }, 'intake delivery failed; messages wait in Postgres and are retried');
-    },
+    onError: warnOncePerMinute(logger, 'intake delivery failed; messages wait in Postgres and are retried'),
   });
 }
 
@@ -116,31 +123,30 @@ export function startConfiguredNotifier(config: Config, pool: Pool, logger: Logg
     return undefined;
   }
   const mailer = configuredMailer(config);
-  let lastWarned = 0;
   const notifier = startNotifier({
     pool,
     mailer,
     dashboardUrl: new URL('/dashboard', publicBaseUrlOf(config)).toString(),
-    onError: (error) => {
-      if (Date.now() - lastWarned < 60_000) return;
-      lastWarned = Date.now();
-      logger.warn({ err: error }, 'a notification could not be sent; it is tried again');
-    },
+    onError: warnOncePerMinute(logger, 'a notification could not be sent; it is tried again'),
   });
   return { ...notifier, folder: mailer.folder };
 }
 
 /** The reward entries' timers, in every worker process: several settle the same ledger without doubling. */
 export function startConfiguredRewardSettler(config: Config, pool: Pool, logger: Logger): RewardSettler {
-  let lastWarned = 0;
   return startRewardSettler({
     pool,
     pollMs: config.REWARDS_SETTLE_SECONDS * 1000,
-    onError: (error) => {
-      if (Date.now() - lastWarned < 60_000) return;
-      lastWarned = Date.now();
-      logger.warn({ err: error }, 'reward entries could not be settled; tried again');
-    },
+    onError: warnOncePerMinute(logger, 'reward entries could not be settled; tried again'),
+  });
+}
+
+/** Invitations' workflows that their request could not start, in every worker process. */
+export function startConfiguredInvitationStarter(config: Config, pool: Pool, temporal: Client, logger: Logger): PollLoop {
+  return startInvitationStarter({
+    starts: createInvitationStarts({ pool, temporal, timing: invitationTiming(config) }),
+    pollMs: config.INVITATION_START_POLL_SECONDS * 1000,
+    onError: warnOncePerMinute(logger, 'invitations could not be started; they wait in Postgres and are tried again'),
   });
 }
 
