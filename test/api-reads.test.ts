@@ -4,6 +4,7 @@ import type { Role } from '../src/domain/access';
 import { createReferralTokens } from '../src/api/referral-token';
 import { erasedMemberHash } from '../src/services/identifiers';
 import { listenApp, type ListeningApi } from './support/api';
+import { pausedTemporal } from './support/paused-temporal';
 import { eventually, openHarness, type Harness } from './support/harness';
 
 const JWT_SECRET = 'api-reads-test-jwt-secret-0123456789';
@@ -357,6 +358,27 @@ test('erasing a referral removes personal data and keeps the counts', async () =
   expect(await statsOf3()).toEqual(before);
   const detail = await call(admin, `/api/v1/referral-attributions/${referralOf3}`);
   expect(detail.body.timeline.map((event: { type: string }) => event.type)).toEqual(['click', 'erased']);
+});
+
+test('an erasure while Temporal is paused is refused within its timeout and erases nothing, to be asked again', async () => {
+  const referral = await seedReferral(mentor2, false);
+  const paused = await pausedTemporal();
+  const cutOff = await listenApp({
+    pool: harness.pool,
+    temporal: paused.client,
+    config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: 'api-reads-webhook-secret', HASH_SALT: 'test-only-hash-salt', SIGNAL_TIMEOUT_MS: 1000 },
+    taskQueue: harness.taskQueue,
+  });
+  try {
+    const erase = await fetch(`${cutOff.url}/api/v1/referral-attributions/${referral}`, { method: 'DELETE', headers: { authorization: `Bearer ${await token(admin)}` } });
+    expect([erase.status, (await erase.json()).error.code]).toEqual([503, 'temporarily_unavailable']);
+  } finally {
+    await cutOff.close();
+    await paused.close();
+  }
+  const clicks = await harness.pool.query('SELECT visitor_hash IS NOT NULL AS identified FROM click_events WHERE referral_id = $1', [referral]);
+  expect(clicks.rows).toEqual([{ identified: true }]);
+  expect((await call(admin, `/api/v1/referral-attributions/${referral}`, { method: 'DELETE' })).status).toBe(204);
 });
 
 test('the dashboard takes plain dates, counts whole days, defaults to the last 30, and says what is wrong in words', async () => {

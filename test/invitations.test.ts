@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { SignJWT } from 'jose';
 import type { ParsedMail } from 'mailparser';
 import { createMailer, MailNotConfiguredError } from '../src/notifications/mail';
@@ -8,6 +7,7 @@ import { startInvitationStarter } from '../src/worker/invitation-starter';
 import type { Role } from '../src/domain/access';
 import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
+import { pausedTemporal } from './support/paused-temporal';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp';
 
 // Invitations by email, each a workflow of its own, through a real SMTP server started here.
@@ -219,11 +219,11 @@ test("an org admin's upload is not held to a mentor's daily limit, and leaves th
   expect((await call(newcomer, '/api/v1/invitations')).body.items).toHaveLength(10);
 });
 
-test('an invitation taken while Temporal is out of reach is answered at once, and sent once when a worker starts it', async () => {
-  // An API whose Temporal does not answer: nothing listens on port 9.
+test('an invitation taken while Temporal is paused is answered within seconds, and sent once when a worker starts it', async () => {
+  const paused = await pausedTemporal();
   const cutOff = await listenApp({
     pool: harness.pool,
-    temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:9' }) }),
+    temporal: paused.client,
     config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET, HASH_SALT },
     taskQueue: harness.taskQueue,
   });
@@ -236,7 +236,7 @@ test('an invitation taken while Temporal is out of reach is answered at once, an
     const invitation = await taken.json();
     expect(invitation).toMatchObject({ email: 'late@example.org', status: 'sending', sentAt: null });
     expect((await harness.pool.query('SELECT workflow_started_at FROM invitations WHERE id = $1', [invitation.id])).rows[0].workflow_started_at).toBeNull();
-    // A resend asks the invitation's workflow: with Temporal out of reach it is refused, to be asked again.
+    // A resend asks the invitation's workflow: with Temporal paused it is refused, to be asked again.
     expect((await post(`/api/v1/invitations/${invitation.id}/resend`, {})).status).toBe(503);
     expect(mailTo('late@example.org')).toHaveLength(0);
 
@@ -253,6 +253,7 @@ test('an invitation taken while Temporal is out of reach is answered at once, an
     expect(mailTo('late@example.org')).toHaveLength(1);
   } finally {
     await cutOff.close();
+    await paused.close();
   }
 });
 

@@ -29,7 +29,7 @@ function settingsView(orgId: string, row: OrgSettingsRow | undefined) {
 }
 
 /** Organisation admins' and coordinators' decisions: settings, coordinators' mentors, reviews and erasure. */
-export function createAdminService(deps: { pool: Pool; temporal: Client; referrals: ReferralService; hashSalt: string }) {
+export function createAdminService(deps: { pool: Pool; temporal: Client; referrals: ReferralService; hashSalt: string; temporalTimeoutMs: number }) {
   const orgs = createOrgStore(deps.pool);
   const referrals = createReferralStore(deps.pool);
 
@@ -75,11 +75,12 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
     async erase(caller: Caller, referralId: string) {
       const referral = await referralOf(caller, referralId);
       authorise(caller, 'erase');
-      const handle = deps.temporal.workflow.getHandle(referral.workflowId);
-      await handle.terminate('referral record erased by an organisation admin').catch(unlessNotFound);
-      await deps.temporal.workflowService
-        .deleteWorkflowExecution({ namespace: deps.temporal.options.namespace, workflowExecution: { workflowId: referral.workflowId } })
-        .catch(unlessNotFound);
+      await deps.temporal.withDeadline(Date.now() + deps.temporalTimeoutMs, async () => {
+        await deps.temporal.workflow.getHandle(referral.workflowId).terminate('referral record erased by an organisation admin').catch(unlessNotFound);
+        await deps.temporal.workflowService
+          .deleteWorkflowExecution({ namespace: deps.temporal.options.namespace, workflowExecution: { workflowId: referral.workflowId } })
+          .catch(unlessNotFound);
+      });
       const memberHash = referral.newMemberId ? erasedMemberHash(deps.hashSalt, referral.orgId, referral.newMemberId) : null;
       await referrals.erase(referralId, caller.userId, memberHash);
     },
