@@ -361,7 +361,10 @@ test('erasing a referral removes personal data and keeps the counts', async () =
 });
 
 test('an erasure while Temporal is paused is refused within its timeout and erases nothing, to be asked again', async () => {
-  const referral = await seedReferral(mentor2, false);
+  // An organisation of its own: the other tests count orgA's referrals.
+  const org = await harness.seedOrg();
+  const orgAdmin = person(org.orgId, 'org_admin');
+  const referral = await seedReferral({ id: org.mentorId, orgId: org.orgId, role: 'peer_mentor' }, false);
   const paused = await pausedTemporal();
   const cutOff = await listenApp({
     pool: harness.pool,
@@ -370,7 +373,7 @@ test('an erasure while Temporal is paused is refused within its timeout and eras
     taskQueue: harness.taskQueue,
   });
   try {
-    const erase = await fetch(`${cutOff.url}/api/v1/referral-attributions/${referral}`, { method: 'DELETE', headers: { authorization: `Bearer ${await token(admin)}` } });
+    const erase = await fetch(`${cutOff.url}/api/v1/referral-attributions/${referral}`, { method: 'DELETE', headers: { authorization: `Bearer ${await token(orgAdmin)}` } });
     expect([erase.status, (await erase.json()).error.code]).toEqual([503, 'temporarily_unavailable']);
   } finally {
     await cutOff.close();
@@ -378,7 +381,7 @@ test('an erasure while Temporal is paused is refused within its timeout and eras
   }
   const clicks = await harness.pool.query('SELECT visitor_hash IS NOT NULL AS identified FROM click_events WHERE referral_id = $1', [referral]);
   expect(clicks.rows).toEqual([{ identified: true }]);
-  expect((await call(admin, `/api/v1/referral-attributions/${referral}`, { method: 'DELETE' })).status).toBe(204);
+  expect((await call(orgAdmin, `/api/v1/referral-attributions/${referral}`, { method: 'DELETE' })).status).toBe(204);
 });
 
 test('the dashboard takes plain dates, counts whole days, defaults to the last 30, and says what is wrong in words', async () => {
