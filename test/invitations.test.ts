@@ -295,3 +295,29 @@ test('after a mentor revokes the link their invitations carry, no email brings i
   expect((await call(other, `/api/v1/invitations/${invitation.body.id}/resend`, 'POST')).status).toBe(202);
   expect(await eventually(async () => (codesIn('first@example.org').length === 2 ? codesIn('first@example.org') : undefined))).toEqual([first, second]);
 });
+
+test("the organisation's invitations come a page at a time, newest first, by mentor or status as asked", async () => {
+  const everything = await call(coordinator, '/api/v1/invitations');
+  expect(everything.status).toBe(200);
+  expect(everything.body.nextCursor).toBeNull();
+  const ids: string[] = everything.body.items.map((item: { id: string }) => item.id);
+  expect(ids.length).toBeGreaterThan(5);
+  const paged: string[] = [];
+  let pages = 0;
+  for (let cursor: string | null = ''; cursor !== null && pages < 100; pages += 1) {
+    const page = await call(coordinator, `/api/v1/invitations?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(page.status).toBe(200);
+    paged.push(...page.body.items.map((item: { id: string }) => item.id));
+    cursor = page.body.nextCursor;
+  }
+  expect(paged).toEqual(ids);
+  expect(pages).toBe(Math.ceil(ids.length / 3));
+
+  const omars = await call(coordinator, `/api/v1/invitations?mentorId=${other.id}&status=bounced`);
+  expect(omars.body.items.map((item: { mentorId: string; status: string }) => [item.mentorId, item.status])).toEqual([[other.id, 'bounced']]);
+  // A mentor sees their own: naming another mentor is refused, naming themselves is the same as not.
+  expect((await call(maria, `/api/v1/invitations?mentorId=${other.id}`)).status).toBe(403);
+  expect((await call(maria, `/api/v1/invitations?mentorId=${maria.id}`)).body).toEqual(await call(maria, '/api/v1/invitations').then((mine) => mine.body));
+  const notACursor = await call(coordinator, '/api/v1/invitations?cursor=abc');
+  expect([notACursor.status, notACursor.body.error.details[0].path]).toEqual([400, ['cursor']]);
+});

@@ -16,7 +16,7 @@ import {
 import { SESSION_COOKIE } from './auth';
 import { OWN_SCRIPTS_POLICY } from './pages';
 import { sessionBody } from './routes/dashboard';
-import { bulkInvitationQuery, invitationBody, invitationParams, unsubscribeParams } from './routes/invitations';
+import { bulkInvitationQuery, invitationBody, invitationParams, listInvitationsQuery, unsubscribeParams } from './routes/invitations';
 import { notificationPreferencesBody } from './routes/notifications';
 import { mentorRewardsQuery, rewardEntryParams, rewardRulesBody } from './routes/rewards';
 import { confirmReferralBody, funnelEventBody, membershipWebhookBody, recordClickBody } from './routes/referrals';
@@ -69,7 +69,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'put', path: '/api/v1/mentors/:mentorId/notification-preferences', summary: 'How a mentor is emailed about confirmed recruits and milestones: each, weekly_digest or none (the mentor; org admins)', security: 'memberJwt', params: mentorParams, body: notificationPreferencesBody, success: 200 },
   { method: 'post', path: '/api/v1/invitations', summary: "Invite a person by email with the mentor's link (a mentor; limited per day, once per address per period, never an unsubscribed address)", security: 'memberJwt', body: invitationBody, success: 201 },
   { method: 'post', path: '/api/v1/invitations/bulk', summary: 'Invitations for a campaign (?campaign=), each on behalf of a named mentor: a CSV (text/csv, or as Excel saves it) with columns mentorId, email, name?, message? (org_admin); each row answers sent or why not. Column names are read in any case, with or without spaces, hyphens or underscores; other columns are left out and named in ignoredColumns', security: 'memberJwt', query: bulkInvitationQuery, success: 200 },
-  { method: 'get', path: '/api/v1/invitations', summary: "Invitations (a mentor: their own; coordinators and org admins: the organisation's); the address only while open", security: 'memberJwt', success: 200 },
+  { method: 'get', path: '/api/v1/invitations', summary: "Invitations (a mentor: their own; coordinators and org admins: the organisation's, or one mentor's), newest first, cursor-paged; the address only while open", security: 'memberJwt', query: listInvitationsQuery, success: 200 },
   { method: 'post', path: '/api/v1/invitations/:id/resend', summary: 'Send an open invitation again (once a day)', security: 'memberJwt', params: invitationParams, success: 202 },
   { method: 'post', path: '/api/v1/invitations/:id/cancel', summary: 'Cancel an open invitation: nothing more is sent and its address is dropped', security: 'memberJwt', params: invitationParams, success: 200 },
   { method: 'get', path: '/unsubscribe/:token', summary: "An invitation email's unsubscribe link: a page with one button", security: 'none', params: unsubscribeParams, success: 200 },

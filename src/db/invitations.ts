@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 
-export type InvitationStatus = 'sending' | 'sent' | 'clicked' | 'joined' | 'cancelled' | 'bounced' | 'expired';
+export const INVITATION_STATUSES = ['sending', 'sent', 'clicked', 'joined', 'cancelled', 'bounced', 'expired'] as const;
+export type InvitationStatus = (typeof INVITATION_STATUSES)[number];
 
 export interface InvitationRow {
   id: string;
@@ -23,6 +24,13 @@ export interface InvitationRow {
   clicked_at: Date | null;
   joined_at: Date | null;
   closed_at: Date | null;
+}
+
+export interface InvitationFilters {
+  mentorId?: string;
+  status?: InvitationStatus;
+  cursor?: { createdAt: string; id: string };
+  limit: number;
 }
 
 /** An invitation with what its email needs: the mentor's name, the organisation's, the code. */
@@ -79,8 +87,16 @@ export function createInvitationStore(pool: Pool) {
       return result.rows.map((row) => row.id);
     },
 
-    list: async (orgId: string, mentorId: string | undefined) =>
-      (await pool.query<InvitationRow>('SELECT * FROM invitations WHERE org_id = $1 AND ($2::uuid IS NULL OR mentor_id = $2) ORDER BY created_at DESC, id LIMIT 200', [orgId, mentorId ?? null])).rows,
+    /** The newest first, from after `cursor` (the last row of the page before); one more than `limit` if there are more. */
+    list: async (orgId: string, filters: InvitationFilters) =>
+      (
+        await pool.query<InvitationRow>(
+          `SELECT * FROM invitations WHERE org_id = $1 AND ($2::uuid IS NULL OR mentor_id = $2) AND ($3::text IS NULL OR status = $3)
+             AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+           ORDER BY created_at DESC, id DESC LIMIT $6`,
+          [orgId, filters.mentorId ?? null, filters.status ?? null, filters.cursor?.createdAt ?? null, filters.cursor?.id ?? null, filters.limit + 1],
+        )
+      ).rows,
 
     /**
      * The invitation's next email if it is due: the first (while sending), the reminder (once, while sent and not

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { createInvitationStore, type InvitationRow } from '../db/invitations';
+import { createInvitationStore, type InvitationFilters, type InvitationRow } from '../db/invitations';
 import { authorise, type Caller } from '../domain/access';
 import { AppError, ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError } from '../errors';
 import { resendInvitationSignal } from '../workflows/messages';
@@ -9,6 +9,7 @@ import { invitationWorkflowId } from '../workflows/invitation-workflow';
 import { linkHasEnded, type CodeService } from './code-service';
 import { emailHash, readUnsubscribeToken } from './identifiers';
 import { createInvitationStarts, type InvitationTiming } from './invitation-start';
+import { decodeCursor, encodeCursor } from './read-service';
 
 const NO_LONGER_OPEN = 'This invitation is no longer open: it was cancelled, or it has ended';
 
@@ -99,9 +100,14 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
       return view(row);
     },
 
-    async list(caller: Caller) {
-      const scope = authorise(caller, 'listInvitations');
-      return { items: (await invitations.list(caller.orgId, scope === 'own' ? caller.userId : undefined)).map(view) };
+    /** A page of the invitations the caller may see, the newest first. */
+    async list(caller: Caller, query: Omit<InvitationFilters, 'cursor'> & { cursor?: string }) {
+      const scope = authorise(caller, 'listInvitations', query.mentorId);
+      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const rows = await invitations.list(caller.orgId, { ...query, cursor, mentorId: scope === 'own' ? caller.userId : query.mentorId });
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return { items: page.map(view), nextCursor: rows.length > query.limit ? encodeCursor({ createdAt: last.created_at.toISOString(), id: last.id }) : null };
     },
 
     async resend(caller: Caller, id: string) {

@@ -7,6 +7,8 @@ import type { Authenticate } from '../auth';
 import { csvBody, csvRows } from '../csv-upload';
 import { answerPage, escapeHtml } from '../pages';
 import { uuid } from '../../ids';
+import { INVITATION_STATUSES } from '../../db/invitations';
+import { pageCursor } from './reads';
 
 /** One line, no control characters: a name or a message never becomes a header or breaks one. */
 export const oneLine = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\p{Cc}]*$/u, 'must be one line of text');
@@ -17,6 +19,12 @@ export const invitationBody = z.strictObject({
   message: z.string().trim().min(1).max(500).regex(/^[^\p{Cc}]*$/u, 'must be text without control characters').optional(),
 });
 export const invitationParams = z.strictObject({ id: uuid });
+export const listInvitationsQuery = z.strictObject({
+  mentorId: uuid.optional(),
+  status: z.enum(INVITATION_STATUSES).optional(),
+  cursor: pageCursor.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(200),
+});
 export const bulkInvitationQuery = z.strictObject({ campaign: z.string().trim().min(1).max(100).optional() });
 /** A row of an org admin's upload: whom, on whose behalf. */
 const bulkInvitationRow = invitationBody.extend({ mentorId: uuid });
@@ -57,7 +65,8 @@ export function invitationRoutes(deps: { authenticate: Authenticate; invitations
   });
 
   router.get('/api/v1/invitations', async (req, res) => {
-    res.json(await deps.invitations.list(await deps.authenticate(req)));
+    const caller = await deps.authenticate(req);
+    res.json(await deps.invitations.list(caller, listInvitationsQuery.parse(req.query)));
   });
 
   router.post('/api/v1/invitations/:id/resend', async (req, res) => {

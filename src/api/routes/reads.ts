@@ -13,17 +13,19 @@ export const coordinatorParams = z.strictObject({ coordinatorId: uuid });
 export const orgParams = z.strictObject({ orgId: uuid });
 export const referralParams = z.strictObject({ id: uuid });
 
+/** A list's `nextCursor`, given back for the next page. */
+export const pageCursor = z
+  .string()
+  .max(512)
+  .refine((value) => decodeCursor(value) !== undefined, 'is not a cursor this API issued');
+
 const referralsQuery = z.strictObject({
   mentorId: uuid.optional(),
   status: z.enum(ATTRIBUTION_STATUSES).optional(),
   stage: z.enum(FUNNEL_STAGES).optional(),
   from: dayOrTime(false).optional(),
   to: dayOrTime(true).optional(),
-  cursor: z
-    .string()
-    .max(512)
-    .refine((value) => decodeCursor(value) !== undefined, 'is not a cursor this API issued')
-    .optional(),
+  cursor: pageCursor.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
 
