@@ -239,6 +239,10 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     // A resend asks the invitation's workflow: with Temporal paused it is refused, to be asked again.
     expect((await post(`/api/v1/invitations/${invitation.id}/resend`, {})).status).toBe(503);
     expect(mailTo('late@example.org')).toHaveLength(0);
+    // Asked again once Temporal answers, before any worker started the invitation, it sends the first email.
+    const other = await (await post('/api/v1/invitations', { email: 'resent@example.org' })).json();
+    expect((await call(writer, `/api/v1/invitations/${other.id}/resend`, 'POST')).status).toBe(202);
+    await eventually(async () => (mailTo('resent@example.org').length === 1 ? true : undefined), 30_000, 'the resent invitation');
 
     const starts = createInvitationStarts({ pool: harness.pool, temporal: harness.client, timing: { reminderAfterMs: 3_600_000, expireAfterMs: 7_200_000 }, taskQueue: harness.taskQueue });
     const starter = startInvitationStarter({ starts, pollMs: 100, graceMs: 0 });
@@ -251,6 +255,7 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     expect(await starts.startAwaiting(0)).toBe(0);
     expect((await invitationOf(invitation.id)).status).toBe('sent');
     expect(mailTo('late@example.org')).toHaveLength(1);
+    expect(mailTo('resent@example.org')).toHaveLength(1);
   } finally {
     await cutOff.close();
     await paused.close();

@@ -120,6 +120,11 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
         const { code } = await deps.codes.ensureBulkCode(caller, { mentorId: row.mentor_id, channel: 'email', campaign: link.campaign ?? undefined });
         await invitations.moveToCode(id, code.id);
       }
+      // Not started yet (taken while Temporal did not answer): starting it sends the first email, which is the one asked for.
+      if (!row.workflow_started_at) {
+        await starts.start(id);
+        return view(row);
+      }
       // Nothing is marked until the email goes: a resend Temporal did not take in time is asked for again.
       await deps.temporal.withDeadline(Date.now() + RESEND_TIMEOUT_MS, () => deps.temporal.workflow.getHandle(invitationWorkflowId(id)).signal(resendInvitationSignal));
       return view(row);
