@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { SignJWT } from 'jose';
 import type { ParsedMail } from 'mailparser';
 import { createMailer, MailNotConfiguredError } from '../src/notifications/mail';
@@ -7,6 +8,7 @@ import { startInvitationStarter } from '../src/worker/invitation-starter';
 import type { Role } from '../src/domain/access';
 import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
+import { invitationWorkflowId } from '../src/workflows/invitation-workflow';
 import { pausedTemporal } from './support/paused-temporal';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp';
 
@@ -243,6 +245,9 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     const other = await (await post('/api/v1/invitations', { email: 'resent@example.org' })).json();
     expect((await call(writer, `/api/v1/invitations/${other.id}/resend`, 'POST')).status).toBe(202);
     await eventually(async () => (mailTo('resent@example.org').length === 1 ? true : undefined), 30_000, 'the resent invitation');
+    // Cancelled before any worker started it, it is never started.
+    const cancelled = await (await post('/api/v1/invitations', { email: 'changed-mind@example.org' })).json();
+    expect((await call(writer, `/api/v1/invitations/${cancelled.id}/cancel`, 'POST')).status).toBe(200);
 
     const starts = createInvitationStarts({ pool: harness.pool, temporal: harness.client, timing: { reminderAfterMs: 3_600_000, expireAfterMs: 7_200_000 }, taskQueue: harness.taskQueue });
     const starter = startInvitationStarter({ starts, pollMs: 100, graceMs: 0 });
@@ -256,6 +261,7 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     expect((await invitationOf(invitation.id)).status).toBe('sent');
     expect(mailTo('late@example.org')).toHaveLength(1);
     expect(mailTo('resent@example.org')).toHaveLength(1);
+    await expect(harness.client.workflow.getHandle(invitationWorkflowId(cancelled.id)).describe()).rejects.toThrow(WorkflowNotFoundError);
   } finally {
     await cutOff.close();
     await paused.close();

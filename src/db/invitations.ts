@@ -78,10 +78,10 @@ export function createInvitationStore(pool: Pool) {
       await pool.query('UPDATE invitations SET workflow_started_at = $2 WHERE id = $1 AND workflow_started_at IS NULL', [id, now]);
     },
 
-    /** Invitations written before `writtenBefore` whose workflow was never started, the oldest first. */
+    /** Invitations written before `writtenBefore`, still to be sent, whose workflow was never started; the oldest first. */
     async awaitingStart(writtenBefore: Date, limit: number): Promise<string[]> {
       const result = await pool.query<{ id: string }>(
-        'SELECT id FROM invitations WHERE workflow_started_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2',
+        `SELECT id FROM invitations WHERE workflow_started_at IS NULL AND status = 'sending' AND created_at < $1 ORDER BY created_at LIMIT $2`,
         [writtenBefore, limit],
       );
       return result.rows.map((row) => row.id);
