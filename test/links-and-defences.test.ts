@@ -464,6 +464,23 @@ test('bulk invitations give one code per mentor, idempotently, with per-row erro
   expect((await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: '"unclosed', headers: { 'content-type': 'text/csv' } })).status).toBe(400);
 });
 
+test('invite links are for peer mentors: a coordinator or an admin named as one is refused, row by row', async () => {
+  const newcomer = randomUUID();
+  const csv = ['mentorId,campaign', `${coordinator.id},staff`, `${admin.id},staff`, `${newcomer},staff`].join('\n');
+  const upload = await call(admin, '/api/v1/referral-codes/bulk', { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
+  const { rows } = (await upload.json()) as { rows: Array<Record<string, unknown>> };
+  const refusal = (id: string) => [`Invite links and invitations are for peer mentors; ${id} is not a peer mentor of this organisation`];
+  expect(rows.map((row) => [row.line, row.status, row.errors ?? row.mentorId])).toEqual([
+    [2, 'error', refusal(coordinator.id)],
+    [3, 'error', refusal(admin.id)],
+    [4, 'created', newcomer],
+  ]);
+  const ownLink = await call(admin, '/api/v1/referral-codes', { method: 'POST', body: {} });
+  expect([ownLink.status, ((await ownLink.json()) as { error: { code: string } }).error.code]).toEqual([422, 'not_a_peer_mentor']);
+  const staffCodes = await harness.pool.query('SELECT count(*)::int AS codes FROM referral_codes WHERE mentor_id = ANY($1::uuid[])', [[coordinator.id, admin.id]]);
+  expect(staffCodes.rows).toEqual([{ codes: 0 }]);
+});
+
 test('a CSV saved by Excel is read: byte order mark, CRLF, semicolons, its own media type', async () => {
   const invited = [randomUUID(), randomUUID()];
   const excel = `\uFEFFmentorId;displayName;campaign\r\n${invited[0]};Zoë Lund;spring\r\n${invited[1]};Ana;spring\r\n`;

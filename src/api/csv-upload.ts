@@ -56,3 +56,27 @@ export function csvRows<Schema extends z.ZodObject>(body: unknown, schema: Schem
   });
   return { rows, ignoredColumns };
 }
+
+export type RowOutcome<R> = { line: number } & (R | { status: 'error'; errors: string[] });
+
+/**
+ * Runs `work` on each row the schema took, one after another. A row the schema refused, or one `work` refuses with a
+ * 4xx, is answered with why, and the others go on; anything else stops the upload.
+ */
+export async function eachRow<T, R extends object>(rows: CsvRow<T>[], work: (row: T) => Promise<R>): Promise<RowOutcome<R>[]> {
+  const outcomes: RowOutcome<R>[] = [];
+  for (const parsed of rows) {
+    const { line } = parsed;
+    if (parsed.errors) {
+      outcomes.push({ line, status: 'error', errors: parsed.errors });
+      continue;
+    }
+    try {
+      outcomes.push({ line, ...(await work(parsed.row)) });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      outcomes.push({ line, status: 'error', errors: [error.message] });
+    }
+  }
+  return outcomes;
+}

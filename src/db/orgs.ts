@@ -48,6 +48,11 @@ export function createOrgStore(pool: Pool) {
       return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM referrals WHERE org_id = $1', [orgId])).rows[0].n;
     },
 
+    /** The user's role in the organisation, or undefined for one it does not know. */
+    async roleOf(userId: string, orgId: string): Promise<Role | undefined> {
+      return (await pool.query<{ role: Role }>('SELECT role FROM users WHERE id = $1 AND org_id = $2', [userId, orgId])).rows[0]?.role;
+    },
+
     async isMember(userId: string, orgId: string): Promise<boolean> {
       return ((await pool.query('SELECT 1 FROM users WHERE id = $1 AND org_id = $2', [userId, orgId])).rowCount ?? 0) > 0;
     },

@@ -68,7 +68,10 @@ export function createCodeService(deps: { pool: Pool; publicBaseUrl: string }) {
   async function mentorFor(caller: Caller, requested: string | undefined): Promise<string> {
     const mentorId = requested ?? caller.userId;
     authorise(caller, 'createCode', mentorId);
-    if (!(await orgs.isMember(mentorId, caller.orgId))) throw new NotFoundError('mentor');
+    const role = await orgs.roleOf(mentorId, caller.orgId);
+    if (!role) throw new NotFoundError('mentor');
+    // Recruits are attributed to peer mentors: a link of an admin's or a coordinator's would make them one.
+    if (role !== 'peer_mentor') throw new UnprocessableError('not_a_peer_mentor', `Invite links and invitations are for peer mentors; ${mentorId} is not a peer mentor of this organisation`);
     return mentorId;
   }
 

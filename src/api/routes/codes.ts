@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { authorise } from '../../domain/access';
 import type { CodeService } from '../../services/code-service';
 import type { Authenticate } from '../auth';
-import { csvBody, csvRows } from '../csv-upload';
+import { csvBody, csvRows, eachRow } from '../csv-upload';
 import { oneLine } from './invitations';
 import { dayOrTime } from '../times';
 import { uuid } from '../../ids';
@@ -57,17 +57,11 @@ export function codeRoutes(deps: { authenticate: Authenticate; codes: CodeServic
     const caller = await deps.authenticate(req);
     authorise(caller, 'bulkCodes');
     const upload = csvRows(req.body, bulkRow);
-    const rows = [];
-    for (const { line, row, errors } of upload.rows) {
-      if (!row) {
-        rows.push({ line, status: 'error', errors });
-        continue;
-      }
-      const { mentorId, displayName, ...code } = row;
+    const rows = await eachRow(upload.rows, async ({ mentorId, displayName, ...code }) => {
       await deps.codes.ensureMentor(caller, mentorId, displayName ?? null);
       const { code: made, created } = await deps.codes.ensureBulkCode(caller, { mentorId, ...code });
-      rows.push({ line, status: created ? 'created' : 'existing', mentorId, code: made.code, url: made.url });
-    }
+      return { status: created ? 'created' : 'existing', mentorId, code: made.code, url: made.url };
+    });
     res.json({ rows, ignoredColumns: upload.ignoredColumns });
   });
 

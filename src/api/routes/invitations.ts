@@ -2,9 +2,8 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { InvitationService } from '../../services/invitation-service';
 import { authorise } from '../../domain/access';
-import { AppError } from '../../errors';
 import type { Authenticate } from '../auth';
-import { csvBody, csvRows } from '../csv-upload';
+import { csvBody, csvRows, eachRow } from '../csv-upload';
 import { answerPage, escapeHtml } from '../pages';
 import { uuid } from '../../ids';
 import { INVITATION_STATUSES } from '../../db/invitations';
@@ -46,21 +45,10 @@ export function invitationRoutes(deps: { authenticate: Authenticate; invitations
     authorise(caller, 'bulkInvite');
     const { campaign } = bulkInvitationQuery.parse(req.query);
     const upload = csvRows(req.body, bulkInvitationRow);
-    const rows = [];
-    for (const { line, row, errors } of upload.rows) {
-      if (!row) {
-        rows.push({ line, status: 'error', errors });
-        continue;
-      }
-      try {
-        const invitation = await deps.invitations.invite(caller, { ...row, campaign });
-        rows.push({ line, status: 'sent', invitationId: invitation.id, mentorId: row.mentorId });
-      } catch (error) {
-        // A row the rules refuse says why; the others go.
-        if (!(error instanceof AppError) || error.status >= 500) throw error;
-        rows.push({ line, status: 'error', errors: [error.message] });
-      }
-    }
+    const rows = await eachRow(upload.rows, async (row) => {
+      const invitation = await deps.invitations.invite(caller, { ...row, campaign });
+      return { status: 'sent', invitationId: invitation.id, mentorId: row.mentorId };
+    });
     res.json({ rows, ignoredColumns: upload.ignoredColumns });
   });
 
