@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { IntakeBacklog } from './db/intake';
+import type { InvitationBacklog } from './db/invitations';
 
 /** The process's Prometheus metrics: one registry for the API, the dispatcher and the process itself. */
 export const registry = new Registry();
@@ -40,29 +41,41 @@ export const measureRequests: RequestHandler = (req, res, next) => {
   next();
 };
 
-let backlogSource: (() => Promise<IntakeBacklog>) | undefined;
-let reading: Promise<IntakeBacklog | undefined> | undefined;
-/** One query per scrape serves both gauges. */
-const readBacklog = () => {
-  reading ??= (backlogSource?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => setTimeout(() => (reading = undefined), 0));
-  return reading;
-};
-
-/** A gauge set from the backlog's reading when scraped. */
-const backlogGauge = (name: string, help: string, value: (backlog: IntakeBacklog) => number) =>
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    async collect() {
-      const backlog = await readBacklog();
-      if (backlog) this.set(value(backlog));
-    },
-  });
-backlogGauge('intake_backlog_messages', 'Clicks and funnel steps taken and not yet delivered to their workflows', (backlog) => backlog.undelivered);
-backlogGauge('intake_oldest_undelivered_age_seconds', 'Age of the oldest undelivered intake message (0 when none waits)', (backlog) => backlog.oldestAgeSeconds);
-
-/** Where the backlog gauges read from: the API's intake. */
-export function measureBacklog(backlog: () => Promise<IntakeBacklog>) {
-  backlogSource = backlog;
+/**
+ * Gauges set, when scraped, from one reading of a source that is given later (the API's stores): one query per scrape
+ * serves them all. Answers the function that gives the source.
+ */
+function gaugesRead<Reading>(gauges: Array<{ name: string; help: string; value: (reading: Reading) => number }>): (source: () => Promise<Reading>) => void {
+  let source: (() => Promise<Reading>) | undefined;
+  let reading: Promise<Reading | undefined> | undefined;
+  const read = () => {
+    reading ??= (source?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => setTimeout(() => (reading = undefined), 0));
+    return reading;
+  };
+  for (const { name, help, value } of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const current = await read();
+        if (current) this.set(value(current));
+      },
+    });
+  }
+  return (given) => {
+    source = given;
+  };
 }
+
+/** Where the intake's backlog gauges read from: the API's intake. */
+export const measureBacklog = gaugesRead<IntakeBacklog>([
+  { name: 'intake_backlog_messages', help: 'Clicks and funnel steps taken and not yet delivered to their workflows', value: (backlog) => backlog.undelivered },
+  { name: 'intake_oldest_undelivered_age_seconds', help: 'Age of the oldest undelivered intake message (0 when none waits)', value: (backlog) => backlog.oldestAgeSeconds },
+]);
+
+/** Where the invitations' backlog gauges read from: invitations taken whose workflow no worker has started yet. */
+export const measureInvitationBacklog = gaugesRead<InvitationBacklog>([
+  { name: 'invitations_awaiting_start', help: 'Invitations taken while Temporal did not answer, whose workflow is not started yet', value: (backlog) => backlog.awaitingStart },
+  { name: 'invitations_oldest_awaiting_start_age_seconds', help: 'Age of the oldest invitation awaiting its start (0 when none waits)', value: (backlog) => backlog.oldestAgeSeconds },
+]);

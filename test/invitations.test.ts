@@ -238,6 +238,9 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     const invitation = await taken.json();
     expect(invitation).toMatchObject({ email: 'late@example.org', status: 'sending', sentAt: null });
     expect((await harness.pool.query('SELECT workflow_started_at FROM invitations WHERE id = $1', [invitation.id])).rows[0].workflow_started_at).toBeNull();
+    // Operators see it waiting, in /readyz and /metrics.
+    expect(((await (await fetch(`${cutOff.url}/readyz`)).json()) as { invitations: { awaitingStart: number } }).invitations.awaitingStart).toBe(1);
+    expect(await (await fetch(`${cutOff.url}/metrics`)).text()).toMatch(/^invitations_awaiting_start 1$/m);
     // A resend asks the invitation's workflow: with Temporal paused it is refused, to be asked again.
     expect((await post(`/api/v1/invitations/${invitation.id}/resend`, {})).status).toBe(503);
     expect(mailTo('late@example.org')).toHaveLength(0);
@@ -258,6 +261,7 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     }
     // Started once: another round finds nothing to start.
     expect(await starts.startAwaiting(0)).toBe(0);
+    expect(((await (await fetch(`${cutOff.url}/readyz`)).json()) as { invitations: unknown }).invitations).toEqual({ awaitingStart: 0, oldestAgeSeconds: 0 });
     expect((await invitationOf(invitation.id)).status).toBe('sent');
     expect(mailTo('late@example.org')).toHaveLength(1);
     expect(mailTo('resent@example.org')).toHaveLength(1);

@@ -7,8 +7,9 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { loadConfig, type Config } from '../config';
 import { createIntakeStore } from '../db/intake';
+import { createInvitationStore } from '../db/invitations';
 import { withOrgScope } from '../db/scoped';
-import { measureBacklog, measureRequests } from '../metrics';
+import { measureBacklog, measureInvitationBacklog, measureRequests } from '../metrics';
 import { loggableUrl, type Logger } from '../logger';
 import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
@@ -120,8 +121,10 @@ export function createApp(deps: AppDependencies): express.Express {
   });
 
   const intake = createIntakeStore(deps.pool);
+  const invitationStore = createInvitationStore(deps.pool);
   measureBacklog(intake.backlog);
-  app.use(healthRoutes({ readiness: deps.readiness, backlog: intake.backlog, temporalMetricsUrl: deps.temporalMetricsUrl }));
+  measureInvitationBacklog(invitationStore.backlog);
+  app.use(healthRoutes({ readiness: deps.readiness, backlog: intake.backlog, invitationBacklog: invitationStore.backlog, temporalMetricsUrl: deps.temporalMetricsUrl }));
   app.use(openApiRoutes());
   app.use(
     landingRoutes({

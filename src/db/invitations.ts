@@ -33,6 +33,12 @@ export interface InvitationFilters {
   limit: number;
 }
 
+/** Invitations taken and still to be sent whose workflow no one has started yet: the starter's backlog. */
+export interface InvitationBacklog {
+  awaitingStart: number;
+  oldestAgeSeconds: number;
+}
+
 /** An invitation with what its email needs: the mentor's name, the organisation's, the code. */
 export type InvitationToSend = InvitationRow & { mentor_name: string | null; org_name: string | null; code: string; suppressed: boolean };
 
@@ -76,6 +82,15 @@ export function createInvitationStore(pool: Pool) {
 
     async markStarted(id: string, now: Date): Promise<void> {
       await pool.query('UPDATE invitations SET workflow_started_at = $2 WHERE id = $1 AND workflow_started_at IS NULL', [id, now]);
+    },
+
+    async backlog(): Promise<InvitationBacklog> {
+      const result = await pool.query<{ awaiting: number; oldest_age_seconds: number | null }>(
+        `SELECT count(*)::int AS awaiting, extract(epoch FROM now() - min(created_at))::float8 AS oldest_age_seconds
+         FROM invitations WHERE workflow_started_at IS NULL AND status = 'sending'`,
+      );
+      const row = result.rows[0];
+      return { awaitingStart: row.awaiting, oldestAgeSeconds: Math.max(0, row.oldest_age_seconds ?? 0) };
     },
 
     /** Invitations written before `writtenBefore`, still to be sent, whose workflow was never started; the oldest first. */
