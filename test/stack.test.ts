@@ -20,6 +20,17 @@ interface Started {
   exited: Promise<number | null>;
 }
 
+/** What a test started and has not seen exit: stopped after the test, so a failed one leaves no app running. */
+const stillRunning = new Set<Started>();
+
+afterEach(async () => {
+  for (const started of stillRunning) {
+    started.child.kill('SIGINT');
+    const stopped = await Promise.race([started.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000))]);
+    if (!stopped) started.child.kill('SIGKILL');
+  }
+});
+
 function startMain(env: Record<string, string>): Started {
   let output = '';
   const child = spawn(TSX, ['src/main.ts'], {
@@ -30,7 +41,10 @@ function startMain(env: Record<string, string>): Started {
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  const started = { child, output: () => output, exited };
+  stillRunning.add(started);
+  void exited.then(() => stillRunning.delete(started));
+  return started;
 }
 
 async function status(url: string): Promise<number | undefined> {
@@ -61,7 +75,12 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   const first = startMain(env);
   const api = `http://localhost:${ports.api}`;
   await eventually(async () => ((await status(`${api}/readyz`)) === 200 ? true : undefined), 90_000, 'readiness');
-  expect(await (await fetch(`${api}/readyz`)).json()).toEqual({ status: 'ready', checks: { postgres: true, temporal: true }, intake: { undelivered: expect.any(Number), oldestAgeSeconds: expect.any(Number) } });
+  expect(await (await fetch(`${api}/readyz`)).json()).toEqual({
+    status: 'ready',
+    checks: { postgres: true, temporal: true },
+    intake: { undelivered: expect.any(Number), oldestAgeSeconds: expect.any(Number) },
+    invitations: { awaitingStart: 0, oldestAgeSeconds: 0 },
+  });
   expect(await (await fetch(`${api}/healthz`)).json()).toEqual({ status: 'ok' });
   expect(await status(`http://localhost:${ports.ui}/`)).toBe(200);
   expect(first.output()).toContain(`API          ${api}`);
@@ -148,7 +167,7 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
   try {
     const response = await fetch(`${api.url}/readyz`);
     expect(response.status).toBe(503);
-    expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true }, intake: null });
+    expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true }, intake: null, invitations: null });
     const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
