@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { pageOf, type Cursor } from './reads';
 
 export const INVITATION_STATUSES = ['sending', 'sent', 'clicked', 'joined', 'cancelled', 'bounced', 'expired'] as const;
 export type InvitationStatus = (typeof INVITATION_STATUSES)[number];
@@ -29,7 +30,7 @@ export interface InvitationRow {
 export interface InvitationFilters {
   mentorId?: string;
   status?: InvitationStatus;
-  cursor?: { createdAt: string; id: string };
+  cursor?: Cursor;
   limit: number;
 }
 
@@ -42,6 +43,8 @@ export interface InvitationBacklog {
 /** An invitation with what its email needs: the mentor's name, the organisation's, the code. */
 export type InvitationToSend = InvitationRow & { mentor_name: string | null; org_name: string | null; code: string; suppressed: boolean };
 
+/** Taken and still to be sent, and no workflow started for it yet (Temporal did not answer its request in time). */
+const AWAITING_START = `workflow_started_at IS NULL AND status = 'sending'`;
 /** Open: the invitation may still be clicked, reminded, resent or cancelled. */
 const OPEN = `status IN ('sending', 'sent', 'clicked')`;
 
@@ -87,7 +90,7 @@ export function createInvitationStore(pool: Pool) {
     async backlog(): Promise<InvitationBacklog> {
       const result = await pool.query<{ awaiting: number; oldest_age_seconds: number | null }>(
         `SELECT count(*)::int AS awaiting, extract(epoch FROM now() - min(created_at))::float8 AS oldest_age_seconds
-         FROM invitations WHERE workflow_started_at IS NULL AND status = 'sending'`,
+         FROM invitations WHERE ${AWAITING_START}`,
       );
       const row = result.rows[0];
       return { awaitingStart: row.awaiting, oldestAgeSeconds: Math.max(0, row.oldest_age_seconds ?? 0) };
@@ -96,22 +99,25 @@ export function createInvitationStore(pool: Pool) {
     /** Invitations written before `writtenBefore`, still to be sent, whose workflow was never started; the oldest first. */
     async awaitingStart(writtenBefore: Date, limit: number): Promise<string[]> {
       const result = await pool.query<{ id: string }>(
-        `SELECT id FROM invitations WHERE workflow_started_at IS NULL AND status = 'sending' AND created_at < $1 ORDER BY created_at LIMIT $2`,
+        `SELECT id FROM invitations WHERE ${AWAITING_START} AND created_at < $1 ORDER BY created_at LIMIT $2`,
         [writtenBefore, limit],
       );
       return result.rows.map((row) => row.id);
     },
 
-    /** The newest first, from after `cursor` (the last row of the page before); one more than `limit` if there are more. */
+    /** A page, the newest first, from after `cursor` (the last row of the page before). */
     list: async (orgId: string, filters: InvitationFilters) =>
-      (
-        await pool.query<InvitationRow>(
+      pageOf(
+        (
+          await pool.query<InvitationRow>(
           `SELECT * FROM invitations WHERE org_id = $1 AND ($2::uuid IS NULL OR mentor_id = $2) AND ($3::text IS NULL OR status = $3)
              AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
            ORDER BY created_at DESC, id DESC LIMIT $6`,
-          [orgId, filters.mentorId ?? null, filters.status ?? null, filters.cursor?.createdAt ?? null, filters.cursor?.id ?? null, filters.limit + 1],
-        )
-      ).rows,
+            [orgId, filters.mentorId ?? null, filters.status ?? null, filters.cursor?.createdAt ?? null, filters.cursor?.id ?? null, filters.limit + 1],
+          )
+        ).rows,
+        filters.limit,
+      ),
 
     /**
      * The invitation's next email if it is due: the first (while sending), the reminder (once, while sent and not

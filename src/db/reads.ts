@@ -45,6 +45,13 @@ export interface Cursor {
   id: string;
 }
 
+/** A page of rows fetched newest first with one row more than `limit`: the page, and where the next one starts. */
+export function pageOf<Row extends { created_at: Date; id: string }>(fetched: Row[], limit: number): { rows: Row[]; next: Cursor | null } {
+  const rows = fetched.slice(0, limit);
+  const last = rows[rows.length - 1];
+  return { rows, next: fetched.length > limit && last ? { createdAt: last.created_at.toISOString(), id: last.id } : null };
+}
+
 type ListedReferral = ReferralRow & { created_at: Date };
 
 function referralSummary(row: ListedReferral) {
@@ -89,12 +96,8 @@ export async function listReferrals(client: PoolClient, orgId: string, filters: 
     `SELECT * FROM referrals WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
     values,
   );
-  const rows = result.rows.slice(0, filters.limit);
-  const last = rows[rows.length - 1];
-  return {
-    items: rows.map(referralSummary),
-    next: result.rows.length > filters.limit && last ? { createdAt: last.created_at.toISOString(), id: last.id } : null,
-  };
+  const { rows, next } = pageOf(result.rows, filters.limit);
+  return { items: rows.map(referralSummary), next };
 }
 
 /** A referral of the organisation with its event timeline, or nothing. */

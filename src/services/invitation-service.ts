@@ -42,7 +42,7 @@ const view = (row: InvitationRow) => ({
 /** `mailConfigured`: false where no mail can go out (production without SMTP_URL): invitations are refused, not queued. */
 export function createInvitationService(deps: { pool: Pool; temporal: Client; codes: CodeService; hashSalt: string; settings: InvitationSettings; mailConfigured: boolean; taskQueue?: string }) {
   const invitations = createInvitationStore(deps.pool);
-  const starts = createInvitationStarts({ pool: deps.pool, temporal: deps.temporal, timing: { reminderAfterMs: deps.settings.reminderAfterMs, expireAfterMs: deps.settings.expireAfterMs }, taskQueue: deps.taskQueue });
+  const starts = createInvitationStarts({ pool: deps.pool, temporal: deps.temporal, timing: deps.settings, taskQueue: deps.taskQueue });
   let startsLeftToStarterUntil = 0;
 
   /**
@@ -104,10 +104,8 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
     async list(caller: Caller, query: Omit<InvitationFilters, 'cursor'> & { cursor?: string }) {
       const scope = authorise(caller, 'listInvitations', query.mentorId);
       const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
-      const rows = await invitations.list(caller.orgId, { ...query, cursor, mentorId: scope === 'own' ? caller.userId : query.mentorId });
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return { items: page.map(view), nextCursor: rows.length > query.limit ? encodeCursor({ createdAt: last.created_at.toISOString(), id: last.id }) : null };
+      const { rows, next } = await invitations.list(caller.orgId, { ...query, cursor, mentorId: scope === 'own' ? caller.userId : query.mentorId });
+      return { items: rows.map(view), nextCursor: next ? encodeCursor(next) : null };
     },
 
     async resend(caller: Caller, id: string) {

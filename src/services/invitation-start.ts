@@ -36,7 +36,7 @@ export function createInvitationStarts(deps: { pool: Pool; temporal: Client; tim
           workflowId: invitationWorkflowId(invitationId),
           taskQueue: deps.taskQueue ?? TASK_QUEUE,
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          args: [{ invitationId, ...deps.timing }],
+          args: [{ invitationId, reminderAfterMs: deps.timing.reminderAfterMs, expireAfterMs: deps.timing.expireAfterMs }],
         }),
       );
     } catch (error) {
