@@ -257,6 +257,39 @@ test('no account in the attribution window expires the referral; a late confirma
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
 });
 
+test('an account taken as the attribution window ends is not expired or overdue by that window', async () => {
+  const org = await harness.seedOrg({ attributionWindowSeconds: 3 });
+  const clicked = await click(org, 'account-at-the-window-end');
+  const { clicked_at: clickedAt } = await rowWhen(clicked.referralId, () => true, 'referral row');
+  const handle = await workflowOf(clicked.referralId);
+  // Holding the referral's row keeps the account's write waiting while the window's timer fires behind it.
+  const holder = await harness.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [clicked.referralId]);
+    await step(clicked, 'account_created', { newMemberId: randomUUID() });
+    await eventually(async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      return events.some((event) => event.timerFiredEventAttributes) ? true : undefined;
+    }, 30_000, 'the window timer fired');
+  } finally {
+    await holder.query('COMMIT');
+    holder.release();
+  }
+  expect(Date.now()).toBeGreaterThan(new Date(clickedAt as Date).getTime() + 3_000);
+  // The run has settled once a task completed after the timer fired and no other is open.
+  await eventually(async () => {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const afterFired = events.slice(events.findIndex((event) => event.timerFiredEventAttributes));
+    const last = events[events.length - 1];
+    const taskOpen = last.workflowTaskScheduledEventAttributes || last.workflowTaskStartedEventAttributes;
+    return afterFired.some((event) => event.workflowTaskCompletedEventAttributes) && !taskOpen ? true : undefined;
+  }, 30_000, 'the run settled');
+  await recordHistory('account-at-window-end', clicked.referralId);
+  expect(await referralRow(clicked.referralId)).toMatchObject({ stage: 'account_created', status: 'pending', stuck: false });
+  expect(await eventTypes(clicked.referralId)).toEqual(['click', 'account_created']);
+});
+
 test('member.cancelled reverses the attribution and it stops counting', async () => {
   const org = await harness.seedOrg();
   const member = randomUUID();

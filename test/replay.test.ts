@@ -20,9 +20,10 @@ function recordedHistories() {
  */
 const RECORDED: Record<string, string[]> = {
   intake: ['approved-before-account', 'approved-behind', 'cancelled-behind', 'direct-referral', 'duplicate-click', 'expired', 'happy-path', 'history-behind', 'out-of-order-steps', 'stage-behind'],
-  'waking-is-not-a-deadline': ['approved-before-account'],
+  'waking-is-not-a-deadline': ['account-at-window-end', 'approved-before-account'],
+  'deadline-rechecked': ['account-at-window-end'],
 };
-const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`));
+const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`)).sort();
 
 async function replayAll(workflowsPath: string) {
   const outcomes: Array<{ workflowId: string; error?: unknown }> = [];

@@ -438,6 +438,12 @@ export function nextDeadline(referral: ReferralSnapshot, settings: OrgSettings):
   return undefined;
 }
 
+/** Whether the referral's deadline has come: a message handled since its timer fired (an account as the window ended) may have moved it. */
+export function deadlinePassed(referral: ReferralSnapshot, settings: OrgSettings, now: number): boolean {
+  const deadline = nextDeadline(referral, settings);
+  return deadline !== undefined && deadline <= now;
+}
+
 /** Whether the run may end: a final status, or a confirmed member followed to first login (one attribution window at most). */
 export function journeyOver(referral: ReferralSnapshot, settings: OrgSettings, now: number): boolean {
   if (STATUS_RULES[referral.status].endsRun) return true;

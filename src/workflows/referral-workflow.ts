@@ -15,6 +15,7 @@ import {
 import type { ReferralActivities } from '../activities';
 import {
   confirmationRefusal,
+  deadlinePassed,
   decide,
   journeyOver,
   needsRiskAssessment,
@@ -33,6 +34,8 @@ import { searchAttributesOf } from './search-attributes';
 
 /** A referral waiting with no deadline (held for review) and woken by a message is not past a deadline. */
 const WAKING_IS_NOT_A_DEADLINE = 'waking-is-not-a-deadline';
+/** A deadline whose turn comes after a message that moved it (an account as the window ended) is no longer due. */
+const DEADLINE_RECHECKED = 'deadline-rechecked';
 
 const storeOptions = {
   startToCloseTimeout: '30 seconds',
@@ -140,6 +143,11 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     serialized(async () => {
       await handle(message);
     });
+  const takeDeadline = () =>
+    serialized(async () => {
+      if (!deadlinePassed(journey.referral, settings, Date.now()) && patched(DEADLINE_RECHECKED)) return;
+      await handle({ type: 'deadline' });
+    });
   setHandler(clickSignal, (click) => take({ type: 'click', click }));
   setHandler(funnelStepSignal, (step) =>
     serialized(async () => {
@@ -196,9 +204,9 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
     if (deadline === undefined) {
       await condition(changed);
       // Runs recorded before this patch took every wake from a wait without a deadline for one.
-      if (!patched(WAKING_IS_NOT_A_DEADLINE)) await take({ type: 'deadline' });
+      if (!patched(WAKING_IS_NOT_A_DEADLINE)) await takeDeadline();
     } else if (!(await condition(changed, Math.max(deadline - Date.now(), 1)))) {
-      await take({ type: 'deadline' });
+      await takeDeadline();
     }
   }
   return toConversionRecord(journey.referral);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { ATTRIBUTION_STATUSES } from '../../src/domain/funnel';
 import {
   confirmationRefusal,
+  deadlinePassed,
   decide,
   JOURNEY_FAILURES,
   mayMove,
@@ -230,6 +231,16 @@ describe('reviews, cancellations, supersessions, deadlines and what the store an
     expect(run({ type: 'deadline' }, account).next.referral).toMatchObject({ status: 'pending', stuck: true });
     expect(eventTypes(run({ type: 'deadline' }, account))).toEqual(['confirmation_overdue']);
     expect(run({ type: 'deadline' }, withReferral({ stuck: true }, account)).effects).toEqual([]);
+  });
+
+  test('a deadline has come only while it stands: an account or a click since the timer moved it', () => {
+    const window = settings.attributionWindowSeconds;
+    const clicked = withReferral({ lastClickAt: at(10) });
+    expect(deadlinePassed(clicked.referral, settings, Date.parse(at(10 + window)))).toBe(true);
+    expect(deadlinePassed(clicked.referral, settings, Date.parse(at(10 + window)) - 1)).toBe(false);
+    const accountAtTheEnd = withReferral({ stage: 'account_created', accountCreatedAt: at(10 + window) }, clicked);
+    expect(deadlinePassed(accountAtTheEnd.referral, settings, Date.parse(at(10 + window)))).toBe(false);
+    expect(deadlinePassed(withReferral({ status: 'flagged' }).referral, settings, Date.parse(at(10 + window)))).toBe(false);
   });
 
   test('a write answered with another status or stage means the store is ahead: the run reads it', () => {
