@@ -10,6 +10,7 @@ import { DEMO_ADMIN, DEMO_ORG, DEMO_SIGN_IN_PATH } from '../src/domain/demo';
 import { launchChromium } from './support/browser';
 import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
+import { startSmtpServer, type TestSmtpServer } from './support/smtp';
 
 // The dashboard in a real browser against the real API, Postgres and Temporal.
 const JWT_SECRET = 'dashboard-test-jwt-secret-0123456789abcdef';
@@ -19,6 +20,7 @@ const SCREENSHOTS = path.resolve(__dirname, '../test-results');
 let harness: Harness;
 let api: ListeningApi;
 let browser: Browser;
+let smtp: TestSmtpServer;
 
 const orgId = randomUUID();
 const person = (role: Role, name: string) => ({ id: randomUUID(), role, name });
@@ -90,7 +92,7 @@ let flagged: string[];
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   harness = await openHarness();
-  await harness.startWorker();
+  smtp = await startSmtpServer();
   api = await listenApp({
     pool: harness.pool,
     temporal: harness.client,
@@ -98,6 +100,7 @@ beforeAll(async () => {
     config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: WEBHOOK_SECRET, HASH_SALT: 'dashboard-test-hash-salt', BURST_CLICKS_PER_MINUTE: 3 },
     taskQueue: harness.taskQueue,
   });
+  await harness.startWorker({ smtpUrl: smtp.url, publicBaseUrl: api.url });
   for (const who of [admin, coordinator, maria, sam]) expect((await call(who, '/api/v1/me')).status).toBe(200);
   // In cents: Maria's second recruit brings her milestone bonus, and that passes the approval line.
   const rules = {
@@ -131,6 +134,7 @@ afterAll(async () => {
   await browser?.close();
   await api?.close();
   await harness?.close();
+  await smtp?.close();
 });
 
 test("an org admin signs in with a portal's link and sees the API's figures, by mentor name, with nothing computed of its own", async () => {
@@ -429,4 +433,54 @@ test("development's demo sign-in opens the demo admin's dashboard; production ha
   } finally {
     await production.close();
   }
+});
+
+test("an org admin sends a list of invitations for a mentor from the page; a coordinator sees them by mentor name", async () => {
+  // Whom an upload may name: the organisation's peer mentors, by name, for its admins and coordinators.
+  expect((await call(coordinator, `/api/v1/orgs/${orgId}/mentors`)).body).toEqual({ items: [{ id: maria.id, displayName: 'Maria Mentor' }, { id: sam.id, displayName: 'Sam Sharer' }] });
+  expect((await call(maria, `/api/v1/orgs/${orgId}/mentors`)).status).toBe(403);
+  expect((await call(admin, `/api/v1/orgs/${randomUUID()}/mentors`)).status).toBe(404);
+  const page = await openDashboard(admin, 1280);
+  await page.locator('summary', { hasText: 'Invite a list of people for a mentor' }).click();
+  const upload = page.locator('form[aria-label="Invite a list by email"]');
+  await upload.locator('select[name="mentorId"]').selectOption({ label: 'Sam Sharer' });
+  await upload.locator('input[name="campaign"]').fill('open-day');
+  // As a spreadsheet saves it: semicolons, a column the upload does not take, a row with a bad address.
+  const people = 'Email;Name;Phone\r\nlin@example.net;Lin;555 0101\r\nnot-an-address;Bo;\r\nkim@example.net;;\r\n';
+  await upload.locator('input[name="people"]').setInputFiles({ name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from(people) });
+  await upload.getByRole('button', { name: 'Send the invitations' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('invitations sent'));
+  expect(await page.locator('#status').innerText()).toBe('2 of 3 invitations sent; 1 not sent, listed below.');
+  expect(await page.locator('#upload-outcome p').allInnerTexts()).toEqual(['2 of 3 invitations sent; 1 not sent, listed below.', 'Columns left out: Phone.']);
+  expect(await rowsOf(page, '#upload-outcome')).toEqual([['3', 'email: Invalid email address']]);
+
+  // Each person gets one email, with a link of Sam's for the campaign.
+  const samCodes = (await call(admin, '/api/v1/referral-codes')).body.items.filter((code: { mentorId: string; campaign: string | null }) => code.mentorId === sam.id && code.campaign === 'open-day');
+  expect(samCodes).toHaveLength(1);
+  for (const address of ['lin@example.net', 'kim@example.net']) {
+    const [mail] = await eventually(async () => (smtp.to(address).length > 0 ? smtp.to(address) : undefined), 30_000, `the email to ${address}`);
+    expect(smtp.to(address)).toHaveLength(1);
+    expect(mail.text).toContain(`${api.url}/r/${samCodes[0].code}?ch=email&inv=`);
+  }
+  await eventually(async () => {
+    const sent = (await call(admin, `/api/v1/invitations?mentorId=${sam.id}&status=sent`)).body.items;
+    return sent.length === 2 ? sent : undefined;
+  }, 30_000, 'both invitations sent');
+  await page.context().close();
+
+  const coordinatorPage = await openDashboard(coordinator, 1280);
+  expect(await coordinatorPage.locator('form[aria-label="Invite a list by email"]').count()).toBe(0);
+  const which = coordinatorPage.locator('form[aria-label="Which invitations"]');
+  await which.locator('select[name="status"]').selectOption('sent');
+  await which.locator('select[name="mentorId"]').selectOption({ label: 'Sam Sharer' });
+  await which.getByRole('button', { name: 'Show' }).click();
+  await eventually(async () => ((await rowsOf(coordinatorPage, '#org-invitations-title ~ div table')).length === 2 ? true : undefined), 10_000, 'the filtered list');
+  expect((await rowsOf(coordinatorPage, '#org-invitations-title ~ div table')).map((row) => row.slice(0, 3))).toEqual([
+    ['kim@example.net', 'Sam Sharer', 'sent'],
+    ['lin@example.net', 'Sam Sharer', 'sent'],
+  ]);
+  // Every invite link says whose it is.
+  expect((await rowsOf(coordinatorPage, '#codes-title ~ table')).find((row) => row[0] === samCodes[0].code)?.slice(0, 4)).toEqual([samCodes[0].code, 'Sam Sharer', 'open-day', 'email']);
+  await coordinatorPage.locator('section[aria-labelledby="org-invitations-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-org-invitations.png') });
+  await coordinatorPage.context().close();
 });

@@ -42,11 +42,11 @@
     }
   }
 
-  async function api(path, init = {}) {
+  async function api(path, { contentType = 'application/json', ...init } = {}) {
     const response = await fetch(path, {
       credentials: 'same-origin',
       ...init,
-      headers: { accept: 'application/json', ...(init.body ? { 'content-type': 'application/json' } : {}) },
+      headers: { accept: 'application/json', ...(init.body ? { 'content-type': contentType } : {}) },
     });
     const body = response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
@@ -214,12 +214,21 @@
     return { ended: false, words: code.expiresAt ? `active until ${dateTime.format(new Date(code.expiresAt))}` : 'active' };
   }
 
+  /** A mentor's name from the organisation's list, for tables that name mentors by id. */
+  const mentorNamer = (mentors) => {
+    const names = new Map(mentors.map((mentor) => [mentor.id, mentor.displayName]));
+    return (mentorId) => names.get(mentorId) ?? 'Unnamed mentor';
+  };
+
+  /** The invite links; with `mentorName`, whose each is (an organisation's list). */
   function codesTable(codes, options) {
+    const whose = (code) => (options.mentorName ? [options.mentorName(code.mentorId)] : []);
     const rows = codes.map((code) => {
       const state = linkState(code);
-      if (state.ended) return [code.code, code.campaign ?? '–', code.channel ?? '–', state.words, '–', ''];
+      if (state.ended) return [code.code, ...whose(code), code.campaign ?? '–', code.channel ?? '–', state.words, '–', ''];
       return [
         el('a', { href: code.url }, code.code),
+        ...whose(code),
         code.campaign ?? '–',
         code.channel ?? '–',
         state.words,
@@ -233,7 +242,8 @@
         ),
       ];
     });
-    return table('Invite links', ['Code', 'Campaign', 'Channel', 'State', 'QR code', 'Actions'], rows, { numeric: false, empty: 'No invite links yet.' });
+    const headings = ['Code', ...(options.mentorName ? ['Mentor'] : []), 'Campaign', 'Channel', 'State', 'QR code', 'Actions'];
+    return table('Invite links', headings, rows, { numeric: false, empty: 'No invite links yet.' });
   }
 
   /** How many minor units make one of the unit: 1 for points, 100 for euros, 1 for yen. */
@@ -449,13 +459,16 @@
 
   async function orgView(me, period) {
     say('Loading the figures…');
-    const [dashboard, { items: codes }, rules, rewards, settings] = await Promise.all([
+    const [dashboard, { items: codes }, rules, rewards, settings, { items: mentors }, invitations] = await Promise.all([
       api(`/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(period)}`),
       api('/api/v1/referral-codes'),
       api(`/api/v1/orgs/${me.orgId}/rewards`),
       api(`/api/v1/orgs/${me.orgId}/rewards/summary`),
       api(`/api/v1/orgs/${me.orgId}/settings`),
+      api(`/api/v1/orgs/${me.orgId}/mentors`),
+      api(`/api/v1/invitations?limit=${INVITATIONS_PAGE}`),
     ]);
+    const mentorName = mentorNamer(mentors);
     const stages = Object.keys(STAGE_NAMES);
     const funnel = stages.map((stage) => dashboard.funnel[stage]);
     const clicked = dashboard.funnel.clicked;
@@ -572,7 +585,8 @@
       ),
       programmeSection(rules, rewards, decideReward, me.role === 'org_admin' ? rulesForm(me, rules.rules, () => render(me, period, true)) : undefined),
       settingsSection(me, settings, () => render(me, period, true)),
-      el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false })),
+      el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false, mentorName })),
+      orgInvitationsSection(me, mentors, mentorName, invitations),
     );
     say(`Showing ${range}.`);
   }
@@ -739,6 +753,104 @@
         ]),
         { numeric: false, empty: 'No invitations yet.' },
       ),
+    );
+  }
+
+  const INVITATIONS_PAGE = 50;
+
+  /** The organisation's invitations, newest first, a page at a time; an org admin also sends a list of them from a CSV. */
+  function orgInvitationsSection(me, mentors, mentorName, firstPage) {
+    const mentorOptions = (first) => [el('option', { value: '' }, first), ...mentors.map((mentor) => el('option', { value: mentor.id }, mentor.displayName ?? mentor.id))];
+    const list = el('div', {});
+    let filter = {};
+    let shown = [];
+    const showPage = (page, more) => {
+      shown = more ? [...shown, ...page.items] : page.items;
+      const rows = shown.map((invitation) => [
+        invitation.email ?? invitation.name ?? 'closed invitation',
+        mentorName(invitation.mentorId),
+        INVITATION_STATES[invitation.status] ?? invitation.status,
+        invitation.sentAt ? dateTime.format(new Date(invitation.sentAt)) : '–',
+      ]);
+      const next = page.nextCursor
+        ? el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(() => load({ ...filter, cursor: page.nextCursor }, true)) }, 'Show more')
+        : '';
+      list.replaceChildren(
+        table('Invitations, newest first (an address is kept only while the invitation is open)', ['To', 'Mentor', 'State', 'Sent'], rows, { numeric: false, empty: 'No invitations.' }),
+        next,
+      );
+    };
+    const load = async (params, more = false) => {
+      try {
+        showPage(await api(`/api/v1/invitations?${new URLSearchParams({ ...params, limit: INVITATIONS_PAGE })}`), more);
+      } catch (error) {
+        say(`Could not load the invitations: ${error.message}`);
+      }
+    };
+
+    const filterForm = el(
+      'form',
+      { class: 'period', 'aria-label': 'Which invitations' },
+      el('label', {}, 'State', el('select', { name: 'status' }, el('option', { value: '' }, 'Any'), Object.entries(INVITATION_STATES).map(([value, words]) => el('option', { value }, words)))),
+      el('label', {}, 'Mentor', el('select', { name: 'mentorId' }, mentorOptions('Any'))),
+      el('button', { type: 'submit', class: 'secondary' }, 'Show'),
+    );
+    filterForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      filter = Object.fromEntries([...new FormData(filterForm)].filter(([, value]) => value !== ''));
+      await load(filter);
+    });
+    showPage(firstPage, false);
+
+    const outcome = el('div', { id: 'upload-outcome' });
+    const upload = el(
+      'form',
+      { class: 'period', 'aria-label': 'Invite a list by email' },
+      el('label', {}, 'On behalf of', el('select', { name: 'mentorId', required: true }, mentorOptions('Choose a mentor'))),
+      el('label', {}, 'Campaign (optional)', el('input', { name: 'campaign', maxlength: 100 })),
+      el('label', {}, 'People to invite (CSV)', el('input', { type: 'file', name: 'people', accept: '.csv,text/csv', required: true })),
+      el('button', { type: 'submit' }, 'Send the invitations'),
+    );
+    upload.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const data = new FormData(upload);
+      const params = new URLSearchParams({ mentorId: data.get('mentorId') });
+      const campaign = String(data.get('campaign') ?? '').trim();
+      if (campaign) params.set('campaign', campaign);
+      try {
+        const answer = await api(`/api/v1/invitations/bulk?${params}`, { method: 'POST', body: await data.get('people').text(), contentType: 'text/csv' });
+        const refused = answer.rows.filter((row) => row.status === 'error');
+        const summary = `${number.format(answer.rows.length - refused.length)} of ${number.format(answer.rows.length)} invitations sent${refused.length ? `; ${number.format(refused.length)} not sent, listed below` : ''}.`;
+        outcome.replaceChildren(
+          el('p', {}, summary),
+          answer.ignoredColumns.length ? el('p', {}, `Columns left out: ${answer.ignoredColumns.join(', ')}.`) : '',
+          refused.length ? table('Rows not sent', ['Line', 'Why'], refused.map((row) => [row.line, row.errors.join('; ')]), { numeric: false }) : '',
+        );
+        say(summary);
+        upload.reset();
+        await load(filter);
+      } catch (error) {
+        outcome.replaceChildren();
+        say(`Could not send the invitations: ${error.message}`);
+      }
+    });
+
+    return el(
+      'section',
+      { 'aria-labelledby': 'org-invitations-title' },
+      el('h2', { id: 'org-invitations-title' }, 'Invitations by email'),
+      me.role === 'org_admin'
+        ? el(
+            'details',
+            { class: 'upload' },
+            el('summary', {}, 'Invite a list of people for a mentor'),
+            el('p', {}, 'A CSV file whose first line names its columns: email, and if you like name and message. Each person gets an email with the mentor’s invite link.'),
+            upload,
+            outcome,
+          )
+        : '',
+      filterForm,
+      list,
     );
   }
 

@@ -43,6 +43,15 @@ export function createOrgStore(pool: Pool) {
       );
     },
 
+    /** The organisation's peer mentors by name, those with none last. */
+    async mentors(orgId: string): Promise<Array<{ id: string; displayName: string | null }>> {
+      const result = await pool.query<{ id: string; display_name: string | null }>(
+        "SELECT id, display_name FROM users WHERE org_id = $1 AND role = 'peer_mentor' ORDER BY display_name NULLS LAST, id",
+        [orgId],
+      );
+      return result.rows.map((row) => ({ id: row.id, displayName: row.display_name }));
+    },
+
     /** How many referrals the organisation holds (the demo fills an empty one only). */
     async referralCount(orgId: string): Promise<number> {
       return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM referrals WHERE org_id = $1', [orgId])).rows[0].n;

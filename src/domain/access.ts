@@ -24,6 +24,7 @@ export const ACCESS = {
   readCoordinator: { coordinator: 'own', org_admin: 'org' },
   readDashboard: { coordinator: 'org', org_admin: 'org' },
   readSettings: { peer_mentor: 'org', coordinator: 'org', org_admin: 'org' },
+  listMentors: { coordinator: 'org', org_admin: 'org' },
   manageOrganisation: { org_admin: 'org' },
   review: { coordinator: 'org', org_admin: 'org' },
   erase: { org_admin: 'org' },

@@ -53,6 +53,12 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
       return settingsView(orgId, await orgs.updateSettings(orgId, change));
     },
 
+    async mentors(caller: Caller, orgId: string) {
+      if (orgId !== caller.orgId) throw new NotFoundError('organisation');
+      authorise(caller, 'listMentors');
+      return { items: await orgs.mentors(orgId) };
+    },
+
     async assignMentors(caller: Caller, coordinatorId: string, mentorIds: string[]) {
       authorise(caller, 'manageOrganisation');
       const outcome = await orgs.assignMentors(caller.orgId, coordinatorId, mentorIds);

@@ -68,6 +68,12 @@ export function adminRoutes(deps: AdminRouteDependencies): Router {
     res.json(await deps.admin.updateSettings(caller, orgId, body));
   });
 
+  router.get('/api/v1/orgs/:orgId/mentors', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { orgId } = orgParams.parse(req.params);
+    res.json(await deps.admin.mentors(caller, orgId));
+  });
+
   router.put('/api/v1/coordinators/:coordinatorId/mentors', async (req, res) => {
     const caller = await deps.authenticate(req);
     const { coordinatorId } = coordinatorParams.parse(req.params);

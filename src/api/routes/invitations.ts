@@ -24,9 +24,9 @@ export const listInvitationsQuery = z.strictObject({
   cursor: pageCursor.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(200),
 });
-export const bulkInvitationQuery = z.strictObject({ campaign: z.string().trim().min(1).max(100).optional() });
-/** A row of an org admin's upload: whom, on whose behalf. */
-const bulkInvitationRow = invitationBody.extend({ mentorId: uuid });
+export const bulkInvitationQuery = z.strictObject({ campaign: z.string().trim().min(1).max(100).optional(), mentorId: uuid.optional() });
+/** A row of an org admin's upload: whom, on whose behalf (the query's mentor where the row names none). */
+const bulkInvitationRow = (mentorId: string | undefined) => invitationBody.extend({ mentorId: mentorId ? uuid.default(mentorId) : uuid });
 export const unsubscribeParams = z.strictObject({ token: z.string().regex(/^[0-9a-f-]{36}\.[0-9a-f]{64}\.[0-9a-f]{32}$/) });
 
 const STOPPED = ['You will get no more emails', 'No one in the organisation will email this address again.'] as const;
@@ -43,8 +43,8 @@ export function invitationRoutes(deps: { authenticate: Authenticate; invitations
   router.post('/api/v1/invitations/bulk', csvBody, async (req, res) => {
     const caller = await deps.authenticate(req);
     authorise(caller, 'bulkInvite');
-    const { campaign } = bulkInvitationQuery.parse(req.query);
-    const upload = csvRows(req.body, bulkInvitationRow);
+    const { campaign, mentorId } = bulkInvitationQuery.parse(req.query);
+    const upload = csvRows(req.body, bulkInvitationRow(mentorId));
     const rows = await eachRow(upload.rows, async (row) => {
       const invitation = await deps.invitations.invite(caller, { ...row, campaign });
       return { status: 'sent', invitationId: invitation.id, mentorId: row.mentorId };
