@@ -466,7 +466,7 @@
       api(`/api/v1/orgs/${me.orgId}/rewards/summary`),
       api(`/api/v1/orgs/${me.orgId}/settings`),
       api(`/api/v1/orgs/${me.orgId}/mentors`),
-      api(`/api/v1/invitations?limit=${INVITATIONS_PAGE}`),
+      invitationsPage({}),
     ]);
     const mentorName = mentorNamer(mentors);
     const stages = Object.keys(STAGE_NAMES);
@@ -618,13 +618,13 @@
 
   async function mentorView(me) {
     say('Loading your figures…');
-    const [stats, trend, recruits, badges, { items: codes }, { items: invitations }, { delivery }, rewards, rules] = await Promise.all([
+    const [stats, trend, recruits, badges, { items: codes }, invitations, { delivery }, rewards, rules] = await Promise.all([
       api(`/api/v1/mentors/${me.userId}/stats`),
       api(`/api/v1/mentors/${me.userId}/trend`),
       api(`/api/v1/mentors/${me.userId}/recruits`),
       api(`/api/v1/mentors/${me.userId}/badges`),
       api('/api/v1/referral-codes'),
-      api('/api/v1/invitations'),
+      invitationsPage({}),
       api(`/api/v1/mentors/${me.userId}/notification-preferences`),
       api(`/api/v1/mentors/${me.userId}/rewards`),
       api(`/api/v1/orgs/${me.orgId}/rewards`),
@@ -699,6 +699,42 @@
 
   const INVITATION_STATES = { sending: 'sending', sent: 'sent', clicked: 'opened the link', joined: 'joined', cancelled: 'cancelled', bounced: 'address did not work', expired: 'expired' };
 
+  const INVITATIONS_PAGE = 50;
+  const invitationsPage = (params) => api(`/api/v1/invitations?${new URLSearchParams({ ...params, limit: INVITATIONS_PAGE })}`);
+  const invitee = (invitation) => invitation.email ?? invitation.name ?? 'closed invitation';
+  const invitationState = (invitation) => INVITATION_STATES[invitation.status] ?? invitation.status;
+  const sentAt = (invitation) => (invitation.sentAt ? dateTime.format(new Date(invitation.sentAt)) : '–');
+
+  /**
+   * Invitations, newest first, a page at a time: `rowOf` makes a row of one; `load(params)` shows the first page of
+   * those `params` pick, and "Show more" the next while there is one.
+   */
+  function invitationList(caption, headings, rowOf, firstPage) {
+    const holder = el('div', {});
+    let params = {};
+    let shown = [];
+    const show = (page, more) => {
+      shown = more ? [...shown, ...page.items] : page.items;
+      const next = page.nextCursor ? el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(() => fetchAndShow({ ...params, cursor: page.nextCursor }, true)) }, 'Show more') : '';
+      holder.replaceChildren(table(caption, headings, shown.map(rowOf), { numeric: false, empty: 'No invitations.' }), next);
+    };
+    const fetchAndShow = async (query, more) => {
+      try {
+        show(await invitationsPage(query), more);
+      } catch (error) {
+        say(`Could not load the invitations: ${error.message}`);
+      }
+    };
+    show(firstPage, false);
+    return {
+      element: holder,
+      load: (next) => {
+        params = next;
+        return fetchAndShow(params, false);
+      },
+    };
+  }
+
   /** Invite someone by email; the invitations sent, with resend and cancel while open. */
   function invitationsSection(me, invitations) {
     const form = el(
@@ -735,13 +771,13 @@
       { 'aria-labelledby': 'invitations-title' },
       el('h3', { id: 'invitations-title' }, 'Invite by email'),
       form,
-      table(
-        'Your invitations (an address is kept only while the invitation is open)',
+      invitationList(
+        'Your invitations, newest first (an address is kept only while the invitation is open)',
         ['To', 'State', 'Sent', 'Actions'],
-        invitations.map((invitation) => [
-          invitation.email ?? invitation.name ?? 'closed invitation',
-          INVITATION_STATES[invitation.status] ?? invitation.status,
-          invitation.sentAt ? dateTime.format(new Date(invitation.sentAt)) : '–',
+        (invitation) => [
+          invitee(invitation),
+          invitationState(invitation),
+          sentAt(invitation),
           open(invitation)
             ? el(
                 'span',
@@ -750,43 +786,22 @@
                 el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(act(invitation, 'cancel', 'Invitation cancelled.')) }, 'Cancel'),
               )
             : '',
-        ]),
-        { numeric: false, empty: 'No invitations yet.' },
-      ),
+        ],
+        invitations,
+      ).element,
     );
   }
-
-  const INVITATIONS_PAGE = 50;
 
   /** The organisation's invitations, newest first, a page at a time; an org admin also sends a list of them from a CSV. */
   function orgInvitationsSection(me, mentors, mentorName, firstPage) {
     const mentorOptions = (first) => [el('option', { value: '' }, first), ...mentors.map((mentor) => el('option', { value: mentor.id }, mentor.displayName ?? mentor.id))];
-    const list = el('div', {});
+    const list = invitationList(
+      'Invitations, newest first (an address is kept only while the invitation is open)',
+      ['To', 'Mentor', 'State', 'Sent'],
+      (invitation) => [invitee(invitation), mentorName(invitation.mentorId), invitationState(invitation), sentAt(invitation)],
+      firstPage,
+    );
     let filter = {};
-    let shown = [];
-    const showPage = (page, more) => {
-      shown = more ? [...shown, ...page.items] : page.items;
-      const rows = shown.map((invitation) => [
-        invitation.email ?? invitation.name ?? 'closed invitation',
-        mentorName(invitation.mentorId),
-        INVITATION_STATES[invitation.status] ?? invitation.status,
-        invitation.sentAt ? dateTime.format(new Date(invitation.sentAt)) : '–',
-      ]);
-      const next = page.nextCursor
-        ? el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(() => load({ ...filter, cursor: page.nextCursor }, true)) }, 'Show more')
-        : '';
-      list.replaceChildren(
-        table('Invitations, newest first (an address is kept only while the invitation is open)', ['To', 'Mentor', 'State', 'Sent'], rows, { numeric: false, empty: 'No invitations.' }),
-        next,
-      );
-    };
-    const load = async (params, more = false) => {
-      try {
-        showPage(await api(`/api/v1/invitations?${new URLSearchParams({ ...params, limit: INVITATIONS_PAGE })}`), more);
-      } catch (error) {
-        say(`Could not load the invitations: ${error.message}`);
-      }
-    };
 
     const filterForm = el(
       'form',
@@ -798,9 +813,8 @@
     filterForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       filter = Object.fromEntries([...new FormData(filterForm)].filter(([, value]) => value !== ''));
-      await load(filter);
+      await list.load(filter);
     });
-    showPage(firstPage, false);
 
     const outcome = el('div', { id: 'upload-outcome' });
     const upload = el(
@@ -817,6 +831,9 @@
       const params = new URLSearchParams({ mentorId: data.get('mentorId') });
       const campaign = String(data.get('campaign') ?? '').trim();
       if (campaign) params.set('campaign', campaign);
+      const send = upload.querySelector('button');
+      send.disabled = true;
+      say('Sending the invitations: a long list takes a while…');
       try {
         const answer = await api(`/api/v1/invitations/bulk?${params}`, { method: 'POST', body: await data.get('people').text(), contentType: 'text/csv' });
         const refused = answer.rows.filter((row) => row.status === 'error');
@@ -828,10 +845,12 @@
         );
         say(summary);
         upload.reset();
-        await load(filter);
+        await list.load(filter);
       } catch (error) {
         outcome.replaceChildren();
         say(`Could not send the invitations: ${error.message}`);
+      } finally {
+        send.disabled = false;
       }
     });
 
@@ -850,7 +869,7 @@
           )
         : '',
       filterForm,
-      list,
+      list.element,
     );
   }
 
