@@ -487,6 +487,17 @@ test("an org admin sends a list of invitations for a mentor from the page; a coo
   expect(await coordinatorPage.getByRole('button', { name: 'Show more' }).count()).toBe(0);
   // Every invite link says whose it is.
   expect((await rowsOf(coordinatorPage, '#codes-title ~ table')).find((row) => row[0] === samCodes[0].code)?.slice(0, 4)).toEqual([samCodes[0].code, 'Sam Sharer', 'open-day', 'email']);
-  await coordinatorPage.locator('section[aria-labelledby="org-invitations-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-org-invitations.png') });
+  expect(await coordinatorPage.locator('#org-invitations-title ~ div button', { hasText: 'Cancel' }).count()).toBe(0);
   await coordinatorPage.context().close();
+
+  // An org admin may cancel one, as its mentor may.
+  const adminPage = await openDashboard(admin, 1280);
+  const kimId = (await call(admin, `/api/v1/invitations?mentorId=${sam.id}`)).body.items.find((invitation: { email: string | null }) => invitation.email === 'kim@example.net').id;
+  const kim = adminPage.locator('#org-invitations-title ~ div tbody tr', { hasText: 'kim@example.net' });
+  await kim.getByRole('button', { name: 'Cancel' }).click();
+  await adminPage.waitForFunction(() => document.getElementById('status')?.textContent === 'Invitation cancelled.');
+  expect((await rowsOf(adminPage, '#org-invitations-title ~ div table'))[0].slice(0, 3)).toEqual(['closed invitation', 'Sam Sharer', 'cancelled']);
+  expect((await call(admin, `/api/v1/invitations?mentorId=${sam.id}&status=cancelled`)).body.items.map((invitation: { id: string }) => invitation.id)).toEqual([kimId]);
+  await adminPage.locator('section[aria-labelledby="org-invitations-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-org-invitations.png') });
+  await adminPage.context().close();
 });

@@ -735,6 +735,26 @@
     };
   }
 
+  /** Resend and cancel while the invitation is open; `then` shows the list again. */
+  function invitationActions(invitation, then) {
+    if (!['sending', 'sent', 'clicked'].includes(invitation.status)) return '';
+    const act = (action, done) => async () => {
+      try {
+        await api(`/api/v1/invitations/${invitation.id}/${action}`, { method: 'POST' });
+        await then();
+        say(done);
+      } catch (error) {
+        say(`Could not ${action}: ${error.message}`);
+      }
+    };
+    return el(
+      'span',
+      { class: 'actions' },
+      el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(act('resend', 'Sent again.')) }, 'Resend'),
+      el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(act('cancel', 'Invitation cancelled.')) }, 'Cancel'),
+    );
+  }
+
   /** Invite someone by email; the invitations sent, with resend and cancel while open. */
   function invitationsSection(me, invitations) {
     const form = el(
@@ -756,16 +776,6 @@
         say(`Could not send the invitation: ${error.message}`);
       }
     });
-    const act = (invitation, action, done) => async () => {
-      try {
-        await api(`/api/v1/invitations/${invitation.id}/${action}`, { method: 'POST' });
-        await mentorView(me);
-        say(done);
-      } catch (error) {
-        say(`Could not ${action}: ${error.message}`);
-      }
-    };
-    const open = (invitation) => ['sending', 'sent', 'clicked'].includes(invitation.status);
     return el(
       'section',
       { 'aria-labelledby': 'invitations-title' },
@@ -774,19 +784,7 @@
       invitationList(
         'Your invitations, newest first (an address is kept only while the invitation is open)',
         ['To', 'State', 'Sent', 'Actions'],
-        (invitation) => [
-          invitee(invitation),
-          invitationState(invitation),
-          sentAt(invitation),
-          open(invitation)
-            ? el(
-                'span',
-                { class: 'actions' },
-                el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(act(invitation, 'resend', 'Sent again.')) }, 'Resend'),
-                el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(act(invitation, 'cancel', 'Invitation cancelled.')) }, 'Cancel'),
-              )
-            : '',
-        ],
+        (invitation) => [invitee(invitation), invitationState(invitation), sentAt(invitation), invitationActions(invitation, () => mentorView(me))],
         invitations,
       ).element,
     );
@@ -795,13 +793,20 @@
   /** The organisation's invitations, newest first, a page at a time; an org admin also sends a list of them from a CSV. */
   function orgInvitationsSection(me, mentors, mentorName, firstPage) {
     const mentorOptions = (first) => [el('option', { value: '' }, first), ...mentors.map((mentor) => el('option', { value: mentor.id }, mentor.displayName ?? mentor.id))];
+    const admin = me.role === 'org_admin';
+    let filter = {};
     const list = invitationList(
       'Invitations, newest first (an address is kept only while the invitation is open)',
-      ['To', 'Mentor', 'State', 'Sent'],
-      (invitation) => [invitee(invitation), mentorName(invitation.mentorId), invitationState(invitation), sentAt(invitation)],
+      ['To', 'Mentor', 'State', 'Sent', ...(admin ? ['Actions'] : [])],
+      (invitation) => [
+        invitee(invitation),
+        mentorName(invitation.mentorId),
+        invitationState(invitation),
+        sentAt(invitation),
+        ...(admin ? [invitationActions(invitation, () => list.load(filter))] : []),
+      ],
       firstPage,
     );
-    let filter = {};
 
     const filterForm = el(
       'form',
@@ -858,7 +863,7 @@
       'section',
       { 'aria-labelledby': 'org-invitations-title' },
       el('h2', { id: 'org-invitations-title' }, 'Invitations by email'),
-      me.role === 'org_admin'
+      admin
         ? el(
             'details',
             { class: 'upload' },
