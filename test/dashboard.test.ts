@@ -435,6 +435,21 @@ test("development's demo sign-in opens the demo admin's dashboard; production ha
   }
 });
 
+test("a coordinator sees the mentors assigned to them, with the API's figures", async () => {
+  const page = await openDashboard(coordinator, 1280);
+  expect(await page.locator('#your-mentors-title + table tbody').innerText()).toBe('No mentors are assigned to you yet: an org admin assigns them.');
+  await page.context().close();
+  expect((await call(admin, `/api/v1/coordinators/${coordinator.id}/mentors`, { method: 'PUT', body: { mentorIds: [sam.id] } })).status).toBe(200);
+  const [samFigures] = (await call(coordinator, `/api/v1/coordinators/${coordinator.id}/aggregate`)).body.mentors;
+  expect(samFigures).toMatchObject({ displayName: 'Sam Sharer', totalClicks: 6, pendingAttributions: 0, confirmedAttributions: 1 });
+  const assigned = await openDashboard(coordinator, 1280);
+  expect(await rowsOf(assigned, '#your-mentors-title + table')).toEqual([['Sam Sharer', '6', '0', '1', '16.7%']]);
+  await assigned.context().close();
+  const adminPage = await openDashboard(admin, 1280);
+  expect(await adminPage.locator('#your-mentors-title').count()).toBe(0);
+  await adminPage.context().close();
+});
+
 test("an org admin sends a list of invitations for a mentor from the page; a coordinator sees them by mentor name", async () => {
   // Whom an upload may name: the organisation's peer mentors, by name, for its admins and coordinators.
   expect((await call(coordinator, `/api/v1/orgs/${orgId}/mentors`)).body).toEqual({ items: [{ id: maria.id, displayName: 'Maria Mentor' }, { id: sam.id, displayName: 'Sam Sharer' }] });

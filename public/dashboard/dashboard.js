@@ -459,7 +459,7 @@
 
   async function orgView(me, period) {
     say('Loading the figures…');
-    const [dashboard, { items: codes }, rules, rewards, settings, { items: mentors }, invitations] = await Promise.all([
+    const [dashboard, { items: codes }, rules, rewards, settings, { items: mentors }, invitations, yours] = await Promise.all([
       api(`/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(period)}`),
       api('/api/v1/referral-codes'),
       api(`/api/v1/orgs/${me.orgId}/rewards`),
@@ -467,6 +467,7 @@
       api(`/api/v1/orgs/${me.orgId}/settings`),
       api(`/api/v1/orgs/${me.orgId}/mentors`),
       invitationsPage({}),
+      me.role === 'coordinator' ? api(`/api/v1/coordinators/${me.userId}/aggregate`) : undefined,
     ]);
     const mentorName = mentorNamer(mentors);
     const stages = Object.keys(STAGE_NAMES);
@@ -534,6 +535,7 @@
         },
         table('Time to convert', ['Within', 'Confirmed members'], dashboard.timeToConvert.map((bucket) => [bucketName(bucket), bucket.confirmed])),
       ),
+      yours ? coordinatorMentorsSection(yours) : '',
       el(
         'section',
         { 'aria-labelledby': 'mentors-title' },
@@ -589,6 +591,27 @@
       orgInvitationsSection(me, mentors, mentorName, invitations),
     );
     say(`Showing ${range}.`);
+  }
+
+  /** A coordinator's own mentors, all their referrals so far (the API's aggregate). */
+  function coordinatorMentorsSection(aggregate) {
+    return el(
+      'section',
+      { 'aria-labelledby': 'your-mentors-title' },
+      el('h3', { id: 'your-mentors-title' }, 'Your mentors'),
+      table(
+        'The mentors assigned to you, all their referrals so far',
+        ['Mentor', 'Clicks', 'Waiting for confirmation', 'Confirmed', 'Conversion'],
+        aggregate.mentors.map((mentor) => [
+          mentor.displayName ?? 'Unnamed mentor',
+          number.format(mentor.totalClicks),
+          number.format(mentor.pendingAttributions),
+          number.format(mentor.confirmedAttributions),
+          percent.format(mentor.conversionRate),
+        ]),
+        { empty: 'No mentors are assigned to you yet: an org admin assigns them.' },
+      ),
+    );
   }
 
   /** Clicks, accounts and confirmations per period, as the API's series gives them. */
