@@ -435,19 +435,34 @@ test("development's demo sign-in opens the demo admin's dashboard; production ha
   }
 });
 
-test("a coordinator sees the mentors assigned to them, with the API's figures", async () => {
+test("an org admin chooses a coordinator's mentors in the page; the coordinator sees theirs with the API's figures", async () => {
   const page = await openDashboard(coordinator, 1280);
   expect(await page.locator('#your-mentors-title + table tbody').innerText()).toBe('No mentors are assigned to you yet: an org admin assigns them.');
+  expect(await page.locator('#coordinators-title').count()).toBe(0);
   await page.context().close();
-  expect((await call(admin, `/api/v1/coordinators/${coordinator.id}/mentors`, { method: 'PUT', body: { mentorIds: [sam.id] } })).status).toBe(200);
+  expect((await call(coordinator, `/api/v1/orgs/${orgId}/coordinators`)).status).toBe(403);
+  expect((await call(admin, `/api/v1/orgs/${orgId}/coordinators`)).body).toEqual({ items: [{ id: coordinator.id, displayName: 'Cora Coordinator', mentorIds: [] }] });
+
+  const adminPage = await openDashboard(admin, 1280);
+  expect(await adminPage.locator('#your-mentors-title').count()).toBe(0);
+  await adminPage.locator('summary', { hasText: 'Cora Coordinator: 0 mentors' }).click();
+  const cora = adminPage.locator('form[aria-label="Mentors Cora Coordinator follows"]');
+  await cora.getByLabel('Sam Sharer').check();
+  await cora.getByRole('button', { name: 'Save' }).click();
+  await adminPage.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Saved'));
+  expect(await adminPage.locator('#status').innerText()).toBe('Saved: Cora Coordinator follows 1 mentor.');
+  expect(await adminPage.locator('#coordinators-title ~ details summary').allInnerTexts()).toEqual(['Cora Coordinator: 1 mentor']);
+  await adminPage.locator('#coordinators-title ~ details summary').click();
+  expect(await adminPage.locator('form[aria-label="Mentors Cora Coordinator follows"] input:checked').evaluateAll((boxes) => boxes.map((box) => box.parentElement?.textContent))).toEqual(['Sam Sharer']);
+  await adminPage.locator('section[aria-labelledby="coordinators-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-coordinators.png') });
+  await adminPage.context().close();
+  expect((await call(admin, `/api/v1/orgs/${orgId}/coordinators`)).body).toEqual({ items: [{ id: coordinator.id, displayName: 'Cora Coordinator', mentorIds: [sam.id] }] });
+
   const [samFigures] = (await call(coordinator, `/api/v1/coordinators/${coordinator.id}/aggregate`)).body.mentors;
   expect(samFigures).toMatchObject({ displayName: 'Sam Sharer', totalClicks: 6, pendingAttributions: 0, confirmedAttributions: 1 });
   const assigned = await openDashboard(coordinator, 1280);
   expect(await rowsOf(assigned, '#your-mentors-title + table')).toEqual([['Sam Sharer', '6', '0', '1', '16.7%']]);
   await assigned.context().close();
-  const adminPage = await openDashboard(admin, 1280);
-  expect(await adminPage.locator('#your-mentors-title').count()).toBe(0);
-  await adminPage.context().close();
 });
 
 test("an org admin sends a list of invitations for a mentor from the page; a coordinator sees them by mentor name", async () => {

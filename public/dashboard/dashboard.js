@@ -459,7 +459,7 @@
 
   async function orgView(me, period) {
     say('Loading the figures…');
-    const [dashboard, { items: codes }, rules, rewards, settings, { items: mentors }, invitations, yours] = await Promise.all([
+    const [dashboard, { items: codes }, rules, rewards, settings, { items: mentors }, invitations, yours, coordinators] = await Promise.all([
       api(`/api/v1/orgs/${me.orgId}/recruitment-dashboard?${query(period)}`),
       api('/api/v1/referral-codes'),
       api(`/api/v1/orgs/${me.orgId}/rewards`),
@@ -468,6 +468,7 @@
       api(`/api/v1/orgs/${me.orgId}/mentors`),
       invitationsPage({}),
       me.role === 'coordinator' ? api(`/api/v1/coordinators/${me.userId}/aggregate`) : undefined,
+      me.role === 'org_admin' ? api(`/api/v1/orgs/${me.orgId}/coordinators`) : undefined,
     ]);
     const mentorName = mentorNamer(mentors);
     const stages = Object.keys(STAGE_NAMES);
@@ -587,10 +588,49 @@
       ),
       programmeSection(rules, rewards, decideReward, me.role === 'org_admin' ? rulesForm(me, rules.rules, () => render(me, period, true)) : undefined),
       settingsSection(me, settings, () => render(me, period, true)),
+      coordinators ? coordinatorsSection(coordinators.items, mentors, () => render(me, period, true)) : '',
       el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false, mentorName })),
       orgInvitationsSection(me, mentors, mentorName, invitations),
     );
     say(`Showing ${range}.`);
+  }
+
+  /** An org admin chooses the mentors each coordinator follows. */
+  function coordinatorsSection(coordinators, mentors, onSaved) {
+    const plural = (count) => `${number.format(count)} mentor${count === 1 ? '' : 's'}`;
+    const forms = coordinators.map((coordinator) => {
+      const name = coordinator.displayName ?? 'Unnamed coordinator';
+      const assigned = new Set(coordinator.mentorIds);
+      const form = el(
+        'form',
+        { class: 'assign', 'aria-label': `Mentors ${name} follows` },
+        el(
+          'fieldset',
+          {},
+          el('legend', {}, `The mentors ${name} follows`),
+          mentors.map((mentor) => el('label', { class: 'check' }, el('input', { type: 'checkbox', name: 'mentorIds', value: mentor.id, checked: assigned.has(mentor.id) }), mentor.displayName ?? mentor.id)),
+        ),
+        el('button', { type: 'submit' }, 'Save'),
+      );
+      form.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        const mentorIds = new FormData(form).getAll('mentorIds');
+        try {
+          await api(`/api/v1/coordinators/${coordinator.id}/mentors`, { method: 'PUT', body: JSON.stringify({ mentorIds }) });
+          await onSaved();
+          say(`Saved: ${name} follows ${plural(mentorIds.length)}.`);
+        } catch (error) {
+          say(`Could not save ${name}'s mentors: ${error.message}`);
+        }
+      });
+      return el('details', {}, el('summary', {}, `${name}: ${plural(coordinator.mentorIds.length)}`), form);
+    });
+    return el(
+      'section',
+      { 'aria-labelledby': 'coordinators-title' },
+      el('h3', { id: 'coordinators-title' }, 'Coordinators and their mentors'),
+      forms.length > 0 ? forms : el('p', {}, 'No coordinators yet: a coordinator is known here once they have signed in.'),
+    );
   }
 
   /** A coordinator's own mentors, all their referrals so far (the API's aggregate). */

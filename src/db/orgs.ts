@@ -52,6 +52,18 @@ export function createOrgStore(pool: Pool) {
       return result.rows.map((row) => ({ id: row.id, displayName: row.display_name }));
     },
 
+    /** The organisation's coordinators by name, each with the mentors assigned to them. */
+    async coordinators(orgId: string): Promise<Array<{ id: string; displayName: string | null; mentorIds: string[] }>> {
+      const result = await pool.query<{ id: string; display_name: string | null; mentor_ids: string[] }>(
+        `SELECT u.id, u.display_name, COALESCE(array_agg(a.mentor_id ORDER BY a.mentor_id) FILTER (WHERE a.mentor_id IS NOT NULL), '{}') AS mentor_ids
+           FROM users u LEFT JOIN coordinator_assignments a ON a.org_id = u.org_id AND a.coordinator_id = u.id
+          WHERE u.org_id = $1 AND u.role = 'coordinator'
+          GROUP BY u.id, u.display_name ORDER BY u.display_name NULLS LAST, u.id`,
+        [orgId],
+      );
+      return result.rows.map((row) => ({ id: row.id, displayName: row.display_name, mentorIds: row.mentor_ids }));
+    },
+
     /** How many referrals the organisation holds (the demo fills an empty one only). */
     async referralCount(orgId: string): Promise<number> {
       return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM referrals WHERE org_id = $1', [orgId])).rows[0].n;

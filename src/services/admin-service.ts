@@ -59,6 +59,12 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
       return { items: await orgs.mentors(orgId) };
     },
 
+    async coordinators(caller: Caller, orgId: string) {
+      if (orgId !== caller.orgId) throw new NotFoundError('organisation');
+      authorise(caller, 'manageOrganisation');
+      return { items: await orgs.coordinators(orgId) };
+    },
+
     async assignMentors(caller: Caller, coordinatorId: string, mentorIds: string[]) {
       authorise(caller, 'manageOrganisation');
       const outcome = await orgs.assignMentors(caller.orgId, coordinatorId, mentorIds);

@@ -74,6 +74,12 @@ export function adminRoutes(deps: AdminRouteDependencies): Router {
     res.json(await deps.admin.mentors(caller, orgId));
   });
 
+  router.get('/api/v1/orgs/:orgId/coordinators', async (req, res) => {
+    const caller = await deps.authenticate(req);
+    const { orgId } = orgParams.parse(req.params);
+    res.json(await deps.admin.coordinators(caller, orgId));
+  });
+
   router.put('/api/v1/coordinators/:coordinatorId/mentors', async (req, res) => {
     const caller = await deps.authenticate(req);
     const { coordinatorId } = coordinatorParams.parse(req.params);
