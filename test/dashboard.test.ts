@@ -531,3 +531,33 @@ test("an org admin sends a list of invitations for a mentor from the page; a coo
   await adminPage.locator('section[aria-labelledby="org-invitations-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-org-invitations.png') });
   await adminPage.context().close();
 });
+
+test("an org admin makes an invite link for a mentor and revokes a mentor's link from the page; a coordinator may do neither", async () => {
+  const page = await openDashboard(admin, 1280);
+  const create = page.locator('#codes-title ~ form[aria-label="New invite link"]');
+  await create.locator('select[name="mentorId"]').selectOption({ label: 'Maria Mentor' });
+  await create.locator('input[name="campaign"]').fill('street-fair');
+  await create.getByRole('button', { name: 'Create an invite link' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Created'));
+  const made = (await call(maria, '/api/v1/referral-codes')).body.items.find((code: { campaign: string | null }) => code.campaign === 'street-fair');
+  expect(await page.locator('#status').innerText()).toBe(`Created ${made.url}`);
+  const row = page.locator('#codes-title ~ table tbody tr', { hasText: 'street-fair' });
+  expect((await row.locator('th, td').allInnerTexts()).slice(0, 5)).toEqual([made.code, 'Maria Mentor', 'street-fair', '–', 'active']);
+
+  let asked = '';
+  page.once('dialog', (dialog) => {
+    asked = dialog.message();
+    void dialog.accept();
+  });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Revoked'));
+  expect(asked).toBe(`Revoke ${made.code} (Maria Mentor's)? People who open it will be told it no longer works.`);
+  expect((await page.locator('#codes-title ~ table tbody tr', { hasText: 'street-fair' }).locator('th, td').allInnerTexts())[4]).toMatch(/^revoked /);
+  expect((await call(maria, '/api/v1/referral-codes')).body.items.find((code: { id: string }) => code.id === made.id).revokedAt).toEqual(expect.any(String));
+  await page.context().close();
+
+  const coordinatorPage = await openDashboard(coordinator, 1280);
+  expect(await coordinatorPage.locator('#codes-title ~ form').count()).toBe(0);
+  expect(await coordinatorPage.locator('#codes-title ~ table button', { hasText: 'Revoke' }).count()).toBe(0);
+  await coordinatorPage.context().close();
+});

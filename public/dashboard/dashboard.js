@@ -246,6 +246,43 @@
     return table('Invite links', headings, rows, { numeric: false, empty: 'No invite links yet.' });
   }
 
+  /** Revokes a link once its owner or an admin has said yes; `then` shows the links again. */
+  async function revokeLink(code, then, whose = '') {
+    if (!window.confirm(`Revoke ${code.code}${whose}? People who open it will be told it no longer works.`)) return;
+    try {
+      await api(`/api/v1/referral-codes/${code.id}/revoke`, { method: 'POST' });
+      await then();
+      say(`Revoked ${code.code}.`);
+    } catch (error) {
+      say(`Could not revoke ${code.code}: ${error.message}`);
+    }
+  }
+
+  /** A form for a new invite link: the mentor's own, or with `mentors` (an org admin's) for the one chosen. */
+  function newLinkForm(mentors, then) {
+    const form = el(
+      'form',
+      { class: 'period', 'aria-label': 'New invite link' },
+      mentors
+        ? el('label', {}, 'For', el('select', { name: 'mentorId', required: true }, el('option', { value: '' }, 'Choose a mentor'), mentors.map((mentor) => el('option', { value: mentor.id }, mentor.displayName ?? mentor.id))))
+        : '',
+      el('label', {}, 'Campaign (optional)', el('input', { name: 'campaign', maxlength: 100 })),
+      el('button', { type: 'submit' }, 'Create an invite link'),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = Object.fromEntries([...new FormData(form)].map(([name, value]) => [name, String(value).trim()]).filter(([, value]) => value !== ''));
+      try {
+        const code = await api('/api/v1/referral-codes', { method: 'POST', body: JSON.stringify(body) });
+        await then();
+        say(`Created ${code.url}`);
+      } catch (error) {
+        say(`Could not create the link: ${error.message}`);
+      }
+    });
+    return form;
+  }
+
   /** How many minor units make one of the unit: 1 for points, 100 for euros, 1 for yen. */
   function minorPerUnit(unit) {
     if (!unit || unit === 'points') return 1;
@@ -471,6 +508,7 @@
       me.role === 'org_admin' ? api(`/api/v1/orgs/${me.orgId}/coordinators`) : undefined,
     ]);
     const mentorName = mentorNamer(mentors);
+    const admin = me.role === 'org_admin';
     const stages = Object.keys(STAGE_NAMES);
     const funnel = stages.map((stage) => dashboard.funnel[stage]);
     const clicked = dashboard.funnel.clicked;
@@ -586,10 +624,16 @@
           { numeric: false, empty: 'No confirmation is overdue.' },
         ),
       ),
-      programmeSection(rules, rewards, decideReward, me.role === 'org_admin' ? rulesForm(me, rules.rules, () => render(me, period, true)) : undefined),
+      programmeSection(rules, rewards, decideReward, admin ? rulesForm(me, rules.rules, () => render(me, period, true)) : undefined),
       settingsSection(me, settings, () => render(me, period, true)),
       coordinators ? coordinatorsSection(coordinators.items, mentors, () => render(me, period, true)) : '',
-      el('section', { 'aria-labelledby': 'codes-title' }, el('h2', { id: 'codes-title' }, 'Invite links'), codesTable(codes, { canRevoke: false, mentorName })),
+      el(
+        'section',
+        { 'aria-labelledby': 'codes-title' },
+        el('h2', { id: 'codes-title' }, 'Invite links'),
+        admin ? newLinkForm(mentors, () => render(me, period, true)) : '',
+        codesTable(codes, { canRevoke: admin, revoke: (code) => revokeLink(code, () => render(me, period, true), ` (${mentorName(code.mentorId)}'s)`), mentorName }),
+      ),
       orgInvitationsSection(me, mentors, mentorName, invitations),
     );
     say(`Showing ${range}.`);
@@ -695,29 +739,8 @@
     const stages = Object.keys(STAGE_NAMES).filter((stage) => stage !== 'confirmed');
     const funnel = [...stages.map((stage) => stats.funnel[stage]), stats.confirmedAttributions];
     const names = [...stages.map((stage) => STAGE_NAMES[stage]), 'Confirmed'];
-    const revoke = async (code) => {
-      if (!window.confirm(`Revoke ${code.code}? People who open it will be told it no longer works.`)) return;
-      await api(`/api/v1/referral-codes/${code.id}/revoke`, { method: 'POST' });
-      say(`Revoked ${code.code}.`);
-      await mentorView(me);
-    };
-    const create = el(
-      'form',
-      { class: 'period', 'aria-label': 'New invite link' },
-      el('label', {}, 'Campaign (optional)', el('input', { name: 'campaign', maxlength: 100 })),
-      el('button', { type: 'submit' }, 'Create an invite link'),
-    );
-    create.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const campaign = String(new FormData(create).get('campaign') ?? '').trim();
-      try {
-        const code = await api('/api/v1/referral-codes', { method: 'POST', body: JSON.stringify(campaign ? { campaign } : {}) });
-        await mentorView(me);
-        say(`Created ${code.url}`);
-      } catch (error) {
-        say(`Could not create the link: ${error.message}`);
-      }
-    });
+    const revoke = (code) => revokeLink(code, () => mentorView(me));
+    const create = newLinkForm(undefined, () => mentorView(me));
     view.replaceChildren(
       el('h2', {}, 'Your recruitment'),
       figures([
