@@ -360,6 +360,36 @@ test('erasing a referral removes personal data and keeps the counts', async () =
   expect(detail.body.timeline.map((event: { type: string }) => event.type)).toEqual(['click', 'erased']);
 });
 
+test("an erasure request names a member: an admin finds the member's referrals by the member's id", async () => {
+  // An organisation of its own: the other tests count orgA's referrals.
+  const org = await harness.seedOrg();
+  const orgAdmin = person(org.orgId, 'org_admin');
+  const firstMentor = person(org.orgId, 'peer_mentor');
+  firstMentor.id = org.mentorId;
+  const other = await harness.addCode({ orgId: org.orgId });
+  const member = randomUUID();
+  // The member followed two mentors' links and told the app their account on each; one confirmation settles them.
+  const referrals = [];
+  for (const code of [org, other]) {
+    const clicked = await harness.service.recordClick({ code: code.code, visitorId: `${member}-device`, metadata: {} });
+    await harness.service.recordFunnelStep(clicked, { type: 'account_created', idempotencyKey: randomUUID(), newMemberId: member });
+    await eventually(async () => ((await harness.pool.query("SELECT 1 FROM referrals WHERE id = $1 AND stage = 'account_created'", [clicked.referralId])).rowCount ? true : undefined));
+    referrals.push(clicked.referralId);
+  }
+  await harness.service.confirmRecruitment({ code: other.code, newMemberId: member, source: 'webhook' });
+  const byMember = (who: Person) => call(who, `/api/v1/referral-attributions?newMemberId=${member}`);
+  const found = await eventually(async () => {
+    const { body } = await byMember(orgAdmin);
+    return body.items.every((item: { status: string }) => item.status !== 'pending') ? body.items : undefined;
+  });
+  expect(found.map((item: { id: string; newMemberId: string }) => [item.id, item.newMemberId]).sort()).toEqual(referrals.map((id) => [id, member]).sort());
+  expect(found.map((item: { status: string }) => item.status).sort()).toEqual(['confirmed', 'superseded']);
+  // A mentor finds only their own; another organisation's admin nothing.
+  expect((await byMember(firstMentor)).body.items.map((item: { id: string }) => item.id)).toEqual([referrals[0]]);
+  expect((await byMember(adminB)).body.items).toEqual([]);
+  expect((await call(orgAdmin, '/api/v1/referral-attributions?newMemberId=not-a-member')).status).toBe(400);
+});
+
 test('an erasure while Temporal is paused is refused within its timeout and erases nothing', async () => {
   // An organisation of its own: the other tests count orgA's referrals.
   const org = await harness.seedOrg();

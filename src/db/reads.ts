@@ -31,6 +31,7 @@ export async function isMember(client: PoolClient, userId: string, orgId: string
 
 export interface ReferralFilters {
   mentorId?: string;
+  newMemberId?: string;
   status?: string;
   stage?: string;
   from?: string;
@@ -82,6 +83,7 @@ export async function listReferrals(client: PoolClient, orgId: string, filters: 
     where.push(clause.replace('?', `$${values.length}`));
   };
   if (filters.mentorId) add('mentor_id = ?', filters.mentorId);
+  if (filters.newMemberId) add('new_member_id = ?', filters.newMemberId);
   if (filters.status) add('status = ?', filters.status);
   if (filters.stage) add('stage = ?', filters.stage);
   if (filters.from) add('created_at >= ?', filters.from);

@@ -21,6 +21,8 @@ export const pageCursor = z
 
 const referralsQuery = z.strictObject({
   mentorId: uuid.optional(),
+  /** An erasure request names the member: their referrals, within what the caller may see. */
+  newMemberId: uuid.optional(),
   status: z.enum(ATTRIBUTION_STATUSES).optional(),
   stage: z.enum(FUNNEL_STAGES).optional(),
   from: dayOrTime(false).optional(),
