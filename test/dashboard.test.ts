@@ -481,9 +481,9 @@ test("an org admin sends a list of invitations for a mentor from the page; a coo
   const people = `Email;Name;Phone\r\nlin@example.net;Lin;555 0101\r\nnot-an-address;Bo;\r\n${guests}kim@example.net;;\r\n`;
   await upload.locator('input[name="people"]').setInputFiles({ name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from(people) });
   await upload.getByRole('button', { name: 'Send the invitations' }).click();
-  await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('invitations sent'));
-  expect(await page.locator('#status').innerText()).toBe('51 of 52 invitations sent; 1 not sent, listed below.');
-  expect(await page.locator('#upload-outcome p').allInnerTexts()).toEqual(['51 of 52 invitations sent; 1 not sent, listed below.', 'Columns left out: Phone.']);
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Invited'));
+  expect(await page.locator('#status').innerText()).toBe('Invited 51 of 52 people; 1 not, listed below. The list shows each email as it goes.');
+  expect(await page.locator('#upload-outcome p').allInnerTexts()).toEqual(['Invited 51 of 52 people; 1 not, listed below. The list shows each email as it goes.', 'Columns left out: Phone.']);
   expect(await rowsOf(page, '#upload-outcome')).toEqual([['3', 'email: Invalid email address']]);
 
   // Each person gets one email, with a link of Sam's for the campaign.

@@ -928,11 +928,12 @@
       try {
         const answer = await api(`/api/v1/invitations/bulk?${params}`, { method: 'POST', body: await data.get('people').text(), contentType: 'text/csv' });
         const refused = answer.rows.filter((row) => row.status === 'error');
-        const summary = `${number.format(answer.rows.length - refused.length)} of ${number.format(answer.rows.length)} invitations sent${refused.length ? `; ${number.format(refused.length)} not sent, listed below` : ''}.`;
+        // Taken, not yet emailed: with Temporal away each waits, listed as sending, until a worker starts it.
+        const summary = `Invited ${number.format(answer.rows.length - refused.length)} of ${number.format(answer.rows.length)} people${refused.length ? `; ${number.format(refused.length)} not, listed below` : ''}. The list shows each email as it goes.`;
         outcome.replaceChildren(
           el('p', {}, summary),
           answer.ignoredColumns.length ? el('p', {}, `Columns left out: ${answer.ignoredColumns.join(', ')}.`) : '',
-          refused.length ? table('Rows not sent', ['Line', 'Why'], refused.map((row) => [row.line, row.errors.join('; ')]), { numeric: false }) : '',
+          refused.length ? table('Rows not invited', ['Line', 'Why'], refused.map((row) => [row.line, row.errors.join('; ')]), { numeric: false }) : '',
         );
         say(summary);
         upload.reset();
