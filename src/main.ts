@@ -41,6 +41,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       dataDir: config.DATA_DIR,
       port: config.EMBEDDED_POSTGRES_PORT,
       log,
+      // The stack stops it last, after the Temporal dev server: a signal sent to this process alone stops all of it.
+      exitOnSignal: false,
     });
     stops.push(() => postgres.stop());
     const applied = await migrate(config.DATABASE_OWNER_URL ?? postgres.databaseUrl, (line) => logger.debug(line), postgres.databaseUrl);

