@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createOrgStore, type OrgSettingsChange, type OrgSettingsRow } from '../db/orgs';
 import { createReferralStore } from '../db/referrals';
-import { authorise, type Caller } from '../domain/access';
+import { authorise, type Action, type Caller } from '../domain/access';
 import { AppError, NotFoundError } from '../errors';
 import { erasedMemberHash } from './identifiers';
 import type { ReferralService } from './referral-service';
@@ -40,28 +40,30 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
     return referral;
   }
 
+  /** The caller's own organisation, for `action`; another organisation's is as unknown as one never seen. */
+  function ownOrganisation(caller: Caller, orgId: string, action: Action) {
+    if (orgId !== caller.orgId) throw new NotFoundError('organisation');
+    authorise(caller, action);
+  }
+
   return {
     async settings(caller: Caller, orgId: string) {
-      if (orgId !== caller.orgId) throw new NotFoundError('organisation');
-      authorise(caller, 'readSettings');
+      ownOrganisation(caller, orgId, 'readSettings');
       return settingsView(orgId, await orgs.settings(orgId));
     },
 
     async updateSettings(caller: Caller, orgId: string, change: OrgSettingsChange) {
-      if (orgId !== caller.orgId) throw new NotFoundError('organisation');
-      authorise(caller, 'manageOrganisation');
+      ownOrganisation(caller, orgId, 'manageOrganisation');
       return settingsView(orgId, await orgs.updateSettings(orgId, change));
     },
 
     async mentors(caller: Caller, orgId: string) {
-      if (orgId !== caller.orgId) throw new NotFoundError('organisation');
-      authorise(caller, 'listMentors');
+      ownOrganisation(caller, orgId, 'listMentors');
       return { items: await orgs.mentors(orgId) };
     },
 
     async coordinators(caller: Caller, orgId: string) {
-      if (orgId !== caller.orgId) throw new NotFoundError('organisation');
-      authorise(caller, 'manageOrganisation');
+      ownOrganisation(caller, orgId, 'manageOrganisation');
       return { items: await orgs.coordinators(orgId) };
     },
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { durationToSeconds } from '../../domain/durations';
 import type { AdminService } from '../../services/admin-service';
 import type { Authenticate } from '../auth';
+import type { Caller } from '../../domain/access';
 import { coordinatorParams, orgParams, referralParams } from './reads';
 import { uuid } from '../../ids';
 
@@ -55,11 +56,15 @@ export const reviewBody = z.strictObject({ decision: z.enum(['approve', 'reject'
 export function adminRoutes(deps: AdminRouteDependencies): Router {
   const router = Router();
 
-  router.get('/api/v1/orgs/:orgId/settings', async (req, res) => {
-    const caller = await deps.authenticate(req);
-    const { orgId } = orgParams.parse(req.params);
-    res.json(await deps.admin.settings(caller, orgId));
-  });
+  /** A read of the caller's organisation: its settings, its mentors, its coordinators. */
+  const orgRead = (route: string, read: (caller: Caller, orgId: string) => Promise<unknown>) =>
+    router.get(route, async (req, res) => {
+      const caller = await deps.authenticate(req);
+      const { orgId } = orgParams.parse(req.params);
+      res.json(await read(caller, orgId));
+    });
+
+  orgRead('/api/v1/orgs/:orgId/settings', deps.admin.settings);
 
   router.put('/api/v1/orgs/:orgId/settings', async (req, res) => {
     const caller = await deps.authenticate(req);
@@ -68,17 +73,8 @@ export function adminRoutes(deps: AdminRouteDependencies): Router {
     res.json(await deps.admin.updateSettings(caller, orgId, body));
   });
 
-  router.get('/api/v1/orgs/:orgId/mentors', async (req, res) => {
-    const caller = await deps.authenticate(req);
-    const { orgId } = orgParams.parse(req.params);
-    res.json(await deps.admin.mentors(caller, orgId));
-  });
-
-  router.get('/api/v1/orgs/:orgId/coordinators', async (req, res) => {
-    const caller = await deps.authenticate(req);
-    const { orgId } = orgParams.parse(req.params);
-    res.json(await deps.admin.coordinators(caller, orgId));
-  });
+  orgRead('/api/v1/orgs/:orgId/mentors', deps.admin.mentors);
+  orgRead('/api/v1/orgs/:orgId/coordinators', deps.admin.coordinators);
 
   router.put('/api/v1/coordinators/:coordinatorId/mentors', async (req, res) => {
     const caller = await deps.authenticate(req);
