@@ -561,3 +561,42 @@ test("an org admin makes an invite link for a mentor and revokes a mentor's link
   expect(await coordinatorPage.locator('#codes-title ~ table button', { hasText: 'Revoke' }).count()).toBe(0);
   await coordinatorPage.context().close();
 });
+
+test("an org admin erases a member's referrals from the page, found by the member's id", async () => {
+  const newMemberId = randomUUID();
+  const { code } = (await call(maria, '/api/v1/referral-codes', { method: 'POST', body: { campaign: 'open-evening' } })).body;
+  const click = await call(undefined, '/api/v1/referral-attributions', { method: 'POST', body: { code, visitorId: randomUUID() } });
+  expect((await reportAccount(api.url, click.body, newMemberId)).status).toBe(202);
+  expect((await registerMember(api.url, WEBHOOK_SECRET, { code, newMemberId })).status).toBe(200);
+
+  const page = await openDashboard(admin, 1280);
+  const find = page.locator(`form[aria-label="Find a member's referrals"]`);
+  // As a CRM shows it, in capitals.
+  await find.locator('input[name="newMemberId"]').fill(newMemberId.toUpperCase());
+  await find.getByRole('button', { name: 'Find' }).click();
+  await page.waitForSelector('#erasure-found table');
+  // Held for review, as a fourth account from this test's one address is.
+  const before = (await call(admin, `/api/v1/referral-attributions/${click.body.referralId}`)).body;
+  expect(before).toMatchObject({ status: 'flagged', newMemberId });
+  expect(await rowsOf(page, '#erasure-found')).toEqual([['Maria Mentor', 'flagged', 'Account created', expect.any(String)]]);
+  await page.locator('section[aria-labelledby="erasure-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-erasure.png') });
+  let asked = '';
+  page.once('dialog', (dialog) => {
+    asked = dialog.message();
+    void dialog.accept();
+  });
+  await page.getByRole('button', { name: 'Erase it' }).click();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Erased'));
+  expect(asked).toBe('Erase the personal data of 1 referral? The counts stay as they are. This cannot be undone.');
+  expect(await page.locator('#status').innerText()).toBe('Erased: 1 referral of that member. The counts stay as they were.');
+  const erased = (await call(admin, `/api/v1/referral-attributions/${click.body.referralId}`)).body;
+  expect({ status: erased.status, newMemberId: erased.newMemberId, last: erased.timeline.at(-1).type }).toEqual({ status: 'flagged', newMemberId: null, last: 'erased' });
+  await find.getByRole('button', { name: 'Find' }).click();
+  await page.waitForSelector('#erasure-found table');
+  expect(await page.locator('#erasure-found tbody').innerText()).toBe('No referral of this organisation names that member.');
+  await page.context().close();
+
+  const coordinatorPage = await openDashboard(coordinator, 1280);
+  expect(await coordinatorPage.locator('#erasure-title').count()).toBe(0);
+  await coordinatorPage.context().close();
+});

@@ -635,8 +635,61 @@
         codesTable(codes, { canRevoke: admin, revoke: (code) => revokeLink(code, () => render(me, period, true), ` (${mentorName(code.mentorId)}'s)`), mentorName }),
       ),
       orgInvitationsSection(me, mentors, mentorName, invitations),
+      admin ? erasureSection(mentorName) : '',
     );
     say(`Showing ${range}.`);
+  }
+
+  const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
+  /** An org admin erases what the service holds on a member who asked: their referrals found by the member's id. */
+  function erasureSection(mentorName) {
+    const found = el('div', { id: 'erasure-found' });
+    const form = el(
+      'form',
+      { class: 'period', 'aria-label': "Find a member's referrals" },
+      el('label', {}, 'Member id (from the membership system)', el('input', { name: 'newMemberId', required: true, pattern: UUID, autocomplete: 'off', size: 38 })),
+      el('button', { type: 'submit', class: 'secondary' }, 'Find'),
+    );
+    const show = async (memberId) => {
+      const { items } = await api(`/api/v1/referral-attributions?${new URLSearchParams({ newMemberId: memberId, limit: 100 })}`);
+      const erase = async () => {
+        if (!window.confirm(`Erase the personal data of ${items.length} referral${items.length === 1 ? '' : 's'}? The counts stay as they are. This cannot be undone.`)) return;
+        try {
+          for (const item of items) await api(`/api/v1/referral-attributions/${item.id}`, { method: 'DELETE' });
+          found.replaceChildren();
+          say(`Erased: ${items.length} referral${items.length === 1 ? '' : 's'} of that member. The counts stay as they were.`);
+        } catch (error) {
+          say(`Could not erase all of them: ${error.message}. Each is erased whole or not at all; those left are listed: try again.`);
+          await show(memberId);
+        }
+      };
+      found.replaceChildren(
+        table(
+          "The member's referrals",
+          ['Mentor', 'Status', 'Stage', 'Clicked'],
+          items.map((item) => [mentorName(item.mentorId), item.status, STAGE_NAMES[item.stage] ?? item.stage, item.clickedAt ? dateTime.format(new Date(item.clickedAt)) : '–']),
+          { numeric: false, empty: 'No referral of this organisation names that member.' },
+        ),
+        items.length > 0 ? el('button', { type: 'button', onclick: oneAtATime(erase) }, `Erase ${items.length === 1 ? 'it' : `these ${items.length}`}`) : '',
+      );
+    };
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        await show(String(new FormData(form).get('newMemberId')).trim().toLowerCase());
+      } catch (error) {
+        say(`Could not look the member up: ${error.message}`);
+      }
+    });
+    return el(
+      'section',
+      { 'aria-labelledby': 'erasure-title' },
+      el('h3', { id: 'erasure-title' }, "Erase a member's data"),
+      el('p', {}, "When a member asks to be forgotten: their device, network and member id are removed from their referrals. The counts, and the mentors' credit, stay."),
+      form,
+      found,
+    );
   }
 
   /** An org admin chooses the mentors each coordinator follows. */
