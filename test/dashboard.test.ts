@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import type { Role } from '../src/domain/access';
 import { DEMO_ADMIN, DEMO_ORG, DEMO_SIGN_IN_PATH } from '../src/domain/demo';
 import { launchChromium } from './support/browser';
@@ -84,6 +84,18 @@ async function openDashboard(who: typeof admin, width: number): Promise<Page> {
 /** The cells of a table's body rows, as text (a table inside a closed details element included). */
 const rowsOf = (page: Page, selector: string) =>
   page.locator(`${selector} tbody tr`).evaluateAll((rows) => rows.map((row) => Array.from(row.children).map((cell) => cell.textContent?.trim() ?? '')));
+
+/** Clicks `button`, says yes to the question it asks, and answers that question once the page's status starts with `done`. */
+async function acceptAndWait(page: Page, button: Locator, done: string): Promise<string> {
+  let asked = '';
+  page.once('dialog', (dialog) => {
+    asked = dialog.message();
+    void dialog.accept();
+  });
+  await button.click();
+  await page.waitForFunction((prefix) => document.getElementById('status')?.textContent?.startsWith(prefix), done);
+  return asked;
+}
 
 const figure = (page: Page, name: string) => page.locator(`[data-figure="${name}"]`).innerText();
 
@@ -544,13 +556,7 @@ test("an org admin makes an invite link for a mentor and revokes a mentor's link
   const row = page.locator('#codes-title ~ table tbody tr', { hasText: 'street-fair' });
   expect((await row.locator('th, td').allInnerTexts()).slice(0, 5)).toEqual([made.code, 'Maria Mentor', 'street-fair', '–', 'active']);
 
-  let asked = '';
-  page.once('dialog', (dialog) => {
-    asked = dialog.message();
-    void dialog.accept();
-  });
-  await row.getByRole('button', { name: 'Revoke' }).click();
-  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Revoked'));
+  const asked = await acceptAndWait(page, row.getByRole('button', { name: 'Revoke' }), 'Revoked');
   expect(asked).toBe(`Revoke ${made.code} (Maria Mentor's)? People who open it will be told it no longer works.`);
   expect((await page.locator('#codes-title ~ table tbody tr', { hasText: 'street-fair' }).locator('th, td').allInnerTexts())[4]).toMatch(/^revoked /);
   expect((await call(maria, '/api/v1/referral-codes')).body.items.find((code: { id: string }) => code.id === made.id).revokedAt).toEqual(expect.any(String));
@@ -580,13 +586,7 @@ test("an org admin erases a member's referrals from the page, found by the membe
   expect(before).toMatchObject({ status: 'flagged', newMemberId });
   expect(await rowsOf(page, '#erasure-found')).toEqual([['Maria Mentor', 'flagged', 'Account created', expect.any(String)]]);
   await page.locator('section[aria-labelledby="erasure-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-erasure.png') });
-  let asked = '';
-  page.once('dialog', (dialog) => {
-    asked = dialog.message();
-    void dialog.accept();
-  });
-  await page.getByRole('button', { name: 'Erase it' }).click();
-  await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Erased'));
+  const asked = await acceptAndWait(page, page.getByRole('button', { name: 'Erase it' }), 'Erased');
   expect(asked).toBe('Erase the personal data of 1 referral? The counts stay as they are. This cannot be undone.');
   expect(await page.locator('#status').innerText()).toBe('Erased: 1 referral of that member. The counts stay as they were.');
   const erased = (await call(admin, `/api/v1/referral-attributions/${click.body.referralId}`)).body;
