@@ -600,3 +600,28 @@ test("an org admin erases a member's referrals from the page, found by the membe
   expect(await coordinatorPage.locator('#erasure-title').count()).toBe(0);
   await coordinatorPage.context().close();
 });
+
+test('an org admin adds mentors and their links from a CSV in the page; a second upload makes none again', async () => {
+  const nia = randomUUID();
+  const roster = `Mentor ID;Display name;Campaign;Phone\r\n${nia};Nia Newcomer;roster;555\r\n${maria.id};;roster;\r\nnot-an-id;Nobody;roster;\r\n`;
+  const page = await openDashboard(admin, 1280);
+  const upload = async () => {
+    await page.locator('summary', { hasText: 'Add mentors and their links from a CSV' }).click();
+    await page.locator('input[name="mentors"]').setInputFiles({ name: 'roster.csv', mimeType: 'text/csv', buffer: Buffer.from(roster) });
+    const before = await page.locator('#status').innerText();
+    await page.getByRole('button', { name: 'Add the links' }).click();
+    await page.waitForFunction((previous) => {
+      const now = document.getElementById('status')?.textContent ?? '';
+      return now !== previous && /^\d+ links? made/.test(now);
+    }, before);
+    return page.locator('#status').innerText();
+  };
+  expect(await upload()).toBe('2 links made, 0 already there; 1 row not taken, listed below.');
+  expect(await page.locator('#codes-upload-outcome p').allInnerTexts()).toEqual(['2 links made, 0 already there; 1 row not taken, listed below.', 'Columns left out: Phone.']);
+  expect(await rowsOf(page, '#codes-upload-outcome')).toEqual([['4', expect.stringMatching(/^mentorId: /)]]);
+  const rosterRows = (await rowsOf(page, '#codes-title ~ table')).filter((row) => row[2] === 'roster').map((row) => row[1]).sort();
+  expect(rosterRows).toEqual(['Maria Mentor', 'Nia Newcomer']);
+  expect((await call(admin, `/api/v1/orgs/${orgId}/mentors`)).body.items.map((mentor: { displayName: string }) => mentor.displayName)).toEqual(['Maria Mentor', 'Nia Newcomer', 'Sam Sharer']);
+  expect(await upload()).toBe('0 links made, 2 already there; 1 row not taken, listed below.');
+  await page.context().close();
+});

@@ -632,6 +632,8 @@
         { 'aria-labelledby': 'codes-title' },
         el('h2', { id: 'codes-title' }, 'Invite links'),
         admin ? newLinkForm(mentors, () => render(me, period, true)) : '',
+        admin ? codesUploadForm(() => render(me, period, true)) : '',
+        el('div', { id: 'codes-upload-outcome' }),
         codesTable(codes, { canRevoke: admin, revoke: (code) => revokeLink(code, () => render(me, period, true), ` (${mentorName(code.mentorId)}'s)`), mentorName }),
       ),
       orgInvitationsSection(me, mentors, mentorName, invitations),
@@ -838,6 +840,53 @@
 
   const INVITATION_STATES = { sending: 'sending', sent: 'sent', clicked: 'opened the link', joined: 'joined', cancelled: 'cancelled', bounced: 'address did not work', expired: 'expired' };
 
+  const refusedRows = (answer) => answer.rows.filter((row) => row.status === 'error').length;
+
+  /** What a CSV upload answered: `summary`, the columns it left out, and the rows it refused with why. */
+  function uploadOutcome(answer, summary) {
+    const refused = answer.rows.filter((row) => row.status === 'error');
+    return [
+      el('p', {}, summary),
+      answer.ignoredColumns.length ? el('p', {}, `Columns left out: ${answer.ignoredColumns.join(', ')}.`) : '',
+      refused.length ? table('Rows not taken', ['Line', 'Why'], refused.map((row) => [row.line, row.errors.join('; ')]), { numeric: false }) : '',
+    ];
+  }
+
+  /** An org admin adds mentors (as their sign-in will name them) and a link of each from a CSV; `then` shows them. */
+  function codesUploadForm(then) {
+    const upload = el(
+      'form',
+      { class: 'period', 'aria-label': 'Add mentors and links from a CSV' },
+      el('label', {}, 'Mentors and their links (CSV)', el('input', { type: 'file', name: 'mentors', accept: '.csv,text/csv', required: true })),
+      el('button', { type: 'submit', class: 'secondary' }, 'Add the links'),
+    );
+    upload.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const send = upload.querySelector('button');
+      send.disabled = true;
+      try {
+        const answer = await api('/api/v1/referral-codes/bulk', { method: 'POST', body: await new FormData(upload).get('mentors').text(), contentType: 'text/csv' });
+        const made = answer.rows.filter((row) => row.status === 'created').length;
+        const refused = refusedRows(answer);
+        const summary = `${number.format(made)} link${made === 1 ? '' : 's'} made, ${number.format(answer.rows.length - made - refused)} already there${refused ? `; ${number.format(refused)} row${refused === 1 ? '' : 's'} not taken, listed below` : ''}.`;
+        await then();
+        byId('codes-upload-outcome')?.replaceChildren(...uploadOutcome(answer, summary));
+        say(summary);
+      } catch (error) {
+        say(`Could not add the links: ${error.message}`);
+      } finally {
+        send.disabled = false;
+      }
+    });
+    return el(
+      'details',
+      {},
+      el('summary', {}, 'Add mentors and their links from a CSV'),
+      el('p', {}, 'Its first line names the columns: mentorId (the id your sign-in gives the mentor), and if you like displayName, campaign and channel. A mentor who has a link for that campaign and channel keeps it.'),
+      upload,
+    );
+  }
+
   const INVITATIONS_PAGE = 50;
   const invitationsPage = (params) => api(`/api/v1/invitations?${new URLSearchParams({ ...params, limit: INVITATIONS_PAGE })}`);
   const invitee = (invitation) => invitation.email ?? invitation.name ?? 'closed invitation';
@@ -980,14 +1029,10 @@
       say('Sending the invitations: a long list takes a while…');
       try {
         const answer = await api(`/api/v1/invitations/bulk?${params}`, { method: 'POST', body: await data.get('people').text(), contentType: 'text/csv' });
-        const refused = answer.rows.filter((row) => row.status === 'error');
+        const refused = refusedRows(answer);
         // Taken, not yet emailed: with Temporal away each waits, listed as sending, until a worker starts it.
-        const summary = `Invited ${number.format(answer.rows.length - refused.length)} of ${number.format(answer.rows.length)} people${refused.length ? `; ${number.format(refused.length)} not, listed below` : ''}. The list shows each email as it goes.`;
-        outcome.replaceChildren(
-          el('p', {}, summary),
-          answer.ignoredColumns.length ? el('p', {}, `Columns left out: ${answer.ignoredColumns.join(', ')}.`) : '',
-          refused.length ? table('Rows not invited', ['Line', 'Why'], refused.map((row) => [row.line, row.errors.join('; ')]), { numeric: false }) : '',
-        );
+        const summary = `Invited ${number.format(answer.rows.length - refused)} of ${number.format(answer.rows.length)} people${refused ? `; ${number.format(refused)} not, listed below` : ''}. The list shows each email as it goes.`;
+        outcome.replaceChildren(...uploadOutcome(answer, summary));
         say(summary);
         upload.reset();
         await list.load(filter);
