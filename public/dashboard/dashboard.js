@@ -214,6 +214,10 @@
     return { ended: false, words: code.expiresAt ? `active until ${dateTime.format(new Date(code.expiresAt))}` : 'active' };
   }
 
+  /** A choice of the organisation's mentors by name, `first` naming the empty choice. */
+  const mentorSelect = (mentors, first, required) =>
+    el('select', { name: 'mentorId', required }, el('option', { value: '' }, first), mentors.map((mentor) => el('option', { value: mentor.id }, mentor.displayName ?? mentor.id)));
+
   /** A mentor's name from the organisation's list, for tables that name mentors by id. */
   const mentorNamer = (mentors) => {
     const names = new Map(mentors.map((mentor) => [mentor.id, mentor.displayName]));
@@ -264,7 +268,7 @@
       'form',
       { class: 'period', 'aria-label': 'New invite link' },
       mentors
-        ? el('label', {}, 'For', el('select', { name: 'mentorId', required: true }, el('option', { value: '' }, 'Choose a mentor'), mentors.map((mentor) => el('option', { value: mentor.id }, mentor.displayName ?? mentor.id))))
+        ? el('label', {}, 'For', mentorSelect(mentors, 'Choose a mentor', true))
         : '',
       el('label', {}, 'Campaign (optional)', el('input', { name: 'campaign', maxlength: 100 })),
       el('button', { type: 'submit' }, 'Create an invite link'),
@@ -842,6 +846,17 @@
 
   const refusedRows = (answer) => answer.rows.filter((row) => row.status === 'error').length;
 
+  /** Sends the CSV file chosen in `form`'s `field` to `path`, the form's button disabled until the answer. */
+  async function sendCsv(form, field, path) {
+    const send = form.querySelector('button');
+    send.disabled = true;
+    try {
+      return await api(path, { method: 'POST', body: await new FormData(form).get(field).text(), contentType: 'text/csv' });
+    } finally {
+      send.disabled = false;
+    }
+  }
+
   /** What a CSV upload answered: `summary`, the columns it left out, and the rows it refused with why. */
   function uploadOutcome(answer, summary) {
     const refused = answer.rows.filter((row) => row.status === 'error');
@@ -862,10 +877,8 @@
     );
     upload.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const send = upload.querySelector('button');
-      send.disabled = true;
       try {
-        const answer = await api('/api/v1/referral-codes/bulk', { method: 'POST', body: await new FormData(upload).get('mentors').text(), contentType: 'text/csv' });
+        const answer = await sendCsv(upload, 'mentors', '/api/v1/referral-codes/bulk');
         const made = answer.rows.filter((row) => row.status === 'created').length;
         const refused = refusedRows(answer);
         const summary = `${number.format(made)} link${made === 1 ? '' : 's'} made, ${number.format(answer.rows.length - made - refused)} already there${refused ? `; ${number.format(refused)} row${refused === 1 ? '' : 's'} not taken, listed below` : ''}.`;
@@ -874,8 +887,6 @@
         say(summary);
       } catch (error) {
         say(`Could not add the links: ${error.message}`);
-      } finally {
-        send.disabled = false;
       }
     });
     return el(
@@ -980,7 +991,6 @@
 
   /** The organisation's invitations, newest first, a page at a time; an org admin also sends a list of them from a CSV. */
   function orgInvitationsSection(me, mentors, mentorName, firstPage) {
-    const mentorOptions = (first) => [el('option', { value: '' }, first), ...mentors.map((mentor) => el('option', { value: mentor.id }, mentor.displayName ?? mentor.id))];
     const admin = me.role === 'org_admin';
     let filter = {};
     const list = invitationList(
@@ -1000,7 +1010,7 @@
       'form',
       { class: 'period', 'aria-label': 'Which invitations' },
       el('label', {}, 'State', el('select', { name: 'status' }, el('option', { value: '' }, 'Any'), Object.entries(INVITATION_STATES).map(([value, words]) => el('option', { value }, words)))),
-      el('label', {}, 'Mentor', el('select', { name: 'mentorId' }, mentorOptions('Any'))),
+      el('label', {}, 'Mentor', mentorSelect(mentors, 'Any', false)),
       el('button', { type: 'submit', class: 'secondary' }, 'Show'),
     );
     filterForm.addEventListener('submit', async (event) => {
@@ -1013,7 +1023,7 @@
     const upload = el(
       'form',
       { class: 'period', 'aria-label': 'Invite a list by email' },
-      el('label', {}, 'On behalf of', el('select', { name: 'mentorId', required: true }, mentorOptions('Choose a mentor'))),
+      el('label', {}, 'On behalf of', mentorSelect(mentors, 'Choose a mentor', true)),
       el('label', {}, 'Campaign (optional)', el('input', { name: 'campaign', maxlength: 100 })),
       el('label', {}, 'People to invite (CSV)', el('input', { type: 'file', name: 'people', accept: '.csv,text/csv', required: true })),
       el('button', { type: 'submit' }, 'Send the invitations'),
@@ -1024,11 +1034,9 @@
       const params = new URLSearchParams({ mentorId: data.get('mentorId') });
       const campaign = String(data.get('campaign') ?? '').trim();
       if (campaign) params.set('campaign', campaign);
-      const send = upload.querySelector('button');
-      send.disabled = true;
       say('Sending the invitations: a long list takes a while…');
       try {
-        const answer = await api(`/api/v1/invitations/bulk?${params}`, { method: 'POST', body: await data.get('people').text(), contentType: 'text/csv' });
+        const answer = await sendCsv(upload, 'people', `/api/v1/invitations/bulk?${params}`);
         const refused = refusedRows(answer);
         // Taken, not yet emailed: with Temporal away each waits, listed as sending, until a worker starts it.
         const summary = `Invited ${number.format(answer.rows.length - refused)} of ${number.format(answer.rows.length)} people${refused ? `; ${number.format(refused)} not, listed below` : ''}. The list shows each email as it goes.`;
@@ -1039,8 +1047,6 @@
       } catch (error) {
         outcome.replaceChildren();
         say(`Could not send the invitations: ${error.message}`);
-      } finally {
-        send.disabled = false;
       }
     });
 
