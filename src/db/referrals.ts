@@ -370,6 +370,9 @@ export function createReferralStore(pool: Pool) {
      */
     async erase(referralId: string, erasedBy: string, memberHash: string | null): Promise<void> {
       await withTransaction(pool, async (client) => {
+        // The mentor's aggregate lock before the referral's row, the order a write of the referral takes them in (its
+        // trigger `lock_mentor_aggregates` first): an erasure and a write waiting for each other do not deadlock.
+        await client.query("SELECT pg_advisory_xact_lock(hashtextextended('mentor aggregates ' || mentor_id, 0)) FROM referrals WHERE id = $1", [referralId]);
         const { rows } = await client.query<{ org_id: string; new_member_id: string | null }>('SELECT org_id, new_member_id FROM referrals WHERE id = $1 FOR UPDATE', [referralId]);
         const member = rows[0]?.new_member_id ?? null;
         await client.query('INSERT INTO erasures (referral_id, org_id, member_hash) SELECT id, org_id, $2 FROM referrals WHERE id = $1 ON CONFLICT (referral_id) DO NOTHING', [referralId, memberHash]);

@@ -1,20 +1,12 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createOrgStore, type OrgSettingsChange, type OrgSettingsRow } from '../db/orgs';
 import { createReferralStore } from '../db/referrals';
 import { authorise, type Action, type Caller } from '../domain/access';
 import { AppError, NotFoundError } from '../errors';
+import { deleteReferralRun, unlessNotFound } from './erased-runs';
 import { erasedMemberHash } from './identifiers';
 import type { ReferralService } from './referral-service';
-
-/** Temporal not knowing the workflow (never started, already deleted) is what erasure wants; anything else stops it. */
-function unlessNotFound(error: unknown): void {
-  // A namespace not found is Temporal's own store out of reach, not a workflow that is gone.
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  const notFound = error instanceof WorkflowNotFoundError || (code === GRPC_NOT_FOUND && !/namespace/i.test(String(message)));
-  if (!notFound) throw error;
-}
-const GRPC_NOT_FOUND = 5;
 
 function settingsView(orgId: string, row: OrgSettingsRow | undefined) {
   if (!row) throw new NotFoundError('organisation');
@@ -82,21 +74,19 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
     },
 
     /**
-     * Erases a referral's personal data. Its journey is stopped first and its history's deletion asked of Temporal (which
-     * deletes asynchronously), so nothing can write the data back; with Temporal out of reach nothing is erased and the
-     * caller retries (503).
+     * Erases a referral's personal data. Its run is stopped first, so with Temporal out of reach nothing is erased and
+     * the caller retries (503). Its history is deleted after Postgres is erased (Temporal deletes it behind the
+     * answer), so a run that a message in flight started meanwhile goes with it; a dispatcher delivering one later
+     * deletes the run it started.
      */
     async erase(caller: Caller, referralId: string) {
       const referral = await referralOf(caller, referralId);
       authorise(caller, 'erase');
-      await deps.temporal.withDeadline(Date.now() + deps.temporalTimeoutMs, async () => {
-        await deps.temporal.workflow.getHandle(referral.workflowId).terminate('referral record erased by an organisation admin').catch(unlessNotFound);
-        await deps.temporal.workflowService
-          .deleteWorkflowExecution({ namespace: deps.temporal.options.namespace, workflowExecution: { workflowId: referral.workflowId } })
-          .catch(unlessNotFound);
-      });
+      const withTemporal = (work: () => Promise<unknown>) => deps.temporal.withDeadline(Date.now() + deps.temporalTimeoutMs, work);
+      await withTemporal(() => deps.temporal.workflow.getHandle(referral.workflowId).terminate('referral record erased by an organisation admin').catch(unlessNotFound));
       const memberHash = referral.newMemberId ? erasedMemberHash(deps.hashSalt, referral.orgId, referral.newMemberId) : null;
       await referrals.erase(referralId, caller.userId, memberHash);
+      await withTemporal(() => deleteReferralRun(deps.temporal, referral.workflowId));
     },
   };
 }

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from '@temporalio/client';
+import { createIntakeStore } from '../src/db/intake';
+import { createReferralStore } from '../src/db/referrals';
+import { createAdminService } from '../src/services/admin-service';
+import { createIntakeDelivery } from '../src/services/intake-delivery';
+import { eventually, openHarness, type Harness, type SeededOrg } from './support/harness';
+
+let harness: Harness;
+
+beforeAll(async () => {
+  harness = await openHarness();
+});
+
+afterAll(async () => {
+  await harness.close();
+});
+
+async function orgAdminOf(org: SeededOrg) {
+  const userId = randomUUID();
+  await harness.pool.query("INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'org_admin', 'Test Admin')", [userId, org.orgId]);
+  return { userId, orgId: org.orgId, role: 'org_admin' as const };
+}
+
+const adminService = () => createAdminService({ pool: harness.pool, temporal: harness.client, referrals: harness.service, hashSalt: 'test-only-hash-salt', temporalTimeoutMs: 5000 });
+
+/** What Postgres holds of a referral: its row's personal data and stage, its clicks' visitor hashes, its timeline. */
+async function heldOf(referralId: string) {
+  const referral = await harness.pool.query('SELECT visitor_hash, new_member_id, stage FROM referrals WHERE id = $1', [referralId]);
+  const clicks = await harness.pool.query('SELECT visitor_hash, ip_hash FROM click_events WHERE referral_id = $1 ORDER BY occurred_at', [referralId]);
+  const events = await harness.pool.query('SELECT type FROM referral_events WHERE referral_id = $1 ORDER BY id', [referralId]);
+  return { referral: referral.rows, clicks: clicks.rows, events: events.rows.map((row) => row.type) };
+}
+
+/** Waits until the Postgres backend running a statement like `pattern` waits for a lock. */
+const waitingForLock = (pattern: string) =>
+  eventually(
+    async () =>
+      ((await harness.pool.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1", [pattern])).rowCount ?? 0) > 0 ? true : undefined,
+    5000,
+    `a statement like ${pattern} waiting for a lock`,
+  );
+
+test("a run's write waiting for the referral as it is erased writes none of the person's data back", async () => {
+  const org = await harness.seedOrg();
+  const admin = await orgAdminOf(org);
+  const worker = await harness.startWorker();
+  const referrals = createReferralStore(harness.pool);
+  try {
+    const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-writing', metadata: {} });
+    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM click_events WHERE referral_id = $1', [clicked.referralId])).rowCount ? true : undefined));
+    const stored = (await referrals.load(clicked.referralId))!;
+    // What its run writes next, as an account is created: the member, and a click of the same visitor.
+    const member = randomUUID();
+    const at = new Date().toISOString();
+    const snapshot = { ...stored.snapshot, stage: 'account_created' as const, newMemberId: member, accountCreatedAt: at };
+    const event = { type: 'account_created', idempotencyKey: `account:${clicked.referralId}`, occurredAt: at, detail: { newMemberId: member } };
+    const click = { clickId: randomUUID(), occurredAt: at, ipHash: 'ip-hash-of-the-visitor', userAgent: 'Phone', metadata: {}, duplicate: true, implicit: false };
+
+    // Another transaction holds the referral's row: the erasure queues for it, then the run's write.
+    const holder = await harness.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [clicked.referralId]);
+      const erasing = adminService().erase(admin, clicked.referralId);
+      await waitingForLock('SELECT org_id, new_member_id FROM referrals WHERE id = $1 FOR UPDATE');
+      const writing = referrals.persist(snapshot, event, click);
+      await waitingForLock('WITH saved AS%');
+      await holder.query('COMMIT');
+      await erasing;
+      expect(await writing).toEqual({ status: 'pending', stage: 'clicked' });
+    } finally {
+      holder.release();
+    }
+    expect(await heldOf(clicked.referralId)).toEqual({
+      referral: [{ visitor_hash: null, new_member_id: null, stage: 'clicked' }],
+      clicks: [{ visitor_hash: null, ip_hash: null }],
+      events: ['click', 'erased'],
+    });
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a click delivered as its referral is erased starts no run that keeps it: the run is deleted and nothing is written', async () => {
+  const org = await harness.seedOrg();
+  const admin = await orgAdminOf(org);
+  const worker = await harness.startWorker({ dispatch: false });
+  const intake = createIntakeStore(harness.pool);
+  try {
+    const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-delivered', metadata: {} });
+    await createIntakeDelivery({ temporal: harness.client, intake }).deliverBatch(harness.taskQueue, 100);
+    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM click_events WHERE referral_id = $1', [clicked.referralId])).rowCount ? true : undefined));
+    const again = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-delivered', metadata: {} });
+    expect(again.referralId).toBe(clicked.referralId);
+
+    // A dispatcher whose signal reaches Temporal only once the erasure is done.
+    let release!: () => void;
+    const erased = new Promise<void>((resolve) => (release = resolve));
+    const held = new Client({
+      connection: harness.client.connection,
+      namespace: harness.client.options.namespace,
+      interceptors: { workflow: [{ signalWithStart: async (input, next) => (await erased, next(input)) }] },
+    });
+    const delivering = createIntakeDelivery({ temporal: held, intake }).deliverBatch(harness.taskQueue, 100);
+    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM intake WHERE referral_id = $1 AND leased AND delivered_at IS NULL', [clicked.referralId])).rowCount ? true : undefined));
+    await adminService().erase(admin, clicked.referralId);
+    release();
+    expect(await delivering).toEqual({ delivered: 1, failed: 0, failure: undefined });
+
+    const { workflowId } = (await referralsRow(clicked.referralId))!;
+    const runState = () =>
+      harness.client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then((description) => description.status.name, (error: Error) => error.name);
+    // Deleting a running workflow terminates it at once and deletes its history behind the answer.
+    expect(await eventually(async () => ((await runState()) === 'RUNNING' ? undefined : runState()), 10_000, 'the run started by the click ended')).toMatch(
+      /^(TERMINATED|WorkflowNotFoundError)$/,
+    );
+    expect(await heldOf(clicked.referralId)).toEqual({
+      referral: [{ visitor_hash: null, new_member_id: null, stage: 'clicked' }],
+      clicks: [{ visitor_hash: null, ip_hash: null }],
+      events: ['click', 'erased'],
+    });
+  } finally {
+    await worker.stop();
+  }
+});
+
+async function referralsRow(referralId: string) {
+  const result = await harness.pool.query<{ workflow_id: string }>('SELECT workflow_id FROM referrals WHERE id = $1', [referralId]);
+  return result.rows[0] && { workflowId: result.rows[0].workflow_id };
+}
