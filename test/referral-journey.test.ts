@@ -99,6 +99,16 @@ test('a click becomes one referral whose id follows from the code and the visito
   expect(row).toMatchObject({ stage: 'clicked', status: 'pending', mentor_id: org.mentorId, org_id: org.orgId, is_direct: false });
 });
 
+test("a waiting referral's stack trace, as the Temporal UI shows operators, names where it waits in two frames", async () => {
+  const org = await harness.seedOrg();
+  const clicked = await click(org, 'stack-trace-1');
+  const { workflow_id: workflowId } = await rowWhen(clicked.referralId, () => true, 'referral row');
+  const stacks = (await harness.client.workflow.getHandle(workflowId).query<string>('__stack_trace')).split('\n\n');
+  // The SDK's promise hook keeps a stack per promise waited on; the sandbox holds each to two frames of the workflow.
+  expect(stacks.map((stack) => stack.split('\n').filter((line) => line.startsWith('    at ')).length <= 2)).toEqual(stacks.map(() => true));
+  expect(stacks.at(-1)).toMatch(/^ {4}at changed \(.*\/src\/workflows\/referral-workflow\.ts:\d+:\d+\)$/);
+});
+
 test('the happy path ends confirmed, with its rows, search attributes and one badge', async () => {
   await withBadgeService(undefined, async (badgeService) => {
     const org = await harness.seedOrg();

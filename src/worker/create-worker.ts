@@ -19,6 +19,7 @@ import type { Logger } from '../logger';
 import { dispatchMetrics } from '../metrics';
 import { startDispatcher, type RunningDispatcher } from './dispatcher';
 import { idleThreads, reniceThreads } from './niceness';
+import { bundleWorkflows } from './workflow-bundle';
 
 export interface ReferralWorkerOptions extends ActivityDependencies {
   connection: NativeConnection;
@@ -68,14 +69,12 @@ export function configuredWorkerOptions(config: Config): Pick<ReferralWorkerOpti
   };
 }
 
-export function createReferralWorker(options: ReferralWorkerOptions): Promise<Worker> {
+export async function createReferralWorker(options: ReferralWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+    workflowBundle: options.workflowBundle ?? { code: await bundleWorkflows() },
     activities: { ...createActivities(options), ...createInvitationActivities({ pool: options.pool, clock: options.clock, ...options.invitationMail }) },
     ...options.tuning,
   });
