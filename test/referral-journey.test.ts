@@ -272,11 +272,11 @@ test('an account taken as the attribution window ends is not expired or overdue 
   const clicked = await click(org, 'account-at-the-window-end');
   const { clicked_at: clickedAt } = await rowWhen(clicked.referralId, () => true, 'referral row');
   const handle = await workflowOf(clicked.referralId);
-  // Holding the referral's row keeps the account's write waiting while the window's timer fires behind it.
+  // Holding the referral's row as a write holds it keeps the account's write waiting while the window's timer fires behind it.
   const holder = await harness.pool.connect();
   try {
     await holder.query('BEGIN');
-    await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR UPDATE', [clicked.referralId]);
+    await holder.query('SELECT 1 FROM referrals WHERE id = $1 FOR NO KEY UPDATE', [clicked.referralId]);
     await step(clicked, 'account_created', { newMemberId: randomUUID() });
     await eventually(async () => {
       const events = (await handle.fetchHistory()).events ?? [];
