@@ -32,6 +32,16 @@ async function heldOf(referralId: string) {
   return { referral: referral.rows, clicks: clicks.rows, events: events.rows.map((row) => row.type) };
 }
 
+/** A referral clicked once and erased: its stage and counts stay, nothing names the person. */
+const ERASED_AFTER_ONE_CLICK = {
+  referral: [{ visitor_hash: null, new_member_id: null, stage: 'clicked' }],
+  clicks: [{ visitor_hash: null, ip_hash: null }],
+  events: ['click', 'erased'],
+};
+
+const clickWritten = (referralId: string) =>
+  eventually(async () => ((await harness.pool.query('SELECT 1 FROM click_events WHERE referral_id = $1', [referralId])).rowCount ? true : undefined));
+
 /** Waits until the Postgres backend running a statement like `pattern` waits for a lock. */
 const waitingForLock = (pattern: string) =>
   eventually(
@@ -48,7 +58,7 @@ test("a run's write waiting for the referral as it is erased writes none of the 
   const referrals = createReferralStore(harness.pool);
   try {
     const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-writing', metadata: {} });
-    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM click_events WHERE referral_id = $1', [clicked.referralId])).rowCount ? true : undefined));
+    await clickWritten(clicked.referralId);
     const stored = (await referrals.load(clicked.referralId))!;
     // What its run writes next, as an account is created: the member, and a click of the same visitor.
     const member = randomUUID();
@@ -72,11 +82,7 @@ test("a run's write waiting for the referral as it is erased writes none of the 
     } finally {
       holder.release();
     }
-    expect(await heldOf(clicked.referralId)).toEqual({
-      referral: [{ visitor_hash: null, new_member_id: null, stage: 'clicked' }],
-      clicks: [{ visitor_hash: null, ip_hash: null }],
-      events: ['click', 'erased'],
-    });
+    expect(await heldOf(clicked.referralId)).toEqual(ERASED_AFTER_ONE_CLICK);
   } finally {
     await worker.stop();
   }
@@ -90,7 +96,7 @@ test('a click delivered as its referral is erased starts no run that keeps it: t
   try {
     const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-delivered', metadata: {} });
     await createIntakeDelivery({ temporal: harness.client, intake }).deliverBatch(harness.taskQueue, 100);
-    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM click_events WHERE referral_id = $1', [clicked.referralId])).rowCount ? true : undefined));
+    await clickWritten(clicked.referralId);
     const again = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-delivered', metadata: {} });
     expect(again.referralId).toBe(clicked.referralId);
 
@@ -108,7 +114,7 @@ test('a click delivered as its referral is erased starts no run that keeps it: t
     release();
     expect(await delivering).toEqual({ delivered: 1, failed: 0, failure: undefined });
 
-    const { workflowId } = (await referralsRow(clicked.referralId))!;
+    const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM referrals WHERE id = $1', [clicked.referralId])).rows[0];
     const runState = () =>
       harness.client.workflow
         .getHandle(workflowId)
@@ -118,17 +124,9 @@ test('a click delivered as its referral is erased starts no run that keeps it: t
     expect(await eventually(async () => ((await runState()) === 'RUNNING' ? undefined : runState()), 10_000, 'the run started by the click ended')).toMatch(
       /^(TERMINATED|WorkflowNotFoundError)$/,
     );
-    expect(await heldOf(clicked.referralId)).toEqual({
-      referral: [{ visitor_hash: null, new_member_id: null, stage: 'clicked' }],
-      clicks: [{ visitor_hash: null, ip_hash: null }],
-      events: ['click', 'erased'],
-    });
+    expect(await heldOf(clicked.referralId)).toEqual(ERASED_AFTER_ONE_CLICK);
   } finally {
     await worker.stop();
   }
 });
 
-async function referralsRow(referralId: string) {
-  const result = await harness.pool.query<{ workflow_id: string }>('SELECT workflow_id FROM referrals WHERE id = $1', [referralId]);
-  return result.rows[0] && { workflowId: result.rows[0].workflow_id };
-}
