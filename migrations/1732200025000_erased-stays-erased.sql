@@ -36,7 +36,12 @@ CREATE TRIGGER referrals_keep_erased BEFORE UPDATE ON referrals
   FOR EACH ROW WHEN (OLD.visitor_hash IS NULL AND OLD.new_member_id IS NULL)
   EXECUTE FUNCTION keep_referral_erased();
 
+-- The dashboard's lists of referrals to act on leave erased ones out: its reads see their own organisation's tombstones.
+GRANT SELECT ON erasures TO referral_reader;
+
 -- Down Migration
+
+REVOKE SELECT ON erasures FROM referral_reader;
 
 DROP TRIGGER referrals_keep_erased ON referrals;
 DROP FUNCTION keep_referral_erased();

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { createIntakeStore } from '../src/db/intake';
+import { recruitmentDashboard } from '../src/db/reads';
 import { createReferralStore } from '../src/db/referrals';
+import { ConflictError } from '../src/errors';
 import { createAdminService } from '../src/services/admin-service';
 import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { eventually, openHarness, type Harness, type SeededOrg } from './support/harness';
@@ -130,3 +132,34 @@ test('a click delivered as its referral is erased starts no run that keeps it: t
   }
 });
 
+
+test('an erased referral held for review leaves the lists that ask for action, and a review of it is refused', async () => {
+  const org = await harness.seedOrg();
+  const admin = await orgAdminOf(org);
+  const worker = await harness.startWorker();
+  try {
+    const held = await harness.service.recordClick({ code: org.code, visitorId: 'held-then-erased', metadata: {} });
+    const waiting = await harness.service.recordClick({ code: org.code, visitorId: 'held-and-kept', metadata: {} });
+    await clickWritten(held.referralId);
+    await clickWritten(waiting.referralId);
+    // Both held for review, as the risk check holds an account (its figures have their own tests).
+    await harness.pool.query("UPDATE referrals SET status = 'flagged', flag_reason = 'many_accounts_from_one_device_or_ip' WHERE id = ANY ($1::uuid[])", [[held.referralId, waiting.referralId]]);
+    await adminService().erase(admin, held.referralId);
+
+    const needingReview = async () => {
+      const client = await harness.pool.connect();
+      try {
+        const today = new Date().toISOString().slice(0, 10);
+        return (await recruitmentDashboard(client, org.orgId, { from: today, to: today, granularity: 'day' })).needsReview.map((item) => item.referralId);
+      } finally {
+        client.release();
+      }
+    };
+    expect(await needingReview()).toEqual([waiting.referralId]);
+    const review = harness.service.review(held.referralId, { decision: 'approve', reviewerId: admin.userId });
+    await expect(review).rejects.toThrow(new ConflictError('the referral was erased: its journey is over'));
+    expect((await harness.pool.query('SELECT status FROM referrals WHERE id = $1', [held.referralId])).rows).toEqual([{ status: 'flagged' }]);
+  } finally {
+    await worker.stop();
+  }
+});

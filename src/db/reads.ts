@@ -243,12 +243,13 @@ interface AttentionRow {
   account_created_at: Date | null;
 }
 
-/** Referrals a coordinator should act on, the longest waiting first. */
+/** Referrals a coordinator should act on, the longest waiting first; an erased one's journey is over. */
 async function attentionList(client: PoolClient, orgId: string, condition: string, waitingSince: string): Promise<AttentionRow[]> {
   const result = await client.query<AttentionRow>(
     `SELECT r.id, r.mentor_id, u.display_name, r.flag_reason, r.clicked_at, r.account_created_at
      FROM referrals r JOIN users u ON u.org_id = r.org_id AND u.id = r.mentor_id
-     WHERE r.org_id = $1 AND ${condition} ORDER BY ${waitingSince}, r.id LIMIT ${ATTENTION_LISTED}`,
+     WHERE r.org_id = $1 AND ${condition} AND NOT EXISTS (SELECT 1 FROM erasures e WHERE e.referral_id = r.id)
+     ORDER BY ${waitingSince}, r.id LIMIT ${ATTENTION_LISTED}`,
     [orgId],
   );
   return result.rows;
