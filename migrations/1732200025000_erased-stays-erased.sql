@@ -1,7 +1,7 @@
 -- Up Migration
 
--- An erased referral takes no personal data again, whoever writes: a run whose write was on its way when the
--- erasure came, or a message delivered as it came. The referral's row lock orders each write with the erasure,
+-- An erased referral's journey is over: nothing is written to it again, whoever writes (a run whose write was on its
+-- way when the erasure came, a message delivered as it came), so none of the person's data comes back. The referral's row lock orders each write with the erasure,
 -- which holds it FOR UPDATE: a write that locked first is erased with the rest, one that waited finds the tombstone
 -- (each statement here reads afresh).
 CREATE FUNCTION referral_erased(referral uuid) RETURNS boolean LANGUAGE plpgsql AS $$
