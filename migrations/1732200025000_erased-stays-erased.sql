@@ -1,20 +1,15 @@
 -- Up Migration
 
 -- An erased referral's journey is over: nothing is written to it again, whoever writes (a run whose write was on its
--- way when the erasure came, a message delivered as it came), so none of the person's data comes back. The referral's row lock orders each write with the erasure,
--- which holds it FOR UPDATE: a write that locked first is erased with the rest, one that waited finds the tombstone
--- (each statement here reads afresh).
-CREATE FUNCTION referral_erased(referral uuid) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM 1 FROM referrals WHERE id = referral FOR KEY SHARE;
-  RETURN EXISTS (SELECT 1 FROM erasures WHERE referral_id = referral);
-END
-$$;
+-- way when the erasure came, a message delivered as it came), so none of the person's data comes back. The referral's
+-- row lock orders each write with the erasure, which holds it FOR UPDATE: a write that locked first is erased with the
+-- rest, one that waited finds the tombstone (each statement here reads afresh).
 
 -- A click, an app's link to the member or a timeline event of an erased referral is not written.
 CREATE FUNCTION skip_if_referral_erased() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RETURN CASE WHEN referral_erased(NEW.referral_id) THEN NULL ELSE NEW END;
+  PERFORM 1 FROM referrals WHERE id = NEW.referral_id FOR KEY SHARE;
+  RETURN CASE WHEN EXISTS (SELECT 1 FROM erasures WHERE referral_id = NEW.referral_id) THEN NULL ELSE NEW END;
 END
 $$;
 CREATE TRIGGER click_events_skip_erased BEFORE INSERT ON click_events
@@ -49,4 +44,3 @@ DROP TRIGGER referral_events_skip_erased ON referral_events;
 DROP TRIGGER referral_member_links_skip_erased ON referral_member_links;
 DROP TRIGGER click_events_skip_erased ON click_events;
 DROP FUNCTION skip_if_referral_erased();
-DROP FUNCTION referral_erased(uuid);

@@ -6,6 +6,7 @@ import { createReferralStore } from '../src/db/referrals';
 import { ConflictError } from '../src/errors';
 import { createAdminService } from '../src/services/admin-service';
 import { createIntakeDelivery } from '../src/services/intake-delivery';
+import type { Caller } from '../src/domain/access';
 import { eventually, openHarness, type Harness, type SeededOrg } from './support/harness';
 
 let harness: Harness;
@@ -18,10 +19,17 @@ afterAll(async () => {
   await harness.close();
 });
 
-async function orgAdminOf(org: SeededOrg) {
-  const userId = randomUUID();
-  await harness.pool.query("INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'org_admin', 'Test Admin')", [userId, org.orgId]);
-  return { userId, orgId: org.orgId, role: 'org_admin' as const };
+/** Runs `work` with a new organisation, its admin (who erases) and a worker on the file's task queue. */
+async function withOrgAndWorker(workerOptions: { dispatch?: boolean }, work: (org: SeededOrg, admin: Caller) => Promise<void>) {
+  const org = await harness.seedOrg();
+  const admin = { userId: randomUUID(), orgId: org.orgId, role: 'org_admin' as const };
+  await harness.pool.query("INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'org_admin', 'Test Admin')", [admin.userId, org.orgId]);
+  const worker = await harness.startWorker(workerOptions);
+  try {
+    await work(org, admin);
+  } finally {
+    await worker.stop();
+  }
 }
 
 const adminService = () => createAdminService({ pool: harness.pool, temporal: harness.client, referrals: harness.service, hashSalt: 'test-only-hash-salt', temporalTimeoutMs: 5000 });
@@ -54,11 +62,8 @@ const waitingForLock = (pattern: string) =>
   );
 
 test("a run's write waiting for the referral as it is erased writes none of the person's data back", async () => {
-  const org = await harness.seedOrg();
-  const admin = await orgAdminOf(org);
-  const worker = await harness.startWorker();
-  const referrals = createReferralStore(harness.pool);
-  try {
+  await withOrgAndWorker({}, async (org, admin) => {
+    const referrals = createReferralStore(harness.pool);
     const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-writing', metadata: {} });
     await clickWritten(clicked.referralId);
     const stored = (await referrals.load(clicked.referralId))!;
@@ -85,17 +90,12 @@ test("a run's write waiting for the referral as it is erased writes none of the 
       holder.release();
     }
     expect(await heldOf(clicked.referralId)).toEqual(ERASED_AFTER_ONE_CLICK);
-  } finally {
-    await worker.stop();
-  }
+  });
 });
 
 test('a click delivered as its referral is erased starts no run that keeps it: the run is deleted and nothing is written', async () => {
-  const org = await harness.seedOrg();
-  const admin = await orgAdminOf(org);
-  const worker = await harness.startWorker({ dispatch: false });
-  const intake = createIntakeStore(harness.pool);
-  try {
+  await withOrgAndWorker({ dispatch: false }, async (org, admin) => {
+    const intake = createIntakeStore(harness.pool);
     const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'erased-while-delivered', metadata: {} });
     await createIntakeDelivery({ temporal: harness.client, intake }).deliverBatch(harness.taskQueue, 100);
     await clickWritten(clicked.referralId);
@@ -127,17 +127,11 @@ test('a click delivered as its referral is erased starts no run that keeps it: t
       /^(TERMINATED|WorkflowNotFoundError)$/,
     );
     expect(await heldOf(clicked.referralId)).toEqual(ERASED_AFTER_ONE_CLICK);
-  } finally {
-    await worker.stop();
-  }
+  });
 });
 
-
 test('an erased referral held for review leaves the lists that ask for action, and a review of it is refused', async () => {
-  const org = await harness.seedOrg();
-  const admin = await orgAdminOf(org);
-  const worker = await harness.startWorker();
-  try {
+  await withOrgAndWorker({}, async (org, admin) => {
     const held = await harness.service.recordClick({ code: org.code, visitorId: 'held-then-erased', metadata: {} });
     const waiting = await harness.service.recordClick({ code: org.code, visitorId: 'held-and-kept', metadata: {} });
     await clickWritten(held.referralId);
@@ -159,7 +153,5 @@ test('an erased referral held for review leaves the lists that ask for action, a
     const review = harness.service.review(held.referralId, { decision: 'approve', reviewerId: admin.userId });
     await expect(review).rejects.toThrow(new ConflictError('the referral was erased: its journey is over'));
     expect((await harness.pool.query('SELECT status FROM referrals WHERE id = $1', [held.referralId])).rows).toEqual([{ status: 'flagged' }]);
-  } finally {
-    await worker.stop();
-  }
+  });
 });
