@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
 import { createJourneyPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredErasedRunSweeper, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
 
 /**
  * A worker on its own, with the intake's dispatcher, for the production shape (docker-compose runs N of them): it needs
@@ -33,6 +33,7 @@ async function runWorker(): Promise<void> {
   const notifier = startConfiguredNotifier(config, pool, logger);
   const settler = startConfiguredRewardSettler(config, pool, logger);
   const invitationStarter = startConfiguredInvitationStarter(config, pool, client, logger);
+  const erasedRunSweeper = startConfiguredErasedRunSweeper(config, pool, client, logger);
   logger.info({ taskQueue: 'referrals' }, 'worker running');
   // The Temporal runtime drains the worker on SIGINT and SIGTERM; run() resolves once it has.
   await worker.run();
@@ -40,6 +41,7 @@ async function runWorker(): Promise<void> {
   await notifier?.stop();
   await settler.stop();
   await invitationStarter.stop();
+  await erasedRunSweeper.stop();
   await clientConnection.close();
   await connection.close();
   await pool.end();

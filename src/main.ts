@@ -10,7 +10,7 @@ import { DEMO_SIGN_IN_PATH } from './domain/demo';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
-import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler, temporalMetricsUrl } from './worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredErasedRunSweeper, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler, temporalMetricsUrl } from './worker/create-worker';
 import { ensureSchedules } from './worker/schedules';
 
 export interface RunningStack {
@@ -99,6 +99,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       stops.push(() => settler.stop());
       const invitationStarter = startConfiguredInvitationStarter(config, journeyPool, temporalClient, logger);
       stops.push(() => invitationStarter.stop());
+      const erasedRunSweeper = startConfiguredErasedRunSweeper(config, journeyPool, temporalClient, logger);
+      stops.push(() => erasedRunSweeper.stop());
       mailFolder = notifier?.folder;
     }
 

@@ -306,6 +306,16 @@ export function createIntakeStore(pool: Pool) {
       return new Set(result.rows.map((row) => row.referral_id));
     },
 
+    /** Of `referralIds`, those erased had a run started by a delivery just now: the workers' sweep deletes it. */
+    async erasedRunsStarted(referralIds: string[]): Promise<void> {
+      if (referralIds.length === 0) return;
+      await pool.query({
+        name: 'intake.erased-runs-started',
+        text: 'UPDATE erasures SET runs_pending_since = clock_timestamp() WHERE referral_id = ANY ($1::uuid[])',
+        values: [referralIds],
+      });
+    },
+
     /** Messages Temporal did not take: tried again after `delayMs`. */
     async defer(ids: string[], delayMs: number): Promise<void> {
       if (ids.length === 0) return;

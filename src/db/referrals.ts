@@ -4,6 +4,13 @@ import { CANCELLABLE_STATUSES, CONFIRMABLE_STATUSES, DECIDED_FOR_MEMBER, STATUS_
 import type { BadgeAward, ReferralEventInput, ReferralSnapshot, StoredReferral } from '../domain/referral';
 import { sqlList, withTransaction } from './transaction';
 
+/** An erased referral whose runs Temporal may still hold, and since when (exactly, as Postgres wrote it). */
+export interface ErasedRuns {
+  referralId: string;
+  workflowId: string;
+  pendingSince: string;
+}
+
 /** A `referrals` row, read as such (Dates) or as JSON (ISO strings); `code` when joined to its code. */
 export interface ReferralRow {
   id: string;
@@ -375,7 +382,13 @@ export function createReferralStore(pool: Pool) {
         await client.query("SELECT pg_advisory_xact_lock(hashtextextended('mentor aggregates ' || mentor_id, 0)) FROM referrals WHERE id = $1", [referralId]);
         const { rows } = await client.query<{ org_id: string; new_member_id: string | null }>('SELECT org_id, new_member_id FROM referrals WHERE id = $1 FOR UPDATE', [referralId]);
         const member = rows[0]?.new_member_id ?? null;
-        await client.query('INSERT INTO erasures (referral_id, org_id, member_hash) SELECT id, org_id, $2 FROM referrals WHERE id = $1 ON CONFLICT (referral_id) DO NOTHING', [referralId, memberHash]);
+        // Its runs are left to the sweep from now, after this statement's waits: a run a message started meanwhile
+        // is listed by the time the sweep looks. Asked again, they are looked for again.
+        await client.query(
+          `INSERT INTO erasures (referral_id, org_id, member_hash, runs_pending_since) SELECT id, org_id, $2, clock_timestamp() FROM referrals WHERE id = $1
+           ON CONFLICT (referral_id) DO UPDATE SET runs_pending_since = clock_timestamp()`,
+          [referralId, memberHash],
+        );
         await client.query(
           `UPDATE click_events SET visitor_hash = NULL, ip_hash = NULL, user_agent = NULL, device_metadata =
              CASE WHEN device_metadata ? 'shareChannel' THEN jsonb_build_object('shareChannel', device_metadata->'shareChannel') ELSE '{}'::jsonb END
@@ -406,6 +419,28 @@ export function createReferralStore(pool: Pool) {
           [referralId, erasedBy],
         );
       });
+    },
+
+    /** Erased referrals whose runs may be left in Temporal, flagged at least `graceMs` ago, oldest first. */
+    async runsToDelete(graceMs: number, limit: number): Promise<ErasedRuns[]> {
+      const { rows } = await pool.query<ErasedRuns>(
+        `SELECT x.referral_id AS "referralId", r.workflow_id AS "workflowId", x.runs_pending_since::text AS "pendingSince"
+         FROM erasures x JOIN referrals r ON r.id = x.referral_id
+         WHERE x.runs_pending_since <= now() - make_interval(secs => $1::double precision / 1000)
+         ORDER BY x.runs_pending_since LIMIT $2`,
+        [graceMs, limit],
+      );
+      return rows;
+    },
+
+    /** Temporal listed no run of the erased referral: done, unless a run was flagged since. */
+    async runsDeleted(erased: ErasedRuns): Promise<void> {
+      await pool.query('UPDATE erasures SET runs_pending_since = NULL WHERE referral_id = $1 AND runs_pending_since = $2::timestamptz', [erased.referralId, erased.pendingSince]);
+    },
+
+    /** Temporal listed runs of the erased referral, now asked to delete them: looked at again from now. */
+    async runsStillListed(erased: ErasedRuns): Promise<void> {
+      await pool.query('UPDATE erasures SET runs_pending_since = clock_timestamp() WHERE referral_id = $1 AND runs_pending_since = $2::timestamptz', [erased.referralId, erased.pendingSince]);
     },
 
     /** Which of these referrals, in order, is the first not erased (its index), if any. */

@@ -4,7 +4,7 @@ import { createOrgStore, type OrgSettingsChange, type OrgSettingsRow } from '../
 import { createReferralStore } from '../db/referrals';
 import { authorise, type Action, type Caller } from '../domain/access';
 import { AppError, NotFoundError } from '../errors';
-import { deleteReferralRun, unlessNotFound } from './erased-runs';
+import { deleteReferralRuns } from './erased-runs';
 import { erasedMemberHash } from './identifiers';
 import type { ReferralService } from './referral-service';
 
@@ -74,19 +74,16 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
     },
 
     /**
-     * Erases a referral's personal data. Its run is stopped first, so with Temporal out of reach nothing is erased and
-     * the caller retries (503). Its history is deleted after Postgres is erased (Temporal deletes it behind the
-     * answer), so a run that a message in flight started meanwhile goes with it; a dispatcher delivering one later
-     * deletes the run it started.
+     * Erases a referral's personal data: in Postgres at once, whether Temporal answers or not, so nothing written there
+     * names the person again. Its runs, whose histories hold the person's messages, are deleted now if Temporal
+     * answers in time, and by the workers' sweep otherwise.
      */
     async erase(caller: Caller, referralId: string) {
       const referral = await referralOf(caller, referralId);
       authorise(caller, 'erase');
-      const withTemporal = (work: () => Promise<unknown>) => deps.temporal.withDeadline(Date.now() + deps.temporalTimeoutMs, work);
-      await withTemporal(() => deps.temporal.workflow.getHandle(referral.workflowId).terminate('referral record erased by an organisation admin').catch(unlessNotFound));
       const memberHash = referral.newMemberId ? erasedMemberHash(deps.hashSalt, referral.orgId, referral.newMemberId) : null;
       await referrals.erase(referralId, caller.userId, memberHash);
-      await withTemporal(() => deleteReferralRun(deps.temporal, referral.workflowId));
+      await deps.temporal.withDeadline(Date.now() + deps.temporalTimeoutMs, () => deleteReferralRuns(deps.temporal, referral.workflowId)).catch(() => undefined);
     },
   };
 }

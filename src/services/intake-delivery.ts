@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { IntakeRow, IntakeStore } from '../db/intake';
 import { ServiceUnavailableError } from '../errors';
-import { deleteReferralRun } from './erased-runs';
 import { clickSignal, funnelStepSignal } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { identityFor, startOptions } from './referral-start';
@@ -63,26 +62,12 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     );
   }
 
-  /**
-   * A message delivered as its referral was erased started a run of it again: that run is deleted with its history,
-   * which held the message. Answers the workflows whose run Temporal did not delete: their messages go again later.
-   */
-  async function deleteRunsOfErased(delivered: IntakeRow[]): Promise<Set<string>> {
-    const erased = await deps.intake.erasedAmong([...new Set(delivered.map((row) => row.referral_id))]);
-    const workflowIds = new Set(delivered.filter((row) => erased.has(row.referral_id)).map((row) => row.workflow_id));
-    const undeleted = new Set<string>();
-    for (const workflowId of workflowIds) {
-      await deps.temporal.withDeadline(Date.now() + timeoutMs, () => deleteReferralRun(deps.temporal, workflowId)).catch(() => undeleted.add(workflowId));
-    }
-    return undeleted;
-  }
-
   /** Marks what Temporal took delivered and defers what it refused, by the attempts of the first: they share a cause. */
   async function settle(delivered: IntakeRow[], refused: IntakeRow[]): Promise<void> {
-    const undeleted = await deleteRunsOfErased(delivered);
-    await deps.intake.markDelivered(delivered.filter((row) => !undeleted.has(row.workflow_id)).map((row) => row.intake_id));
-    const again = [...refused, ...delivered.filter((row) => undeleted.has(row.workflow_id))];
-    if (again.length > 0) await deps.intake.defer(again.map((row) => row.intake_id), retryDelayMs(again[0].attempts));
+    // A message delivered as its referral was erased started a run of it again, whose history holds the message.
+    await deps.intake.erasedRunsStarted([...new Set(delivered.map((row) => row.referral_id))]);
+    await deps.intake.markDelivered(delivered.map((row) => row.intake_id));
+    if (refused.length > 0) await deps.intake.defer(refused.map((row) => row.intake_id), retryDelayMs(refused[0].attempts));
   }
 
   /** Delivers one workflow's `rows` one after the other, answering those Temporal took before it refused one. */

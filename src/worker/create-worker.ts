@@ -11,7 +11,9 @@ import { createMailer } from '../notifications/mail';
 import { startNotifier, type RunningNotifier } from './notifier';
 import { startRewardSettler, type RewardSettler } from './reward-settler';
 import { startInvitationStarter } from './invitation-starter';
-import type { PollLoop } from './poll-loop';
+import { startPollLoop, type PollLoop } from './poll-loop';
+import { createReferralStore } from '../db/referrals';
+import { createErasedRunSweep } from '../services/erased-runs';
 import { createInvitationStarts, invitationTiming } from '../services/invitation-start';
 import { createReferralService, referralServiceSettings, type ReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
@@ -146,6 +148,19 @@ export function startConfiguredInvitationStarter(config: Config, pool: Pool, tem
     starts: createInvitationStarts({ pool, temporal, timing: invitationTiming(config) }),
     pollMs: config.INVITATION_START_POLL_SECONDS * 1000,
     onError: warnOncePerMinute(logger, 'invitations could not be started; they wait in Postgres and are tried again'),
+  });
+}
+
+/** How often each worker process looks for erased referrals' runs left in Temporal. */
+const ERASED_RUN_SWEEP_MS = 5_000;
+
+/** The last part of erasures, in every worker process: the runs of erased referrals, deleted once Temporal answers. */
+export function startConfiguredErasedRunSweeper(config: Config, pool: Pool, temporal: Client, logger: Logger): PollLoop {
+  const sweep = createErasedRunSweep({ temporal, referrals: createReferralStore(pool), timeoutMs: config.SIGNAL_TIMEOUT_MS });
+  return startPollLoop({
+    pollMs: ERASED_RUN_SWEEP_MS,
+    round: sweep.sweep,
+    onError: warnOncePerMinute(logger, "erased referrals' runs could not be deleted yet; tried again"),
   });
 }
 
