@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { IntakeBacklog } from './db/intake';
 import type { InvitationBacklog } from './db/invitations';
+import type { ErasureBacklog } from './db/referrals';
 
 /** The process's Prometheus metrics: one registry for the API, the dispatcher and the process itself. */
 export const registry = new Registry();
@@ -78,4 +79,10 @@ export const measureBacklog = gaugesRead<IntakeBacklog>([
 export const measureInvitationBacklog = gaugesRead<InvitationBacklog>([
   { name: 'invitations_awaiting_start', help: 'Invitations taken while Temporal did not answer, whose workflow is not started yet', value: (backlog) => backlog.awaitingStart },
   { name: 'invitations_oldest_awaiting_start_age_seconds', help: 'Age of the oldest invitation awaiting its start (0 when none waits)', value: (backlog) => backlog.oldestAgeSeconds },
+]);
+
+/** Where the erasures' gauges read from: erased referrals whose runs Temporal may still hold. */
+export const measureErasureBacklog = gaugesRead<ErasureBacklog>([
+  { name: 'erasures_runs_pending', help: 'Erased referrals whose runs Temporal may still hold, until a worker finds none', value: (backlog) => backlog.runsPending },
+  { name: 'erasures_oldest_runs_pending_age_seconds', help: 'How long the oldest such erasure has waited (0 when none)', value: (backlog) => backlog.oldestAgeSeconds },
 ]);

@@ -405,9 +405,14 @@ test('an erasure while Temporal is paused erases Postgres at once; its run is de
     config: { JWT_SECRET, MEMBERSHIP_WEBHOOK_SECRET: 'api-reads-webhook-secret', HASH_SALT: 'test-only-hash-salt', SIGNAL_TIMEOUT_MS: 1000 },
     taskQueue: harness.taskQueue,
   });
+  const erasuresPending = async () => ((await (await fetch(`${cutOff.url}/readyz`)).json()) as { erasures: { runsPending: number } }).erasures.runsPending;
   try {
+    const before = await erasuresPending();
     const erase = await fetch(`${cutOff.url}/api/v1/referral-attributions/${referral}`, { method: 'DELETE', headers: { authorization: `Bearer ${await token(orgAdmin)}` } });
     expect(erase.status).toBe(204);
+    // Operators see it wait, in /readyz and /metrics.
+    expect(await erasuresPending()).toBe(before + 1);
+    expect(await (await fetch(`${cutOff.url}/metrics`)).text()).toMatch(new RegExp(`^erasures_runs_pending ${before + 1}$`, 'm'));
   } finally {
     await cutOff.close();
     await paused.close();

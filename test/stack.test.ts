@@ -82,6 +82,7 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
     checks: { postgres: true, temporal: true },
     intake: { undelivered: expect.any(Number), oldestAgeSeconds: expect.any(Number) },
     invitations: { awaitingStart: 0, oldestAgeSeconds: 0 },
+    erasures: { runsPending: 0, oldestAgeSeconds: 0 },
   });
   expect(await (await fetch(`${api}/healthz`)).json()).toEqual({ status: 'ok' });
   expect(await status(`http://localhost:${ports.ui}/`)).toBe(200);
@@ -219,7 +220,7 @@ test('with Postgres out of reach, readiness names it and requests answer 503 wit
   try {
     const response = await fetch(`${api.url}/readyz`);
     expect(response.status).toBe(503);
-    expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true }, intake: null, invitations: null });
+    expect(await response.json()).toEqual({ status: 'not ready', checks: { postgres: false, temporal: true }, intake: null, invitations: null, erasures: null });
     const click = await fetch(`${api.url}/api/v1/referral-attributions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -8,8 +8,9 @@ import type { Pool } from 'pg';
 import { loadConfig, type Config } from '../config';
 import { createIntakeStore } from '../db/intake';
 import { createInvitationStore } from '../db/invitations';
+import { createReferralStore } from '../db/referrals';
 import { withOrgScope } from '../db/scoped';
-import { measureBacklog, measureInvitationBacklog, measureRequests } from '../metrics';
+import { measureBacklog, measureErasureBacklog, measureInvitationBacklog, measureRequests } from '../metrics';
 import { loggableUrl, type Logger } from '../logger';
 import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
@@ -122,9 +123,11 @@ export function createApp(deps: AppDependencies): express.Express {
 
   const intake = createIntakeStore(deps.pool);
   const invitationStore = createInvitationStore(deps.pool);
-  measureBacklog(intake.backlog);
-  measureInvitationBacklog(invitationStore.backlog);
-  app.use(healthRoutes({ readiness: deps.readiness, backlog: intake.backlog, invitationBacklog: invitationStore.backlog, temporalMetricsUrl: deps.temporalMetricsUrl }));
+  const backlogs = { intake: intake.backlog, invitations: invitationStore.backlog, erasures: createReferralStore(deps.pool).erasureBacklog };
+  measureBacklog(backlogs.intake);
+  measureInvitationBacklog(backlogs.invitations);
+  measureErasureBacklog(backlogs.erasures);
+  app.use(healthRoutes({ readiness: deps.readiness, backlogs, temporalMetricsUrl: deps.temporalMetricsUrl }));
   app.use(openApiRoutes());
   app.use(
     landingRoutes({

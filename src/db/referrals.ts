@@ -11,6 +11,12 @@ export interface ErasedRuns {
   pendingSince: string;
 }
 
+/** Erasures whose runs Temporal may still hold, for operators: how many, and how long the oldest has waited. */
+export interface ErasureBacklog {
+  runsPending: number;
+  oldestAgeSeconds: number;
+}
+
 /** A `referrals` row, read as such (Dates) or as JSON (ISO strings); `code` when joined to its code. */
 export interface ReferralRow {
   id: string;
@@ -431,6 +437,14 @@ export function createReferralStore(pool: Pool) {
         [graceMs, limit],
       );
       return rows;
+    },
+
+    async erasureBacklog(): Promise<ErasureBacklog> {
+      const { rows } = await pool.query<{ pending: number; oldest_age_seconds: number | null }>(
+        `SELECT count(*)::int AS pending, extract(epoch FROM now() - min(runs_pending_since))::float8 AS oldest_age_seconds
+         FROM erasures WHERE runs_pending_since IS NOT NULL`,
+      );
+      return { runsPending: rows[0].pending, oldestAgeSeconds: Math.max(0, rows[0].oldest_age_seconds ?? 0) };
     },
 
     /** Temporal listed no run of the erased referral: done, unless a run was flagged since. */

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { IntakeBacklog } from '../../db/intake';
 import type { InvitationBacklog } from '../../db/invitations';
+import type { ErasureBacklog } from '../../db/referrals';
 import { registry } from '../../metrics';
 
 export interface Readiness {
@@ -10,25 +11,28 @@ export interface Readiness {
 
 export interface HealthOptions {
   readiness: Readiness;
-  backlog(): Promise<IntakeBacklog>;
-  invitationBacklog(): Promise<InvitationBacklog>;
+  /** What waits in Postgres for Temporal, each read when /readyz is asked. */
+  backlogs: { intake(): Promise<IntakeBacklog>; invitations(): Promise<InvitationBacklog>; erasures(): Promise<ErasureBacklog> };
   /** The Temporal SDK's own Prometheus endpoint (worker metrics), appended to /metrics when set. */
   temporalMetricsUrl?: string;
 }
 
 /**
  * Ready means the API can take clicks and steps, which needs Postgres alone: with Temporal down they wait in the
- * intake, and invitations wait for a worker to start them; both backlogs are shown here for operators.
+ * intake, invitations wait for a worker to start them, and erasures for a worker to delete their runs; each backlog is
+ * shown here for operators.
  */
-export function healthRoutes({ readiness, backlog, invitationBacklog, temporalMetricsUrl }: HealthOptions): Router {
+export function healthRoutes({ readiness, backlogs, temporalMetricsUrl }: HealthOptions): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
     const [postgres, temporal] = await Promise.all([readiness.postgres(), readiness.temporal()]);
-    const [intake, invitations] = postgres ? await Promise.all([backlog().catch(() => undefined), invitationBacklog().catch(() => undefined)]) : [];
-    res.status(postgres ? 200 : 503).json({ status: postgres ? 'ready' : 'not ready', checks: { postgres, temporal }, intake: intake ?? null, invitations: invitations ?? null });
+    const [intake, invitations, erasures] = await Promise.all(
+      [backlogs.intake, backlogs.invitations, backlogs.erasures].map((read) => (postgres ? read().catch(() => null) : null)),
+    );
+    res.status(postgres ? 200 : 503).json({ status: postgres ? 'ready' : 'not ready', checks: { postgres, temporal }, intake, invitations, erasures });
   });
   router.get('/metrics', async (_req, res) => {
     const ours = await registry.metrics();
