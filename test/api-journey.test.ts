@@ -335,3 +335,42 @@ test('bad input and bad credentials get a 4xx with what was wrong, and change no
   expect(((await untyped.json()) as { error: { message: string } }).error.message).toBe('Send the body as JSON, with Content-Type: application/json; it came with none');
   expect(await rowCounts()).toEqual(before);
 });
+
+test('a member who comes back after each cancellation is counted once each time, on a referral of their own', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+  const registered = async (occurredAt: string, deliveryId: string) =>
+    (await (await signed('/api/v1/webhooks/membership', { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt, deliveryId })).json()) as {
+      conversion: { referralId: string; status: string; direct: boolean };
+    };
+  const cancelled = async (occurredAt: string, deliveryId: string) => {
+    const answer = await signed('/api/v1/webhooks/membership', { event: 'member.cancelled', referralCode: org.code, newMemberId: member, occurredAt, deliveryId });
+    return ((await answer.json()) as { reversed: number }).reversed;
+  };
+  const confirmedCount = async () => (await harness.pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [org.mentorId])).rows[0].confirmed_count;
+  // The app reported the member's account on their click.
+  const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: `comeback-${member}` })).json()) as { referralId: string; referralToken: string };
+  const step = await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'k1', newMemberId: member }, { authorization: `Bearer ${clicked.referralToken}` });
+  expect(step.status).toBe(202);
+
+  const joined = await registered(minutesAgo(50), `joined-${member}`);
+  expect(joined.conversion).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
+  expect(await cancelled(minutesAgo(40), `left-${member}`)).toBe(1);
+  await eventually(async () => ((await confirmedCount()) === 0 ? true : undefined), 15_000, 'the cancellation counted');
+
+  const back = await registered(minutesAgo(30), `back-${member}`);
+  expect(back.conversion).toMatchObject({ status: 'confirmed', direct: true });
+  expect(back.conversion.referralId).not.toBe(clicked.referralId);
+  expect(await confirmedCount()).toBe(1);
+  expect(await cancelled(minutesAgo(20), `left-again-${member}`)).toBe(1);
+  await eventually(async () => ((await confirmedCount()) === 0 ? true : undefined), 15_000, 'the second cancellation counted');
+
+  const backAgain = await registered(minutesAgo(10), `back-again-${member}`);
+  expect(backAgain.conversion).toMatchObject({ status: 'confirmed', direct: true });
+  expect([clicked.referralId, back.conversion.referralId]).not.toContain(backAgain.conversion.referralId);
+  expect(await confirmedCount()).toBe(1);
+  // A registration delivered late, older than the last cancellation, confirms no one again.
+  expect((await registered(minutesAgo(25), `late-${member}`)).conversion).toMatchObject({ referralId: backAgain.conversion.referralId, status: 'confirmed' });
+  expect(await confirmedCount()).toBe(1);
+});

@@ -18,7 +18,8 @@ export function nameBasedUuid(name: string): string {
 export const erasedMemberHash = (salt: string, orgId: string, memberId: string) => saltedHash(salt, `erased:${orgId}:${memberId}`);
 
 /** A direct referral's key on its code: the member's id salted, so it is in no workflow id in clear. */
-export const directReferralKey = (salt: string, memberId: string) => `direct-${saltedHash(salt, `direct:${memberId}`)}`;
+export const directReferralKey = (salt: string, memberId: string, cancelledAt?: Date) =>
+  `direct-${saltedHash(salt, cancelledAt ? `direct:${memberId}:after-cancellation:${cancelledAt.toISOString()}` : `direct:${memberId}`)}`;
 
 export function referralWorkflowId(referralCodeId: string, visitorKey: string): string {
   return `referral-${referralCodeId}-${visitorKey}`;

@@ -242,11 +242,18 @@ export function createReferralService(deps: ReferralServiceDependencies) {
    * member whose referral on the code can no longer be confirmed (they cancelled, and now register again) is direct:
    * (b) would hand them another visitor's click.
    */
-  async function matchReferral(code: ConfirmationCodeRow, newMemberId: string, passedOver: string[], reportedVisitorHash?: string | null): Promise<ReferralIdentity> {
+  async function matchReferral(
+    code: ConfirmationCodeRow,
+    member: { newMemberId: string; cancelledAt?: Date },
+    passedOver: string[],
+    reportedVisitorHash?: string | null,
+  ): Promise<ReferralIdentity> {
+    const { newMemberId } = member;
     const reported = reportedVisitorHash !== undefined ? reportedVisitorHash : await codes.reportedVisitor(code.id, newMemberId);
     if (reported) return identityFor(code, reported, false);
     const candidate = code.member_known ? undefined : await codes.matchCandidate(code.id, newMemberId, passedOver);
-    if (!candidate) return identityFor(code, directReferralKey(deps.hashSalt, newMemberId), true);
+    // A member back after a cancellation is a direct referral of that comeback: the one before it was reversed.
+    if (!candidate) return identityFor(code, directReferralKey(deps.hashSalt, newMemberId, member.cancelledAt), true);
     return { ...identityFor(code, candidate.visitor_hash ?? '', candidate.is_direct), referralId: candidate.referral_id, workflowId: candidate.workflow_id };
   }
 
@@ -278,7 +285,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     const passedOver: string[] = [];
     for (;;) {
       // The link read with the code serves the first match; a match again reads it afresh.
-      const identity = await matchReferral(code, request.newMemberId, passedOver, passedOver.length === 0 ? code.reported_visitor_hash : undefined);
+      const identity = await matchReferral(code, { newMemberId: request.newMemberId, cancelledAt: cancelled }, passedOver, passedOver.length === 0 ? code.reported_visitor_hash : undefined);
       try {
         return await confirmOn(identity, code, request);
       } catch (error) {
