@@ -49,6 +49,27 @@ function startMain(env: Record<string, string>, { viaNpm = false } = {}): Starte
   return started;
 }
 
+/** The development sign-in's organisation: `npm start` without JWT_SECRET takes its tokens. */
+const DEV_ORG_ID = randomUUID();
+const DEV_MENTOR_ID = randomUUID();
+const devBearer = async (role: 'org_admin' | 'peer_mentor') =>
+  `Bearer ${await new SignJWT({ role, org_id: DEV_ORG_ID })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(role === 'peer_mentor' ? DEV_MENTOR_ID : randomUUID())
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode('development-only-jwt-secret-do-not-use-in-production'))}`;
+
+/** A mentor's new code, clicked once, with its referral written by the worker. */
+async function clickedReferral(api: string): Promise<{ code: string; referralId: string }> {
+  const created = await fetch(`${api}/api/v1/referral-codes`, { method: 'POST', headers: { authorization: await devBearer('peer_mentor'), 'content-type': 'application/json' }, body: '{}' });
+  const { code } = (await created.json()) as { code: string };
+  const clicked = await fetch(`${api}/api/v1/referral-attributions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, visitorId: randomUUID() }) });
+  const { referralId } = (await clicked.json()) as { referralId: string };
+  const admin = await devBearer('org_admin');
+  await eventually(async () => ((await fetch(`${api}/api/v1/referral-attributions/${referralId}`, { headers: { authorization: admin } })).status === 200 ? true : undefined), 30_000, 'the referral written');
+  return { code, referralId };
+}
+
 async function status(url: string): Promise<number | undefined> {
   try {
     return (await fetch(url)).status;
@@ -82,7 +103,7 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
     checks: { postgres: true, temporal: true },
     intake: { undelivered: expect.any(Number), oldestAgeSeconds: expect.any(Number) },
     invitations: { awaitingStart: 0, oldestAgeSeconds: 0 },
-    erasures: { runsPending: 0, oldestAgeSeconds: 0 },
+    erasures: { runsPending: expect.any(Number), oldestAgeSeconds: expect.any(Number) },
   });
   expect(await (await fetch(`${api}/healthz`)).json()).toEqual({ status: 'ok' });
   expect(await status(`http://localhost:${ports.ui}/`)).toBe(200);
@@ -99,8 +120,23 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
     ReferralCode: expect.anything(),
     ReferralStuck: expect.anything(),
   });
+  // An erasure is finished in Temporal by the worker's sweep: the run is gone, and so is every erasure left pending
+  // (those of other test files name runs this Temporal never had).
+  const client = new Client({ connection });
+  const runsOnCode = async (code: string) => {
+    const runIds: string[] = [];
+    for await (const run of client.workflow.list({ query: `ReferralCode = '${code}'` })) runIds.push(run.runId);
+    return runIds.length;
+  };
+  const { code, referralId } = await clickedReferral(api);
+  expect(await runsOnCode(code)).toBe(1);
+  expect((await fetch(`${api}/api/v1/referral-attributions/${referralId}`, { method: 'DELETE', headers: { authorization: await devBearer('org_admin') } })).status).toBe(204);
+  const erasuresPending = async () => ((await (await fetch(`${api}/readyz`)).json()) as { erasures: { runsPending: number } }).erasures.runsPending;
+  expect(await eventually(async () => ((await erasuresPending()) === 0 ? 0 : undefined), 30_000, 'erasures finished by the sweep')).toBe(0);
+  expect(await runsOnCode(code)).toBe(0);
+
   const workflowId = `start-test-${randomUUID()}`;
-  await new Client({ connection }).workflow.start('keptAcrossRestarts', { taskQueue: 'nobody-listens', workflowId });
+  await client.workflow.start('keptAcrossRestarts', { taskQueue: 'nobody-listens', workflowId });
   await connection.close();
 
   first.child.kill('SIGINT');
