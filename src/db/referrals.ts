@@ -439,6 +439,7 @@ export function createReferralStore(pool: Pool) {
       return rows;
     },
 
+    /** For /readyz and /metrics. */
     async erasureBacklog(): Promise<ErasureBacklog> {
       const { rows } = await pool.query<{ pending: number; oldest_age_seconds: number | null }>(
         `SELECT count(*)::int AS pending, extract(epoch FROM now() - min(runs_pending_since))::float8 AS oldest_age_seconds
