@@ -374,3 +374,22 @@ test('a member who comes back after each cancellation is counted once each time,
   expect((await registered(minutesAgo(25), `late-${member}`)).conversion).toMatchObject({ referralId: backAgain.conversion.referralId, status: 'confirmed' });
   expect(await confirmedCount()).toBe(1);
 });
+
+test('a member who first joined without a tracked click and comes back after cancelling is counted again', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+  const send = async (event: string, occurredAt: string, deliveryId: string) =>
+    (await signed('/api/v1/webhooks/membership', { event, referralCode: org.code, newMemberId: member, occurredAt, deliveryId })).json() as Promise<{
+      conversion?: { referralId: string; status: string; direct: boolean };
+    }>;
+  const confirmedCount = async () => (await harness.pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [org.mentorId])).rows[0].confirmed_count;
+  const joined = (await send('member.registered', minutesAgo(30), `joined-${member}`)).conversion!;
+  expect(joined).toMatchObject({ status: 'confirmed', direct: true });
+  await send('member.cancelled', minutesAgo(20), `left-${member}`);
+  await eventually(async () => ((await confirmedCount()) === 0 ? true : undefined), 15_000, 'the cancellation counted');
+  const back = (await send('member.registered', minutesAgo(10), `back-${member}`)).conversion!;
+  expect(back).toMatchObject({ status: 'confirmed', direct: true });
+  expect(back.referralId).not.toBe(joined.referralId);
+  expect(await confirmedCount()).toBe(1);
+});
