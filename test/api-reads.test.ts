@@ -4,7 +4,7 @@ import type { Role } from '../src/domain/access';
 import { createReferralTokens } from '../src/api/referral-token';
 import { erasedMemberHash } from '../src/services/identifiers';
 import { listenApp, type ListeningApi } from './support/api';
-import { runsOf, sweptUntilDone } from './support/erased-runs';
+import { runsOf, sweptUntilDone, workflowIdOf } from './support/erased-runs';
 import { pausedTemporal } from './support/paused-temporal';
 import { eventually, openHarness, type Harness } from './support/harness';
 
@@ -396,7 +396,7 @@ test('an erasure while Temporal is paused erases Postgres at once; its run is de
   const org = await harness.seedOrg();
   const orgAdmin = person(org.orgId, 'org_admin');
   const referral = await seedReferral({ id: org.mentorId, orgId: org.orgId, role: 'peer_mentor' }, false);
-  const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM referrals WHERE id = $1', [referral])).rows[0];
+  const workflowId = await workflowIdOf(harness, referral);
   expect(await runsOf(harness, workflowId)).toEqual(['RUNNING']);
   const paused = await pausedTemporal();
   const cutOff = await listenApp({
@@ -451,7 +451,7 @@ test('an erased member is still known as counted: a later registration counts no
   expect(confirmed).toMatchObject({ referralId: clicked.referralId, status: 'confirmed' });
   const countsOf2 = async () => (await call(admin, `/api/v1/referral-attributions/mentor/${mentor2.id}/counts`)).body;
   const before = await countsOf2();
-  const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM referrals WHERE id = $1', [clicked.referralId])).rows[0];
+  const workflowId = await workflowIdOf(harness, clicked.referralId);
   expect((await call(admin, `/api/v1/referral-attributions/${clicked.referralId}`, { method: 'DELETE' })).status).toBe(204);
   // Its run is stopped and deleted, so it cannot write the data back.
   const runState = await harness.client.workflow

@@ -7,7 +7,7 @@ import { ConflictError } from '../src/errors';
 import { createAdminService } from '../src/services/admin-service';
 import { createIntakeDelivery } from '../src/services/intake-delivery';
 import type { Caller } from '../src/domain/access';
-import { runsOf, sweptUntilDone } from './support/erased-runs';
+import { runsOf, sweptUntilDone, workflowIdOf } from './support/erased-runs';
 import { eventually, openHarness, type Harness, type SeededOrg } from './support/harness';
 
 let harness: Harness;
@@ -49,8 +49,6 @@ const ERASED_AFTER_ONE_CLICK = {
   clicks: [{ visitor_hash: null, ip_hash: null }],
   events: ['click', 'erased'],
 };
-
-const workflowIdOf = async (referralId: string): Promise<string> => (await harness.pool.query('SELECT workflow_id FROM referrals WHERE id = $1', [referralId])).rows[0].workflow_id;
 
 const clickWritten = (referralId: string) =>
   eventually(async () => ((await harness.pool.query('SELECT 1 FROM click_events WHERE referral_id = $1', [referralId])).rowCount ? true : undefined));
@@ -120,7 +118,7 @@ test('a click delivered as its referral is erased starts no run that stays: the 
     expect(await delivering).toEqual({ delivered: 1, failed: 0, failure: undefined });
 
     // The run the click started after the erasure had deleted its runs is left to the workers' sweep, which deletes it.
-    expect(await runsOf(harness, await workflowIdOf(clicked.referralId))).toEqual(['RUNNING']);
+    expect(await runsOf(harness, await workflowIdOf(harness, clicked.referralId))).toEqual(['RUNNING']);
     expect(await sweptUntilDone(harness, clicked.referralId)).toEqual([]);
     expect(await heldOf(clicked.referralId)).toEqual(ERASED_AFTER_ONE_CLICK);
   });
@@ -156,7 +154,7 @@ test('an erasure deletes every run of its referral, the ended ones too', async (
   await withOrgAndWorker({}, async (org, admin) => {
     const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'erased-with-two-runs', metadata: {} });
     await clickWritten(clicked.referralId);
-    const workflowId = await workflowIdOf(clicked.referralId);
+    const workflowId = await workflowIdOf(harness, clicked.referralId);
     // Its first run ended (as an operator may end one); a later click started another, which carries on from Postgres.
     await harness.client.workflow.getHandle(workflowId).terminate('ended by the test');
     await harness.service.recordClick({ code: org.code, visitorId: 'erased-with-two-runs', metadata: {} });

@@ -295,17 +295,6 @@ export function createIntakeStore(pool: Pool) {
       if (ids.length > 0) await pool.query({ name: 'intake.mark-delivered', text: 'UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', values: [ids] });
     },
 
-    /** Those of `referralIds` that were erased. */
-    async erasedAmong(referralIds: string[]): Promise<Set<string>> {
-      if (referralIds.length === 0) return new Set();
-      const result = await pool.query<{ referral_id: string }>({
-        name: 'intake.erased-among',
-        text: 'SELECT referral_id FROM erasures WHERE referral_id = ANY ($1::uuid[])',
-        values: [referralIds],
-      });
-      return new Set(result.rows.map((row) => row.referral_id));
-    },
-
     /** Of `referralIds`, those erased had a run started by a delivery just now: the workers' sweep deletes it. */
     async erasedRunsStarted(referralIds: string[]): Promise<void> {
       if (referralIds.length === 0) return;

@@ -458,6 +458,10 @@ export function createReferralStore(pool: Pool) {
       await pool.query('UPDATE erasures SET runs_pending_since = clock_timestamp() WHERE referral_id = $1 AND runs_pending_since = $2::timestamptz', [erased.referralId, erased.pendingSince]);
     },
 
+    async isErased(referralId: string): Promise<boolean> {
+      return ((await pool.query('SELECT 1 FROM erasures WHERE referral_id = $1', [referralId])).rowCount ?? 0) > 0;
+    },
+
     /** Which of these referrals, in order, is the first not erased (its index), if any. */
     async firstNotErased(referralIds: string[]): Promise<number | undefined> {
       const result = await pool.query<{ n: number }>(

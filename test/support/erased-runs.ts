@@ -2,6 +2,9 @@ import { createReferralStore } from '../../src/db/referrals';
 import { createErasedRunSweep } from '../../src/services/erased-runs';
 import { eventually, type Harness } from './harness';
 
+export const workflowIdOf = async (harness: Harness, referralId: string): Promise<string> =>
+  (await harness.pool.query('SELECT workflow_id FROM referrals WHERE id = $1', [referralId])).rows[0].workflow_id;
+
 /** The runs Temporal lists of a workflow, by their status. */
 export async function runsOf(harness: Harness, workflowId: string): Promise<string[]> {
   const statuses: string[] = [];
@@ -24,6 +27,5 @@ export async function sweptUntilDone(harness: Harness, referralId: string): Prom
     60_000,
     'the erasure done in Temporal',
   );
-  const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM referrals WHERE id = $1', [referralId])).rows[0];
-  return runsOf(harness, workflowId);
+  return runsOf(harness, await workflowIdOf(harness, referralId));
 }
