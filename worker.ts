@@ -4,11 +4,12 @@ import { ConfigError, loadConfig } from './src/config';
 import { migrate } from './src/db/migrate';
 import { createJourneyPool } from './src/db/pool';
 import { createLogger } from './src/logger';
-import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredErasedRunSweeper, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredErasedRunSweeper, startConfiguredInvitationStarter, startConfiguredMetricsServer, startConfiguredNotifier, startConfiguredRewardSettler, yieldCpuToRequests } from './src/worker/create-worker';
 
 /**
  * A worker on its own, with the intake's dispatcher, for the production shape (docker-compose runs N of them): it needs
- * DATABASE_URL and TEMPORAL_ADDRESS and starts no servers. `npm start` runs one in-process instead.
+ * DATABASE_URL and TEMPORAL_ADDRESS and serves nothing but its /metrics (WORKER_METRICS_PORT). `npm start` runs one
+ * in-process instead.
  */
 async function runWorker(): Promise<void> {
   const config = loadConfig();
@@ -18,8 +19,9 @@ async function runWorker(): Promise<void> {
   yieldCpuToRequests(config);
   const logger = createLogger(config.LOG_LEVEL);
   await migrate(config.DATABASE_OWNER_URL ?? config.DATABASE_URL, undefined, config.DATABASE_URL);
-  installTemporalMetrics(config);
+  const temporalMetricsUrl = await installTemporalMetrics(config);
   const pool = createJourneyPool(config.DATABASE_URL, (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
+  const metricsServer = await startConfiguredMetricsServer(config, pool, temporalMetricsUrl);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
@@ -42,6 +44,7 @@ async function runWorker(): Promise<void> {
   await settler.stop();
   await invitationStarter.stop();
   await erasedRunSweeper.stop();
+  await metricsServer?.stop();
   await clientConnection.close();
   await connection.close();
   await pool.end();

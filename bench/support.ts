@@ -12,7 +12,7 @@ import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
 import { idleThreads, reniceThreads } from '../src/worker/niceness';
 import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
-import { freePort } from '../test/support/global-setup';
+import { freeLoopbackPort as freePort } from '../src/stack/free-port';
 import { buildTemporalServer, setUpTemporalSchema, startTemporalOnPostgres } from './temporal-on-postgres';
 
 export { freePort };

@@ -31,8 +31,10 @@ export const configSchema = z
     TEMPORAL_PORT: port.default(7233),
     TEMPORAL_UI_PORT: port.default(8233),
     TEMPORAL_CLI_PATH: z.string().min(1).optional(),
-    /** Where the Temporal SDK serves its worker metrics on 127.0.0.1 (appended to the API's /metrics); unset, it serves none. */
+    /** Where the Temporal SDK serves its metrics on 127.0.0.1, for /metrics to append them; unset, a free port. */
     TEMPORAL_METRICS_PORT: port.optional(),
+    /** Where a standalone worker or dispatcher serves its own /metrics; unset, it serves none. */
+    WORKER_METRICS_PORT: port.optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
     JWKS_URL: optionalUrl,
     /** Checked against a member token's `iss` when set (the identity provider's issuer). */

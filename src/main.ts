@@ -10,7 +10,7 @@ import { DEMO_SIGN_IN_PATH } from './domain/demo';
 import { createLogger, type Logger } from './logger';
 import { startPostgres } from './stack/postgres';
 import { startTemporal } from './stack/temporal';
-import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredErasedRunSweeper, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler, temporalMetricsUrl } from './worker/create-worker';
+import { configuredWorkerOptions, createReferralWorker, installTemporalMetrics, productionDependencies, startConfiguredDispatcher, startConfiguredErasedRunSweeper, startConfiguredInvitationStarter, startConfiguredNotifier, startConfiguredRewardSettler } from './worker/create-worker';
 import { ensureSchedules } from './worker/schedules';
 
 export interface RunningStack {
@@ -23,8 +23,11 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** Brings up Postgres, migrations, Temporal, the worker and the API, in that order. */
-export async function startStack(config: Config, logger: Logger): Promise<RunningStack> {
+/**
+ * Brings up Postgres, migrations, Temporal, the worker and the API, in that order; the API's /metrics appends the
+ * Temporal SDK's from `temporalMetricsUrl`.
+ */
+export async function startStack(config: Config, logger: Logger, temporalMetricsUrl?: string): Promise<RunningStack> {
   const stops: Array<() => Promise<unknown>> = [];
   let mailFolder: string | undefined;
   let stopping = false;
@@ -110,7 +113,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Runnin
       intakePool: journeyPool,
       temporal: temporalClient,
       config,
-      temporalMetricsUrl: temporalMetricsUrl(config),
+      temporalMetricsUrl,
       readiness: {
         postgres: () => isPostgresReachable(pool),
         temporal: async () => {
@@ -172,8 +175,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
-  installTemporalMetrics(config);
-  const stack = await startStack(config, logger);
+  const stack = await startStack(config, logger, await installTemporalMetrics(config));
   logger.info(
     {
       api: stack.apiUrl,

@@ -22,6 +22,8 @@ const dispatched = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+// Both series from the start, so a rate reads 0 before the first delivery rather than nothing.
+for (const outcome of ['delivered', 'failed']) dispatched.inc({ outcome }, 0);
 
 export const dispatchMetrics = {
   record(delivered: number, failed: number) {
@@ -69,20 +71,38 @@ function gaugesRead<Reading>(gauges: Array<{ name: string; help: string; value: 
   };
 }
 
-/** Where the intake's backlog gauges read from: the API's intake. */
-export const measureBacklog = gaugesRead<IntakeBacklog>([
+/** What waits in Postgres for Temporal, each read when asked: /readyz shows them, the gauges below expose them. */
+export interface Backlogs {
+  intake(): Promise<IntakeBacklog>;
+  invitations(): Promise<InvitationBacklog>;
+  erasures(): Promise<ErasureBacklog>;
+}
+
+const measureIntake = gaugesRead<IntakeBacklog>([
   { name: 'intake_backlog_messages', help: 'Clicks and funnel steps taken and not yet delivered to their workflows', value: (backlog) => backlog.undelivered },
   { name: 'intake_oldest_undelivered_age_seconds', help: 'Age of the oldest undelivered intake message (0 when none waits)', value: (backlog) => backlog.oldestAgeSeconds },
 ]);
 
-/** Where the invitations' backlog gauges read from: invitations taken whose workflow no worker has started yet. */
-export const measureInvitationBacklog = gaugesRead<InvitationBacklog>([
+const measureInvitations = gaugesRead<InvitationBacklog>([
   { name: 'invitations_awaiting_start', help: 'Invitations taken while Temporal did not answer, whose workflow is not started yet', value: (backlog) => backlog.awaitingStart },
   { name: 'invitations_oldest_awaiting_start_age_seconds', help: 'Age of the oldest invitation awaiting its start (0 when none waits)', value: (backlog) => backlog.oldestAgeSeconds },
 ]);
 
-/** Where the erasures' gauges read from: erased referrals whose runs Temporal may still hold. */
-export const measureErasureBacklog = gaugesRead<ErasureBacklog>([
+const measureErasures = gaugesRead<ErasureBacklog>([
   { name: 'erasures_runs_pending', help: 'Erased referrals whose runs Temporal may still hold, until a worker finds none', value: (backlog) => backlog.runsPending },
   { name: 'erasures_oldest_runs_pending_age_seconds', help: 'How long the oldest such erasure has waited (0 when none)', value: (backlog) => backlog.oldestAgeSeconds },
 ]);
+
+/** Where the backlog gauges read from. */
+export function measureBacklogs(backlogs: Backlogs): void {
+  measureIntake(backlogs.intake);
+  measureInvitations(backlogs.invitations);
+  measureErasures(backlogs.erasures);
+}
+
+/** The process's metrics in Prometheus text, with the Temporal SDK's own (its worker's and client's) when it serves them. */
+export async function metricsText(temporalMetricsUrl?: string): Promise<string> {
+  const ours = await registry.metrics();
+  const temporal = temporalMetricsUrl ? await fetch(temporalMetricsUrl, { signal: AbortSignal.timeout(2000) }).then((answer) => answer.text(), () => '') : '';
+  return `${ours}\n${temporal}`;
+}

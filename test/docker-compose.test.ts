@@ -23,7 +23,9 @@ test('the API and the workers run the project\'s own image with the variables np
   // What `npm run worker` runs, without npm's own process in the container.
   expect(worker.command).toEqual(['node', '--import', 'tsx', 'worker.ts']);
   expect(worker.command.join(' ')).toBe(packageJson.scripts.worker);
-  expect(worker.environment).toEqual({ ...api.environment, RUN_WORKER: undefined });
+  expect(worker.environment).toEqual({ ...api.environment, RUN_WORKER: undefined, WORKER_METRICS_PORT: '9464' });
+  // Its metrics are for a scraper on compose's network: nothing of a worker is published.
+  expect(worker.ports).toBeUndefined();
   expect(api.environment.RUN_WORKER).toBe('false');
   const names = Object.keys(api.environment);
   expect(names.filter((name) => !variablesOfNpmStart.includes(name))).toEqual([]);

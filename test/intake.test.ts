@@ -7,8 +7,7 @@ import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { createReferralService } from '../src/services/referral-service';
 import { startDispatcher } from '../src/worker/dispatcher';
 import { stateQuery } from '../src/workflows/messages';
-import { freePort } from './support/global-setup';
-import { listenApp, type ListeningApi } from './support/api';
+import { freePort, listenApp, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 
 const SECRETS = { JWT_SECRET: 'intake-test-jwt-secret-0123456789abcdef', MEMBERSHIP_WEBHOOK_SECRET: 'intake-webhook-secret', HASH_SALT: 'test-only-hash-salt' };

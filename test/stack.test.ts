@@ -7,8 +7,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { SignJWT } from 'jose';
 import { isPostgresReachable, createPool } from '../src/db/pool';
-import { freePort } from './support/global-setup';
-import { listenApp } from './support/api';
+import { freePort, listenApp } from './support/api';
 import { signPayload } from '../src/api/webhook-signature';
 import { eventually, openHarness, type Harness, type RunningWorker, type SeededOrg } from './support/harness';
 
@@ -34,8 +33,17 @@ afterEach(async () => {
 
 /** The app as `npm start` runs it, in one process (or through `npm start` itself). */
 function startMain(env: Record<string, string>, { viaNpm = false } = {}): Started {
+  return viaNpm ? startCommand('npm', ['start', '--silent'], env) : startProcess('src/main.ts', env);
+}
+
+/** One of the project's entry points (`src/main.ts`, `worker.ts`) as its npm script runs it. */
+function startProcess(script: string, env: Record<string, string>): Started {
+  return startCommand(process.execPath, ['--import', 'tsx', script], env);
+}
+
+function startCommand(command: string, args: string[], env: Record<string, string>): Started {
   let output = '';
-  const child = spawn(viaNpm ? 'npm' : process.execPath, viaNpm ? ['start', '--silent'] : ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -130,6 +138,10 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   };
   const { code, referralId } = await clickedReferral(api);
   expect(await runsOnCode(code)).toBe(1);
+  // /metrics carries the dispatcher's deliveries and the Temporal SDK's worker metrics, with nothing configured.
+  const metrics = await (await fetch(`${api}/metrics`)).text();
+  expect(Number(/^intake_dispatched_total\{outcome="delivered"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+  expect(metrics).toMatch(/^temporal_worker_start\{[^}]*task_queue="referrals"[^}]*\} 1$/m);
   expect((await fetch(`${api}/api/v1/referral-attributions/${referralId}`, { method: 'DELETE', headers: { authorization: await devBearer('org_admin') } })).status).toBe(204);
   const erasuresPending = async () => ((await (await fetch(`${api}/readyz`)).json()) as { erasures: { runsPending: number } }).erasures.runsPending;
   expect(await eventually(async () => ((await erasuresPending()) === 0 ? 0 : undefined), 30_000, 'erasures finished by the sweep')).toBe(0);
@@ -223,6 +235,46 @@ test('a second npm start on the same data folder says why its embedded Postgres 
     holder.kill('SIGTERM');
     expect(await held).toBe(0);
   }
+});
+
+test('a standalone worker serves its own /metrics: its deliveries, the backlogs and the SDK\'s worker metrics', async () => {
+  const metricsPort = await freePort();
+  const started = startProcess('worker.ts', {
+    DATABASE_URL: process.env.TEST_DATABASE_URL!,
+    DATABASE_OWNER_URL: process.env.TEST_OWNER_DATABASE_URL!,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
+    WORKER_METRICS_PORT: String(metricsPort),
+  });
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const scrape = async () => (await fetch(metricsUrl)).text();
+  const delivered = (metrics: string) => Number(/^intake_dispatched_total\{outcome="delivered"\} (\d+)$/m.exec(metrics)?.[1]);
+  // Up once the SDK's worker has started on the production task queue.
+  const before = await eventually(async () => {
+    const metrics = await scrape().catch(() => '');
+    return /^temporal_worker_start\{[^}]*task_queue="referrals"[^}]*\} 1$/m.test(metrics) ? metrics : undefined;
+  }, 90_000, "the standalone worker's metrics");
+  expect(before).toMatch(/^intake_backlog_messages \d+$/m);
+  expect(before).toMatch(/^invitations_awaiting_start \d+$/m);
+  expect(before).toMatch(/^erasures_runs_pending \d+$/m);
+  expect(before).toMatch(/^process_cpu_seconds_total [\d.e+-]+$/m);
+  expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(404);
+
+  // A click taken for the production task queue is delivered by this worker's dispatcher and counted there.
+  const harness = await openHarness();
+  const org = await harness.seedOrg();
+  const api = await listenApp({ pool: harness.pool, temporal: harness.client, config: { JWT_SECRET: 'x'.repeat(32), MEMBERSHIP_WEBHOOK_SECRET: 'y'.repeat(16), HASH_SALT: 'z'.repeat(16) }, taskQueue: 'referrals' });
+  try {
+    const clicked = await fetch(`${api.url}/api/v1/referral-attributions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: org.code, visitorId: randomUUID() }) });
+    expect(clicked.status).toBe(201);
+    const { referralId } = (await clicked.json()) as { referralId: string };
+    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM referrals WHERE id = $1', [referralId])).rowCount === 1 ? true : undefined), 30_000, 'the referral written by the standalone worker');
+    expect(delivered(await scrape())).toBeGreaterThanOrEqual(delivered(before) + 1);
+  } finally {
+    await api.close();
+    await harness.close();
+  }
+  started.child.kill('SIGTERM');
+  expect(await started.exited).toBe(0);
 });
 
 test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev server', async () => {

@@ -6,16 +6,14 @@ import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { loadConfig, type Config } from '../config';
-import { createIntakeStore } from '../db/intake';
-import { createInvitationStore } from '../db/invitations';
-import { createReferralStore } from '../db/referrals';
 import { withOrgScope } from '../db/scoped';
-import { measureBacklog, measureErasureBacklog, measureInvitationBacklog, measureRequests } from '../metrics';
+import { measureBacklogs, measureRequests } from '../metrics';
 import { loggableUrl, type Logger } from '../logger';
 import { createCodeService } from '../services/code-service';
 import { createCountsService } from '../services/counts-service';
 import { mentorCounts } from '../db/reads';
 import { createAdminService } from '../services/admin-service';
+import { backlogsOf } from '../services/backlogs';
 import { createInvitationService } from '../services/invitation-service';
 import { invitationTiming } from '../services/invitation-start';
 import { createNotificationService } from '../services/notification-service';
@@ -121,12 +119,8 @@ export function createApp(deps: AppDependencies): express.Express {
     repository: { countsFor: (orgId, mentorId) => withOrgScope(deps.pool, orgId, (client) => mentorCounts(client, mentorId)) },
   });
 
-  const intake = createIntakeStore(deps.pool);
-  const invitationStore = createInvitationStore(deps.pool);
-  const backlogs = { intake: intake.backlog, invitations: invitationStore.backlog, erasures: createReferralStore(deps.pool).erasureBacklog };
-  measureBacklog(backlogs.intake);
-  measureInvitationBacklog(backlogs.invitations);
-  measureErasureBacklog(backlogs.erasures);
+  const backlogs = backlogsOf(deps.pool);
+  measureBacklogs(backlogs);
   app.use(healthRoutes({ readiness: deps.readiness, backlogs, temporalMetricsUrl: deps.temporalMetricsUrl }));
   app.use(openApiRoutes());
   app.use(

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -13,12 +14,14 @@ import { startRewardSettler, type RewardSettler } from './reward-settler';
 import { startInvitationStarter } from './invitation-starter';
 import { startPollLoop, type PollLoop } from './poll-loop';
 import { createReferralStore } from '../db/referrals';
+import { freeLoopbackPort } from '../stack/free-port';
 import { createErasedRunSweep } from '../services/erased-runs';
 import { createInvitationStarts, invitationTiming } from '../services/invitation-start';
 import { createReferralService, referralServiceSettings, type ReferralService } from '../services/referral-service';
 import { TASK_QUEUE } from '../workflows/messages';
 import type { Logger } from '../logger';
-import { dispatchMetrics } from '../metrics';
+import { dispatchMetrics, measureBacklogs, metricsText, registry } from '../metrics';
+import { backlogsOf } from '../services/backlogs';
 import { startDispatcher, type RunningDispatcher } from './dispatcher';
 import { idleThreads, reniceThreads } from './niceness';
 import { bundleWorkflows } from './workflow-bundle';
@@ -164,10 +167,42 @@ export function startConfiguredErasedRunSweeper(config: Config, pool: Pool, temp
   });
 }
 
-export const temporalMetricsUrl = (config: Config) => (config.TEMPORAL_METRICS_PORT ? `http://127.0.0.1:${config.TEMPORAL_METRICS_PORT}/metrics` : undefined);
+/**
+ * The Temporal SDK's metrics (its worker's and its client's) in Prometheus form, served on loopback at
+ * TEMPORAL_METRICS_PORT or a free port; before any connection. Answers where, for /metrics to append them.
+ */
+export async function installTemporalMetrics(config: Config): Promise<string> {
+  const port = config.TEMPORAL_METRICS_PORT ?? (await freeLoopbackPort());
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } } });
+  return `http://127.0.0.1:${port}/metrics`;
+}
 
-/** The Temporal SDK's worker metrics in Prometheus form, when TEMPORAL_METRICS_PORT is set; before any connection. */
-export function installTemporalMetrics(config: Config): void {
-  if (!config.TEMPORAL_METRICS_PORT) return;
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.TEMPORAL_METRICS_PORT}` } } } });
+/**
+ * A standalone worker's or dispatcher's own `GET /metrics` on WORKER_METRICS_PORT, as the API's: its dispatch rate
+ * and process, the backlogs, and the Temporal SDK's metrics when given where they are served.
+ */
+export async function startConfiguredMetricsServer(config: Config, pool: Pool, temporalMetricsUrl?: string): Promise<{ stop(): Promise<void> } | undefined> {
+  if (config.WORKER_METRICS_PORT === undefined) return undefined;
+  measureBacklogs(backlogsOf(pool));
+  const server = createHttpServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    void metricsText(temporalMetricsUrl).then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(503).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.WORKER_METRICS_PORT, resolve);
+  });
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
 }

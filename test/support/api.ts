@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { createServer } from 'node:net';
 import pino from 'pino';
 import { createApp, type AppDependencies } from '../../src/api/app';
 import { signPayload } from '../../src/api/webhook-signature';
@@ -32,17 +31,7 @@ export async function listenApp(
   };
 }
 
-/** A loopback port free at the moment, for a server that must know its own URL before it listens. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+export { freeLoopbackPort as freePort } from '../../src/stack/free-port';
 
 /** The membership system's `member.registered` (or, as `event`, `member.cancelled`), signed as it signs it. */
 export function registerMember(

@@ -1,9 +1,9 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { migrate } from '../../src/db/migrate';
+import { freeLoopbackPort } from '../../src/stack/free-port';
 import { startPostgres, type RunningPostgres } from '../../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../../src/stack/temporal';
 
@@ -14,16 +14,6 @@ export interface TestStack {
   database: string;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 const RUNTIME_LOGIN = 'referral_test_runtime';
 
 /** Real Postgres (DATABASE_URL, else embedded) with a scratch database, and a real Temporal server. */
@@ -32,7 +22,7 @@ export default async function globalSetup(): Promise<void> {
   const postgres = await startPostgres({
     databaseUrl: process.env.DATABASE_URL,
     dataDir: mkdtempSync(path.join(tmpdir(), 'referral-test-')),
-    port: await freePort(),
+    port: await freeLoopbackPort(),
     log,
   });
   const database = `referral_test_${process.pid}_${Date.now()}`;

@@ -1,8 +1,5 @@
 import { Router } from 'express';
-import type { IntakeBacklog } from '../../db/intake';
-import type { InvitationBacklog } from '../../db/invitations';
-import type { ErasureBacklog } from '../../db/referrals';
-import { registry } from '../../metrics';
+import { metricsText, registry, type Backlogs } from '../../metrics';
 
 export interface Readiness {
   postgres(): Promise<boolean>;
@@ -11,8 +8,7 @@ export interface Readiness {
 
 export interface HealthOptions {
   readiness: Readiness;
-  /** What waits in Postgres for Temporal, each read when /readyz is asked. */
-  backlogs: { intake(): Promise<IntakeBacklog>; invitations(): Promise<InvitationBacklog>; erasures(): Promise<ErasureBacklog> };
+  backlogs: Backlogs;
   /** The Temporal SDK's own Prometheus endpoint (worker metrics), appended to /metrics when set. */
   temporalMetricsUrl?: string;
 }
@@ -35,9 +31,7 @@ export function healthRoutes({ readiness, backlogs, temporalMetricsUrl }: Health
     res.status(postgres ? 200 : 503).json({ status: postgres ? 'ready' : 'not ready', checks: { postgres, temporal }, intake, invitations, erasures });
   });
   router.get('/metrics', async (_req, res) => {
-    const ours = await registry.metrics();
-    const temporal = temporalMetricsUrl ? await fetch(temporalMetricsUrl, { signal: AbortSignal.timeout(2000) }).then((answer) => answer.text(), () => '') : '';
-    res.type(registry.contentType).send(`${ours}\n${temporal}`);
+    res.type(registry.contentType).send(await metricsText(temporalMetricsUrl));
   });
   return router;
 }
