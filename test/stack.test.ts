@@ -240,6 +240,7 @@ test('a second npm start on the same data folder says why its embedded Postgres 
 test('a standalone worker serves its own /metrics: its deliveries, the backlogs and the SDK\'s worker metrics', async () => {
   const metricsPort = await freePort();
   const started = startProcess('worker.ts', {
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'referral-worker-')),
     DATABASE_URL: process.env.TEST_DATABASE_URL!,
     DATABASE_OWNER_URL: process.env.TEST_OWNER_DATABASE_URL!,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS!,
