@@ -336,10 +336,12 @@ test('bad input and bad credentials get a 4xx with what was wrong, and change no
   expect(await rowCounts()).toEqual(before);
 });
 
+const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+const confirmedCountOf = async (mentorId: string) => (await harness.pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [mentorId])).rows[0].confirmed_count;
+
 test('a member who comes back after each cancellation is counted once each time, on a referral of their own', async () => {
   const org = await harness.seedOrg();
   const member = randomUUID();
-  const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
   const registered = async (occurredAt: string, deliveryId: string) =>
     (await (await signed('/api/v1/webhooks/membership', { event: 'member.registered', referralCode: org.code, newMemberId: member, occurredAt, deliveryId })).json()) as {
       conversion: { referralId: string; status: string; direct: boolean };
@@ -348,7 +350,7 @@ test('a member who comes back after each cancellation is counted once each time,
     const answer = await signed('/api/v1/webhooks/membership', { event: 'member.cancelled', referralCode: org.code, newMemberId: member, occurredAt, deliveryId });
     return ((await answer.json()) as { reversed: number }).reversed;
   };
-  const confirmedCount = async () => (await harness.pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [org.mentorId])).rows[0].confirmed_count;
+  const confirmedCount = () => confirmedCountOf(org.mentorId);
   // The app reported the member's account on their click.
   const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: `comeback-${member}` })).json()) as { referralId: string; referralToken: string };
   const step = await post(`/api/v1/referrals/${clicked.referralId}/events`, { type: 'account_created', idempotencyKey: 'k1', newMemberId: member }, { authorization: `Bearer ${clicked.referralToken}` });
@@ -378,12 +380,11 @@ test('a member who comes back after each cancellation is counted once each time,
 test('a member who first joined without a tracked click and comes back after cancelling is counted again', async () => {
   const org = await harness.seedOrg();
   const member = randomUUID();
-  const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
   const send = async (event: string, occurredAt: string, deliveryId: string) =>
     (await signed('/api/v1/webhooks/membership', { event, referralCode: org.code, newMemberId: member, occurredAt, deliveryId })).json() as Promise<{
       conversion?: { referralId: string; status: string; direct: boolean };
     }>;
-  const confirmedCount = async () => (await harness.pool.query('SELECT confirmed_count FROM get_attribution_counts($1)', [org.mentorId])).rows[0].confirmed_count;
+  const confirmedCount = () => confirmedCountOf(org.mentorId);
   const joined = (await send('member.registered', minutesAgo(30), `joined-${member}`)).conversion!;
   expect(joined).toMatchObject({ status: 'confirmed', direct: true });
   await send('member.cancelled', minutesAgo(20), `left-${member}`);

@@ -291,17 +291,17 @@ export function createIntakeStore(pool: Pool) {
       return { rows: result.rows.filter((row) => !row.busy), busy: result.rows.some((row) => row.busy) };
     },
 
-    async markDelivered(ids: string[]): Promise<void> {
-      if (ids.length > 0) await pool.query({ name: 'intake.mark-delivered', text: 'UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[])', values: [ids] });
-    },
-
-    /** Of `referralIds`, those erased had a run started by a delivery just now: the workers' sweep deletes it. */
-    async erasedRunsStarted(referralIds: string[]): Promise<void> {
-      if (referralIds.length === 0) return;
+    /**
+     * Marks `rows` delivered, in one statement with the flag that sends the workers' sweep to those of their referrals
+     * that were erased: a message delivered as its referral was erased started a run again, whose history holds it.
+     */
+    async markDelivered(rows: Array<Pick<IntakeRow, 'intake_id' | 'referral_id'>>): Promise<void> {
+      if (rows.length === 0) return;
       await pool.query({
-        name: 'intake.erased-runs-started',
-        text: 'UPDATE erasures SET runs_pending_since = clock_timestamp() WHERE referral_id = ANY ($1::uuid[])',
-        values: [referralIds],
+        name: 'intake.mark-delivered',
+        text: `WITH delivered AS (UPDATE intake SET delivered_at = now() WHERE id = ANY ($1::bigint[]))
+         UPDATE erasures SET runs_pending_since = clock_timestamp() WHERE referral_id = ANY ($2::uuid[])`,
+        values: [rows.map((row) => row.intake_id), [...new Set(rows.map((row) => row.referral_id))]],
       });
     },
 

@@ -448,14 +448,15 @@ export function createReferralStore(pool: Pool) {
       return { runsPending: rows[0].pending, oldestAgeSeconds: Math.max(0, rows[0].oldest_age_seconds ?? 0) };
     },
 
-    /** Temporal listed no run of the erased referral: done, unless a run was flagged since. */
-    async runsDeleted(erased: ErasedRuns): Promise<void> {
-      await pool.query('UPDATE erasures SET runs_pending_since = NULL WHERE referral_id = $1 AND runs_pending_since = $2::timestamptz', [erased.referralId, erased.pendingSince]);
-    },
-
-    /** Temporal listed runs of the erased referral, now asked to delete them: looked at again from now. */
-    async runsStillListed(erased: ErasedRuns): Promise<void> {
-      await pool.query('UPDATE erasures SET runs_pending_since = clock_timestamp() WHERE referral_id = $1 AND runs_pending_since = $2::timestamptz', [erased.referralId, erased.pendingSince]);
+    /**
+     * What the sweep found of the erased referral's runs: none listed, it is done; some (now being deleted), it is looked
+     * at again from now. Either unless a run was flagged since.
+     */
+    async runsSwept(erased: ErasedRuns, runsListed: boolean): Promise<void> {
+      await pool.query(
+        'UPDATE erasures SET runs_pending_since = CASE WHEN $3 THEN clock_timestamp() END WHERE referral_id = $1 AND runs_pending_since = $2::timestamptz',
+        [erased.referralId, erased.pendingSince, runsListed],
+      );
     },
 
     async isErased(referralId: string): Promise<boolean> {

@@ -43,8 +43,7 @@ export function createErasedRunSweep(deps: { temporal: Client; referrals: Referr
     async sweep(): Promise<void> {
       for (const erased of await deps.referrals.runsToDelete(graceMs, SWEEP_BATCH)) {
         // Runs listed are being deleted: Temporal is asked again after the grace, behind those not yet asked.
-        if ((await deleteRuns(erased)) > 0) await deps.referrals.runsStillListed(erased);
-        else await deps.referrals.runsDeleted(erased);
+        await deps.referrals.runsSwept(erased, (await deleteRuns(erased)) > 0);
       }
     },
   };

@@ -64,9 +64,7 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
 
   /** Marks what Temporal took delivered and defers what it refused, by the attempts of the first: they share a cause. */
   async function settle(delivered: IntakeRow[], refused: IntakeRow[]): Promise<void> {
-    // A message delivered as its referral was erased started a run of it again, whose history holds the message.
-    await deps.intake.erasedRunsStarted([...new Set(delivered.map((row) => row.referral_id))]);
-    await deps.intake.markDelivered(delivered.map((row) => row.intake_id));
+    await deps.intake.markDelivered(delivered);
     if (refused.length > 0) await deps.intake.defer(refused.map((row) => row.intake_id), retryDelayMs(refused[0].attempts));
   }
 
