@@ -33,7 +33,7 @@ async function withOrgAndWorker(workerOptions: { dispatch?: boolean }, work: (or
   }
 }
 
-const adminService = () => createAdminService({ pool: harness.pool, temporal: harness.client, referrals: harness.service, hashSalt: 'test-only-hash-salt', temporalTimeoutMs: 5000 });
+const adminService = () => createAdminService({ pool: harness.pool, referrals: harness.service, hashSalt: 'test-only-hash-salt' });
 
 /** What Postgres holds of a referral: its row's personal data and stage, its clicks' visitor hashes, its timeline. */
 async function heldOf(referralId: string) {

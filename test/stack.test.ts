@@ -144,7 +144,7 @@ test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and fin
   expect(metrics).toMatch(/^temporal_worker_start\{[^}]*task_queue="referrals"[^}]*\} 1$/m);
   expect((await fetch(`${api}/api/v1/referral-attributions/${referralId}`, { method: 'DELETE', headers: { authorization: await devBearer('org_admin') } })).status).toBe(204);
   const erasuresPending = async () => ((await (await fetch(`${api}/readyz`)).json()) as { erasures: { runsPending: number } }).erasures.runsPending;
-  expect(await eventually(async () => ((await erasuresPending()) === 0 ? 0 : undefined), 30_000, 'erasures finished by the sweep')).toBe(0);
+  expect(await eventually(async () => ((await erasuresPending()) === 0 ? 0 : undefined), 60_000, 'erasures finished by the sweep')).toBe(0);
   expect(await runsOnCode(code)).toBe(0);
 
   const workflowId = `start-test-${randomUUID()}`;

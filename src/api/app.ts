@@ -158,7 +158,7 @@ export function createApp(deps: AppDependencies): express.Express {
   app.use(notificationRoutes({ authenticate, notifications: createNotificationService({ pool: deps.pool }) }));
   app.use(rewardRoutes({ authenticate, rewards: createRewardService({ pool: deps.pool }) }));
   app.use(readRoutes({ authenticate, counts, reads: createReadService({ pool: deps.pool }) }));
-  app.use(adminRoutes({ authenticate, logger: deps.logger, admin: createAdminService({ pool: deps.pool, temporal: deps.temporal, referrals: service, hashSalt: config.HASH_SALT, temporalTimeoutMs: config.SIGNAL_TIMEOUT_MS }) }));
+  app.use(adminRoutes({ authenticate, logger: deps.logger, admin: createAdminService({ pool: deps.pool, referrals: service, hashSalt: config.HASH_SALT }) }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -1,10 +1,8 @@
-import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { createOrgStore, type OrgSettingsChange, type OrgSettingsRow } from '../db/orgs';
 import { createReferralStore } from '../db/referrals';
 import { authorise, type Action, type Caller } from '../domain/access';
 import { AppError, NotFoundError } from '../errors';
-import { deleteReferralRuns } from './erased-runs';
 import { erasedMemberHash } from './identifiers';
 import type { ReferralService } from './referral-service';
 
@@ -21,7 +19,7 @@ function settingsView(orgId: string, row: OrgSettingsRow | undefined) {
 }
 
 /** Organisation admins' and coordinators' decisions: settings, coordinators' mentors, reviews and erasure. */
-export function createAdminService(deps: { pool: Pool; temporal: Client; referrals: ReferralService; hashSalt: string; temporalTimeoutMs: number }) {
+export function createAdminService(deps: { pool: Pool; referrals: ReferralService; hashSalt: string }) {
   const orgs = createOrgStore(deps.pool);
   const referrals = createReferralStore(deps.pool);
 
@@ -74,16 +72,15 @@ export function createAdminService(deps: { pool: Pool; temporal: Client; referra
     },
 
     /**
-     * Erases a referral's personal data: in Postgres at once, whether Temporal answers or not, so nothing written there
-     * names the person again. Its runs, whose histories hold the person's messages, are deleted now if Temporal
-     * answers in time, and by the workers' sweep otherwise.
+     * Erases a referral's personal data in Postgres, whether Temporal answers or not, so nothing written there names
+     * the person again. Its runs, whose histories hold the person's messages, are the workers' sweep's to delete: the
+     * answer never waits for Temporal.
      */
     async erase(caller: Caller, referralId: string) {
       const referral = await referralOf(caller, referralId);
       authorise(caller, 'erase');
       const memberHash = referral.newMemberId ? erasedMemberHash(deps.hashSalt, referral.orgId, referral.newMemberId) : null;
       await referrals.erase(referralId, caller.userId, memberHash);
-      await deps.temporal.withDeadline(Date.now() + deps.temporalTimeoutMs, () => deleteReferralRuns(deps.temporal, referral.workflowId)).catch(() => undefined);
     },
   };
 }

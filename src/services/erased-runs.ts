@@ -19,7 +19,7 @@ function unlessNotFound(error: unknown): void {
  * Deletes every run of an erased referral's workflow that Temporal lists, with its history (Temporal terminates a
  * running one first, and deletes behind the answer); answers how many it listed.
  */
-export async function deleteReferralRuns(temporal: Client, workflowId: string): Promise<number> {
+async function deleteReferralRuns(temporal: Client, workflowId: string): Promise<number> {
   const runs: Array<{ runId: string }> = [];
   for await (const run of temporal.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) runs.push(run);
   for (const run of runs) {
