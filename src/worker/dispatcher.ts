@@ -16,7 +16,7 @@ export interface DispatcherOptions {
   deliveryTimeoutMs?: number;
   /** How often the intake is looked at when no notification comes (1 s). */
   pollMs?: number;
-  /** How long a woken dispatcher waits for more before it leases (25 ms): a referral's messages then go together. */
+  /** How long a woken dispatcher waits for more before it leases (100 ms): a referral's messages then go together. */
   lingerMs?: number;
   /** How long delivered messages are kept for the burst rule's minute (10 minutes). */
   keepDeliveredMs?: number;
@@ -39,7 +39,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   const batchSize = options.batchSize ?? 100;
   const pollMs = options.pollMs ?? 1000;
-  const lingerMs = options.lingerMs ?? 25;
+  const lingerMs = options.lingerMs ?? 100;
   const keepDeliveredMs = options.keepDeliveredMs ?? 10 * 60_000;
   const intake = createIntakeStore(options.pool);
   const delivery = createIntakeDelivery({ temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
