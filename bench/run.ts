@@ -13,13 +13,13 @@ import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { createReferralService } from '../src/services/referral-service';
 import { clickSignal, confirmUpdate, funnelStepSignal } from '../src/workflows/messages';
 import { referralWorkflow } from '../src/workflows/referral-workflow';
+import { freeLoopbackPort } from '../src/stack/free-port';
 import { BARE_TASK_QUEUE } from './bare/worker';
 import {
   type ChildService,
   BENCH_SECRETS,
   clicksThroughApi,
   runBench,
-  freePort,
   journeyThroughApi,
   log,
   machine,
@@ -836,14 +836,14 @@ async function warmStart() {
   })) as string;
   const measurements: number[] = [];
   for (const attempt of [1, 2, 3]) {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const started = Date.now();
     const main = spawnTsx('src/main.ts', {
       DATA_DIR: dataDir,
       PORT: String(port),
-      TEMPORAL_PORT: String(await freePort()),
-      TEMPORAL_UI_PORT: String(await freePort()),
-      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      TEMPORAL_PORT: String(await freeLoopbackPort()),
+      TEMPORAL_UI_PORT: String(await freeLoopbackPort()),
+      EMBEDDED_POSTGRES_PORT: String(await freeLoopbackPort()),
       TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH ?? '',
     });
     await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), 180_000, 'readiness');

@@ -12,10 +12,9 @@ import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
 import { idleThreads, reniceThreads } from '../src/worker/niceness';
 import { writeWorkflowBundle } from '../src/worker/workflow-bundle';
-import { freeLoopbackPort as freePort } from '../src/stack/free-port';
+import { freeLoopbackPort } from '../src/stack/free-port';
 import { buildTemporalServer, setUpTemporalSchema, startTemporalOnPostgres } from './temporal-on-postgres';
 
-export { freePort };
 export const ROOT = path.resolve(__dirname, '..');
 export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -266,9 +265,9 @@ export async function startBenchStack(): Promise<BenchStack> {
   // Postgres and every service started from here on inherit this process's CPUs; the Temporal server is moved.
   if (SPLIT_CORES) pinTree(process.pid, APPLICATION_CPUS);
   const dir = mkdtempSync(path.join(tmpdir(), 'referral-bench-'));
-  const pgPort = await freePort();
-  const temporalPort = await freePort();
-  const temporalMetricsPort = await freePort();
+  const pgPort = await freeLoopbackPort();
+  const temporalPort = await freeLoopbackPort();
+  const temporalMetricsPort = await freeLoopbackPort();
   const startPg = () => startPostgres({ dataDir: dir, port: pgPort, log });
   const postgres = await startPg();
   const onPostgres = TEMPORAL_ON_POSTGRES ? await prepareTemporalOnPostgres(dir, pgPort, postgres.databaseUrl, temporalPort) : undefined;
@@ -339,7 +338,7 @@ export const BENCH_SECRETS = {
 
 /** The API (without a worker) as its own process, against the bench stack; `nodeOptions` such as --cpu-prof. */
 export async function startApi(stack: BenchStack, extra: Record<string, string> = {}, nodeOptions: string[] = []): Promise<ChildService & { url: string }> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const api = spawnTsx('src/main.ts', {
     ...BENCH_SECRETS,
     DATABASE_URL: stack.databaseUrl,

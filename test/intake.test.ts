@@ -7,7 +7,8 @@ import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { createReferralService } from '../src/services/referral-service';
 import { startDispatcher } from '../src/worker/dispatcher';
 import { stateQuery } from '../src/workflows/messages';
-import { freePort, listenApp, type ListeningApi } from './support/api';
+import { listenApp, type ListeningApi } from './support/api';
+import { freeLoopbackPort } from '../src/stack/free-port';
 import { eventually, openHarness, type Harness } from './support/harness';
 
 const SECRETS = { JWT_SECRET: 'intake-test-jwt-secret-0123456789abcdef', MEMBERSHIP_WEBHOOK_SECRET: 'intake-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
@@ -17,7 +18,7 @@ let unreachable: Connection;
 
 beforeAll(async () => {
   harness = await openHarness();
-  unreachable = await Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '1 second' });
+  unreachable = await Connection.lazy({ address: `127.0.0.1:${await freeLoopbackPort()}`, connectTimeout: '1 second' });
 });
 
 afterAll(async () => {

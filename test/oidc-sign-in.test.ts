@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './support/browser';
-import { freePort, listenApp, type ListeningApi } from './support/api';
+import { listenApp, type ListeningApi } from './support/api';
+import { freeLoopbackPort } from '../src/stack/free-port';
 import { openHarness, type Harness } from './support/harness';
 
 // The dashboard's sign-in against a real OpenID provider (oidc-provider) in a real browser.
@@ -53,7 +54,7 @@ const appConfig = (issuerUrl: string, base: string) => ({
 
 beforeAll(async () => {
   harness = await openHarness();
-  const [appPort, providerPort] = [await freePort(), await freePort()];
+  const [appPort, providerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
   const base = `http://127.0.0.1:${appPort}`;
   issuer = `http://127.0.0.1:${providerPort}`;
   provider = await startProvider(providerPort, `${base}/dashboard/callback`);
@@ -114,8 +115,8 @@ test('a callback that this browser did not start is refused with a page', async 
 });
 
 test('a provider out of reach answers a page saying so, 503', async () => {
-  const base = `http://127.0.0.1:${await freePort()}`;
-  const unreachable = await listenApp({ pool: harness.pool, temporal: harness.client, config: appConfig(`http://127.0.0.1:${await freePort()}`, base) });
+  const base = `http://127.0.0.1:${await freeLoopbackPort()}`;
+  const unreachable = await listenApp({ pool: harness.pool, temporal: harness.client, config: appConfig(`http://127.0.0.1:${await freeLoopbackPort()}`, base) });
   try {
     const response = await fetch(`${unreachable.url}/dashboard/sign-in`, { redirect: 'manual' });
     expect(response.status).toBe(503);

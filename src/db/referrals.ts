@@ -459,10 +459,6 @@ export function createReferralStore(pool: Pool) {
       );
     },
 
-    async isErased(referralId: string): Promise<boolean> {
-      return ((await pool.query('SELECT 1 FROM erasures WHERE referral_id = $1', [referralId])).rowCount ?? 0) > 0;
-    },
-
     /** Which of these referrals, in order, is the first not erased (its index), if any. */
     async firstNotErased(referralIds: string[]): Promise<number | undefined> {
       const result = await pool.query<{ n: number }>(

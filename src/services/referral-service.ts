@@ -413,7 +413,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     async review(referralId: string, review: { decision: 'approve' | 'reject'; reviewerId: string }): Promise<void> {
       const snapshot = found(await referrals.byId(referralId), 'referral');
       // Its journey ended with the erasure: nothing moves it on, and a run started for it would outlive its history.
-      if (await referrals.isErased(referralId)) throw new ConflictError('the referral was erased: its journey is over');
+      if ((await referrals.firstNotErased([referralId])) === undefined) throw new ConflictError('the referral was erased: its journey is over');
       if (snapshot.status !== 'flagged') throw new ConflictError(`the referral is ${snapshot.status}, not waiting for review`);
       const code = found(await codes.byId(snapshot.referralCodeId), 'referral code');
       await sendDirect(snapshot.workflowId, signalTimeoutMs, () =>

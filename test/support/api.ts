@@ -31,8 +31,6 @@ export async function listenApp(
   };
 }
 
-export { freeLoopbackPort as freePort } from '../../src/stack/free-port';
-
 /** The membership system's `member.registered` (or, as `event`, `member.cancelled`), signed as it signs it. */
 export function registerMember(
   apiUrl: string,
