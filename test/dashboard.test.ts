@@ -335,6 +335,8 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   expect(await figure(page, 'clicked')).toBe('2');
   // The first milestone was awarded by the journey itself; the second was put there by this test.
   expect(await page.locator('.badges li').allInnerTexts()).toEqual([expect.stringMatching(/^2 recruits · /), expect.stringMatching(/^1 recruit · /)]);
+  // Statuses in words, not the API's values.
+  expect((await rowsOf(page, '#recruits')).map((row) => row[2])).toEqual(['Confirmed', 'Confirmed']);
   expect([await figure(page, 'reward-pending'), await figure(page, 'reward-confirmed'), await figure(page, 'reward-reversed')]).toEqual(['€20.00', '€0.00', '€0.00']);
   // The rules as the admin's test above left them, in words.
   expect(await page.locator('#rewards-title ~ ul.rules li').first().innerText()).toBe('€6.50 per confirmed recruit, held for 7 days before it is confirmed.');
@@ -584,7 +586,7 @@ test("an org admin erases a member's referrals from the page, found by the membe
   // Held for review, as a fourth account from this test's one address is.
   const before = (await call(admin, `/api/v1/referral-attributions/${click.body.referralId}`)).body;
   expect(before).toMatchObject({ status: 'flagged', newMemberId });
-  expect(await rowsOf(page, '#erasure-found')).toEqual([['Maria Mentor', 'flagged', 'Account created', expect.any(String)]]);
+  expect(await rowsOf(page, '#erasure-found')).toEqual([['Maria Mentor', 'Held for review', 'Account created', expect.any(String)]]);
   await page.locator('section[aria-labelledby="erasure-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-erasure.png') });
   const asked = await acceptAndWait(page, page.getByRole('button', { name: 'Erase it' }), 'Erased');
   expect(asked).toBe('Erase the personal data of 1 referral? The counts stay as they are. This cannot be undone.');

@@ -79,6 +79,16 @@
   }
 
   const STAGE_NAMES = { clicked: 'Clicked', installed: 'Installed', account_created: 'Account created', first_login: 'First login', confirmed: 'Confirmed' };
+  /** A referral's status as a mentor or coordinator would say it (the API's values are the contract's words). */
+  const STATUS_NAMES = {
+    pending: 'Not yet confirmed',
+    flagged: 'Held for review',
+    confirmed: 'Confirmed',
+    expired: 'Expired',
+    superseded: 'Credited to another mentor',
+    reversed: 'Membership cancelled',
+    rejected: 'Rejected',
+  };
   const COLOURS = ['#0b57d0', '#b3261e', '#146c2e', '#7d5260', '#8a5a00'];
 
   /**
@@ -674,7 +684,7 @@
         table(
           "The member's referrals",
           ['Mentor', 'Status', 'Stage', 'Clicked'],
-          items.map((item) => [mentorName(item.mentorId), item.status, STAGE_NAMES[item.stage] ?? item.stage, item.clickedAt ? dateTime.format(new Date(item.clickedAt)) : '–']),
+          items.map((item) => [mentorName(item.mentorId), STATUS_NAMES[item.status] ?? item.status, STAGE_NAMES[item.stage] ?? item.stage, item.clickedAt ? dateTime.format(new Date(item.clickedAt)) : '–']),
           { numeric: false, empty: 'No referral of this organisation names that member.' },
         ),
         items.length > 0 ? el('button', { type: 'button', onclick: oneAtATime(erase) }, `Erase ${items.length === 1 ? 'it' : `these ${items.length}`}`) : '',
@@ -823,8 +833,8 @@
         table(
           'People who joined through your links (no contact details are kept here)',
           ['Joined', 'Stage', 'Status', 'Channel'],
-          recruits.recruits.map((recruit) => [recruit.confirmedAt ? dateTime.format(new Date(recruit.confirmedAt)) : 'not yet', STAGE_NAMES[recruit.stage] ?? recruit.stage, recruit.status, recruit.shareChannel ?? '–']),
-          { numeric: false, empty: 'No recruits yet.' },
+          recruits.recruits.map((recruit) => [recruit.confirmedAt ? dateTime.format(new Date(recruit.confirmedAt)) : 'not yet', STAGE_NAMES[recruit.stage] ?? recruit.stage, STATUS_NAMES[recruit.status] ?? recruit.status, recruit.shareChannel ?? '–']),
+          { numeric: false, id: 'recruits', empty: 'No recruits yet.' },
         ),
       ),
       mentorRewardsSection(me, rewards, rules),
