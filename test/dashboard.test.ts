@@ -421,6 +421,11 @@ test('a stale sign-in link says so on the page', async () => {
   await context.close();
 });
 
+test("the service's own address opens the dashboard", async () => {
+  const root = await fetch(`${api.url}/`, { redirect: 'manual', headers: { accept: 'text/html' } });
+  expect({ status: root.status, location: root.headers.get('location') }).toEqual({ status: 302, location: '/dashboard' });
+});
+
 test("development's demo sign-in opens the demo admin's dashboard; production has no such path", async () => {
   const signIn = await fetch(`${api.url}${DEMO_SIGN_IN_PATH}`, { redirect: 'manual' });
   expect(signIn.status).toBe(303);

@@ -229,12 +229,12 @@ test('an invite link cut short or garbled, or any address a browser opens that h
   const html = 'text/html; charset=utf-8';
   const inviteNotFound = { status: 404, type: html, title: 'Invite link not found' };
   const pageNotFound = { status: 404, type: html, title: 'Page not found' };
-  expect(await Promise.all(['/r', '/r/', '/r/%E0%A4%A', '/r/abcdefgh/more', '/', '/dashboard/nothing-here'].map(opened))).toEqual([
+  expect(await Promise.all(['/r', '/r/', '/r/%E0%A4%A', '/r/abcdefgh/more', '/nothing-here', '/dashboard/nothing-here'].map(opened))).toEqual([
     { path: '/r', ...inviteNotFound },
     { path: '/r/', ...inviteNotFound },
     { path: '/r/%E0%A4%A', ...inviteNotFound },
     { path: '/r/abcdefgh/more', ...inviteNotFound },
-    { path: '/', ...pageNotFound },
+    { path: '/nothing-here', ...pageNotFound },
     { path: '/dashboard/nothing-here', ...pageNotFound },
   ]);
   // A program asking for the same gets JSON, and the API answers JSON whoever asks.

@@ -49,6 +49,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics: request latency, intake backlog and age, dispatch rate, Temporal worker metrics', security: 'none', success: 200 },
   { method: 'get', path: '/openapi.json', summary: 'This document', security: 'none', success: 200 },
   { method: 'get', path: '/docs', summary: 'Human-readable API reference', security: 'none', success: 200 },
+  { method: 'get', path: '/', summary: "The service's own address: redirects to /dashboard", security: 'none', success: 302 },
   { method: 'get', path: '/dashboard', summary: 'The web dashboard (a page; /dashboard#token=<member JWT> signs in with that token)', security: 'none', success: 200 },
   { method: 'post', path: '/dashboard/session', summary: 'Sign in to the dashboard with a member JWT: sets the session cookie', security: 'none', body: sessionBody, success: 201 },
   { method: 'get', path: '/dashboard/demo-sign-in', summary: "Development only (not served in production): signs in as the demo organisation's admin", security: 'none', success: 303 },

@@ -84,6 +84,8 @@ export function dashboardRoutes(deps: DashboardRouteDependencies): Router {
   // In development, whoever opens the page (not the link `npm start` printed) finds the demo's sign-in there too.
   const demo = deps.demoSignIn ? `\n<p>In development: <a href="${DEMO_SIGN_IN_PATH}">sign in as the demo organisation's admin</a> (<code>npm run demo</code> fills it).</p>` : '';
   const shell = SHELL.replace('<!--sign-in-->', `${deps.oidc ? `<p><a class="button" href="${SIGN_IN_PATH}">Sign in with your organisation</a></p>` : PORTAL_SIGN_IN}${demo}`);
+  // Someone who types the service's address means the dashboard: the invite links have paths of their own.
+  router.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   router.get('/dashboard', (_req, res) => {
     res.setHeader('Content-Security-Policy', OWN_SCRIPTS_POLICY);
     res.setHeader('Cache-Control', 'no-store');
