@@ -49,6 +49,10 @@ export async function startTemporal(options: TemporalOptions): Promise<RunningTe
       extraArgs: [
         ...(options.dbFile ? ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'] : []),
         ...(options.metricsPort !== undefined ? ['--metrics-port', String(options.metricsPort)] : []),
+        // The dev server otherwise reads the search attributes from its store on every use (for attributes added while
+        // it runs); ours are registered as it starts, so it caches them as a production server does.
+        '--dynamic-config-value',
+        'system.forceSearchAttributesCacheRefreshOnRead=false',
       ],
     },
   });
