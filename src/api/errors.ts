@@ -31,8 +31,11 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
 
 /** Postgres and network failures that pass: refused or lost connections, a server shutting down or starting up. */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
-/** gRPC statuses that pass: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED. */
-const TRANSIENT_GRPC_STATUSES = new Set([14, 4, 8]);
+/**
+ * gRPC statuses that pass: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, and CANCELLED: the service cancels no call
+ * of its own, so a cancelled one was reset by the server or the connection (seen as a paused Temporal server resumed).
+ */
+const TRANSIENT_GRPC_STATUSES = new Set([14, 4, 8, 1]);
 const GRPC_NOT_FOUND = 5;
 const GRPC_FAILED_PRECONDITION = 9;
 

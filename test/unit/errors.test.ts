@@ -48,6 +48,7 @@ test.each([
   ['UNAVAILABLE', 14, 503],
   ['DEADLINE_EXCEEDED', 4, 503],
   ['RESOURCE_EXHAUSTED', 8, 503],
+  ['CANCELLED', 1, 503],
   ['INVALID_ARGUMENT', 3, 500],
   ['PERMISSION_DENIED', 7, 500],
 ])('a Temporal ServiceError caused by gRPC %s (%i) answers %i', async (_name, grpcCode, status) => {
