@@ -71,7 +71,7 @@ export const configSchema = z
     DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     /** How long a woken dispatcher waits for more messages before it takes them, so a referral's go together. */
     DISPATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(100),
-    /** How long a review, a cancellation, an erasure or one delivery of the intake waits for Temporal to take it. */
+    /** How long a review, a cancellation, the sweep's deletion of an erased referral's runs or one delivery of the intake waits for Temporal. */
     SIGNAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     /** How long a membership confirmation waits for its referral's workflow before it is answered 503 with Retry-After. */
     CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),

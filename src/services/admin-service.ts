@@ -72,9 +72,8 @@ export function createAdminService(deps: { pool: Pool; referrals: ReferralServic
     },
 
     /**
-     * Erases a referral's personal data in Postgres, whether Temporal answers or not, so nothing written there names
-     * the person again. Its runs, whose histories hold the person's messages, are the workers' sweep's to delete: the
-     * answer never waits for Temporal.
+     * Erases a referral's personal data in Postgres, so nothing written there names the person again. Its runs, whose
+     * histories hold the person's messages, are the workers' sweep's to delete: the answer never waits for Temporal.
      */
     async erase(caller: Caller, referralId: string) {
       const referral = await referralOf(caller, referralId);
