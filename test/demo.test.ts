@@ -64,7 +64,9 @@ test('the demo fills six weeks of journeys: confirmed ones, accounts held for re
   const dashboard = await eventually(async () => {
     const response = await fetch(`${api.url}/api/v1/orgs/${DEMO_ORG.id}/recruitment-dashboard?from=${from}&to=${to}&granularity=week`, { headers: { authorization: `Bearer ${token}` } });
     const body = await response.json();
-    return body.funnel.confirmed === summary.confirmations && body.needsReview.length === 2 ? body : undefined;
+    // Counting lags the requests by the dispatch delay: wait until every journey's last step has landed.
+    const landed = body.funnel.clicked === 60 && body.funnel.account_created === summary.accounts && body.funnel.confirmed === summary.confirmations;
+    return landed && body.needsReview.length === 2 ? body : undefined;
   });
   expect(dashboard.funnel.clicked).toBe(60);
   expect(dashboard.funnel.account_created).toBe(summary.accounts);
