@@ -266,6 +266,28 @@ test('a registration while the click is still in the intake is matched to that c
   }
 });
 
+test('the membership system confirms a referral it was told of while its click and account are still in the intake', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'known-early', metadata: {} });
+  await harness.service.recordFunnelStep(clicked, { type: 'account_created', idempotencyKey: 'account-early', newMemberId: member });
+  // No dispatcher runs: the referral is only its messages in the intake.
+  const worker = await harness.startWorker({ dispatch: false });
+  try {
+    // The app linked the referral to its member in the request: another member is refused, as it would be once written.
+    await expect(harness.service.confirmKnownReferral(clicked.referralId, { newMemberId: randomUUID(), source: 'webhook' })).rejects.toMatchObject({
+      status: 409,
+      details: { reason: 'ReferralLinkedToAnotherMember' },
+    });
+    const record = await harness.service.confirmKnownReferral(clicked.referralId, { newMemberId: member, source: 'webhook' });
+    expect(record).toMatchObject({ referralId: clicked.referralId, newMemberId: member, status: 'confirmed', direct: false });
+    expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
+    expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('a registration waits for the messages a dispatcher is delivering, and none is delivered twice', async () => {
   const org = await harness.seedOrg();
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'delivered-once', metadata: {} });

@@ -60,6 +60,13 @@ export interface ClickOutcome {
   erased: boolean;
 }
 
+/** A referral's click as the intake holds it. */
+export interface TakenClick {
+  referral_code_id: string;
+  visitor_hash: string;
+  linked_member: string | null;
+}
+
 export interface IntakeBacklog {
   undelivered: number;
   oldestAgeSeconds: number;
@@ -219,6 +226,22 @@ export function createIntakeStore(pool: Pool) {
            EXISTS (SELECT 1 FROM taken) AS taken, EXISTS (SELECT 1 FROM erased) AS erased
          FROM code`,
         values: [address.taskQueue, address.referralId, address.workflowId, address.referralCodeId, address.visitorHash, message, message.newMemberId ?? null],
+      });
+      return result.rows[0];
+    },
+
+    /**
+     * A referral known only by its click in the intake (its workflow has not written it yet): its code and visitor, and
+     * the member the app linked to it, if any. Nothing for an erased referral.
+     */
+    async takenClick(referralId: string): Promise<TakenClick | undefined> {
+      const result = await pool.query<TakenClick>({
+        name: 'intake.taken-click',
+        text: `SELECT i.referral_code_id, i.visitor_hash, l.new_member_id AS linked_member
+         FROM intake i LEFT JOIN referral_member_links l ON l.referral_id = i.referral_id
+         WHERE i.referral_id = $1 AND i.kind = 'click' AND NOT EXISTS (SELECT 1 FROM erasures e WHERE e.referral_id = i.referral_id)
+         LIMIT 1`,
+        values: [referralId],
       });
       return result.rows[0];
     },

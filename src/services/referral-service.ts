@@ -235,6 +235,18 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   }
 
   /**
+   * A referral the service handed out, written by its workflow or still only a click in the intake (Temporal away, the
+   * dispatcher behind): who it is, its code, and the member it is linked to.
+   */
+  async function knownReferral(referralId: string): Promise<{ identity: ReferralIdentity; code: CodeRow; member: string | null }> {
+    const snapshot = await referrals.byId(referralId);
+    if (snapshot) return { identity: identityOf(snapshot), code: found(await codes.byId(snapshot.referralCodeId), 'referral code'), member: snapshot.newMemberId };
+    const click = found(await intake.takenClick(referralId), 'referral');
+    const code = found(await codes.byId(click.referral_code_id), 'referral code');
+    return { identity: identityFor(code, click.visitor_hash, false), code, member: click.linked_member };
+  }
+
+  /**
    * The referral a registration on this code belongs to (DESIGN.md rule 4): (a) the one the app reported this
    * member's account on, recorded or not yet; (b) else the last clicked one no member has claimed, a click still in
    * the intake included; (c) else a direct referral. A referral already confirmed for this member still matches: a
@@ -398,15 +410,14 @@ export function createReferralService(deps: ReferralServiceDependencies) {
 
     /** PUT /referral-attributions/:id: the membership system confirms a referral it already knows. */
     async confirmKnownReferral(referralId: string, request: { newMemberId: string; occurredAt?: string; source: ConfirmationSource }): Promise<ConversionRecord> {
-      const snapshot = found(await referrals.byId(referralId), 'referral');
-      const confirmed = await referrals.confirmedFor(snapshot.orgId, request.newMemberId);
+      const known = await knownReferral(referralId);
+      const confirmed = await referrals.confirmedFor(known.identity.orgId, request.newMemberId);
       if (confirmed) return toConversionRecord(confirmed);
       // The store decides, as the workflow would: its run may not know the member (its update lost with a task).
-      if (snapshot.newMemberId && snapshot.newMemberId !== request.newMemberId) {
+      if (known.member && known.member !== request.newMemberId) {
         throw new JourneyRefusedError(JOURNEY_FAILURES.linkedToAnotherMember, refusalMessage(JOURNEY_FAILURES.linkedToAnotherMember, referralId));
       }
-      const code = found(await codes.byId(snapshot.referralCodeId), 'referral code');
-      return confirmOn(identityOf(snapshot), code, { ...request, code: code.code, occurredAt: notLaterThan(request.occurredAt, now()) });
+      return confirmOn(known.identity, known.code, { ...request, code: known.code.code, occurredAt: notLaterThan(request.occurredAt, now()) });
     },
 
     /** A coordinator's decision on a referral held for review. */
