@@ -179,6 +179,17 @@ test('a confirmation answers one spelling of its time, whichever zone the member
   expect([first.conversion.confirmedAt, second.conversion.confirmedAt]).toEqual(['2026-12-06T06:00:00.000Z', '2026-12-06T06:00:00.000Z']);
 });
 
+test('the membership system may send fields of its own: the webhook and the known-referral confirmation read theirs and ignore the rest', async () => {
+  const org = await harness.seedOrg();
+  const registered = { event: 'member.registered', referralCode: org.code, newMemberId: randomUUID(), occurredAt: new Date().toISOString(), deliveryId: `extra-${randomUUID()}` };
+  const webhook = await signed('/api/v1/webhooks/membership', { ...registered, memberEmail: 'ada@example.org', source: 'dynamics' });
+  expect({ status: webhook.status, body: await webhook.json() }).toMatchObject({ status: 200, body: { deliveryId: registered.deliveryId, conversion: { status: 'confirmed', direct: true } } });
+  const clicked = (await (await post('/api/v1/referral-attributions', { code: org.code, visitorId: 'crm-extra' })).json()) as { referralId: string };
+  const member = randomUUID();
+  const known = await signed(`/api/v1/referral-attributions/${clicked.referralId}`, { newMemberId: member, membershipType: 'full' }, 'PUT');
+  expect({ status: known.status, body: await known.json() }).toMatchObject({ status: 200, body: { referralId: clicked.referralId, newMemberId: member, status: 'confirmed' } });
+});
+
 test("a membership system's own ids, such as Dynamics' sequential GUIDs, are taken in either case", async () => {
   const org = await harness.seedOrg();
   // Its version digit (e811) is no RFC 9562 version; Postgres's uuid type stores it all the same.

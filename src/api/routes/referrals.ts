@@ -32,7 +32,9 @@ export const funnelEventBody = z.strictObject({
   newMemberId: uuid.optional(),
 });
 
-export const membershipWebhookBody = z.strictObject({
+// The membership system's bodies take fields of its own without refusal (a tolerant reader): a refused delivery is a
+// confirmation lost until someone mends the integration.
+export const membershipWebhookBody = z.object({
   event: z.enum(['member.registered', 'member.cancelled']),
   referralCode: code,
   newMemberId: uuid,
@@ -40,7 +42,7 @@ export const membershipWebhookBody = z.strictObject({
   deliveryId: z.string().min(1).max(128),
 });
 
-export const confirmReferralBody = z.strictObject({
+export const confirmReferralBody = z.object({
   newMemberId: uuid,
   occurredAt: dateTime.optional(),
 });
