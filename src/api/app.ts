@@ -67,6 +67,13 @@ export function createApp(deps: AppDependencies): express.Express {
   // CSP (no script, no framing), nosniff, Referrer-Policy and the rest of the usual protective headers, on every answer.
   app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'none'"], 'frame-ancestors': ["'none'"] } }, referrerPolicy: { policy: 'no-referrer' } }));
   app.set('trust proxy', config.TRUST_PROXY);
+  // pino-http asks for a request's custom properties twice (for its logger, then for the response's line): hashed once.
+  const loggedClients = new WeakMap<express.Request, { client: string }>();
+  const loggedClient = (req: express.Request) => {
+    let props = loggedClients.get(req);
+    if (!props) loggedClients.set(req, (props = { client: saltedHash(config.HASH_SALT, req.ip ?? '').slice(0, 16) }));
+    return props;
+  };
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -77,7 +84,7 @@ export function createApp(deps: AppDependencies): express.Express {
         return id;
       },
       // The client as a salted hash only: the same visitor's requests can be told apart from others', not traced.
-      customProps: (req) => ({ client: saltedHash(config.HASH_SALT, (req as express.Request).ip ?? '').slice(0, 16) }),
+      customProps: (req) => loggedClient(req as express.Request),
       serializers: { req: (req: { url: string }) => ({ ...req, url: loggableUrl(req.url) }) },
     }),
   );
