@@ -42,6 +42,8 @@ async function clickRows(referralId: string) {
   return (await harness.pool.query('SELECT id, is_duplicate FROM click_events WHERE referral_id = $1', [referralId])).rows;
 }
 
+const mentorCounts = async (mentorId: string) => (await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [mentorId])).rows[0];
+
 const undelivered = async (workflowId: string) =>
   (await harness.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL', [workflowId])).rows[0].n;
 
@@ -115,7 +117,7 @@ test('a message delivered twice (its dispatcher killed between the signal and th
     expect((await handle.query(stateQuery)).timeline.map((entry) => entry.type)).toEqual(['click', 'installed']);
     expect(state).toMatchObject({ countedClicks: 1, duplicateClicks: 0 });
     expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
-    expect((await harness.pool.query('SELECT total_clicks FROM get_attribution_counts($1)', [org.mentorId])).rows[0].total_clicks).toBe(1);
+    expect((await mentorCounts(org.mentorId)).total_clicks).toBe(1);
   } finally {
     await worker.stop();
   }
@@ -148,7 +150,7 @@ test('three dispatchers at once deliver every message once, each referral\'s in 
     );
     expect(events.rows).toHaveLength(visitors.length);
     for (const row of events.rows) expect(row.types).toEqual(['click', 'duplicate_click', 'installed']);
-    expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: visitors.length, pending_count: 0, confirmed_count: 0 });
+    expect(await mentorCounts(org.mentorId)).toEqual({ total_clicks: visitors.length, pending_count: 0, confirmed_count: 0 });
     // The last marks may commit a moment after their workflows have written.
     await eventually(async () => ((await harness.pool.query('SELECT 1 FROM intake WHERE org_id = $1 AND delivered_at IS NULL', [org.orgId])).rowCount === 0 ? true : undefined), 10_000, 'the intake marked delivered');
   } finally {
@@ -260,7 +262,7 @@ test('a registration while the click is still in the intake is matched to that c
     const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
     expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
     expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
-    expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+    expect(await mentorCounts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
   } finally {
     await worker.stop();
   }
@@ -282,7 +284,7 @@ test('the membership system confirms a referral it was told of while its click a
     const record = await harness.service.confirmKnownReferral(clicked.referralId, { newMemberId: member, source: 'webhook' });
     expect(record).toMatchObject({ referralId: clicked.referralId, newMemberId: member, status: 'confirmed', direct: false });
     expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
-    expect((await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [org.mentorId])).rows[0]).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+    expect(await mentorCounts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
   } finally {
     await worker.stop();
   }

@@ -67,13 +67,6 @@ export function createApp(deps: AppDependencies): express.Express {
   // CSP (no script, no framing), nosniff, Referrer-Policy and the rest of the usual protective headers, on every answer.
   app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'none'"], 'frame-ancestors': ["'none'"] } }, referrerPolicy: { policy: 'no-referrer' } }));
   app.set('trust proxy', config.TRUST_PROXY);
-  // pino-http asks for a request's custom properties twice (for its logger, then for the response's line): hashed once.
-  const loggedClients = new WeakMap<express.Request, { client: string }>();
-  const loggedClient = (req: express.Request) => {
-    let props = loggedClients.get(req);
-    if (!props) loggedClients.set(req, (props = { client: saltedHash(config.HASH_SALT, req.ip ?? '').slice(0, 16) }));
-    return props;
-  };
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -84,7 +77,8 @@ export function createApp(deps: AppDependencies): express.Express {
         return id;
       },
       // The client as a salted hash only: the same visitor's requests can be told apart from others', not traced.
-      customProps: (req) => loggedClient(req as express.Request),
+      // pino-http asks twice a request (for its logger, then for the response's line): hashed once, kept with the response.
+      customProps: (req, res) => ((res as express.Response).locals.loggedClient ??= { client: saltedHash(config.HASH_SALT, (req as express.Request).ip ?? '').slice(0, 16) }),
       serializers: { req: (req: { url: string }) => ({ ...req, url: loggableUrl(req.url) }) },
     }),
   );
