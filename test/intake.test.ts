@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { SignJWT } from 'jose';
 import { createIntakeStore } from '../src/db/intake';
 import { createPool } from '../src/db/pool';
 import { ServiceUnavailableError } from '../src/errors';
@@ -288,6 +289,54 @@ test('the membership system confirms a referral it was told of while its click a
   } finally {
     await worker.stop();
   }
+});
+
+test('a referral still in the intake is read as its messages make it, and reads the same once its workflow has written it', async () => {
+  const org = await harness.seedOrg();
+  const otherMentor = await harness.addCode(org);
+  const member = randomUUID();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'read-early', metadata: { shareChannel: 'sms' } });
+  await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: 'installed-early' });
+  await harness.service.recordFunnelStep(clicked, { type: 'account_created', idempotencyKey: 'account-early', newMemberId: member });
+  const tokenOf = (mentorId: string) =>
+    new SignJWT({ role: 'peer_mentor', org_id: org.orgId }).setProtectedHeader({ alg: 'HS256' }).setSubject(mentorId).setExpirationTime('1h').sign(new TextEncoder().encode(SECRETS.JWT_SECRET));
+  await withApi(harness.client, async (api) => {
+    const read = async (mentorId: string) =>
+      fetch(`${api.url}/api/v1/referral-attributions/${clicked.referralId}`, { headers: { authorization: `Bearer ${await tokenOf(mentorId)}` } });
+    // No dispatcher runs: the referral is only its messages in the intake.
+    const early = await read(org.mentorId);
+    expect(early.status).toBe(200);
+    const fromIntake = await early.json();
+    expect(fromIntake).toMatchObject({
+      id: clicked.referralId,
+      mentorId: org.mentorId,
+      referralCodeId: org.codeId,
+      stage: 'account_created',
+      status: 'pending',
+      impliedSteps: [],
+      newMemberId: member,
+      timeline: [
+        { type: 'click', stage: 'clicked', status: 'pending', detail: {} },
+        { type: 'installed', stage: 'installed', status: 'pending', detail: {} },
+        { type: 'account_created', stage: 'account_created', status: 'pending', detail: {} },
+      ],
+    });
+    expect((await read(otherMentor.mentorId)).status).toBe(403);
+
+    const worker = await harness.startWorker();
+    try {
+      await eventually(
+        async () => ((await harness.pool.query("SELECT 1 FROM referrals WHERE id = $1 AND stage = 'account_created'", [clicked.referralId])).rowCount === 1 ? true : undefined),
+        30_000,
+        'the referral written',
+      );
+      const written = await (await read(org.mentorId)).json();
+      // The same referral and timeline; only the time it was written differs from the time it was taken.
+      expect({ ...written, createdAt: undefined }).toEqual({ ...fromIntake, createdAt: undefined });
+    } finally {
+      await worker.stop();
+    }
+  });
 });
 
 test('a registration waits for the messages a dispatcher is delivering, and none is delivered twice', async () => {

@@ -3,7 +3,10 @@ import { conversionTimes } from '../domain/conversion-time';
 import { conversionRate, FUNNEL_STAGES } from '../domain/funnel';
 import { FUNNEL_STATUSES, RECRUITED_STATUSES } from '../domain/journey';
 import type { RawCounts } from '../services/counts-service';
-import type { ReferralRow } from './referrals';
+import type { ReferralSnapshot } from '../domain/referral';
+import { CODE_COLUMNS, CODE_FROM, type CodeRow } from './codes';
+import type { IntakeMessage } from './intake';
+import { snapshotFromRow, type ReferralRow } from './referrals';
 import { sqlList } from './transaction';
 
 // Every function here runs inside withOrgScope: row-level security already limits rows to the
@@ -55,25 +58,28 @@ export function pageOf<Row extends { created_at: Date; id: string }>(fetched: Ro
 
 type ListedReferral = ReferralRow & { created_at: Date };
 
-function referralSummary(row: ListedReferral) {
+/** A referral as the API lists it. */
+export function referralSummary(referral: ReferralSnapshot, createdAt: string) {
   return {
-    id: row.id,
-    mentorId: row.mentor_id,
-    referralCodeId: row.referral_code_id,
-    stage: row.stage,
-    status: row.status,
-    impliedSteps: row.implied_steps,
-    stuck: row.stuck,
-    direct: row.is_direct,
-    newMemberId: row.new_member_id,
-    clickedAt: iso(row.clicked_at as Date),
-    installedAt: iso(row.installed_at as Date | null),
-    accountCreatedAt: iso(row.account_created_at as Date | null),
-    firstLoginAt: iso(row.first_login_at as Date | null),
-    confirmedAt: iso(row.confirmed_at as Date | null),
-    createdAt: iso(row.created_at),
+    id: referral.referralId,
+    mentorId: referral.mentorId,
+    referralCodeId: referral.referralCodeId,
+    stage: referral.stage,
+    status: referral.status,
+    impliedSteps: referral.impliedSteps,
+    stuck: referral.stuck,
+    direct: referral.direct,
+    newMemberId: referral.newMemberId,
+    clickedAt: referral.clickedAt,
+    installedAt: referral.installedAt,
+    accountCreatedAt: referral.accountCreatedAt,
+    firstLoginAt: referral.firstLoginAt,
+    confirmedAt: referral.confirmedAt,
+    createdAt,
   };
 }
+
+const summaryOfRow = (row: ListedReferral) => referralSummary(snapshotFromRow(row), row.created_at.toISOString());
 
 export async function listReferrals(client: PoolClient, orgId: string, filters: ReferralFilters) {
   const where = ['org_id = $1'];
@@ -99,7 +105,7 @@ export async function listReferrals(client: PoolClient, orgId: string, filters: 
     values,
   );
   const { rows, next } = pageOf(result.rows, filters.limit);
-  return { items: rows.map(referralSummary), next };
+  return { items: rows.map(summaryOfRow), next };
 }
 
 /** A referral of the organisation with its event timeline, or nothing. */
@@ -112,7 +118,7 @@ export async function referralDetail(client: PoolClient, orgId: string, referral
     [referralId],
   );
   return {
-    ...referralSummary(row),
+    ...summaryOfRow(row),
     timeline: events.rows.map((event) => ({
       type: event.type,
       stage: event.stage,
@@ -121,6 +127,24 @@ export async function referralDetail(client: PoolClient, orgId: string, referral
       occurredAt: iso(event.occurred_at),
     })),
   };
+}
+
+/** A message the intake took for a referral, with the referral's code. */
+export type TakenMessageRow = CodeRow & IntakeMessage & { visitor_hash: string; received_at: Date };
+
+/**
+ * The messages the intake took for a referral of the organisation, oldest first, with its code: a referral its workflow
+ * has not written yet is only these. None for an erased referral.
+ */
+export async function takenMessages(client: PoolClient, orgId: string, referralId: string): Promise<TakenMessageRow[]> {
+  const result = await client.query<TakenMessageRow>(
+    `SELECT i.kind, i.message, i.visitor_hash, i.received_at, ${CODE_COLUMNS}
+     ${CODE_FROM} JOIN intake i ON i.referral_code_id = c.id
+     WHERE i.referral_id = $1 AND i.org_id = $2 AND NOT EXISTS (SELECT 1 FROM erasures e WHERE e.referral_id = i.referral_id)
+     ORDER BY i.id`,
+    [referralId, orgId],
+  );
+  return result.rows;
 }
 
 /** Referrals that reached each stage, or further. */

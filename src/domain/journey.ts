@@ -17,6 +17,7 @@ import type {
   ReviewInput,
   StoredReferral,
   SupersedeInput,
+  TimelineEntry,
 } from './referral';
 
 interface StatusRule {
@@ -428,6 +429,36 @@ export function decide(state: JourneyState, message: JourneyMessage, settings: O
     case 'stored':
       return unchanged({ ...state, referral: message.referral, badgesDue: state.badgesDue || message.referral.status === 'confirmed' });
   }
+}
+
+/** An event as a referral's timeline shows it: with the stage and status the referral stood at after it. */
+export const timelineEntry = (event: ReferralEventInput, { stage, status }: ReferralSnapshot): TimelineEntry => ({
+  type: event.type,
+  stage,
+  status,
+  occurredAt: event.occurredAt,
+  detail: event.detail,
+});
+
+/**
+ * A referral as the messages taken for it make it before its workflow has run them (a read while they wait in the
+ * intake): `decide` over them in the order they were taken. No account's risk has been assessed yet, so a review flag
+ * may follow.
+ */
+export function journeyOfMessages(
+  referral: ReferralSnapshot,
+  messages: JourneyMessage[],
+  settings: OrgSettings,
+  now: string,
+): { referral: ReferralSnapshot; timeline: TimelineEntry[] } {
+  let state = newJourney(referral);
+  const timeline: TimelineEntry[] = [];
+  for (const message of messages) {
+    const decision = decide(state, message, settings, now);
+    state = decision.next;
+    timeline.push(...decision.events.map((event) => timelineEntry(event, state.referral)));
+  }
+  return { referral: state.referral, timeline };
 }
 
 /** When the referral next needs attention on its own, or undefined when it only waits for messages. */

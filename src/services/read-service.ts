@@ -11,15 +11,21 @@ import {
   platformTotals,
   recruitmentDashboard,
   referralDetail,
+  referralSummary,
+  takenMessages,
   whoAmI,
   type Cursor,
   type DashboardQuery,
   type ReferralFilters,
+  type TakenMessageRow,
 } from '../db/reads';
+import { settingsOf } from '../db/codes';
 import { withOrgScope } from '../db/scoped';
 import { authorise, type Caller } from '../domain/access';
+import { journeyOfMessages, newReferral, type JourneyMessage } from '../domain/journey';
 import { NotFoundError } from '../errors';
 import { uuid } from '../ids';
+import { identityFor } from './referral-start';
 
 export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
@@ -39,6 +45,16 @@ export function decodeCursor(value: string): Cursor | undefined {
 }
 
 export type ReferralQuery = Omit<ReferralFilters, 'cursor'> & { cursor?: string };
+
+/** What a referral's first click and the messages after it make of it, by the journey's own rules. */
+function journeyInIntake(taken: TakenMessageRow[]) {
+  const click = taken.find((row): row is TakenMessageRow & { kind: 'click' } => row.kind === 'click');
+  if (!click) return undefined;
+  const identity = identityFor(click, click.visitor_hash, false);
+  const messages = taken.map((row): JourneyMessage => (row.kind === 'click' ? { type: 'click', click: row.message } : { type: 'step', step: row.message, flagReason: null }));
+  const { referral, timeline } = journeyOfMessages(newReferral(identity, click.message.occurredAt), messages, settingsOf(click), new Date().toISOString());
+  return { ...referralSummary(referral, click.received_at.toISOString()), timeline: timeline.map((entry) => ({ ...entry, detail: entry.detail ?? {} })) };
+}
 
 /**
  * Coordinators', admins' and mentors' reads. Each runs under the caller's organisation's row-level scope; another
@@ -74,9 +90,10 @@ export function createReadService(deps: { pool: Pool }) {
         return page(client, caller, { ...query, mentorId });
       }),
 
+    /** A referral with its timeline: as Postgres holds it, or, until its workflow writes it, as its taken messages make it. */
     referral: (caller: Caller, referralId: string) =>
       scoped(caller, async (client) => {
-        const detail = await referralDetail(client, caller.orgId, referralId);
+        const detail = (await referralDetail(client, caller.orgId, referralId)) ?? journeyInIntake(await takenMessages(client, caller.orgId, referralId));
         if (!detail) throw new NotFoundError('referral');
         authorise(caller, 'readReferral', detail.mentorId);
         return detail;

@@ -24,6 +24,7 @@ import {
   nextDeadline,
   refusalMessage,
   resumeJourney,
+  timelineEntry,
   type JourneyEffect,
   type JourneyMessage,
   type JourneyState,
@@ -90,10 +91,7 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
         if (outcome.record) settled = outcome.record;
         queue.push(...outcome.messages);
       }
-      for (const event of decision.events) {
-        const { stage, status } = journey.referral;
-        timeline.push({ type: event.type, stage, status, occurredAt: event.occurredAt, detail: event.detail });
-      }
+      timeline.push(...decision.events.map((event) => timelineEntry(event, journey.referral)));
     }
     publishSearchAttributes();
     return settled;

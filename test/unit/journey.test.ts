@@ -5,6 +5,7 @@ import {
   deadlinePassed,
   decide,
   JOURNEY_FAILURES,
+  journeyOfMessages,
   mayMove,
   needsRiskAssessment,
   newJourney,
@@ -252,6 +253,19 @@ describe('reviews, cancellations, supersessions, deadlines and what the store an
   });
 });
 
+describe('a referral read while its messages wait in the intake', () => {
+  test('is what its messages make of it, with each event at the stage and status it left', () => {
+    const read = journeyOfMessages(fresh().referral, [click(10), click(20), step('account_created', 30, { newMemberId: MEMBER })], settings, at(5000));
+    expect(read.referral).toMatchObject({ stage: 'account_created', status: 'pending', clickedAt: at(10), lastClickAt: at(20), accountCreatedAt: at(30), newMemberId: MEMBER });
+    expect(read.referral.impliedSteps).toEqual(['installed']);
+    expect(read.timeline.map(({ type, stage, status, occurredAt }) => [type, stage, status, occurredAt])).toEqual([
+      ['click', 'clicked', 'pending', at(10)],
+      ['duplicate_click', 'clicked', 'pending', at(20)],
+      ['account_created', 'account_created', 'pending', at(30)],
+    ]);
+  });
+});
+
 // ---- properties ----
 
 /** Runs a decision's effects as a store in step with the run would answer them, and the messages they lead to. */
@@ -317,6 +331,16 @@ test('rule 10: whatever order a journey\'s messages arrive in, and however often
       },
     ),
     { numRuns: 500 },
+  );
+});
+
+test('a referral read from its taken clicks and steps is the referral its run makes of them', () => {
+  fc.assert(
+    fc.property(journeyMessages, ({ messages }) => {
+      const taken = messages.filter((message) => message.type === 'click' || message.type === 'step');
+      expect(journeyOfMessages(fresh().referral, taken, settings, at(9000)).referral).toEqual(taken.reduce(apply, fresh()).referral);
+    }),
+    { numRuns: 300 },
   );
 });
 
