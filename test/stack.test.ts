@@ -75,7 +75,9 @@ async function clickedReferral(api: string): Promise<{ code: string; referralId:
   const clicked = await fetch(`${api}/api/v1/referral-attributions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, visitorId: randomUUID() }) });
   const { referralId } = (await clicked.json()) as { referralId: string };
   const admin = await devBearer('org_admin');
-  await eventually(async () => ((await fetch(`${api}/api/v1/referral-attributions/${referralId}`, { headers: { authorization: admin } })).status === 200 ? true : undefined), 30_000, 'the referral written');
+  // The mentor's list is read from what the workflows wrote.
+  const listed = async () => ((await (await fetch(`${api}/api/v1/referral-attributions/mentor/${DEV_MENTOR_ID}`, { headers: { authorization: admin } })).json()) as { items: Array<{ id: string }> }).items;
+  await eventually(async () => ((await listed()).some((item) => item.id === referralId) ? true : undefined), 30_000, 'the referral written');
   return { code, referralId };
 }
 

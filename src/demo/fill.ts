@@ -82,10 +82,11 @@ export async function fillDemo(options: DemoOptions): Promise<DemoSummary> {
     return text ? JSON.parse(text) : undefined;
   }
   const asAdmin = { authorization: `Bearer ${adminToken}` };
-  async function recorded(referralId: string) {
+  /** Waits for the worker to write a referral's account: the list is read from what the workflows wrote. */
+  async function recorded(referralId: string, newMemberId: string) {
     for (let attempt = 0; attempt < 300; attempt += 1) {
-      const response = await fetch(`${options.apiUrl}/api/v1/referral-attributions/${referralId}`, { headers: asAdmin });
-      if (response.ok && ((await response.json()) as { accountCreatedAt: string | null }).accountCreatedAt) return;
+      const response = await fetch(`${options.apiUrl}/api/v1/referral-attributions?newMemberId=${newMemberId}`, { headers: asAdmin });
+      if (response.ok && ((await response.json()) as { items: Array<{ id: string }> }).items.some((item) => item.id === referralId)) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(`referral ${referralId} was not recorded in 30 s: is the worker running (npm start)?`);
@@ -162,7 +163,7 @@ export async function fillDemo(options: DemoOptions): Promise<DemoSummary> {
     summary.accounts += 1;
     if (fromSharedNetwork) {
       // The risk check counts the accounts the journey already recorded: the next waits until this one is.
-      await recorded(click.referralId);
+      await recorded(click.referralId, newMemberId);
       sharedAccounts += 1;
       summary.heldForReview += sharedAccounts >= 3 ? 1 : 0;
       continue;
