@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { SignJWT } from 'jose';
 import { createIntakeStore } from '../src/db/intake';
+import type { TakenMessage } from '../src/domain/referral';
 import { createPool } from '../src/db/pool';
 import { ServiceUnavailableError } from '../src/errors';
 import { createIntakeDelivery } from '../src/services/intake-delivery';
@@ -184,6 +186,39 @@ test('a batch takes each referral\'s waiting messages together, in order, up to 
   await harness.pool.query('UPDATE intake SET delivered_at = now() WHERE referral_id = ANY($1::uuid[])', [recorded]);
 });
 
+test('a referral\'s waiting messages reach it together, a hundred to a signal, in the order they were taken', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'backlogged', metadata: {} });
+  // An app retrying its install report while Temporal was away, then the first login.
+  for (let retry = 0; retry < 148; retry += 1) await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: `installed-${retry}` });
+  await harness.service.recordFunnelStep(clicked, { type: 'first_login', idempotencyKey: 'login' });
+  const signalled: number[] = [];
+  const counting = new Client({
+    connection: harness.client.connection,
+    namespace: harness.client.options.namespace,
+    interceptors: { workflow: [{ signalWithStart: async (input, next) => (signalled.push((input.signalArgs[0] as TakenMessage[]).length), next(input)) }] },
+  });
+  const worker = await harness.startWorker({ dispatch: false });
+  try {
+    expect(await createIntakeDelivery({ temporal: counting, intake: createIntakeStore(harness.pool) }).deliverBatch(harness.taskQueue, 100)).toMatchObject({ delivered: 150, failed: 0 });
+    expect(signalled).toEqual([100, 50]);
+    const workflowId = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0].workflow_id;
+    // The click, then the first install report (the others repeat it), then the login: a login first would have implied the install.
+    const timeline = await eventually(async () => {
+      const { timeline: events } = await harness.client.workflow.getHandle(workflowId).query(stateQuery);
+      return events.length === 3 ? events : undefined;
+    });
+    expect(timeline.map(({ type, stage }) => [type, stage])).toEqual([
+      ['click', 'clicked'],
+      ['installed', 'installed'],
+      ['first_login', 'first_login'],
+    ]);
+    expect(timeline[2].detail).toEqual({ impliedSteps: ['account_created'] });
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('a woken dispatcher waits a moment for more, so a referral\'s click and the step right after it go in one batch', async () => {
   const org = await harness.seedOrg();
   const worker = await harness.startWorker({ dispatch: false });
@@ -344,11 +379,11 @@ test('a registration waits for the messages a dispatcher is delivering, and none
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'delivered-once', metadata: {} });
   await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: 'installed-once' });
   const worker = await harness.startWorker({ dispatch: false });
-  // A dispatcher whose signals take 600 ms each to reach Temporal: its two take longer than a registration's first look.
+  // A dispatcher whose signal takes 1.2 s to reach Temporal: longer than a registration's first look.
   const slow = new Client({
     connection: harness.client.connection,
     namespace: harness.client.options.namespace,
-    interceptors: { workflow: [{ signalWithStart: async (input, next) => (await new Promise((resolve) => setTimeout(resolve, 600)), next(input)) }] },
+    interceptors: { workflow: [{ signalWithStart: async (input, next) => (await new Promise((resolve) => setTimeout(resolve, 1200)), next(input)) }] },
   });
   const dispatching = createIntakeDelivery({ temporal: slow, intake: createIntakeStore(harness.pool) }).deliverBatch(harness.taskQueue, 100);
   try {
@@ -358,8 +393,11 @@ test('a registration waits for the messages a dispatcher is delivering, and none
     expect(await dispatching).toMatchObject({ delivered: 2, failed: 0 });
     const workflowId = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0].workflow_id;
     const history = await harness.client.workflow.getHandle(workflowId).fetchHistory();
-    const signals = history.events?.flatMap((event) => event.workflowExecutionSignaledEventAttributes?.signalName ?? []);
-    expect(signals).toEqual(['click', 'funnelStep']);
+    // One signal carried both, the click first.
+    const signals = history.events?.flatMap((event) => event.workflowExecutionSignaledEventAttributes ?? []);
+    expect(signals?.map((signal) => signal.signalName)).toEqual(['taken']);
+    const taken = defaultPayloadConverter.fromPayload<TakenMessage[]>(signals![0].input!.payloads![0]);
+    expect(taken.map(({ kind }) => kind)).toEqual(['click', 'step']);
     expect(await undelivered(workflowId)).toBe(0);
   } finally {
     await dispatching;

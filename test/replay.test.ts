@@ -22,6 +22,8 @@ const RECORDED: Record<string, string[]> = {
   intake: ['approved-before-account', 'approved-behind', 'cancelled-behind', 'direct-referral', 'duplicate-click', 'expired', 'happy-path', 'history-behind', 'out-of-order-steps', 'stage-behind'],
   'waking-is-not-a-deadline': ['account-at-window-end', 'approved-before-account'],
   'deadline-rechecked': ['account-at-window-end'],
+  // The intake's messages for a referral in one signal.
+  'taken-signal': ['duplicate-click', 'happy-path'],
 };
 const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`)).sort();
 

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { ClickInput, FunnelStepInput } from '../domain/referral';
+import type { ClickInput, FunnelStepInput, TakenMessage } from '../domain/referral';
 import { CODE_COLUMNS, CODE_FROM, COUNT_SQL, LIMIT_WINDOW_MS, RECENT_CLICKS_SQL, type ClickCodeRow, type ClickLimitCount, type ClickLimits, type CodeRow } from './codes';
 
 /** Who a message is for: the referral, its workflow and its code. */
@@ -12,10 +12,8 @@ export interface IntakeAddress {
   visitorHash: string;
 }
 
-export type IntakeMessage = { kind: 'click'; message: ClickInput } | { kind: 'step'; message: FunnelStepInput };
-
 /** A message taken and not yet delivered, with its code as the workflow's start needs it. */
-export type IntakeRow = CodeRow & IntakeMessage & {
+export type IntakeRow = CodeRow & TakenMessage & {
   intake_id: string;
   task_queue: string;
   referral_id: string;

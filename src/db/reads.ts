@@ -3,9 +3,8 @@ import { conversionTimes } from '../domain/conversion-time';
 import { conversionRate, FUNNEL_STAGES } from '../domain/funnel';
 import { FUNNEL_STATUSES, RECRUITED_STATUSES } from '../domain/journey';
 import type { RawCounts } from '../services/counts-service';
-import type { ReferralSnapshot } from '../domain/referral';
+import type { ReferralSnapshot, TakenMessage } from '../domain/referral';
 import { CODE_COLUMNS, CODE_FROM, type CodeRow } from './codes';
-import type { IntakeMessage } from './intake';
 import { snapshotFromRow, type ReferralRow } from './referrals';
 import { sqlList } from './transaction';
 
@@ -130,7 +129,7 @@ export async function referralDetail(client: PoolClient, orgId: string, referral
 }
 
 /** A message the intake took for a referral, with the referral's code. */
-export type TakenMessageRow = CodeRow & IntakeMessage & { visitor_hash: string; received_at: Date };
+export type TakenMessageRow = CodeRow & TakenMessage & { visitor_hash: string; received_at: Date };
 
 /**
  * The messages the intake took for a referral of the organisation, oldest first, with its code: a referral its workflow

@@ -67,6 +67,9 @@ export interface ReviewInput {
   occurredAt: string;
 }
 
+/** A message the intake took for a referral: a click, or a funnel step from the app. */
+export type TakenMessage = { kind: 'click'; message: ClickInput } | { kind: 'step'; message: FunnelStepInput };
+
 export interface FunnelStepInput {
   type: FunnelStep;
   occurredAt: string;

@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { IntakeRow, IntakeStore } from '../db/intake';
 import { ServiceUnavailableError } from '../errors';
-import { clickSignal, funnelStepSignal } from '../workflows/messages';
+import type { TakenMessage } from '../domain/referral';
+import { takenSignal } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { identityFor, startOptions } from './referral-start';
 
@@ -29,6 +30,8 @@ const FLUSH_LEASE_MS = 30_000;
 /** How often a direct send looks again for messages a dispatcher is delivering, and for how long before it takes them. */
 const FLUSH_WAIT_MS = 20;
 const LEASE_PATIENCE_MS = 2000;
+/** A referral's messages in one signal at most: a backlog of a busy visitor's clicks stays far below Temporal's payload limit. */
+const MESSAGES_PER_SIGNAL = 100;
 /** A dispatcher's lease on its batch beyond the longest its deliveries may take. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -52,13 +55,13 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
   const concurrency = deps.concurrency ?? 16;
   const timeoutMs = deps.deliveryTimeoutMs ?? 5000;
 
-  function deliver(row: IntakeRow): Promise<unknown> {
-    const identity = identityFor(row, row.visitor_hash, false);
-    const options = startOptions(identity, row, row.task_queue);
+  /** One workflow's messages in one signal-with-start: the server takes them in one write and hands them over in one task. */
+  function deliver(rows: IntakeRow[]): Promise<unknown> {
+    const [first] = rows;
+    const identity = identityFor(first, first.visitor_hash, false);
+    const messages = rows.map(({ kind, message }) => ({ kind, message }) as TakenMessage);
     return deps.temporal.withDeadline(Date.now() + timeoutMs, () =>
-      row.kind === 'click'
-        ? deps.temporal.workflow.signalWithStart(referralWorkflow, { ...options, signal: clickSignal, signalArgs: [row.message] })
-        : deps.temporal.workflow.signalWithStart(referralWorkflow, { ...options, signal: funnelStepSignal, signalArgs: [row.message] }),
+      deps.temporal.workflow.signalWithStart(referralWorkflow, { ...startOptions(identity, first, first.task_queue), signal: takenSignal, signalArgs: [messages] }),
     );
   }
 
@@ -68,13 +71,13 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     if (refused.length > 0) await deps.intake.defer(refused.map((row) => row.intake_id), retryDelayMs(refused[0].attempts));
   }
 
-  /** Delivers one workflow's `rows` one after the other, answering those Temporal took before it refused one. */
+  /** Delivers one workflow's `rows` in order, up to a signal's worth at a time, answering those Temporal took before it refused some. */
   async function deliverInOrder(rows: IntakeRow[]): Promise<{ delivered: IntakeRow[]; refused: IntakeRow[]; failure?: unknown }> {
-    for (const [index, row] of rows.entries()) {
+    for (let start = 0; start < rows.length; start += MESSAGES_PER_SIGNAL) {
       try {
-        await deliver(row);
+        await deliver(rows.slice(start, start + MESSAGES_PER_SIGNAL));
       } catch (failure) {
-        return { delivered: rows.slice(0, index), refused: rows.slice(index), failure };
+        return { delivered: rows.slice(0, start), refused: rows.slice(start), failure };
       }
     }
     return { delivered: rows, refused: [] };
@@ -86,7 +89,6 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
       // Leased for a timeout per round of lanes: a dispatcher that dies meanwhile leaves them to the others when the
       // lease runs out. A referral's later messages may outlast it while Temporal is slow; delivered again, they change nothing.
       const rows = await deps.intake.leaseBatch(taskQueue, limit, timeoutMs * Math.ceil(limit / concurrency) + LEASE_MARGIN_MS);
-      // A workflow's messages go back to back, so the Temporal server hands them to its worker in one task.
       const byWorkflow = new Map<string, IntakeRow[]>();
       for (const row of rows) {
         const messages = byWorkflow.get(row.workflow_id);

@@ -8,11 +8,14 @@ import type {
   ReferralView,
   ReviewInput,
   SupersedeInput,
+  TakenMessage,
 } from '../domain/referral';
 
 /** Defined once, imported by the workflow and by the API that sends them. */
 export const clickSignal = defineSignal<[ClickInput]>('click');
 export const funnelStepSignal = defineSignal<[FunnelStepInput]>('funnelStep');
+/** What the intake took for a referral and held together, in the order it was taken: one signal for them all. */
+export const takenSignal = defineSignal<[TakenMessage[]]>('taken');
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');
 export const reviewSignal = defineSignal<[ReviewInput]>('review');

@@ -29,8 +29,17 @@ import {
   type JourneyMessage,
   type JourneyState,
 } from '../domain/journey';
-import { toConversionRecord, type ConfirmInput, type ConversionRecord, type OrgSettings, type ReferralIdentity, type TimelineEntry } from '../domain/referral';
-import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, reviewSignal, stateQuery, supersedeSignal } from './messages';
+import {
+  toConversionRecord,
+  type ClickInput,
+  type ConfirmInput,
+  type ConversionRecord,
+  type FunnelStepInput,
+  type OrgSettings,
+  type ReferralIdentity,
+  type TimelineEntry,
+} from '../domain/referral';
+import { cancelSignal, clickSignal, confirmUpdate, funnelStepSignal, reviewSignal, stateQuery, supersedeSignal, takenSignal } from './messages';
 import { searchAttributesOf } from './search-attributes';
 
 /** A referral waiting with no deadline (held for review) and woken by a message is not past a deadline. */
@@ -146,15 +155,21 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
       if (!deadlinePassed(journey.referral, settings, Date.now()) && patched(DEADLINE_RECHECKED)) return;
       await handle({ type: 'deadline' });
     });
-  setHandler(clickSignal, (click) => take({ type: 'click', click }));
-  setHandler(funnelStepSignal, (step) =>
+  const takeClick = (click: ClickInput) => take({ type: 'click', click });
+  const takeStep = (step: FunnelStepInput) =>
     serialized(async () => {
       const assessed = needsRiskAssessment(journey, step)
         ? await store.assessAccountRisk({ referralId: identity.referralId, orgId: identity.orgId, mentorId: identity.mentorId, visitorHash: identity.visitorHash })
         : { flagReason: null };
       await handle({ type: 'step', step, flagReason: assessed.flagReason });
-    }),
-  );
+    });
+  // Each message queues in turn, so they are handled in the order they were taken.
+  setHandler(takenSignal, async (messages) => {
+    await Promise.all(messages.map((taken) => (taken.kind === 'click' ? takeClick(taken.message) : takeStep(taken.message))));
+  });
+  // Sent by dispatchers of earlier releases, one message a signal.
+  setHandler(clickSignal, takeClick);
+  setHandler(funnelStepSignal, takeStep);
   setHandler(cancelSignal, (cancellation) => take({ type: 'cancel', cancellation }));
   setHandler(supersedeSignal, (supersession) => take({ type: 'supersede', supersession }));
   setHandler(reviewSignal, (review) => take({ type: 'review', review }));
