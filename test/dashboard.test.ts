@@ -632,3 +632,39 @@ test('an org admin adds mentors and their links from a CSV in the page; a second
   expect(await upload()).toBe('0 links made, 2 already there; 1 row not taken, listed below.');
   await page.context().close();
 });
+
+test('a mentor with many recruits sees them twenty at a time, and their reward entries too', async () => {
+  const busy = person('peer_mentor', 'Bea Busy');
+  await harness.pool.query("INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', $3)", [busy.id, orgId, busy.name]);
+  const codeId = randomUUID();
+  await harness.pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codeId, `busy${randomUUID().slice(0, 8)}`, busy.id, orgId]);
+  const rules = { unit: 'EUR', perConfirmedRecruit: 500, milestoneBonuses: [{ milestone: 2, amount: 1000 }], campaigns: [], holdingPeriod: 'P14D' };
+  expect((await call(admin, `/api/v1/orgs/${orgId}/rewards`, { method: 'PUT', body: rules })).status).toBe(200);
+  // 23 recruits confirmed an hour apart, the latest an hour ago.
+  await harness.pool.query(
+    `INSERT INTO referrals (id, org_id, referral_code_id, mentor_id, workflow_id, visitor_hash, stage, status, clicked_at, last_click_at, account_created_at, confirmed_at, new_member_id)
+     SELECT gen_random_uuid(), $1, $2, $3, 'busy-' || n, md5(n::text), 'account_created', 'confirmed', at - interval '1 day', at - interval '1 day', at - interval '1 hour', at, gen_random_uuid()
+     FROM generate_series(1, 23) AS n, LATERAL (SELECT date_trunc('second', now()) - make_interval(hours => n) AS at) times`,
+    [orgId, codeId, busy.id],
+  );
+  const page = await openDashboard(busy, 390);
+  const recruits = page.locator('#recruits tbody tr');
+  const moreRecruits = page.locator('section[aria-labelledby="recruits-title"] button', { hasText: 'Show more' });
+  expect(await recruits.count()).toBe(20);
+  expect(await moreRecruits.innerText()).toBe('Show more (3 not shown)');
+  await page.locator('section[aria-labelledby="recruits-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-recruits-paged.png') });
+  await moreRecruits.click();
+  expect(await recruits.count()).toBe(23);
+  expect(await moreRecruits.count()).toBe(0);
+  // The newest first, down to the oldest.
+  const joined = (await rowsOf(page, '#recruits')).map((row) => row[0]);
+  expect(new Set(joined).size).toBe(23);
+  expect(joined).toEqual([...joined].sort((a, b) => Date.parse(b.replace(',', '')) - Date.parse(a.replace(',', ''))));
+  const entries = (await call(busy, `/api/v1/mentors/${busy.id}/rewards`)).body.entries.length;
+  // One entry a recruit, and the bonus at 2 of the rules in force.
+  expect(entries).toBe(24);
+  expect(await page.locator('#reward-entries tbody tr').count()).toBe(20);
+  await page.locator('section[aria-labelledby="rewards-title"] button', { hasText: 'Show more (4 not shown)' }).click();
+  expect(await page.locator('#reward-entries tbody tr').count()).toBe(24);
+  await page.context().close();
+});

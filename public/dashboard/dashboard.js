@@ -122,6 +122,20 @@
     );
   }
 
+  const ROWS_AT_A_TIME = 20;
+
+  /** A table of many rows, twenty at a time: "Show more" shows the next twenty below those shown. */
+  function pagedTable(caption, headings, rows, options = {}) {
+    const holder = el('div', {});
+    const show = (count) => {
+      const hidden = rows.length - count;
+      const more = hidden > 0 ? el('button', { type: 'button', class: 'secondary', onclick: () => show(count + ROWS_AT_A_TIME) }, `Show more (${hidden} not shown)`) : '';
+      holder.replaceChildren(table(caption, headings, rows.slice(0, count), options), more);
+    };
+    show(ROWS_AT_A_TIME);
+    return holder;
+  }
+
   const FLAG_REASONS = {
     click_burst: 'A burst of clicks on one link',
     many_accounts_from_one_device_or_ip: 'Many accounts from one device or network',
@@ -356,7 +370,7 @@
       el('ul', { class: 'rules' }, rulesInWords(rules.rules).map((line) => el('li', {}, line))),
       balanceFigures(rewards.balance, rewards.unit),
       el('p', {}, el('a', { href: `/api/v1/mentors/${me.userId}/rewards?format=csv`, download: true }, 'Download your statement (CSV)')),
-      table(
+      pagedTable(
         'Your reward entries, the newest first',
         ['Date', 'For', 'Amount', 'State'],
         rewards.entries.map((entry) => [dateTime.format(new Date(entry.createdAt)), ruleName(entry.rule), reward(entry.amount, rewards.unit), entryState(entry)]),
@@ -437,7 +451,7 @@
       el('ul', { class: 'rules' }, rulesInWords(rules.rules).map((line) => el('li', {}, line))),
       editor ?? '',
       balanceFigures(summary.balance, summary.unit),
-      table(
+      pagedTable(
         'Rewards waiting for approval: approve to let them be confirmed after their hold, reject to reverse them',
         ['Mentor', 'For', 'Amount', 'Decision'],
         summary.awaitingApproval.map((item) => [
@@ -830,7 +844,7 @@
         'section',
         { 'aria-labelledby': 'recruits-title' },
         el('h3', { id: 'recruits-title' }, 'Your recruits'),
-        table(
+        pagedTable(
           'People who joined through your links (no contact details are kept here)',
           ['Joined', 'Stage', 'Status', 'Channel'],
           recruits.recruits.map((recruit) => [recruit.confirmedAt ? dateTime.format(new Date(recruit.confirmedAt)) : 'not yet', STAGE_NAMES[recruit.stage] ?? recruit.stage, STATUS_NAMES[recruit.status] ?? recruit.status, recruit.shareChannel ?? '–']),
