@@ -61,7 +61,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/api/v1/referral-attributions', summary: 'Referrals of the organisation (a mentor: their own), newest first, cursor-paged; by mentor, status, stage, creation time, or the member they brought (newMemberId: for an erasure request)', security: 'memberJwt', query: listReferralsQuery, success: 200 },
   { method: 'get', path: '/api/v1/referral-attributions/mentor/:mentorId/counts', summary: 'AttributionCounts of a mentor (cached 60 s)', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/referral-attributions/mentor/:mentorId', summary: 'Referrals of one mentor', security: 'memberJwt', params: mentorParams, query: mentorReferralsQuery, success: 200 },
-  { method: 'get', path: '/api/v1/referral-attributions/:id', summary: 'One referral with its event timeline', security: 'memberJwt', params: referralParams, success: 200 },
+  { method: 'get', path: '/api/v1/referral-attributions/:id', summary: 'One referral with its event timeline; until its workflow has written it, as the messages taken for it make it', security: 'memberJwt', params: referralParams, success: 200 },
   { method: 'delete', path: '/api/v1/referral-attributions/:id', summary: 'Erase the referred person\'s personal data (org_admin); counts stay', security: 'memberJwt', params: referralParams, success: 204 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/stats', summary: 'Funnel per stage, conversion, median time to convert', security: 'memberJwt', params: mentorParams, success: 200 },
   { method: 'get', path: '/api/v1/mentors/:mentorId/recruits', summary: 'RecruitProfiles of a mentor (no contact data)', security: 'memberJwt', params: mentorParams, success: 200 },
