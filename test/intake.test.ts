@@ -47,6 +47,12 @@ async function clickRows(referralId: string) {
 
 const mentorCounts = async (mentorId: string) => (await harness.pool.query('SELECT * FROM get_attribution_counts($1)', [mentorId])).rows[0];
 
+/** The referral's click recorded once, not as a duplicate, and its mentor counting one click and one confirmed. */
+async function expectConfirmedOnItsOneClick(clicked: { referralId: string; clickId: string }, mentorId: string) {
+  expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
+  expect(await mentorCounts(mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+}
+
 const undelivered = async (workflowId: string) =>
   (await harness.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL', [workflowId])).rows[0].n;
 
@@ -297,8 +303,7 @@ test('a registration while the click is still in the intake is matched to that c
     // The service delivers the referral's waiting click before its confirmation.
     const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
     expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
-    expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
-    expect(await mentorCounts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+    await expectConfirmedOnItsOneClick(clicked, org.mentorId);
   } finally {
     await worker.stop();
   }
@@ -319,8 +324,7 @@ test('the membership system confirms a referral it was told of while its click a
     });
     const record = await harness.service.confirmKnownReferral(clicked.referralId, { newMemberId: member, source: 'webhook' });
     expect(record).toMatchObject({ referralId: clicked.referralId, newMemberId: member, status: 'confirmed', direct: false });
-    expect(await clickRows(clicked.referralId)).toEqual([{ id: clicked.clickId, is_duplicate: false }]);
-    expect(await mentorCounts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
+    await expectConfirmedOnItsOneClick(clicked, org.mentorId);
   } finally {
     await worker.stop();
   }

@@ -58,9 +58,8 @@ export interface ClickOutcome {
   erased: boolean;
 }
 
-/** A referral's click as the intake holds it. */
-export interface TakenClick {
-  referral_code_id: string;
+/** A referral's click as the intake holds it, with its code. */
+export interface TakenClick extends CodeRow {
   visitor_hash: string;
   linked_member: string | null;
 }
@@ -235,8 +234,8 @@ export function createIntakeStore(pool: Pool) {
     async takenClick(referralId: string): Promise<TakenClick | undefined> {
       const result = await pool.query<TakenClick>({
         name: 'intake.taken-click',
-        text: `SELECT i.referral_code_id, i.visitor_hash, l.new_member_id AS linked_member
-         FROM intake i LEFT JOIN referral_member_links l ON l.referral_id = i.referral_id
+        text: `SELECT ${CODE_COLUMNS}, i.visitor_hash, l.new_member_id AS linked_member
+         ${CODE_FROM} JOIN intake i ON i.referral_code_id = c.id LEFT JOIN referral_member_links l ON l.referral_id = i.referral_id
          WHERE i.referral_id = $1 AND i.kind = 'click' AND NOT EXISTS (SELECT 1 FROM erasures e WHERE e.referral_id = i.referral_id)
          LIMIT 1`,
         values: [referralId],

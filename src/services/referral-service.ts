@@ -241,9 +241,8 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   async function knownReferral(referralId: string): Promise<{ identity: ReferralIdentity; code: CodeRow; member: string | null }> {
     const snapshot = await referrals.byId(referralId);
     if (snapshot) return { identity: identityOf(snapshot), code: found(await codes.byId(snapshot.referralCodeId), 'referral code'), member: snapshot.newMemberId };
-    const click = found(await intake.takenClick(referralId), 'referral');
-    const code = found(await codes.byId(click.referral_code_id), 'referral code');
-    return { identity: identityFor(code, click.visitor_hash, false), code, member: click.linked_member };
+    const { visitor_hash: visitorHash, linked_member: member, ...code } = found(await intake.takenClick(referralId), 'referral');
+    return { identity: identityFor(code, visitorHash, false), code, member };
   }
 
   /**
