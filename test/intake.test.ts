@@ -53,6 +53,16 @@ async function expectConfirmedOnItsOneClick(clicked: { referralId: string; click
   expect(await mentorCounts(mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
 }
 
+/** `GET /api/v1/referral-attributions/:id` as a peer mentor of the organisation. */
+async function readReferral(api: ListeningApi, orgId: string, mentorId: string, referralId: string) {
+  const token = await new SignJWT({ role: 'peer_mentor', org_id: orgId })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(mentorId)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRETS.JWT_SECRET));
+  return fetch(`${api.url}/api/v1/referral-attributions/${referralId}`, { headers: { authorization: `Bearer ${token}` } });
+}
+
 const undelivered = async (workflowId: string) =>
   (await harness.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM intake WHERE workflow_id = $1 AND delivered_at IS NULL', [workflowId])).rows[0].n;
 
@@ -337,11 +347,8 @@ test('a referral still in the intake is read as its messages make it, and reads 
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'read-early', metadata: { shareChannel: 'sms' } });
   await harness.service.recordFunnelStep(clicked, { type: 'installed', idempotencyKey: 'installed-early' });
   await harness.service.recordFunnelStep(clicked, { type: 'account_created', idempotencyKey: 'account-early', newMemberId: member });
-  const tokenOf = (mentorId: string) =>
-    new SignJWT({ role: 'peer_mentor', org_id: org.orgId }).setProtectedHeader({ alg: 'HS256' }).setSubject(mentorId).setExpirationTime('1h').sign(new TextEncoder().encode(SECRETS.JWT_SECRET));
   await withApi(harness.client, async (api) => {
-    const read = async (mentorId: string) =>
-      fetch(`${api.url}/api/v1/referral-attributions/${clicked.referralId}`, { headers: { authorization: `Bearer ${await tokenOf(mentorId)}` } });
+    const read = (mentorId: string) => readReferral(api, org.orgId, mentorId, clicked.referralId);
     // No dispatcher runs: the referral is only its messages in the intake.
     const early = await read(org.mentorId);
     expect(early.status).toBe(200);
@@ -375,6 +382,35 @@ test('a referral still in the intake is read as its messages make it, and reads 
     } finally {
       await worker.stop();
     }
+  });
+});
+
+test('delivered messages are kept past the burst rule\'s minute until their referral is written, so it can still be read', async () => {
+  const org = await harness.seedOrg();
+  const written = await harness.service.recordClick({ code: org.code, visitorId: 'kept-written', metadata: {} });
+  const worker = await harness.startWorker();
+  try {
+    await eventually(async () => ((await harness.pool.query('SELECT 1 FROM referrals WHERE id = $1', [written.referralId])).rowCount === 1 ? true : undefined), 30_000, 'the referral written');
+  } finally {
+    await worker.stop();
+  }
+  // Delivered while no worker ran (Temporal took the signals; no activity wrote the referrals).
+  const unwritten = await harness.service.recordClick({ code: org.code, visitorId: 'kept-unwritten', metadata: {} });
+  const abandoned = await harness.service.recordClick({ code: org.code, visitorId: 'kept-abandoned', metadata: {} });
+  const deliveredAgo = (referralId: string, interval: string) =>
+    harness.pool.query('UPDATE intake SET delivered_at = now() - $2::interval WHERE referral_id = $1', [referralId, interval]);
+  await deliveredAgo(written.referralId, '11 minutes');
+  await deliveredAgo(unwritten.referralId, '11 minutes');
+  await deliveredAgo(abandoned.referralId, '8 days');
+
+  await createIntakeStore(harness.pool).pruneDelivered(10 * 60_000, 7 * 24 * 3_600_000);
+
+  const kept = await harness.pool.query('SELECT referral_id FROM intake WHERE referral_id = ANY ($1::uuid[])', [[written.referralId, unwritten.referralId, abandoned.referralId]]);
+  expect(kept.rows).toEqual([{ referral_id: unwritten.referralId }]);
+  await withApi(harness.client, async (api) => {
+    const read = await readReferral(api, org.orgId, org.mentorId, unwritten.referralId);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ id: unwritten.referralId, stage: 'clicked', status: 'pending' });
   });
 });
 

@@ -349,9 +349,18 @@ export function createIntakeStore(pool: Pool) {
       await client.query('LISTEN intake');
     },
 
-    /** Delivered messages are kept `keptMs` for the burst rule's minute, then dropped. */
-    async pruneDelivered(keptMs: number): Promise<number> {
-      const result = await pool.query(`DELETE FROM intake WHERE delivered_at < now() - make_interval(secs => $1::float8 / 1000)`, [keptMs]);
+    /**
+     * Delivered messages are kept `keptMs` for the burst rule's minute, and past it until their referral is written:
+     * until then they are what a read of the referral and its known-referral confirmation find. `unwrittenKeptMs`
+     * bounds that wait for a referral no worker ever writes.
+     */
+    async pruneDelivered(keptMs: number, unwrittenKeptMs: number): Promise<number> {
+      const result = await pool.query(
+        `DELETE FROM intake i
+         WHERE i.delivered_at < now() - make_interval(secs => $1::float8 / 1000)
+           AND (EXISTS (SELECT 1 FROM referrals r WHERE r.id = i.referral_id) OR i.delivered_at < now() - make_interval(secs => $2::float8 / 1000))`,
+        [keptMs, unwrittenKeptMs],
+      );
       return result.rowCount ?? 0;
     },
   };

@@ -20,6 +20,8 @@ export interface DispatcherOptions {
   lingerMs?: number;
   /** How long delivered messages are kept for the burst rule's minute (10 minutes). */
   keepDeliveredMs?: number;
+  /** How long delivered messages whose referral is not written yet are kept (7 days). */
+  keepUnwrittenMs?: number;
   onDispatched?: (delivered: number, failed: number) => void;
   onError?: (error: unknown) => void;
 }
@@ -41,6 +43,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   const pollMs = options.pollMs ?? 1000;
   const lingerMs = options.lingerMs ?? 100;
   const keepDeliveredMs = options.keepDeliveredMs ?? 10 * 60_000;
+  const keepUnwrittenMs = options.keepUnwrittenMs ?? 7 * 24 * 3_600_000;
   const intake = createIntakeStore(options.pool);
   const delivery = createIntakeDelivery({ temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
   let stopped = false;
@@ -116,7 +119,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
         full = outcome.delivered + outcome.failed >= limit;
         if (Date.now() - lastPruned > PRUNE_EVERY_MS) {
           lastPruned = Date.now();
-          await intake.pruneDelivered(keepDeliveredMs);
+          await intake.pruneDelivered(keepDeliveredMs, keepUnwrittenMs);
         }
       } catch (error) {
         // Postgres out of reach: nothing was marked, the batch is delivered again once it is back.
