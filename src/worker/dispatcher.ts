@@ -18,10 +18,6 @@ export interface DispatcherOptions {
   pollMs?: number;
   /** How long a woken dispatcher waits for more before it leases (100 ms): a referral's messages then go together. */
   lingerMs?: number;
-  /** How long delivered messages are kept for the burst rule's minute (10 minutes). */
-  keepDeliveredMs?: number;
-  /** How long delivered messages whose referral is not written yet are kept (7 days). */
-  keepUnwrittenMs?: number;
   onDispatched?: (delivered: number, failed: number) => void;
   onError?: (error: unknown) => void;
 }
@@ -31,6 +27,10 @@ export interface RunningDispatcher {
 }
 
 const PRUNE_EVERY_MS = 60_000;
+/** How long delivered messages are kept for the burst rule's minute. */
+const KEEP_DELIVERED_MS = 10 * 60_000;
+/** How long delivered messages whose referral no worker has written yet are kept, for reads of it. */
+const KEEP_UNWRITTEN_MS = 7 * 24 * 3_600_000;
 
 /**
  * Delivers the intake to the referrals' workflows: a batch at a time, woken by the intake's NOTIFY or, failing
@@ -42,8 +42,6 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
   const batchSize = options.batchSize ?? 100;
   const pollMs = options.pollMs ?? 1000;
   const lingerMs = options.lingerMs ?? 100;
-  const keepDeliveredMs = options.keepDeliveredMs ?? 10 * 60_000;
-  const keepUnwrittenMs = options.keepUnwrittenMs ?? 7 * 24 * 3_600_000;
   const intake = createIntakeStore(options.pool);
   const delivery = createIntakeDelivery({ temporal: options.temporal, intake, concurrency: options.concurrency, deliveryTimeoutMs: options.deliveryTimeoutMs });
   let stopped = false;
@@ -119,7 +117,7 @@ export function startDispatcher(options: DispatcherOptions): RunningDispatcher {
         full = outcome.delivered + outcome.failed >= limit;
         if (Date.now() - lastPruned > PRUNE_EVERY_MS) {
           lastPruned = Date.now();
-          await intake.pruneDelivered(keepDeliveredMs, keepUnwrittenMs);
+          await intake.pruneDelivered(KEEP_DELIVERED_MS, KEEP_UNWRITTEN_MS);
         }
       } catch (error) {
         // Postgres out of reach: nothing was marked, the batch is delivered again once it is back.
