@@ -85,6 +85,9 @@ async function openDashboard(who: typeof admin, width: number): Promise<Page> {
 const rowsOf = (page: Page, selector: string) =>
   page.locator(`${selector} tbody tr`).evaluateAll((rows) => rows.map((row) => Array.from(row.children).map((cell) => cell.textContent?.trim() ?? '')));
 
+/** The first cell of the table row that has the keyboard's focus, if a row has it. */
+const focusedRowHeader = (page: Page) => page.evaluate(() => (document.activeElement?.matches('tbody tr') ? document.activeElement.children[0].textContent?.trim() : undefined));
+
 /** Clicks `button`, says yes to the question it asks, and answers that question once the page's status starts with `done`. */
 async function acceptAndWait(page: Page, button: Locator, done: string): Promise<string> {
   let asked = '';
@@ -532,6 +535,8 @@ test("an org admin sends a list of invitations for a mentor from the page; a coo
   await coordinatorPage.getByRole('button', { name: 'Show more' }).click();
   await eventually(async () => ((await listed()).length === 51 ? true : undefined), 10_000, 'the second page');
   expect((await listed())[50].slice(0, 3)).toEqual(['lin@example.net', 'Sam Sharer', 'sent']);
+  // The keyboard goes on from the first invitation the page added.
+  expect(await focusedRowHeader(coordinatorPage)).toBe('lin@example.net');
   expect(new Set((await listed()).map((row) => row[0])).size).toBe(51);
   expect(await coordinatorPage.getByRole('button', { name: 'Show more' }).count()).toBe(0);
   // Every invite link says whose it is.
@@ -653,11 +658,15 @@ test('a mentor with many recruits sees them twenty at a time, and their reward e
   expect(await recruits.count()).toBe(20);
   expect(await moreRecruits.innerText()).toBe('Show more (3 not shown)');
   await page.locator('section[aria-labelledby="recruits-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-recruits-paged.png') });
-  await moreRecruits.click();
+  // From the keyboard: the focus goes on to the first recruit the button added.
+  await moreRecruits.focus();
+  await page.keyboard.press('Enter');
   expect(await recruits.count()).toBe(23);
   expect(await moreRecruits.count()).toBe(0);
   // The newest first, down to the oldest.
   const joined = (await rowsOf(page, '#recruits')).map((row) => row[0]);
+  expect(await focusedRowHeader(page)).toBe(joined[20]);
+  await page.locator('section[aria-labelledby="recruits-title"]').screenshot({ path: path.join(SCREENSHOTS, 'dashboard-recruits-more.png') });
   expect(new Set(joined).size).toBe(23);
   expect(joined).toEqual([...joined].sort((a, b) => Date.parse(b.replace(',', '')) - Date.parse(a.replace(',', ''))));
   const entries = (await call(busy, `/api/v1/mentors/${busy.id}/rewards`)).body.entries.length;

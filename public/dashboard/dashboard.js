@@ -124,12 +124,24 @@
 
   const ROWS_AT_A_TIME = 20;
 
+  /** After "Show more", whose button is redrawn or gone: the keyboard goes on from the first row it added. */
+  function focusRow(holder, index) {
+    const row = holder.querySelectorAll('tbody tr')[index];
+    if (!row) return;
+    row.tabIndex = -1;
+    row.focus();
+  }
+
   /** A table of many rows, twenty at a time: "Show more" shows the next twenty below those shown. */
   function pagedTable(caption, headings, rows, options = {}) {
     const holder = el('div', {});
     const show = (count) => {
       const hidden = rows.length - count;
-      const more = hidden > 0 ? el('button', { type: 'button', class: 'secondary', onclick: () => show(count + ROWS_AT_A_TIME) }, `Show more (${hidden} not shown)`) : '';
+      const showMore = () => {
+        show(count + ROWS_AT_A_TIME);
+        focusRow(holder, count);
+      };
+      const more = hidden > 0 ? el('button', { type: 'button', class: 'secondary', onclick: showMore }, `Show more (${hidden} not shown)`) : '';
       holder.replaceChildren(table(caption, headings, rows.slice(0, count), options), more);
     };
     show(ROWS_AT_A_TIME);
@@ -937,9 +949,11 @@
     let params = {};
     let shown = [];
     const show = (page, more) => {
+      const firstAdded = more ? shown.length : undefined;
       shown = more ? [...shown, ...page.items] : page.items;
       const next = page.nextCursor ? el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(() => fetchAndShow({ ...params, cursor: page.nextCursor }, true)) }, 'Show more') : '';
       holder.replaceChildren(table(caption, headings, shown.map(rowOf), { numeric: false, empty: 'No invitations.' }), next);
+      if (firstAdded !== undefined) focusRow(holder, firstAdded);
     };
     const fetchAndShow = async (query, more) => {
       try {
