@@ -949,11 +949,11 @@
     let params = {};
     let shown = [];
     const show = (page, more) => {
-      const firstAdded = more ? shown.length : undefined;
+      const firstAdded = shown.length;
       shown = more ? [...shown, ...page.items] : page.items;
       const next = page.nextCursor ? el('button', { type: 'button', class: 'secondary', onclick: oneAtATime(() => fetchAndShow({ ...params, cursor: page.nextCursor }, true)) }, 'Show more') : '';
       holder.replaceChildren(table(caption, headings, shown.map(rowOf), { numeric: false, empty: 'No invitations.' }), next);
-      if (firstAdded !== undefined) focusRow(holder, firstAdded);
+      if (more) focusRow(holder, firstAdded);
     };
     const fetchAndShow = async (query, more) => {
       try {
