@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createIntakeStore, type ClickToTake } from '../src/db/intake';
 import { createPool } from '../src/db/pool';
 import { nameBasedUuid, referralWorkflowId } from '../src/services/identifiers';
+import { eventually } from './support/harness';
 
 const pool = createPool(process.env.TEST_DATABASE_URL!, () => undefined);
 afterAll(() => pool.end());
@@ -64,6 +65,43 @@ test('clicks in one statement are counted against their limits in order, as one 
   expect((await intake.takeClicks(QUEUE, [click(code, `${networkB}-other`)], 30, limits)).map((result) => [result.limit.over, result.taken])).toEqual([[true, false]]);
   const [unknown] = await intake.takeClicks(QUEUE, [click(`none${randomUUID()}`, `${networkA}-other`)], 30, limits);
   expect([unknown.limit.over, unknown.code, unknown.taken]).toEqual([false, undefined, false]);
+});
+
+test('clicks are counted in a statement of their own: a batch waiting to be taken holds no other batch back from its counts', async () => {
+  const intake = createIntakeStore(pool);
+  const { code } = await newCode();
+  const network = `192.0.2.9-${randomUUID()}`;
+  const limits = { perNetwork: 100, perCode: 100 };
+  const pointsOf = async (key: string) => (await pool.query<{ points: number }>('SELECT points FROM rate_limits WHERE key = $1', [key])).rows[0]?.points;
+  const blocker = await pool.connect();
+  try {
+    await blocker.query('BEGIN');
+    // No click can be taken while this is held.
+    await blocker.query('LOCK TABLE intake IN SHARE MODE');
+    const first = intake.takeClicks(QUEUE, [click(code, network), click(code, network)], 30, limits);
+    const second = intake.takeClicks(QUEUE, [click(code, network)], 30, limits);
+    await eventually(async () => ((await pointsOf(`ip:${network}`)) === 3 ? true : undefined), 10_000, 'both batches counted');
+    expect(await pointsOf(`code:${code}`)).toBe(3);
+    await blocker.query('COMMIT');
+    expect([...(await first), ...(await second)].map((result) => [result.limit.over, result.taken])).toEqual([
+      [false, true],
+      [false, true],
+      [false, true],
+    ]);
+  } finally {
+    blocker.release();
+  }
+});
+
+test('counting without waiting for the disk is left behind with the statement: the next on its connection commits as ever', async () => {
+  const single = createPool(process.env.TEST_DATABASE_URL!, () => undefined, 1);
+  try {
+    const { code } = await newCode();
+    await createIntakeStore(single).takeClicks(QUEUE, [click(code, `192.0.2.10-${randomUUID()}`)], 30, { perNetwork: 10, perCode: 10 });
+    expect((await single.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'on' }]);
+  } finally {
+    await single.end();
+  }
 });
 
 test('a taken click is the intake row the service would write: its referral named as the service names it, the checks decided', async () => {
@@ -157,6 +195,29 @@ test('the dispatchers are woken by a statement that took a click, not by one who
     await intake.takeClicks(QUEUE, [click(code, `${network}-taken`)], 30, { perNetwork: 1_000, perCode: 1_000 });
     await pool.query('SELECT pg_sleep(0.2)');
     expect(heard).toEqual(['intake']);
+  } finally {
+    await listener.query('UNLISTEN intake');
+    listener.release();
+  }
+});
+
+test('a step, and clicks the service checked, wake the dispatchers too', async () => {
+  const intake = createIntakeStore(pool);
+  const { code, codeId, orgId } = await newCode();
+  const listener = await pool.connect();
+  const heard: string[] = [];
+  listener.on('notification', (notification) => heard.push(notification.channel));
+  try {
+    await intake.listen(listener);
+    const checked = click(code, `203.0.113.4-${randomUUID()}`);
+    const workflowId = referralWorkflowId(codeId, checked.visitorHash);
+    const address = { taskQueue: QUEUE, referralId: nameBasedUuid(workflowId), workflowId, referralCodeId: codeId, orgId, visitorHash: checked.visitorHash };
+    await intake.takeCheckedClicks([{ address, message: { ...checked.message, selfReferral: false, burst: false } }]);
+    await pool.query('SELECT pg_sleep(0.2)');
+    expect(heard).toEqual(['intake']);
+    await intake.takeStep(address, { type: 'installed', occurredAt: new Date().toISOString(), idempotencyKey: 'installed' });
+    await pool.query('SELECT pg_sleep(0.2)');
+    expect(heard).toEqual(['intake', 'intake']);
   } finally {
     await listener.query('UNLISTEN intake');
     listener.release();

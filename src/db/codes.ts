@@ -114,13 +114,13 @@ export const LIMIT_WINDOW_MS = 60_000;
 
 /**
  * The counters of `rate_limits` that `counted` (rows of key, k) name, each taking k more, its minute started again
- * when it has passed ($5: the new minute's end, $6: now, both in ms); in key order, so two statements counting the
- * same keys wait for each other rather than deadlock. Counters shared by every API process.
+ * when it has passed (`expire`: the new minute's end, `now`, both in ms); in key order, so two statements counting
+ * the same keys wait for each other rather than deadlock. Counters shared by every API process.
  */
-export const COUNT_SQL = (counted: string) => `INSERT INTO rate_limits AS l (key, points, expire)
-  SELECT key, k, $5 FROM ${counted} ORDER BY key
-  ON CONFLICT (key) DO UPDATE SET points = CASE WHEN l.expire <= $6 THEN EXCLUDED.points ELSE l.points + EXCLUDED.points END,
-    expire = CASE WHEN l.expire <= $6 THEN $5 ELSE l.expire END
+export const COUNT_SQL = (counted: string, expire: string, now: string) => `INSERT INTO rate_limits AS l (key, points, expire)
+  SELECT key, k, ${expire} FROM ${counted} ORDER BY key
+  ON CONFLICT (key) DO UPDATE SET points = CASE WHEN l.expire <= ${now} THEN EXCLUDED.points ELSE l.points + EXCLUDED.points END,
+    expire = CASE WHEN l.expire <= ${now} THEN ${expire} ELSE l.expire END
   RETURNING key, points, expire`;
 
 /** The codes aggregate as the journey reads it. */

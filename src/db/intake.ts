@@ -77,56 +77,97 @@ const LEASED_FROM = `FROM leased i ${WITH_CODES}`;
 
 /** The intake (DESIGN.md rule 0): messages written by requests and delivered to their workflows behind the answer. */
 export function createIntakeStore(pool: Pool) {
+  let waking = false;
+  let wakeAgain = false;
+  /**
+   * Wakes the dispatchers once a statement that took messages has committed, in a statement of its own: a NOTIFY in
+   * the taking transaction holds Postgres's one notification lock through that commit's flush to disk, so every
+   * writer to the intake would commit one at a time. A notification alone writes nothing and waits for no disk. One
+   * at a time, and one more after it for what was taken meanwhile; the answer does not wait for it, and a wake lost
+   * (Postgres gone for a moment) is left to the dispatchers' poll.
+   */
+  function wakeDispatchers(): void {
+    if (waking) {
+      wakeAgain = true;
+      return;
+    }
+    waking = true;
+    pool
+      .query({ name: 'intake.wake', text: "SELECT pg_notify('intake', '')" })
+      .catch(() => undefined)
+      .finally(() => {
+        waking = false;
+        if (wakeAgain) {
+          wakeAgain = false;
+          wakeDispatchers();
+        }
+      });
+  }
+
+  /**
+   * Counts clicks against their limits in order (the code's counter only when the network's allows the click), in a
+   * statement of its own, committed without waiting for the disk: a counter is not worth an fsync, and its row lock,
+   * which every click on the code or from the network waits for, is then held for the statement alone. A crash may
+   * forget the counts of its last moment; the clicks taken are committed as ever.
+   */
+  async function countClicks(clicks: ClickToTake[], at: number, limits: ClickLimits): Promise<ClickLimitCount[]> {
+    const result = await pool.query<{ network_points: string; network_expire: string; code_points: string | null; code_expire: string | null }>({
+      name: 'intake.count-clicks',
+      text: `WITH click AS (
+         SELECT x.network_key, 'code:' || left(x.code, 64) AS code_key, x.n
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(code, network_key, n)),
+       network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
+       network AS (${COUNT_SQL('network_counted', '$3', '$4')}),
+       by_network AS (
+         SELECT x.*, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
+         FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
+       code_counted AS (SELECT code_key AS key, count(*) AS k FROM by_network WHERE network_points <= $5 GROUP BY code_key),
+       per_code AS (${COUNT_SQL('code_counted', '$3', '$4')}),
+       by_code AS (
+         SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
+         FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
+         WHERE b.network_points <= $5)
+       SELECT b.network_points, b.network_expire, bc.code_points, bc.code_expire
+       FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
+         CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush
+       ORDER BY b.n`,
+      values: [clicks.map((click) => click.code), clicks.map((click) => `ip:${click.network}`), at + LIMIT_WINDOW_MS, at, limits.perNetwork],
+    });
+    return result.rows.map((row) => {
+      const overNetwork = Number(row.network_points) > limits.perNetwork;
+      const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
+      return { over, resetsInMs: Number(overNetwork ? row.network_expire : (row.code_expire ?? row.network_expire)) - at };
+    });
+  }
+
   return {
     /**
-     * Clicks, in one statement however many: each counted against its limits in order (its code's counter only when
-     * its network's allows it), its code looked up with what the checks need, and taken into the intake when it may
-     * be (a live code, within the limits) and the statement could decide its checks: the mentor's known device, and
-     * a burst, which counts the code's last minute up to what makes one (DESIGN.md rule 3).
+     * Clicks, however many, counted against their limits, then in one statement: each one's code looked up with what
+     * the checks need, and the click taken into the intake when it may be (a live code, within the limits) and the
+     * statement could decide its checks: the mentor's known device, and a burst, which counts the code's last minute
+     * up to what makes one (DESIGN.md rule 3).
      * A click received when it occurred, as the burst rule counts it.
      */
     async takeClicks(taskQueue: string, clicks: ClickToTake[], burstClicksPerMinute: number, limits: ClickLimits): Promise<ClickOutcome[]> {
       const at = Date.now();
-      const column = <T>(value: (click: ClickToTake) => T) => clicks.map(value);
-      const result = await pool.query<
-        ClickCodeRow & {
-          taken_message: ClickOutcome['message'];
-          taken: boolean;
-          erased: boolean;
-          network_points: number;
-          network_expire: string;
-          code_points: number | null;
-          code_expire: string | null;
-        }
-      >({
+      const counts = await countClicks(clicks, at, limits);
+      const column = <T>(value: (click: ClickToTake, index: number) => T) => clicks.map(value);
+      const result = await pool.query<ClickCodeRow & { taken_message: ClickOutcome['message']; taken: boolean; erased: boolean }>({
         name: 'intake.take-clicks',
         text: `WITH click AS (
-           SELECT x.*, 'code:' || left(x.code, 64) AS code_key
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $10::jsonb[], $11::boolean[], $12::boolean[], $13::int[])
-             WITH ORDINALITY AS x(code, visitor_hash, network_key, at, message, via_landing, take_here, burst_needed, n)),
-         network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
-         network AS (${COUNT_SQL('network_counted')}),
-         by_network AS (
-           SELECT x.*, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
-           FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
-         code_counted AS (SELECT code_key AS key, count(*) AS k FROM by_network WHERE network_points <= $7 GROUP BY code_key),
-         per_code AS (${COUNT_SQL('code_counted')}),
-         by_code AS (
-           SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
-           FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
-           WHERE b.network_points <= $7),
+           SELECT x.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::boolean[], $6::boolean[], $7::int[], $8::boolean[])
+             WITH ORDINALITY AS x(code, visitor_hash, at, message, via_landing, take_here, burst_needed, allowed, n)),
          looked AS (
-           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.burst_needed,
-             b.network_points, b.network_expire, bc.code_points, bc.code_expire, found.*
-           FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
+           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.burst_needed, found.*
+           FROM click b
            LEFT JOIN LATERAL (
              SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
                EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = b.visitor_hash) AS known_mentor_device,
-               (${RECENT_CLICKS_SQL('c.id', 'b.at', 'coalesce(b.burst_needed, $8)')}) AS clicks_last_minute
+               (${RECENT_CLICKS_SQL('c.id', 'b.at', 'coalesce(b.burst_needed, $9)')}) AS clicks_last_minute
              ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id
-             WHERE c.code = b.code AND b.network_points <= $7 AND bc.code_points <= $9) found ON true),
+             WHERE c.code = b.code AND b.allowed) found ON true),
          decided AS (
-           SELECT l.*, CASE WHEN l.clicks_last_minute < $8 THEN false WHEN l.burst_needed IS NULL THEN NULL ELSE l.clicks_last_minute >= l.burst_needed END AS burst
+           SELECT l.*, CASE WHEN l.clicks_last_minute < $9 THEN false WHEN l.burst_needed IS NULL THEN NULL ELSE l.clicks_last_minute >= l.burst_needed END AS burst
            FROM looked l),
          composed AS (
            SELECT d.*, d.message || jsonb_build_object(
@@ -141,7 +182,7 @@ export function createIntakeStore(pool: Pool) {
          addressed AS (SELECT r.*, EXISTS (SELECT 1 FROM erasures e WHERE e.referral_id = r.referral_id) AS erased FROM with_referral r),
          taken AS (
            INSERT INTO intake (${INTAKE_COLUMNS}, received_at)
-           SELECT $14, 'click', m.referral_id, m.workflow_id, m.id, m.org_id, m.visitor_hash, m.taken_message, m.at
+           SELECT $10, 'click', m.referral_id, m.workflow_id, m.id, m.org_id, m.visitor_hash, m.taken_message, m.at
            FROM addressed m
            WHERE m.id IS NOT NULL AND m.take_here AND m.burst IS NOT NULL AND NOT m.erased AND m.revoked_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > m.at)
            ORDER BY m.n
@@ -151,26 +192,18 @@ export function createIntakeStore(pool: Pool) {
         values: [
           column((click) => click.code),
           column((click) => click.visitorHash),
-          column((click) => `ip:${click.network}`),
           column((click) => click.at),
-          at + LIMIT_WINDOW_MS,
-          at,
-          limits.perNetwork,
-          burstClicksPerMinute,
-          limits.perCode,
           column((click) => JSON.stringify(click.message)),
           column((click) => click.viaLanding),
           column((click) => click.takeHere),
           column((click) => click.burstNeeded ?? null),
+          column((_, index) => !counts[index].over),
+          burstClicksPerMinute,
           taskQueue,
         ],
       });
-      return result.rows.map((row) => {
-        const overNetwork = Number(row.network_points) > limits.perNetwork;
-        const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
-        const limit = { over, resetsInMs: Number(overNetwork ? row.network_expire : (row.code_expire ?? row.network_expire)) - at };
-        return { limit, code: row.id ? row : undefined, message: row.taken_message, taken: row.taken, erased: row.erased };
-      });
+      if (result.rows.some((row) => row.taken)) wakeDispatchers();
+      return result.rows.map((row, index) => ({ limit: counts[index], code: row.id ? row : undefined, message: row.taken_message, taken: row.taken, erased: row.erased }));
     },
 
     /** Clicks the service checked itself, in one statement however many, each received when it occurred. */
@@ -193,6 +226,7 @@ export function createIntakeStore(pool: Pool) {
           column((click) => click.message.occurredAt),
         ],
       });
+      wakeDispatchers();
     },
 
     /**
@@ -224,6 +258,7 @@ export function createIntakeStore(pool: Pool) {
          FROM code`,
         values: [address.taskQueue, address.referralId, address.workflowId, address.referralCodeId, address.visitorHash, message, message.newMemberId ?? null],
       });
+      if (result.rows[0]?.taken) wakeDispatchers();
       return result.rows[0];
     },
 
