@@ -379,7 +379,7 @@ export function createIntakeStore(pool: Pool) {
       return { undelivered: row.undelivered, oldestAgeSeconds: Math.max(0, row.oldest_age_seconds ?? 0) };
     },
 
-    /** Makes `client` hear the intake's NOTIFY, sent once per statement that took messages. */
+    /** Makes `client` hear the intake's NOTIFY, sent by `wakeDispatchers` after statements that took messages. */
     async listen(client: PoolClient): Promise<void> {
       await client.query('LISTEN intake');
     },
