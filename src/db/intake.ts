@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { ClickInput, FunnelStepInput, TakenMessage } from '../domain/referral';
+import { createBatcher } from '../services/batcher';
 import { CODE_COLUMNS, CODE_FROM, COUNT_SQL, LIMIT_WINDOW_MS, RECENT_CLICKS_SQL, type ClickCodeRow, type ClickLimitCount, type ClickLimits, type CodeRow } from './codes';
 
 /** Who a message is for: the referral, its workflow and its code. */
@@ -77,8 +78,6 @@ const LEASED_FROM = `FROM leased i ${WITH_CODES}`;
 
 /** The intake (DESIGN.md rule 0): messages written by requests and delivered to their workflows behind the answer. */
 export function createIntakeStore(pool: Pool) {
-  let waking = false;
-  let wakeAgain = false;
   /**
    * Wakes the dispatchers once a statement that took messages has committed, in a statement of its own: a NOTIFY in
    * the taking transaction holds Postgres's one notification lock through that commit's flush to disk, so every
@@ -86,23 +85,15 @@ export function createIntakeStore(pool: Pool) {
    * at a time, and one more after it for what was taken meanwhile; the answer does not wait for it, and a wake lost
    * (Postgres gone for a moment) is left to the dispatchers' poll.
    */
-  function wakeDispatchers(): void {
-    if (waking) {
-      wakeAgain = true;
-      return;
-    }
-    waking = true;
-    pool
-      .query({ name: 'intake.wake', text: "SELECT pg_notify('intake', '')" })
-      .catch(() => undefined)
-      .finally(() => {
-        waking = false;
-        if (wakeAgain) {
-          wakeAgain = false;
-          wakeDispatchers();
-        }
-      });
-  }
+  const wakes = createBatcher({
+    run: async (taken: null[]) => {
+      await pool.query({ name: 'intake.wake', text: "SELECT pg_notify('intake', '')" });
+      return taken;
+    },
+    inFlight: 1,
+    maxBatch: Number.MAX_SAFE_INTEGER,
+  });
+  const wakeDispatchers = () => void wakes.submit(null).catch(() => undefined);
 
   /**
    * Counts clicks against their limits in order (the code's counter only when the network's allows the click), in a
