@@ -248,14 +248,17 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     const other = await (await post('/api/v1/invitations', { email: 'resent@example.org' })).json();
     expect((await call(writer, `/api/v1/invitations/${other.id}/resend`, 'POST')).status).toBe(202);
     await eventually(async () => (mailTo('resent@example.org').length === 1 ? true : undefined), 30_000, 'the resent invitation');
-    // Cancelled before any worker started it, it is never started.
+    // Cancelled before any worker started it, it is never started; its email never went, so the address may be invited again.
     const cancelled = await (await post('/api/v1/invitations', { email: 'changed-mind@example.org' })).json();
     expect((await call(writer, `/api/v1/invitations/${cancelled.id}/cancel`, 'POST')).status).toBe(200);
+    const invitedAgain = await post('/api/v1/invitations', { email: 'changed-mind@example.org', name: 'Chan' });
+    expect(invitedAgain.status).toBe(201);
+    const again = await invitedAgain.json();
 
     const starts = createInvitationStarts({ pool: harness.pool, temporal: harness.client, timing: { reminderAfterMs: 3_600_000, expireAfterMs: 7_200_000 }, taskQueue: harness.taskQueue });
     const starter = startInvitationStarter({ starts, pollMs: 100, graceMs: 0 });
     try {
-      await eventually(async () => (mailTo('late@example.org').length === 1 ? true : undefined), 30_000, 'the invitation sent');
+      await eventually(async () => (mailTo('late@example.org').length === 1 && mailTo('changed-mind@example.org').length === 1 ? true : undefined), 30_000, 'the invitations sent');
     } finally {
       await starter.stop();
     }
@@ -266,6 +269,11 @@ test('an invitation taken while Temporal is paused is answered within seconds, a
     expect(mailTo('late@example.org')).toHaveLength(1);
     expect(mailTo('resent@example.org')).toHaveLength(1);
     await expect(harness.client.workflow.getHandle(invitationWorkflowId(cancelled.id)).describe()).rejects.toThrow(WorkflowNotFoundError);
+    expect(mailTo('changed-mind@example.org')[0].text).toContain('Hello Chan,');
+    expect([(await invitationOf(cancelled.id)).status, (await invitationOf(again.id)).status]).toEqual(['cancelled', 'sent']);
+    // Sent, it holds the address for the re-invite period.
+    const third = await post('/api/v1/invitations', { email: 'changed-mind@example.org' });
+    expect([third.status, ((await third.json()) as { error: { message: string } }).error.message]).toEqual([409, 'This address was invited in the last 30 days']);
   } finally {
     await cutOff.close();
     await paused.close();
@@ -335,4 +343,19 @@ test("the organisation's invitations come a page at a time, newest first, by men
   expect((await call(maria, `/api/v1/invitations?mentorId=${maria.id}`)).body).toEqual(await call(maria, '/api/v1/invitations').then((mine) => mine.body));
   const notACursor = await call(coordinator, '/api/v1/invitations?cursor=abc');
   expect([notACursor.status, notACursor.body.error.details[0].path]).toEqual([400, ['cursor']]);
+});
+
+test('several requests inviting one address at once take one invitation, and it is emailed once', async () => {
+  const keen = person('peer_mentor', 'Kit Keen');
+  // What a double tap on "Send the invitation" sends, and another mentor asking at the same moment.
+  const answers = await Promise.all([keen, keen, other].map((who) => call(who, '/api/v1/invitations', 'POST', { email: 'popular@example.org' })));
+  expect(answers.map((answer) => answer.status).sort()).toEqual([201, 409, 409]);
+  expect(answers.filter((answer) => answer.status === 409).map((answer) => answer.body.error.message)).toEqual([
+    'This address was invited in the last 30 days',
+    'This address was invited in the last 30 days',
+  ]);
+  const taken = await harness.pool.query("SELECT id FROM invitations WHERE org_id = $1 AND email = 'popular@example.org'", [orgId]);
+  expect(taken.rows.map((row) => row.id)).toEqual([answers.find((answer) => answer.status === 201)!.body.id]);
+  await eventually(async () => (mailTo('popular@example.org').length === 1 ? true : undefined), 30_000, 'the invitation sent');
+  expect(mailTo('popular@example.org')).toHaveLength(1);
 });

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { pageOf, type Cursor } from './reads';
+import { withTransaction } from './transaction';
 
 export const INVITATION_STATUSES = ['sending', 'sent', 'clicked', 'joined', 'cancelled', 'bounced', 'expired'] as const;
 export type InvitationStatus = (typeof INVITATION_STATUSES)[number];
@@ -47,6 +48,14 @@ export type InvitationToSend = InvitationRow & { mentor_name: string | null; org
 const AWAITING_START = `workflow_started_at IS NULL AND status = 'sending'`;
 /** Open: the invitation may still be clicked, reminded, resent or cancelled. */
 const OPEN = `status IN ('sending', 'sent', 'clicked')`;
+/**
+ * The invitations holding an address for the re-invite period (given as placeholders): every one since, but one
+ * cancelled before its email went out, which never reached the address.
+ */
+const addressHeld = (orgId: string, emailHash: string, since: string) =>
+  `SELECT 1 FROM invitations WHERE org_id = ${orgId} AND email_hash = ${emailHash} AND created_at > ${since} AND NOT (status = 'cancelled' AND sent_at IS NULL)`;
+
+export type NewInvitation = Pick<InvitationRow, 'id' | 'org_id' | 'mentor_id' | 'referral_code_id' | 'email' | 'email_hash' | 'invitee_name' | 'message' | 'invited_by'>;
 
 export type InvitationMail = 'invitation' | 'reminder' | 'resend';
 
@@ -65,20 +74,28 @@ export function createInvitationStore(pool: Pool) {
   const one = async <T extends object>(sql: string, params: unknown[]) => (await pool.query<T>(sql, params)).rows[0];
   return {
     async countsFor(mentorId: string, orgId: string, emailHash: string, since: { day: Date; period: Date }) {
-      return one<{ sent_by_mentor_today: number; same_address: number; suppressed: boolean }>(
+      return one<{ sent_by_mentor_today: number; address_held: boolean; suppressed: boolean }>(
         `SELECT (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND mentor_id = $1 AND created_at > $4 AND coalesce(invited_by, mentor_id) = mentor_id) AS sent_by_mentor_today,
-           (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND email_hash = $3 AND created_at > $5) AS same_address,
+           EXISTS (${addressHeld('$2', '$3', '$5')}) AS address_held,
            EXISTS (SELECT 1 FROM email_suppressions WHERE org_id = $2 AND email_hash = $3) AS suppressed`,
         [mentorId, orgId, emailHash, since.day, since.period],
       );
     },
 
-    async insert(row: Pick<InvitationRow, 'id' | 'org_id' | 'mentor_id' | 'referral_code_id' | 'email' | 'email_hash' | 'invitee_name' | 'message' | 'invited_by'>): Promise<InvitationRow> {
-      return one<InvitationRow>(
-        `INSERT INTO invitations (id, org_id, mentor_id, referral_code_id, email, email_hash, invitee_name, message, invited_by, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sending') RETURNING *`,
-        [row.id, row.org_id, row.mentor_id, row.referral_code_id, row.email, row.email_hash, row.invitee_name, row.message, row.invited_by],
-      );
+    /** Takes the invitation unless its address is held since `period` (by a request taken meanwhile, too): undefined then. */
+    async insertUnlessAddressHeld(row: NewInvitation, period: Date): Promise<InvitationRow | undefined> {
+      return withTransaction(pool, async (client) => {
+        // Requests for one address take turns here, so each sees the invitation the one before it took.
+        await client.query("SELECT pg_advisory_xact_lock(hashtextextended('invitation address ' || $1 || ' ' || $2, 0))", [row.org_id, row.email_hash]);
+        const held = await client.query<{ held: boolean }>(`SELECT EXISTS (${addressHeld('$1', '$2', '$3')}) AS held`, [row.org_id, row.email_hash, period]);
+        if (held.rows[0].held) return undefined;
+        const inserted = await client.query<InvitationRow>(
+          `INSERT INTO invitations (id, org_id, mentor_id, referral_code_id, email, email_hash, invitee_name, message, invited_by, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sending') RETURNING *`,
+          [row.id, row.org_id, row.mentor_id, row.referral_code_id, row.email, row.email_hash, row.invitee_name, row.message, row.invited_by],
+        );
+        return inserted.rows[0];
+      });
     },
 
     byId: (id: string) => one<InvitationRow>('SELECT * FROM invitations WHERE id = $1', [id]),

@@ -74,18 +74,17 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
       if (!deps.mailConfigured) throw new AppError(503, 'mail_not_configured', 'This service has no mail server configured (SMTP_URL): invitations cannot be sent');
       const now = Date.now();
       const hash = emailHash(deps.hashSalt, caller.orgId, input.email);
-      const counts = await invitations.countsFor(mentorId, caller.orgId, hash, {
-        day: new Date(now - DAY_MS),
-        period: new Date(now - deps.settings.reinviteAfterDays * DAY_MS),
-      });
+      const period = new Date(now - deps.settings.reinviteAfterDays * DAY_MS);
+      const addressHeld = new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`);
+      const counts = await invitations.countsFor(mentorId, caller.orgId, hash, { day: new Date(now - DAY_MS), period });
       if (counts.suppressed) throw new UnprocessableError('address_unsubscribed', 'This address asked not to be emailed by the organisation');
-      if (counts.same_address > 0) throw new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`);
+      if (counts.address_held) throw addressHeld;
       // The daily limit holds a mentor's own sending; an org admin's upload for a campaign is the organisation's.
       const sentByMentor = mentorId === caller.userId;
       if (sentByMentor && counts.sent_by_mentor_today >= deps.settings.perMentorPerDay) throw new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`);
       // Invitations go out with the mentor's own link, on the email channel.
       const { code } = await deps.codes.ensureBulkCode(caller, { mentorId, channel: 'email', campaign: input.campaign });
-      const row = await invitations.insert({
+      const row = await invitations.insertUnlessAddressHeld({
         id: randomUUID(),
         org_id: caller.orgId,
         mentor_id: mentorId,
@@ -95,7 +94,8 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
         invitee_name: input.name ?? null,
         message: input.message ?? null,
         invited_by: caller.userId,
-      });
+      }, period);
+      if (!row) throw addressHeld;
       await startOrLeaveToStarter(row.id);
       return view(row);
     },
