@@ -355,8 +355,10 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   const links = page.locator('#links-title ~ table tbody tr');
   expect(await links.count()).toBe(1);
   await page.fill('input[name="campaign"]', 'autumn');
-  await page.click('text=Create an invite link');
+  // A double tap makes one link: the button waits for the answer.
+  await page.dblclick('text=Create an invite link');
   await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Created'));
+  await page.waitForLoadState('networkidle');
   expect(await links.count()).toBe(2);
   // Sharing on WhatsApp writes the invitation with the link on its channel.
   const whatsapp = new URL((await page.locator('#links-title ~ table a', { hasText: 'WhatsApp' }).first().getAttribute('href'))!);
@@ -378,8 +380,11 @@ test('a mentor sees their own links, makes one, and sees their funnel and badges
   // An invitation by email from the page, and the choice of emails about recruits.
   await page.fill('input[name="email"]', 'friend@example.org');
   await page.fill('input[name="name"]', 'Frida');
-  await page.click('text=Send the invitation');
+  await page.dblclick('text=Send the invitation');
   await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Invitation sent'));
+  await page.waitForLoadState('networkidle');
+  expect(await page.locator('#status').innerText()).toBe('Invitation sent to friend@example.org.');
+  expect((await call(maria, '/api/v1/invitations')).body.items.map((invitation: { email: string }) => invitation.email)).toEqual(['friend@example.org']);
   expect((await rowsOf(page, '#invitations-title ~ div table'))[0].slice(0, 2)).toEqual(['friend@example.org', expect.stringMatching(/^(sending|sent)$/)]);
   await page.selectOption('select[name="delivery"]', 'weekly_digest');
   await page.click('#emails-title ~ form button');

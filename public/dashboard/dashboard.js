@@ -20,12 +20,12 @@
   }
 
   /**
-   * A row's action, one at a time: the row's buttons wait, disabled, for its answer, so a double click sends one
+   * A row's or a form's action, one at a time: its buttons wait, disabled, for its answer, so a double click sends one
    * request and not a second that the service refuses.
    */
   function oneAtATime(action) {
     return async (event) => {
-      const buttons = [...(event.currentTarget.closest('tr') ?? event.currentTarget.parentElement).querySelectorAll('button')];
+      const buttons = [...(event.currentTarget.closest('tr, form') ?? event.currentTarget.parentElement).querySelectorAll('button')];
       for (const button of buttons) button.disabled = true;
       try {
         await action();
@@ -33,6 +33,15 @@
         for (const button of buttons) button.disabled = false;
       }
     };
+  }
+
+  /** A form that makes something, sent one at a time: a double tap on its button makes one. */
+  function onSubmitOnce(form, action) {
+    const send = oneAtATime(action);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void send(event);
+    });
   }
 
   class ApiError extends Error {
@@ -309,8 +318,7 @@
       el('label', {}, 'Campaign (optional)', el('input', { name: 'campaign', maxlength: 100 })),
       el('button', { type: 'submit' }, 'Create an invite link'),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
+    onSubmitOnce(form, async () => {
       const body = Object.fromEntries([...new FormData(form)].map(([name, value]) => [name, String(value).trim()]).filter(([, value]) => value !== ''));
       try {
         const code = await api('/api/v1/referral-codes', { method: 'POST', body: JSON.stringify(body) });
@@ -1002,8 +1010,7 @@
       el('label', {}, 'A few words (optional)', el('input', { name: 'message', maxlength: 500 })),
       el('button', { type: 'submit' }, 'Send the invitation'),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
+    onSubmitOnce(form, async () => {
       const data = Object.fromEntries([...new FormData(form)].filter(([, value]) => value !== ''));
       try {
         await api('/api/v1/invitations', { method: 'POST', body: JSON.stringify(data) });
