@@ -37,6 +37,7 @@ import {
   temporalSettled,
   treeCpuSeconds,
   waitFor,
+  WORKER_CPUS,
   type BenchStack,
 } from './support';
 
@@ -423,7 +424,7 @@ async function journeysFor(
 
 /** Benchmark 2's ceiling: the bare journey workflow driven with the same messages from a plain client. */
 async function bareJourneys(stack: BenchStack, concurrency: number, seconds: number) {
-  const worker = spawnTsx('bench/bare/worker.ts', { TEMPORAL_ADDRESS: stack.temporal.address });
+  const worker = spawnTsx('bench/bare/worker.ts', { TEMPORAL_ADDRESS: stack.temporal.address }, [], WORKER_CPUS);
   const client = await stack.client();
   const workflowIds: string[] = [];
   const result = await journeysFor(stack, concurrency, seconds, () => startCpuMeter(stack, { worker: worker.child.pid! }), async () => {

@@ -66,10 +66,13 @@ process.on('exit', () => {
   for (const service of spawned) service.kill('SIGKILL');
 });
 
-export function spawnTsx(script: string, env: Record<string, string>, nodeOptions: string[] = []): ChildService {
+export function spawnTsx(script: string, env: Record<string, string>, nodeOptions: string[] = [], cpuList?: string): ChildService {
   let output = '';
   // `node --import tsx` rather than the tsx command: one process per service, without tsx's ~47 MB relay process.
-  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', script], {
+  const command = [process.execPath, ...nodeOptions, '--import', 'tsx', script];
+  // taskset execs node in its own process, so every thread node starts is on those CPUs from the first.
+  const [file, ...args] = cpuList ? ['taskset', '--cpu-list', cpuList, ...command] : command;
+  const child = spawn(file, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -211,6 +214,16 @@ const TEMPORAL_CPUS = '0';
 const APPLICATION_CPUS = `1-${Math.max(1, cpus().length - 1)}`;
 
 /**
+ * `--delivery-host`: the Temporal server and the workers (ours with the intake's dispatcher, and the ceiling's bare
+ * worker) on CPU 0, as on a host of their own; Postgres, the API and the load generators on the other CPUs. What a
+ * click waits for then shares no core with delivery, as in docker-compose's shape with the workers on their own
+ * machines. Both sides of every comparison run under the same split.
+ */
+export const DELIVERY_HOST = process.argv.includes('--delivery-host');
+/** The CPUs a worker process is started on: the delivery host's under `--delivery-host`, else the bench's own. */
+export const WORKER_CPUS = DELIVERY_HOST ? TEMPORAL_CPUS : undefined;
+
+/**
  * `--nice-temporal`: the Temporal server at niceness 10 on the shared cores, like the worker (WORKER_NICENESS): it
  * gets the CPU the API and Postgres leave, as where it runs on machines of its own, without the one core
  * `--split-cores` leaves the rest. Both sides of every comparison run against the same server.
@@ -263,7 +276,7 @@ export interface BenchStack {
 
 export async function startBenchStack(): Promise<BenchStack> {
   // Postgres and every service started from here on inherit this process's CPUs; the Temporal server is moved.
-  if (SPLIT_CORES) pinTree(process.pid, APPLICATION_CPUS);
+  if (SPLIT_CORES || DELIVERY_HOST) pinTree(process.pid, APPLICATION_CPUS);
   const dir = mkdtempSync(path.join(tmpdir(), 'referral-bench-'));
   const pgPort = await freeLoopbackPort();
   const temporalPort = await freeLoopbackPort();
@@ -275,7 +288,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     const temporal = await (onPostgres
       ? onPostgres.start()
       : startTemporal({ namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, dbFile: path.join(dir, 'temporal.sqlite'), port: temporalPort, metricsPort: temporalMetricsPort, log }));
-    if (SPLIT_CORES) pinTree(temporalPidOf(temporal), TEMPORAL_CPUS);
+    if (SPLIT_CORES || DELIVERY_HOST) pinTree(temporalPidOf(temporal), TEMPORAL_CPUS);
     if (NICE_TEMPORAL) for (const pid of processTree(temporalPidOf(temporal))) reniceThreads(pid, TEMPORAL_NICENESS);
     if (IDLE_DELIVERY) for (const pid of processTree(temporalPidOf(temporal))) idleThreads(pid);
     return temporal;
@@ -287,6 +300,8 @@ export async function startBenchStack(): Promise<BenchStack> {
     temporalStore: `${
       onPostgres ? 'the full Temporal server 1.29.1, state and visibility in the embedded Postgres, 4 history shards' : "the Temporal CLI's dev server on SQLite"
     }${SPLIT_CORES ? `, split cores: the Temporal server alone on CPU ${TEMPORAL_CPUS}, everything else on CPU ${APPLICATION_CPUS}` : ''}${
+      DELIVERY_HOST ? `, a delivery host: the Temporal server and the workers on CPU ${TEMPORAL_CPUS}, Postgres, the API and the load on CPU ${APPLICATION_CPUS}` : ''
+    }${
       NICE_TEMPORAL ? `, the Temporal server at niceness ${TEMPORAL_NICENESS}` : ''
     }${IDLE_DELIVERY ? ', the Temporal server and our worker in the idle scheduling class' : ''}`,
     temporalPid: () => temporalPidOf(stack.temporal),
@@ -377,6 +392,7 @@ export function startWorkerProcess(
       ...extra,
     },
     nodeOptions,
+    WORKER_CPUS,
   );
 }
 
