@@ -359,3 +359,12 @@ test('several requests inviting one address at once take one invitation, and it 
   await eventually(async () => (mailTo('popular@example.org').length === 1 ? true : undefined), 30_000, 'the invitation sent');
   expect(mailTo('popular@example.org')).toHaveLength(1);
 });
+
+test("a mentor's invitations sent all at once stop at the daily limit", async () => {
+  const hasty = person('peer_mentor', 'Hal Hasty');
+  const answers = await Promise.all(Array.from({ length: 7 }, (_, index) => call(hasty, '/api/v1/invitations', 'POST', { email: `hasty-${index}@example.org` })));
+  expect(answers.map((answer) => answer.status).sort()).toEqual([201, 201, 201, 201, 429, 429, 429]);
+  expect(answers.filter((answer) => answer.status === 429).map((answer) => answer.body.error.message)).toEqual(Array(3).fill('At most 4 invitations a day'));
+  const taken = await harness.pool.query('SELECT count(*)::int AS n FROM invitations WHERE mentor_id = $1', [hasty.id]);
+  expect(taken.rows[0].n).toBe(4);
+});

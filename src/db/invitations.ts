@@ -54,6 +54,15 @@ const OPEN = `status IN ('sending', 'sent', 'clicked')`;
  */
 const addressHeld = (orgId: string, emailHash: string, since: string) =>
   `SELECT 1 FROM invitations WHERE org_id = ${orgId} AND email_hash = ${emailHash} AND created_at > ${since} AND NOT (status = 'cancelled' AND sent_at IS NULL)`;
+/** How many invitations a mentor sent themselves since then (an org admin's upload on their behalf is not theirs). */
+const sentByMentor = (mentorId: string, orgId: string, since: string) =>
+  `SELECT count(*)::int FROM invitations WHERE org_id = ${orgId} AND mentor_id = ${mentorId} AND created_at > ${since} AND coalesce(invited_by, mentor_id) = mentor_id`;
+
+/** The limits an invitation is taken within: its address not held since `period`, and the mentor's own daily count. */
+export interface InvitationLimits {
+  period: Date;
+  mentorDay?: { since: Date; max: number };
+}
 
 export type NewInvitation = Pick<InvitationRow, 'id' | 'org_id' | 'mentor_id' | 'referral_code_id' | 'email' | 'email_hash' | 'invitee_name' | 'message' | 'invited_by'>;
 
@@ -75,20 +84,28 @@ export function createInvitationStore(pool: Pool) {
   return {
     async countsFor(mentorId: string, orgId: string, emailHash: string, since: { day: Date; period: Date }) {
       return one<{ sent_by_mentor_today: number; address_held: boolean; suppressed: boolean }>(
-        `SELECT (SELECT count(*)::int FROM invitations WHERE org_id = $2 AND mentor_id = $1 AND created_at > $4 AND coalesce(invited_by, mentor_id) = mentor_id) AS sent_by_mentor_today,
+        `SELECT (${sentByMentor('$1', '$2', '$4')}) AS sent_by_mentor_today,
            EXISTS (${addressHeld('$2', '$3', '$5')}) AS address_held,
            EXISTS (SELECT 1 FROM email_suppressions WHERE org_id = $2 AND email_hash = $3) AS suppressed`,
         [mentorId, orgId, emailHash, since.day, since.period],
       );
     },
 
-    /** Takes the invitation unless its address is held since `period` (by a request taken meanwhile, too): undefined then. */
-    async insertUnlessAddressHeld(row: NewInvitation, period: Date): Promise<InvitationRow | undefined> {
+    /**
+     * Takes the invitation within `limits`, counting requests taken meanwhile: requests for one address, and one
+     * mentor's own, take turns (always the address first, so none waits in a circle). Otherwise says which is reached.
+     */
+    async insertWithinLimits(row: NewInvitation, limits: InvitationLimits): Promise<InvitationRow | 'address_held' | 'daily_limit'> {
       return withTransaction(pool, async (client) => {
-        // Requests for one address take turns here, so each sees the invitation the one before it took.
-        await client.query("SELECT pg_advisory_xact_lock(hashtextextended('invitation address ' || $1 || ' ' || $2, 0))", [row.org_id, row.email_hash]);
-        const held = await client.query<{ held: boolean }>(`SELECT EXISTS (${addressHeld('$1', '$2', '$3')}) AS held`, [row.org_id, row.email_hash, period]);
-        if (held.rows[0].held) return undefined;
+        const lock = (key: string) => client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+        await lock(`invitation address ${row.org_id} ${row.email_hash}`);
+        if (limits.mentorDay) await lock(`invitations by ${row.mentor_id}`);
+        const counted = await client.query<{ held: boolean; sent: number }>(
+          `SELECT EXISTS (${addressHeld('$1', '$2', '$3')}) AS held, (${sentByMentor('$4', '$1', '$5')}) AS sent`,
+          [row.org_id, row.email_hash, limits.period, row.mentor_id, limits.mentorDay?.since ?? new Date()],
+        );
+        if (counted.rows[0].held) return 'address_held';
+        if (limits.mentorDay && counted.rows[0].sent >= limits.mentorDay.max) return 'daily_limit';
         const inserted = await client.query<InvitationRow>(
           `INSERT INTO invitations (id, org_id, mentor_id, referral_code_id, email, email_hash, invitee_name, message, invited_by, status)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sending') RETURNING *`,

@@ -74,17 +74,24 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
       if (!deps.mailConfigured) throw new AppError(503, 'mail_not_configured', 'This service has no mail server configured (SMTP_URL): invitations cannot be sent');
       const now = Date.now();
       const hash = emailHash(deps.hashSalt, caller.orgId, input.email);
-      const period = new Date(now - deps.settings.reinviteAfterDays * DAY_MS);
-      const addressHeld = new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`);
-      const counts = await invitations.countsFor(mentorId, caller.orgId, hash, { day: new Date(now - DAY_MS), period });
+      const day = new Date(now - DAY_MS);
+      const limits = {
+        period: new Date(now - deps.settings.reinviteAfterDays * DAY_MS),
+        // The daily limit holds a mentor's own sending; an org admin's upload for a campaign is the organisation's.
+        mentorDay: mentorId === caller.userId ? { since: day, max: deps.settings.perMentorPerDay } : undefined,
+      };
+      const refusals = {
+        address_held: () => new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`),
+        daily_limit: () => new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`),
+      };
+      // Refused here, a request makes nothing (not even the mentor's email link); the insert counts again under locks.
+      const counts = await invitations.countsFor(mentorId, caller.orgId, hash, { day, period: limits.period });
       if (counts.suppressed) throw new UnprocessableError('address_unsubscribed', 'This address asked not to be emailed by the organisation');
-      if (counts.address_held) throw addressHeld;
-      // The daily limit holds a mentor's own sending; an org admin's upload for a campaign is the organisation's.
-      const sentByMentor = mentorId === caller.userId;
-      if (sentByMentor && counts.sent_by_mentor_today >= deps.settings.perMentorPerDay) throw new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`);
+      if (counts.address_held) throw refusals.address_held();
+      if (limits.mentorDay && counts.sent_by_mentor_today >= limits.mentorDay.max) throw refusals.daily_limit();
       // Invitations go out with the mentor's own link, on the email channel.
       const { code } = await deps.codes.ensureBulkCode(caller, { mentorId, channel: 'email', campaign: input.campaign });
-      const row = await invitations.insertUnlessAddressHeld({
+      const row = await invitations.insertWithinLimits({
         id: randomUUID(),
         org_id: caller.orgId,
         mentor_id: mentorId,
@@ -94,8 +101,8 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
         invitee_name: input.name ?? null,
         message: input.message ?? null,
         invited_by: caller.userId,
-      }, period);
-      if (!row) throw addressHeld;
+      }, limits);
+      if (typeof row === 'string') throw refusals[row]();
       await startOrLeaveToStarter(row.id);
       return view(row);
     },
