@@ -9,6 +9,7 @@ import type { Role } from '../src/domain/access';
 import { listenApp, registerMember, reportAccount, type ListeningApi } from './support/api';
 import { eventually, openHarness, type Harness } from './support/harness';
 import { invitationWorkflowId } from '../src/workflows/invitation-workflow';
+import { resendInvitationSignal } from '../src/workflows/messages';
 import { pausedTemporal } from './support/paused-temporal';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp';
 
@@ -300,7 +301,7 @@ test('where no mail can go out (production without SMTP_URL) invitations are ref
   await expect(createMailer({ from: 'Referrals <no-reply@example.org>' }).send({ to: 'jo@example.org', subject: 's', text: 't', html: 'h', messageId: '<m@x>' })).rejects.toThrow(MailNotConfiguredError);
 });
 
-test('after a mentor revokes the link their invitations carry, no email brings it again: new invitations and resends carry a live one', async () => {
+test('after a mentor revokes the link their invitations carry, no email brings it again: new invitations and resends carry a live one, resends once a day', async () => {
   const codesIn = (address: string) => mailTo(address).map((mail) => new URL(mail.text!.match(/Join here: (\S+)/)![1]).pathname.slice(3));
   const invitation = await call(other, '/api/v1/invitations', 'POST', { email: 'first@example.org' });
   const [first] = await eventually(async () => (codesIn('first@example.org').length === 1 ? codesIn('first@example.org') : undefined));
@@ -317,6 +318,13 @@ test('after a mentor revokes the link their invitations carry, no email brings i
   await harness.pool.query("UPDATE invitations SET last_sent_at = now() - interval '2 days' WHERE id = $1", [invitation.body.id]);
   expect((await call(other, `/api/v1/invitations/${invitation.body.id}/resend`, 'POST')).status).toBe(202);
   expect(await eventually(async () => (codesIn('first@example.org').length === 2 ? codesIn('first@example.org') : undefined))).toEqual([first, second]);
+  // A second resend that passed the API's once-a-day check before the first was marked sends nothing.
+  const workflow = harness.client.workflow.getHandle(invitationWorkflowId(invitation.body.id));
+  const mailActivitiesDone = async () => (await workflow.fetchHistory()).events!.filter((event) => event.activityTaskCompletedEventAttributes).length;
+  const doneBefore = await mailActivitiesDone();
+  await workflow.signal(resendInvitationSignal);
+  await eventually(async () => ((await mailActivitiesDone()) === doneBefore + 1 ? true : undefined), 30_000, 'the second resend handled');
+  expect(codesIn('first@example.org')).toEqual([first, second]);
 });
 
 test("the organisation's invitations come a page at a time, newest first, by mentor or status as asked", async () => {

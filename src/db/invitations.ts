@@ -71,7 +71,8 @@ export type InvitationMail = 'invitation' | 'reminder' | 'resend';
 const DUE: Record<InvitationMail, string> = {
   invitation: `i.status = 'sending'`,
   reminder: `i.status = 'sent' AND i.reminded_at IS NULL`,
-  resend: `i.status IN ('sending', 'sent', 'clicked')`,
+  // Once a day, as the API allows it: a second resend that passed the API's check before the first was marked sends nothing.
+  resend: `i.status IN ('sending', 'sent', 'clicked') AND (i.last_sent_at IS NULL OR i.last_sent_at <= now() - interval '1 day')`,
 };
 const SENT: Record<InvitationMail, string> = {
   invitation: `status = 'sent', sent_at = $2, last_sent_at = $2`,
@@ -155,7 +156,7 @@ export function createInvitationStore(pool: Pool) {
 
     /**
      * The invitation's next email if it is due: the first (while sending), the reminder (once, while sent and not
-     * clicked), a resend (while open). Sent, it is marked (`markSent`): a retry after a crash between the two sends it
+     * clicked), a resend (while open, a day after the last email). Sent, it is marked (`markSent`): a retry after a crash between the two sends it
      * again, with the same Message-ID.
      */
     async dueToSend(id: string, kind: InvitationMail): Promise<InvitationToSend | undefined> {
