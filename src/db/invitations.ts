@@ -48,21 +48,24 @@ export type InvitationToSend = InvitationRow & { mentor_name: string | null; org
 const AWAITING_START = `workflow_started_at IS NULL AND status = 'sending'`;
 /** Open: the invitation may still be clicked, reminded, resent or cancelled. */
 const OPEN = `status IN ('sending', 'sent', 'clicked')`;
-/**
- * The invitations holding an address for the re-invite period (given as placeholders): every one since, but one
- * cancelled before its email went out, which never reached the address.
- */
-const addressHeld = (orgId: string, emailHash: string, since: string) =>
-  `SELECT 1 FROM invitations WHERE org_id = ${orgId} AND email_hash = ${emailHash} AND created_at > ${since} AND NOT (status = 'cancelled' AND sent_at IS NULL)`;
-/** How many invitations a mentor sent themselves since then (an org admin's upload on their behalf is not theirs). */
-const sentByMentor = (mentorId: string, orgId: string, since: string) =>
-  `SELECT count(*)::int FROM invitations WHERE org_id = ${orgId} AND mentor_id = ${mentorId} AND created_at > ${since} AND coalesce(invited_by, mentor_id) = mentor_id`;
-
 /** The limits an invitation is taken within: its address not held since `period`, and the mentor's own daily count. */
 export interface InvitationLimits {
   period: Date;
   mentorDay?: { since: Date; max: number };
 }
+
+export type LimitReached = 'address_held' | 'daily_limit';
+
+/**
+ * What the limits count for an invitation ($1 org, $2 address hash, $3 mentor, $4 the period's start, $5 the day's):
+ * whether the address is held (every invitation since, but one cancelled before its email went out, which never
+ * reached the address), and how many the mentor sent themselves (an org admin's upload on their behalf is not theirs).
+ */
+const LIMITS_COUNTED = `EXISTS (SELECT 1 FROM invitations WHERE org_id = $1 AND email_hash = $2 AND created_at > $4 AND NOT (status = 'cancelled' AND sent_at IS NULL)) AS held,
+  (SELECT count(*)::int FROM invitations WHERE org_id = $1 AND mentor_id = $3 AND created_at > $5 AND coalesce(invited_by, mentor_id) = mentor_id) AS sent`;
+const limitParams = (orgId: string, emailHash: string, mentorId: string, limits: InvitationLimits) => [orgId, emailHash, mentorId, limits.period, limits.mentorDay?.since ?? limits.period];
+const limitReached = (counted: { held: boolean; sent: number }, limits: InvitationLimits): LimitReached | undefined =>
+  counted.held ? 'address_held' : limits.mentorDay && counted.sent >= limits.mentorDay.max ? 'daily_limit' : undefined;
 
 export type NewInvitation = Pick<InvitationRow, 'id' | 'org_id' | 'mentor_id' | 'referral_code_id' | 'email' | 'email_hash' | 'invitee_name' | 'message' | 'invited_by'>;
 
@@ -83,30 +86,27 @@ const SENT: Record<InvitationMail, string> = {
 export function createInvitationStore(pool: Pool) {
   const one = async <T extends object>(sql: string, params: unknown[]) => (await pool.query<T>(sql, params)).rows[0];
   return {
-    async countsFor(mentorId: string, orgId: string, emailHash: string, since: { day: Date; period: Date }) {
-      return one<{ sent_by_mentor_today: number; address_held: boolean; suppressed: boolean }>(
-        `SELECT (${sentByMentor('$1', '$2', '$4')}) AS sent_by_mentor_today,
-           EXISTS (${addressHeld('$2', '$3', '$5')}) AS address_held,
-           EXISTS (SELECT 1 FROM email_suppressions WHERE org_id = $2 AND email_hash = $3) AS suppressed`,
-        [mentorId, orgId, emailHash, since.day, since.period],
+    /** Whether the address unsubscribed, and which limit an invitation would reach now. */
+    async checkLimits(orgId: string, emailHash: string, mentorId: string, limits: InvitationLimits): Promise<{ suppressed: boolean; reached?: LimitReached }> {
+      const counted = await one<{ held: boolean; sent: number; suppressed: boolean }>(
+        `SELECT ${LIMITS_COUNTED}, EXISTS (SELECT 1 FROM email_suppressions WHERE org_id = $1 AND email_hash = $2) AS suppressed`,
+        limitParams(orgId, emailHash, mentorId, limits),
       );
+      return { suppressed: counted.suppressed, reached: limitReached(counted, limits) };
     },
 
     /**
      * Takes the invitation within `limits`, counting requests taken meanwhile: requests for one address, and one
      * mentor's own, take turns (always the address first, so none waits in a circle). Otherwise says which is reached.
      */
-    async insertWithinLimits(row: NewInvitation, limits: InvitationLimits): Promise<InvitationRow | 'address_held' | 'daily_limit'> {
+    async insertWithinLimits(row: NewInvitation, limits: InvitationLimits): Promise<InvitationRow | LimitReached> {
       return withTransaction(pool, async (client) => {
         const lock = (key: string) => client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
         await lock(`invitation address ${row.org_id} ${row.email_hash}`);
         if (limits.mentorDay) await lock(`invitations by ${row.mentor_id}`);
-        const counted = await client.query<{ held: boolean; sent: number }>(
-          `SELECT EXISTS (${addressHeld('$1', '$2', '$3')}) AS held, (${sentByMentor('$4', '$1', '$5')}) AS sent`,
-          [row.org_id, row.email_hash, limits.period, row.mentor_id, limits.mentorDay?.since ?? new Date()],
-        );
-        if (counted.rows[0].held) return 'address_held';
-        if (limits.mentorDay && counted.rows[0].sent >= limits.mentorDay.max) return 'daily_limit';
+        const counted = await client.query<{ held: boolean; sent: number }>(`SELECT ${LIMITS_COUNTED}`, limitParams(row.org_id, row.email_hash, row.mentor_id, limits));
+        const reached = limitReached(counted.rows[0], limits);
+        if (reached) return reached;
         const inserted = await client.query<InvitationRow>(
           `INSERT INTO invitations (id, org_id, mentor_id, referral_code_id, email, email_hash, invitee_name, message, invited_by, status)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sending') RETURNING *`,

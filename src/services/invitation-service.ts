@@ -74,21 +74,19 @@ export function createInvitationService(deps: { pool: Pool; temporal: Client; co
       if (!deps.mailConfigured) throw new AppError(503, 'mail_not_configured', 'This service has no mail server configured (SMTP_URL): invitations cannot be sent');
       const now = Date.now();
       const hash = emailHash(deps.hashSalt, caller.orgId, input.email);
-      const day = new Date(now - DAY_MS);
       const limits = {
         period: new Date(now - deps.settings.reinviteAfterDays * DAY_MS),
         // The daily limit holds a mentor's own sending; an org admin's upload for a campaign is the organisation's.
-        mentorDay: mentorId === caller.userId ? { since: day, max: deps.settings.perMentorPerDay } : undefined,
+        mentorDay: mentorId === caller.userId ? { since: new Date(now - DAY_MS), max: deps.settings.perMentorPerDay } : undefined,
       };
       const refusals = {
         address_held: () => new ConflictError(`This address was invited in the last ${deps.settings.reinviteAfterDays} days`),
         daily_limit: () => new TooManyRequestsError(3600, `At most ${deps.settings.perMentorPerDay} invitations a day`),
       };
       // Refused here, a request makes nothing (not even the mentor's email link); the insert counts again under locks.
-      const counts = await invitations.countsFor(mentorId, caller.orgId, hash, { day, period: limits.period });
-      if (counts.suppressed) throw new UnprocessableError('address_unsubscribed', 'This address asked not to be emailed by the organisation');
-      if (counts.address_held) throw refusals.address_held();
-      if (limits.mentorDay && counts.sent_by_mentor_today >= limits.mentorDay.max) throw refusals.daily_limit();
+      const checked = await invitations.checkLimits(caller.orgId, hash, mentorId, limits);
+      if (checked.suppressed) throw new UnprocessableError('address_unsubscribed', 'This address asked not to be emailed by the organisation');
+      if (checked.reached) throw refusals[checked.reached]();
       // Invitations go out with the mentor's own link, on the email channel.
       const { code } = await deps.codes.ensureBulkCode(caller, { mentorId, channel: 'email', campaign: input.campaign });
       const row = await invitations.insertWithinLimits({
