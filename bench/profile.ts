@@ -1,6 +1,19 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { clicksThroughApi, journeyThroughApi, log, seedCode, startApi, startBenchStack, startWorkerProcess } from './support';
+import { createPool } from '../src/db/pool';
+import {
+  clicksThroughApi,
+  journeyThroughApi,
+  log,
+  pidWithCommandLine,
+  round,
+  seedCode,
+  startApi,
+  startBenchStack,
+  startWorkerProcess,
+  treeCpuSeconds,
+  waitFor,
+} from './support';
 
 type Profile = {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
@@ -8,16 +21,18 @@ type Profile = {
   timeDeltas: number[];
 };
 
-const PROFILED = process.argv.includes('--process=worker') ? 'worker' : 'api';
+const PROFILED = (['worker', 'postgres'] as const).find((name) => process.argv.includes(`--process=${name}`)) ?? 'api';
 const LOAD = PROFILED === 'worker' || process.argv.includes('--load=journeys') ? 'journeys' : 'clicks';
 
 /**
  * Where a process's CPU goes under load, as self time by package and by function, largest first:
  * the API while autocannon clicks for 15 s (`npx tsx bench/profile.ts`), or the worker, every thread of it,
  * while 8 loops drive whole journeys through the API for 15 s (`npx tsx bench/profile.ts --process=worker`), or the
- * API under those journeys (`--load=journeys`).
+ * API under those journeys (`--load=journeys`). `--process=postgres`: what Postgres spends delivering a click
+ * (`postgresPerDelivery`).
  */
 async function main() {
+  if (PROFILED === 'postgres') return postgresPerDelivery();
   const stack = await startBenchStack();
   const profileDir = path.join(stack.dir, 'cpu-profile');
   mkdirSync(profileDir);
@@ -56,6 +71,66 @@ async function journeyLoad(url: string, databaseUrl: string) {
     }),
   );
   return `${confirmed} journeys confirmed`;
+}
+
+/** Clicks taken while no worker runs, then delivered by one; on one mentor's code, then spread over 16 mentors'. */
+const DELIVERED_CLICKS = 3000;
+const CLICKS_PER_SECOND = 150;
+const MENTOR_SPREADS = [1, 16];
+
+/**
+ * What Postgres spends delivering a click into the read model: its CPU, and its statements (those run inside triggers
+ * and functions too, from `pg_stat_statements`; a statement's time includes its waits for locks) and their WAL.
+ * The clicks are taken first with no worker running, so only delivery runs while it is measured.
+ */
+async function postgresPerDelivery() {
+  const stack = await startBenchStack({ postgresSettings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', 'pg_stat_statements.track_planning': 'on' } });
+  const pool = createPool(stack.databaseUrl, () => undefined);
+  await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const api = await startApi(stack);
+  const postgresPid = pidWithCommandLine(path.join(stack.dir, 'postgres'));
+  const sections: string[] = [];
+  for (const mentors of MENTOR_SPREADS) {
+    const codes = await Promise.all(Array.from({ length: mentors }, () => seedCode(stack.databaseUrl)));
+    const taken = await clicksThroughApi(api.url, codes.map(({ code }) => code), {
+      connections: 16,
+      seconds: DELIVERED_CLICKS / CLICKS_PER_SECOND,
+      overallRate: CLICKS_PER_SECOND,
+    });
+    await pool.query('SELECT pg_stat_statements_reset()');
+    const cpuBefore = treeCpuSeconds(postgresPid);
+    const started = Date.now();
+    const worker = startWorkerProcess(stack);
+    const written = async () =>
+      (await pool.query('SELECT count(*)::int AS n FROM referrals WHERE referral_code_id = ANY($1::uuid[])', [codes.map(({ codeId }) => codeId)])).rows[0].n as number;
+    await waitFor(async () => ((await written()) >= taken.accepted ? true : undefined), 900_000, `${taken.accepted} clicks delivered`);
+    const seconds = (Date.now() - started) / 1000;
+    const cpuSeconds = treeCpuSeconds(postgresPid) - cpuBefore;
+    worker.kill('SIGINT');
+    await worker.exited;
+    const { rows } = await pool.query<{ query: string; calls: string; ms: number; planMs: number; wal: string; toplevel: boolean }>(
+      `SELECT query, calls, total_exec_time AS ms, total_plan_time AS "planMs", wal_bytes AS wal, toplevel FROM pg_stat_statements
+       WHERE query NOT LIKE '%pg_stat%' ORDER BY total_exec_time DESC`,
+    );
+    const per = (value: number) => round(value / taken.accepted, 2);
+    const sum = (list: typeof rows, field: 'calls' | 'ms' | 'planMs' | 'wal') => list.reduce((total, row) => total + Number(row[field]), 0);
+    const top = rows.filter((row) => row.toplevel);
+    sections.push(
+      `${taken.accepted} clicks on ${mentors > 1 ? `${mentors} mentors' codes` : "one mentor's code"}, delivered in ${round(seconds)} s: Postgres CPU ${per(cpuSeconds * 1000)} ms a click, ` +
+        `${per(sum(top, 'calls'))} statements a click (${per(sum(rows, 'calls') - sum(top, 'calls'))} more inside them), ` +
+        `${per(sum(top, 'ms'))} ms executing, ${per(sum(top, 'planMs'))} ms planning, ${round(sum(top, 'wal') / taken.accepted / 1024, 2)} kB of WAL\n\n` +
+        `| ms a click | planning ms | calls a click | kind | statement |\n| ---: | ---: | ---: | --- | --- |\n` +
+        rows
+          .slice(0, 25)
+          .map((row) => `| ${per(row.ms)} | ${per(row.planMs)} | ${per(Number(row.calls))} | ${row.toplevel ? 'top' : 'inner'} | ${row.query.replace(/\s+/g, ' ').slice(0, 110).replace(/\|/g, '\\|')} |`)
+          .join('\n'),
+    );
+  }
+  api.kill('SIGINT');
+  await api.exited;
+  await pool.end();
+  await stack.stop();
+  return `${sections.join('\n\n')}\n`;
 }
 
 function addSelfTimes(profile: Profile, selfMs: Map<string, number>, byPackage: Map<string, number>) {

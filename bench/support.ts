@@ -274,14 +274,14 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-export async function startBenchStack(): Promise<BenchStack> {
+export async function startBenchStack(options: { postgresSettings?: Record<string, string> } = {}): Promise<BenchStack> {
   // Postgres and every service started from here on inherit this process's CPUs; the Temporal server is moved.
   if (SPLIT_CORES || DELIVERY_HOST) pinTree(process.pid, APPLICATION_CPUS);
   const dir = mkdtempSync(path.join(tmpdir(), 'referral-bench-'));
   const pgPort = await freeLoopbackPort();
   const temporalPort = await freeLoopbackPort();
   const temporalMetricsPort = await freeLoopbackPort();
-  const startPg = () => startPostgres({ dataDir: dir, port: pgPort, log });
+  const startPg = () => startPostgres({ dataDir: dir, port: pgPort, log, settings: options.postgresSettings });
   const postgres = await startPg();
   const onPostgres = TEMPORAL_ON_POSTGRES ? await prepareTemporalOnPostgres(dir, pgPort, postgres.databaseUrl, temporalPort) : undefined;
   const startTemporalServer = async () => {
@@ -414,8 +414,10 @@ export async function seedCode(databaseUrl: string, settings: { attributionWindo
 /** A click's request body on `code` from a visitor never seen before. */
 export const newVisitorClick = (code: string) => JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } });
 
-/** Clicks on one code through the API, a new visitor per request, with autocannon. */
-export async function clicksThroughApi(url: string, code: string, options: { connections: number; seconds: number; overallRate?: number }) {
+/** Clicks through the API on one code (or on several in turn), a new visitor per request, with autocannon. */
+export async function clicksThroughApi(url: string, code: string | string[], options: { connections: number; seconds: number; overallRate?: number }) {
+  const codes = [code].flat();
+  let sent = 0;
   const result = await autocannon({
     url: `${url}/api/v1/referral-attributions`,
     method: 'POST',
@@ -423,7 +425,7 @@ export async function clicksThroughApi(url: string, code: string, options: { con
     duration: options.seconds,
     overallRate: options.overallRate,
     headers: { 'content-type': 'application/json' },
-    requests: [{ setupRequest: (request) => ({ ...request, body: newVisitorClick(code) }) }],
+    requests: [{ setupRequest: (request) => ({ ...request, body: newVisitorClick(codes[sent++ % codes.length]) }) }],
   });
   return {
     perSecond: result.requests.average,

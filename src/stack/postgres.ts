@@ -27,6 +27,8 @@ export async function startPostgres(options: {
    * and exits the process as soon as it has, cutting short whatever else the caller was stopping.
    */
   exitOnSignal?: boolean;
+  /** Server settings for the embedded Postgres, as `-c name=value` pairs (a benchmark's statistics). */
+  settings?: Record<string, string>;
 }): Promise<RunningPostgres> {
   if (options.databaseUrl) {
     return { databaseUrl: options.databaseUrl, embedded: false, stop: async () => undefined };
@@ -54,6 +56,7 @@ export async function startPostgres(options: {
     createPostgresUser: runsAsRoot,
     // The package asks initdb for en_US.UTF-8 messages, a locale many machines lack; C is always there.
     initdbFlags: ['--lc-messages=C', '--locale=C', '--encoding=UTF8'],
+    postgresFlags: Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: (message: string) => {
       lastSaid.push(...message.split('\n').map((line) => line.trim()).filter(Boolean));
       lastSaid.splice(0, lastSaid.length - 3);
