@@ -228,7 +228,7 @@ test('an org admin sees the rewards programme and approves a high-value reward f
   ]);
   expect(await figure(page, 'reward-pending')).toBe('€25.00');
   const [awaiting] = await rowsOf(page, '#reward-approvals');
-  expect(awaiting.slice(0, 3)).toEqual(['Maria Mentor', 'Milestone bonus: 2 recruits', '€10.00']);
+  expect(awaiting.slice(0, 4)).toEqual([expect.stringMatching(/^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}/), 'Maria Mentor', 'Milestone bonus: 2 recruits', '€10.00']);
   expect(await rowsOf(page, '#reward-mentors')).toEqual([
     ['Maria Mentor', '€20.00', '€0.00', '€0.00'],
     ['Sam Sharer', '€5.00', '€0.00', '€0.00'],
@@ -647,8 +647,10 @@ test('a mentor with many recruits sees them twenty at a time, and their reward e
   const busy = person('peer_mentor', 'Bea Busy');
   await harness.pool.query("INSERT INTO users (id, org_id, role, display_name) VALUES ($1, $2, 'peer_mentor', $3)", [busy.id, orgId, busy.name]);
   const codeId = randomUUID();
-  await harness.pool.query('INSERT INTO referral_codes (id, code, mentor_id, org_id) VALUES ($1, $2, $3, $4)', [codeId, `busy${randomUUID().slice(0, 8)}`, busy.id, orgId]);
-  const rules = { unit: 'EUR', perConfirmedRecruit: 500, milestoneBonuses: [{ milestone: 2, amount: 1000 }], campaigns: [], holdingPeriod: 'P14D' };
+  await harness.pool.query("INSERT INTO referral_codes (id, code, mentor_id, org_id, campaign) VALUES ($1, $2, $3, $4, 'busy-week')", [codeId, `busy${randomUUID().slice(0, 8)}`, busy.id, orgId]);
+  // The campaign covers the recruits of the last 11.5 hours.
+  const busyWeek = { campaign: 'busy-week', from: new Date(Date.now() - 11.5 * 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString(), multiplier: 1.5 };
+  const rules = { unit: 'EUR', perConfirmedRecruit: 500, milestoneBonuses: [{ milestone: 2, amount: 1000 }], campaigns: [busyWeek], holdingPeriod: 'P14D' };
   expect((await call(admin, `/api/v1/orgs/${orgId}/rewards`, { method: 'PUT', body: rules })).status).toBe(200);
   // 23 recruits confirmed an hour apart, the latest an hour ago.
   await harness.pool.query(
@@ -680,5 +682,14 @@ test('a mentor with many recruits sees them twenty at a time, and their reward e
   expect(await page.locator('#reward-entries tbody tr').count()).toBe(20);
   await page.locator('section[aria-labelledby="rewards-title"] button', { hasText: 'Show more (4 not shown)' }).click();
   expect(await page.locator('#reward-entries tbody tr').count()).toBe(24);
+  // What each entry was for, with the campaign that multiplied its amount.
+  const forAndAmount = (await rowsOf(page, '#reward-entries')).map((row) => `${row[1]}: ${row[2]}`);
+  expect(forAndAmount.sort()).toEqual(
+    [
+      ...Array<string>(11).fill('Confirmed recruit (busy-week ×1.5): €7.50'),
+      ...Array<string>(12).fill('Confirmed recruit: €5.00'),
+      'Milestone bonus: 2 recruits: €10.00',
+    ].sort(),
+  );
   await page.context().close();
 });

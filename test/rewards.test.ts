@@ -220,6 +220,14 @@ test('a campaign multiplies inside its dates only; a milestone bonus comes once;
   expect(entries[0].detail).toMatchObject({ multiplier: 2, campaign: { campaign: 'spring', multiplier: 2 } });
   expect(entries[1].detail).toEqual({ perConfirmedRecruit: 100, multiplier: 1 });
   expect(entries[2].detail).toEqual({ milestone: 2, confirmedCount: 2 });
+  // The statement names the campaign that multiplied an amount.
+  const statement = await call(sam, `/api/v1/mentors/${sam.id}/rewards?format=csv`);
+  expect((statement.body as string).trim().split('\n').slice(1).map((line) => line.split(',').slice(3))).toEqual([
+    ['perConfirmedRecruit', '200', 'points', 'pending', '', '', '', '', 'spring', '2'],
+    ['perConfirmedRecruit', '100', 'points', 'pending', '', '', '', '', '', ''],
+    ['milestoneBonus:2', '50', 'points', 'pending', '', '', '', '', '', ''],
+    ['perConfirmedRecruit', '100', 'points', 'pending', '', '', '', '', '', ''],
+  ]);
 
   const changed = await setRules(admin, rules({ perConfirmedRecruit: 300, milestoneBonuses: [], holdingPeriod: 'PT1H' }));
   expect(changed.version).toBe(2);
@@ -284,9 +292,9 @@ test('rewards past the approval line wait for a coordinator; a flagged referral 
 
   const summary = await call(coordinator, `/api/v1/orgs/${admin.orgId}/rewards/summary`);
   expect(summary.status).toBe(200);
-  expect(summary.body.awaitingApproval.map((item: { referralId: string; amount: number; mentorName: string }) => [item.referralId, item.amount, item.mentorName])).toEqual([
-    [second.referralId, 100, 'Vic Volume'],
-    [third.referralId, 100, 'Vic Volume'],
+  expect(summary.body.awaitingApproval.map((item: { referralId: string; amount: number; mentorName: string; detail: object }) => [item.referralId, item.amount, item.mentorName, item.detail])).toEqual([
+    [second.referralId, 100, 'Vic Volume', { perConfirmedRecruit: 100, multiplier: 1 }],
+    [third.referralId, 100, 'Vic Volume', { perConfirmedRecruit: 100, multiplier: 1 }],
   ]);
   const [toApprove, toReject] = summary.body.awaitingApproval;
   expect((await call(vic, `/api/v1/reward-entries/${toApprove.entryId}/review`, 'POST', { decision: 'approve' })).status).toBe(403);
@@ -371,7 +379,7 @@ test('who may read and set rewards, bad rules refused, the statement, and the we
   expect(statement.status).toBe(200);
   expect(statement.type).toContain('text/csv');
   const lines = (statement.body as string).trim().split('\n');
-  expect(lines[0]).toBe('created_at,entry_id,referral_id,rule,amount,unit,status,awaiting,confirmed_at,reversed_at,corrects_entry_id');
+  expect(lines[0]).toBe('created_at,entry_id,referral_id,rule,amount,unit,status,awaiting,confirmed_at,reversed_at,corrects_entry_id,campaign,multiplier');
   expect(lines).toHaveLength(2);
   expect(lines[1].split(',').slice(2, 8)).toEqual([joined.referralId, 'perConfirmedRecruit', '500', 'EUR', 'pending', '']);
   const earlier = await call(maria, `/api/v1/mentors/${maria.id}/rewards?format=csv&to=2026-01-01`);

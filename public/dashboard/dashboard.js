@@ -355,6 +355,12 @@
     return milestone ? `Milestone bonus: ${milestone[1]} recruits` : rule;
   }
 
+  /** What an entry was for, with the campaign whose multiplier made its amount. */
+  function entryFor(entry) {
+    const campaign = entry.detail?.campaign;
+    return campaign ? `${ruleName(entry.rule)} (${campaign.campaign} ×${campaign.multiplier})` : ruleName(entry.rule);
+  }
+
   function entryState(entry) {
     if (entry.status === 'pending') return entry.awaiting === 'approval' ? 'waiting for approval' : `held until ${dateTime.format(new Date(entry.holdUntil))}`;
     if (entry.status === 'reversed') return entry.reversalReason === 'rejected' ? 'reversed: not approved' : 'reversed: membership cancelled';
@@ -393,7 +399,7 @@
       pagedTable(
         'Your reward entries, the newest first',
         ['Date', 'For', 'Amount', 'State'],
-        rewards.entries.map((entry) => [dateTime.format(new Date(entry.createdAt)), ruleName(entry.rule), reward(entry.amount, rewards.unit), entryState(entry)]),
+        rewards.entries.map((entry) => [dateTime.format(new Date(entry.createdAt)), entryFor(entry), reward(entry.amount, rewards.unit), entryState(entry)]),
         { numeric: false, id: 'reward-entries', empty: 'No rewards yet: they come with your confirmed recruits.' },
       ),
     );
@@ -473,10 +479,11 @@
       balanceFigures(summary.balance, summary.unit),
       pagedTable(
         'Rewards waiting for approval: approve to let them be confirmed after their hold, reject to reverse them',
-        ['Mentor', 'For', 'Amount', 'Decision'],
+        ['Date', 'Mentor', 'For', 'Amount', 'Decision'],
         summary.awaitingApproval.map((item) => [
+          dateTime.format(new Date(item.createdAt)),
           item.mentorName ?? 'Unnamed mentor',
-          ruleName(item.rule),
+          entryFor(item),
           reward(item.amount, summary.unit),
           el(
             'span',

@@ -33,6 +33,7 @@ export interface AwaitingApprovalRow {
   mentor_name: string | null;
   referral_id: string;
   rule: string;
+  detail: Record<string, unknown>;
   amount: string;
   created_at: Date;
 }
@@ -125,7 +126,7 @@ function rewardReads(db: Pool | PoolClient) {
 
     async awaitingApproval(orgId: string, limit: number): Promise<AwaitingApprovalRow[]> {
       const result = await db.query<AwaitingApprovalRow>(
-        `SELECT e.id, e.mentor_id, u.display_name AS mentor_name, e.referral_id, e.rule, e.amount, e.created_at
+        `SELECT e.id, e.mentor_id, u.display_name AS mentor_name, e.referral_id, e.rule, e.detail, e.amount, e.created_at
          FROM reward_entries e JOIN users u ON u.org_id = e.org_id AND u.id = e.mentor_id
          WHERE e.org_id = $1 AND e.approval = 'required' ORDER BY e.created_at LIMIT $2`,
         [orgId, limit],

@@ -16,10 +16,13 @@ function rulesAnswer(orgId: string, row: RewardRulesRow | undefined) {
   return { orgId, version: row.version, effectiveFrom: row.effective_from.toISOString(), rules: { ...rules, holdingPeriod: holdingSeconds } };
 }
 
+/** The campaign whose multiplier made an entry's amount, as the entry recorded it. */
+const campaignOf = (entry: RewardEntry) => entry.detail.campaign as { campaign: string; multiplier: number } | undefined;
+
 /** A mentor's statement: one line per entry. */
 function statementCsv(unit: string | null, entries: RewardEntry[]): string {
   return spreadsheetCsv([
-    ['created_at', 'entry_id', 'referral_id', 'rule', 'amount', 'unit', 'status', 'awaiting', 'confirmed_at', 'reversed_at', 'corrects_entry_id'],
+    ['created_at', 'entry_id', 'referral_id', 'rule', 'amount', 'unit', 'status', 'awaiting', 'confirmed_at', 'reversed_at', 'corrects_entry_id', 'campaign', 'multiplier'],
     ...entries.map((entry) => [
       entry.createdAt,
       entry.id,
@@ -32,6 +35,8 @@ function statementCsv(unit: string | null, entries: RewardEntry[]): string {
       entry.confirmedAt,
       entry.reversedAt,
       entry.correctsEntryId,
+      campaignOf(entry)?.campaign ?? null,
+      campaignOf(entry)?.multiplier ?? null,
     ]),
   ]);
 }
@@ -105,6 +110,7 @@ export function createRewardService(deps: { pool: Pool }) {
           mentorName: row.mentor_name,
           referralId: row.referral_id,
           rule: row.rule,
+          detail: row.detail,
           amount: Number(row.amount),
           createdAt: row.created_at.toISOString(),
         })),
