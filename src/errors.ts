@@ -25,6 +25,16 @@ export class GoneError extends AppError {
   }
 }
 
+/** An invite link revoked or past its expiry: the page a person gets names its organisation. */
+export class EndedLinkError extends GoneError {
+  constructor(
+    message: string,
+    readonly orgName: string | null,
+  ) {
+    super(message);
+  }
+}
+
 export class ForbiddenError extends AppError {
   constructor(message = 'Your role may not see this') {
     super(403, 'forbidden', message);

@@ -204,7 +204,11 @@ test("a messaging app's preview of the link, or a link checker's HEAD, records n
 test('unknown links answer 404, revoked and expired ones 410, and record nothing', async () => {
   const unknown = await call(undefined, '/r/doesNotExist1');
   expect(unknown.status).toBe(404);
-  expect(await unknown.text()).toContain('Invite link not found');
+  const notFoundPage = await unknown.text();
+  expect(notFoundPage).toContain('Invite link not found');
+  // The person can still join, without the link.
+  expect(notFoundPage).toContain('<p>You can also get the app and join without this link:</p>');
+  expect(notFoundPage).toContain('Get it on the App Store</a>');
   const revoked = await newCode();
   expect((await call(otherMentor, `/api/v1/referral-codes/${revoked.id}/revoke`, { method: 'POST' })).status).toBe(403);
   expect((await call(mentor, `/api/v1/referral-codes/${revoked.id}/revoke`, { method: 'POST' })).status).toBe(200);
@@ -213,7 +217,10 @@ test('unknown links answer 404, revoked and expired ones 410, and record nothing
   for (const code of [revoked, expired]) {
     const response = await call(undefined, `/r/${code.code}`);
     expect(response.status).toBe(410);
-    expect(await response.text()).toContain('This invite link has ended');
+    const endedPage = await response.text();
+    expect(endedPage).toContain('<h1>This invite link has ended</h1><p>This invite link to Hearing Association is no longer active. Ask the person who sent it for a new one.</p>');
+    expect(endedPage).toContain('<p>You can also get the app and join without this link:</p>');
+    expect(endedPage).toContain('Get it on Google Play</a>');
     expect((await call(undefined, '/api/v1/referral-attributions', { method: 'POST', body: { code: code.code } })).status).toBe(410);
   }
   const recorded = await harness.pool.query('SELECT count(*) AS clicks FROM click_events WHERE referral_code_id = ANY($1::uuid[])', [[revoked.id, expired.id]]);

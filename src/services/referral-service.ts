@@ -12,7 +12,7 @@ import type { FunnelStep } from '../domain/funnel';
 import { notLaterThan, plausibleStepTime } from '../domain/reported-times';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
 import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConfirmInput, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
-import { AppError, ConflictError, GoneError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
+import { AppError, ConflictError, EndedLinkError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
 import { createBatcher } from './batcher';
@@ -143,6 +143,12 @@ function refusalOf(error: unknown): unknown {
 }
 
 const refusedAs = (error: unknown, failure: JourneyFailureType) => error instanceof JourneyRefusedError && error.failure === failure;
+
+/** A revoked link, or one past its expiry at `at`, takes no click. */
+function refuseEnded(code: { revoked_at: Date | null; expires_at: Date | null; org_name: string | null }, at: Date): void {
+  if (code.revoked_at) throw new EndedLinkError('this invite link has been revoked', code.org_name);
+  if (code.expires_at && code.expires_at <= at) throw new EndedLinkError('this invite link has expired', code.org_name);
+}
 
 /**
  * The journey's entry points for every caller (invite link, app, membership webhook). Clicks and funnel steps are
@@ -358,8 +364,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
       });
       if (outcome.limit.over) throw new TooManyRequestsError(Math.max(1, Math.ceil(outcome.limit.resetsInMs / 1000)));
       const code = found(outcome.code, 'referral code');
-      if (code.revoked_at) throw new GoneError('this invite link has been revoked');
-      if (code.expires_at && code.expires_at <= at) throw new GoneError('this invite link has expired');
+      refuseEnded(code, at);
       // A visitor whose referral here was erased, clicking again, starts another: nothing more is written to that one.
       const visitorKey = outcome.erased ? await keyAfterErasures(code.id, visitorHash) : visitorHash;
       const identity = identityFor(code, visitorKey, false);
@@ -378,8 +383,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     /** Whose invitation a live code is (a link preview's card), or a 404 / 410 as a click would get; nothing is recorded. */
     async inviterOf(code: string): Promise<RecordedClick['inviter']> {
       const row = found(await codes.inviterOf(code), 'referral code');
-      if (row.revoked_at) throw new GoneError('this invite link has been revoked');
-      if (row.expires_at && row.expires_at <= now()) throw new GoneError('this invite link has expired');
+      refuseEnded(row, now());
       return { mentorName: row.mentor_name, orgName: row.org_name, welcomeReward: row.welcome_reward };
     },
 

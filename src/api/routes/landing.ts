@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../errors';
+import { AppError, EndedLinkError } from '../../errors';
 import type { ReferralService } from '../../services/referral-service';
 import type { ReferralTokens } from '../referral-token';
 import { knownError, retryAfterSeconds } from '../errors';
@@ -53,17 +53,19 @@ const NOT_FOUND = ['Invite link not found', 'This invite link does not exist. As
 /** The invite link: records the click and welcomes the visitor on the mentor's behalf (first name only). */
 export function landingRoutes(options: LandingOptions): Router {
   const router = Router();
-  const storeLinks = `<p>You can also get the app now and open this link again later:</p>
-<ul>
+  const storeList = `<ul>
 <li><a href="${escapeHtml(options.appStoreUrl)}">Get it on the App Store</a></li>
 <li><a href="${escapeHtml(options.playStoreUrl)}">Get it on Google Play</a></li>
 </ul>`;
+  // A link that cannot bring its invitation along still leaves the person a way in.
+  const joinWithoutLink = `<p>You can also get the app and join without this link:</p>\n${storeList}`;
+  const linkNotFound = (res: Response) => answerPage(res, 404, ...NOT_FOUND, joinWithoutLink);
   router.get(
     '/r/:code',
     options.clickGate,
     async (req: Request, res: Response) => {
       const code = codePattern.safeParse(req.params.code);
-      if (!code.success) return answerPage(res, 404, ...NOT_FOUND);
+      if (!code.success) return linkNotFound(res);
       const channel = shareChannel.safeParse(req.query.ch);
       const invitedBy = uuid.safeParse(req.query.inv);
       // A messaging app fetching the link for its preview card is not a person clicking, nor is a link checker asking
@@ -98,27 +100,27 @@ export function landingRoutes(options: LandingOptions): Router {
 <p>Join ${escapeHtml(organisation)} in the app. The button opens it and brings your invitation along.</p>
 ${welcome ? `<p class="welcome">${escapeHtml(welcome)}</p>\n` : ''}<a class="button" href="${escapeHtml(deepLink.toString())}">Open the app and join</a>
 <p>Don't have the app yet?</p>
-<ul>
-<li><a href="${escapeHtml(options.appStoreUrl)}">Get it on the App Store</a></li>
-<li><a href="${escapeHtml(options.playStoreUrl)}">Get it on Google Play</a></li>
-</ul>`,
+${storeList}`,
           openGraph(title, organisation, welcome),
         ),
       );
     },
   );
   // Any other address under /r is an invite link cut short or run on.
-  router.use('/r', (_req, res) => answerPage(res, 404, ...NOT_FOUND));
+  router.use('/r', (_req, res) => linkNotFound(res));
   /** A person who tapped an invite link gets a page whatever went wrong, never JSON. */
   const pageForError: ErrorRequestHandler = (error, req, res, _next) => {
     const known = knownError(error);
     const status = known?.status ?? 503;
-    if (status === 410) return answerPage(res, 410, 'This invite link has ended', 'This invite link is no longer active. Ask the person who sent it for a new one.');
+    if (status === 410) {
+      const organisation = error instanceof EndedLinkError && error.orgName ? ` to ${error.orgName}` : '';
+      return answerPage(res, 410, 'This invite link has ended', `This invite link${organisation} is no longer active. Ask the person who sent it for a new one.`, joinWithoutLink);
+    }
     // An unknown code, or a link whose code cannot be read (broken percent-encoding): no code, either way.
-    if (status < 500 && status !== 429) return answerPage(res, 404, ...NOT_FOUND);
+    if (status < 500 && status !== 429) return linkNotFound(res);
     if (!(error instanceof AppError)) req.log.warn({ err: error }, 'invite page could not record the click');
     res.setHeader('Retry-After', String(retryAfterSeconds(error instanceof AppError ? error : undefined) ?? 30));
-    answerPage(res, status === 429 ? 429 : 503, 'We could not open your invitation just now', 'Please try the link again in a minute.', storeLinks);
+    answerPage(res, status === 429 ? 429 : 503, 'We could not open your invitation just now', 'Please try the link again in a minute.', `<p>You can also get the app now and open this link again later:</p>\n${storeList}`);
   };
   router.use('/r', pageForError);
   return router;
