@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { SignJWT } from 'jose';
@@ -79,6 +79,31 @@ async function openDashboard(who: typeof admin, width: number): Promise<Page> {
   await page.goto(`${api.url}/dashboard#token=${await token(who)}`);
   await page.waitForSelector('[data-figure="clicked"]');
   return page;
+}
+
+/** A page a person opens without signing in, at a phone's width and with a phone's browser. */
+async function openPage(route: string, ready?: string): Promise<Page> {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
+  });
+  const page = await context.newPage();
+  await page.goto(`${api.url}${route}`);
+  if (ready) await page.waitForSelector(ready);
+  return page;
+}
+
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** The accessibility rules axe-core finds broken on the page, its folded sections opened: each rule with where. */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(() => document.querySelectorAll('details').forEach((details) => (details.open = true)));
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const { axe } = window as unknown as { axe: typeof import('axe-core') };
+    const { violations } = await axe.run(document, { resultTypes: ['violations'] });
+    return violations.map((rule) => `${rule.id}: ${rule.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+  });
 }
 
 /** The cells of a table's body rows, as text (a table inside a closed details element included). */
@@ -692,4 +717,26 @@ test('a mentor with many recruits sees them twenty at a time, and their reward e
     ].sort(),
   );
   await page.context().close();
+});
+
+test("every page a person sees breaks none of axe-core's accessibility rules, its folded sections open", async () => {
+  const live = (await call(maria, '/api/v1/referral-codes', { method: 'POST', body: { campaign: 'accessible' } })).body;
+  const ended = (await call(maria, '/api/v1/referral-codes', { method: 'POST', body: { campaign: 'accessible-ended' } })).body;
+  expect((await call(maria, `/api/v1/referral-codes/${ended.id}/revoke`, { method: 'POST' })).status).toBe(200);
+  const pages: Array<[string, () => Promise<Page>]> = [
+    ["the org admin's dashboard", () => openDashboard(admin, 1280)],
+    ["the coordinator's dashboard on a phone", () => openDashboard(coordinator, 390)],
+    ["the mentor's dashboard on a phone", () => openDashboard(maria, 390)],
+    ['the sign-in page', () => openPage('/dashboard', '#sign-in:not([hidden])')],
+    ['an invite link', () => openPage(`/r/${live.code}`, 'a.button')],
+    ['an ended invite link', () => openPage(`/r/${ended.code}`)],
+    ['an unknown invite link', () => openPage('/r/doesNotExist1')],
+  ];
+  const found: Record<string, string[]> = {};
+  for (const [name, open] of pages) {
+    const page = await open();
+    found[name] = await accessibilityViolations(page);
+    await page.context().close();
+  }
+  expect(found).toEqual(Object.fromEntries(pages.map(([name]) => [name, []])));
 });
