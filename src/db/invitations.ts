@@ -48,6 +48,8 @@ export type InvitationToSend = InvitationRow & { mentor_name: string | null; org
 const AWAITING_START = `workflow_started_at IS NULL AND status = 'sending'`;
 /** Open: the invitation may still be clicked, reminded, resent or cancelled. */
 const OPEN = `status IN ('sending', 'sent', 'clicked')`;
+/** A resend may go at `at` (an SQL time): the invitation open, and no email of it in the day before. */
+const RESENDABLE = (at: string) => `${OPEN} AND (last_sent_at IS NULL OR last_sent_at <= ${at} - interval '1 day')`;
 /** The limits an invitation is taken within: its address not held since `period`, and the mentor's own daily count. */
 export interface InvitationLimits {
   period: Date;
@@ -75,7 +77,7 @@ const DUE: Record<InvitationMail, string> = {
   invitation: `i.status = 'sending'`,
   reminder: `i.status = 'sent' AND i.reminded_at IS NULL`,
   // Once a day, as the API allows it: a second resend that passed the API's check before the first was marked sends nothing.
-  resend: `i.status IN ('sending', 'sent', 'clicked') AND (i.last_sent_at IS NULL OR i.last_sent_at <= now() - interval '1 day')`,
+  resend: RESENDABLE('now()'),
 };
 const SENT: Record<InvitationMail, string> = {
   invitation: `status = 'sent', sent_at = $2, last_sent_at = $2`,
@@ -177,7 +179,7 @@ export function createInvitationStore(pool: Pool) {
 
     /** A resend asked for: allowed once a day, while open. */
     async mayResend(id: string, now: Date): Promise<boolean> {
-      const row = await one<{ ok: boolean }>(`SELECT (${OPEN} AND (last_sent_at IS NULL OR last_sent_at <= $2::timestamptz - interval '1 day')) AS ok FROM invitations WHERE id = $1`, [id, now]);
+      const row = await one<{ ok: boolean }>(`SELECT (${RESENDABLE('$2::timestamptz')}) AS ok FROM invitations WHERE id = $1`, [id, now]);
       return row?.ok ?? false;
     },
 

@@ -16,8 +16,11 @@ function rulesAnswer(orgId: string, row: RewardRulesRow | undefined) {
   return { orgId, version: row.version, effectiveFrom: row.effective_from.toISOString(), rules: { ...rules, holdingPeriod: holdingSeconds } };
 }
 
-/** The campaign whose multiplier made an entry's amount, as the entry recorded it. */
-const campaignOf = (entry: RewardEntry) => entry.detail.campaign as { campaign: string; multiplier: number } | undefined;
+/** The statement's campaign and multiplier: the campaign rule that made an entry's amount, as the entry recorded it. */
+function campaignColumns(entry: RewardEntry): [string | null, number | null] {
+  const campaign = entry.detail.campaign as { campaign: string; multiplier: number } | undefined;
+  return [campaign?.campaign ?? null, campaign?.multiplier ?? null];
+}
 
 /** A mentor's statement: one line per entry. */
 function statementCsv(unit: string | null, entries: RewardEntry[]): string {
@@ -35,8 +38,7 @@ function statementCsv(unit: string | null, entries: RewardEntry[]): string {
       entry.confirmedAt,
       entry.reversedAt,
       entry.correctsEntryId,
-      campaignOf(entry)?.campaign ?? null,
-      campaignOf(entry)?.multiplier ?? null,
+      ...campaignColumns(entry),
     ]),
   ]);
 }
