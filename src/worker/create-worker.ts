@@ -81,6 +81,9 @@ export async function createReferralWorker(options: ReferralWorkerOptions): Prom
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowBundle: options.workflowBundle ?? { code: await bundleWorkflows() },
     activities: { ...createActivities(options), ...createInvitationActivities({ pool: options.pool, clock: options.clock, ...options.invitationMail }) },
+    // A backlog's new referrals each start with a task on the shared queue, which the SDK's fixed split gives 2 of 10
+    // pollers: the dispatcher's starts then outran the first tasks five to one, and every count waited for the backlog's end.
+    workflowTaskPollerBehavior: { type: 'autoscaling' },
     ...options.tuning,
   });
 }
