@@ -479,3 +479,33 @@ test('a registration between a click\'s delivery and its workflow\'s first write
     await worker.stop();
   }
 });
+
+test("a referral's first message starts a run with nothing to load; a message after that run ended starts one that loads it", async () => {
+  const org = await harness.seedOrg();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'fresh-start', metadata: {} });
+  const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1', [clicked.referralId])).rows[0];
+  const handle = () => harness.client.workflow.getHandle(workflowId);
+  /** Once the latest run waits with no task open: its input and its local activities, each a marker in its history. */
+  const runOf = () =>
+    eventually(async () => {
+      const events = (await handle().fetchHistory()).events ?? [];
+      const last = events[events.length - 1];
+      if (!last.workflowTaskCompletedEventAttributes && !last.timerStartedEventAttributes) return undefined;
+      const input = defaultPayloadConverter.fromPayload<{ fresh?: boolean }>(events[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
+      return { fresh: input.fresh, localActivities: events.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity').length };
+    }, 30_000, 'the run waiting');
+  const worker = await harness.startWorker();
+  try {
+    await eventually(async () => ((await clickRows(clicked.referralId)).length === 1 ? true : undefined), 30_000, 'the first click written');
+    // Its one local activity wrote the referral: none loaded it first.
+    expect(await runOf()).toEqual({ fresh: true, localActivities: 1 });
+    await handle().terminate('ended for the test');
+    await harness.service.recordClick({ code: org.code, visitorId: 'fresh-start', metadata: {} });
+    await eventually(async () => ((await clickRows(clicked.referralId)).length === 2 ? true : undefined), 30_000, 'the second click written');
+    // The new run loaded the referral, so it counts the second click as the duplicate it is.
+    expect(await runOf()).toEqual({ fresh: undefined, localActivities: 2 });
+    expect((await clickRows(clicked.referralId)).filter((row) => row.is_duplicate)).toHaveLength(1);
+  } finally {
+    await worker.stop();
+  }
+});

@@ -24,6 +24,8 @@ const RECORDED: Record<string, string[]> = {
   'deadline-rechecked': ['account-at-window-end'],
   // The intake's messages for a referral in one signal.
   'taken-signal': ['duplicate-click', 'happy-path'],
+  // A referral's first message starts its run with nothing to load.
+  'fresh-start': ['duplicate-click', 'expired', 'happy-path'],
 };
 const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`)).sort();
 

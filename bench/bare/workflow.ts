@@ -14,12 +14,12 @@ const { noop } = proxyLocalActivities<BareActivities>({
 
 /**
  * The same messages as the referral workflow (click, funnel step, confirmation update), calling a
- * no-op activity wherever the referral workflow calls one of its own: load at start, persist per
- * click, risk check and persist for account_created, confirm, then the badge claim.
+ * no-op activity wherever the referral workflow calls one of its own for a referral's first run:
+ * persist per click, risk check and persist for account_created, confirm, then the badge claim.
  */
 export async function bareJourneyWorkflow(): Promise<void> {
   let confirmed = false;
-  let tail: Promise<unknown> = noop('load');
+  let tail: Promise<unknown> = Promise.resolve();
   const serialized = <T>(work: () => Promise<T>): Promise<T> => {
     const result = tail.then(work);
     tail = result.catch(() => undefined);

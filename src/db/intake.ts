@@ -21,6 +21,8 @@ export type IntakeRow = CodeRow & TakenMessage & {
   workflow_id: string;
   visitor_hash: string;
   attempts: number;
+  /** Nothing of its referral came before it, in the intake or written: a workflow it starts has nothing to load. */
+  fresh: boolean;
 };
 
 /** What taking a step found: the referral's code, and the member it is linked to in the request and in its row. */
@@ -71,7 +73,10 @@ export interface IntakeBacklog {
 }
 
 const INTAKE_COLUMNS = 'task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message';
-const ROW_COLUMNS = `i.id AS intake_id, i.task_queue, i.kind, i.message, i.referral_id, i.workflow_id, i.visitor_hash, i.attempts, ${CODE_COLUMNS}`;
+// Delivered messages stay until their referral is written, so an earlier one is in the intake or the referral's row is.
+const FRESH = `NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.id < i.id)
+  AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.id = i.referral_id) AS fresh`;
+const ROW_COLUMNS = `i.id AS intake_id, i.task_queue, i.kind, i.message, i.referral_id, i.workflow_id, i.visitor_hash, i.attempts, ${FRESH}, ${CODE_COLUMNS}`;
 const WITH_CODES = 'JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id';
 /** The rows a lease's UPDATE returned (`leased`), with their codes. */
 const LEASED_FROM = `FROM leased i ${WITH_CODES}`;

@@ -61,7 +61,7 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     const identity = identityFor(first, first.visitor_hash, false);
     const messages = rows.map(({ kind, message }) => ({ kind, message }) as TakenMessage);
     return deps.temporal.withDeadline(Date.now() + timeoutMs, () =>
-      deps.temporal.workflow.signalWithStart(referralWorkflow, { ...startOptions(identity, first, first.task_queue), signal: takenSignal, signalArgs: [messages] }),
+      deps.temporal.workflow.signalWithStart(referralWorkflow, { ...startOptions(identity, first, first.task_queue, { fresh: first.fresh }), signal: takenSignal, signalArgs: [messages] }),
     );
   }
 

@@ -232,7 +232,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
         }
         return deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
           args,
-          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue, occurredAt), workflowIdConflictPolicy: 'USE_EXISTING' }),
+          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue, { registeredAt: occurredAt }), workflowIdConflictPolicy: 'USE_EXISTING' }),
         });
       });
     } catch (error) {

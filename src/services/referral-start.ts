@@ -20,11 +20,14 @@ export function identityFor(code: Pick<CodeRow, 'id' | 'code' | 'org_id' | 'ment
 }
 
 /** How a referral's workflow is started, by whichever message reaches it first (a direct one's: its registration). */
-export function startOptions(identity: ReferralIdentity, code: CodeRow, taskQueue: string, registeredAt?: string) {
+export function startOptions(identity: ReferralIdentity, code: CodeRow, taskQueue: string, first: { registeredAt?: string; fresh?: boolean } = {}) {
+  const { registeredAt, fresh } = first;
   return {
     taskQueue,
     workflowId: identity.workflowId,
-    args: [{ identity, settings: settingsOf(code), ...(identity.direct && registeredAt ? { registeredAt } : {}) }] as [Parameters<typeof referralWorkflow>[0]],
+    args: [{ identity, settings: settingsOf(code), ...(identity.direct && registeredAt ? { registeredAt } : {}), ...(fresh ? { fresh } : {}) }] as [
+      Parameters<typeof referralWorkflow>[0],
+    ],
     // All of them from the start, as a new referral's first run publishes them: that run then upserts none.
     typedSearchAttributes: searchAttributesOf({ ...identity, ...NEW_REFERRAL }),
   };

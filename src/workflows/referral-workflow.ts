@@ -67,6 +67,8 @@ export interface ReferralWorkflowInput {
   carried?: JourneyState;
   /** A direct referral's registration time, which its implicit click takes: a registration back-filled weeks late was not clicked today. */
   registeredAt?: string;
+  /** Started by the referral's first message, when Postgres holds nothing of it yet: the run skips loading it. */
+  fresh?: boolean;
 }
 
 /**
@@ -139,7 +141,7 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
 
   async function start() {
     if (input.carried) return;
-    const stored = await store.loadReferral(identity.referralId);
+    const stored = input.fresh ? null : await store.loadReferral(identity.referralId);
     if (stored) journey = resumeJourney(stored);
     else if (identity.direct) await handle({ type: 'direct', clickId: uuid4(), at: input.registeredAt });
     publishSearchAttributes();
