@@ -74,7 +74,7 @@ export interface IntakeBacklog {
 
 const INTAKE_COLUMNS = 'task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message';
 // Delivered messages stay until their referral is written, so an earlier one is in the intake or the referral's row is.
-const FRESH = `NOT EXISTS (SELECT 1 FROM intake e WHERE e.workflow_id = i.workflow_id AND e.id < i.id)
+const FRESH = `NOT EXISTS (SELECT 1 FROM intake e WHERE e.referral_id = i.referral_id AND e.id < i.id)
   AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.id = i.referral_id) AS fresh`;
 const ROW_COLUMNS = `i.id AS intake_id, i.task_queue, i.kind, i.message, i.referral_id, i.workflow_id, i.visitor_hash, i.attempts, ${FRESH}, ${CODE_COLUMNS}`;
 const WITH_CODES = 'JOIN referral_codes c ON c.id = i.referral_code_id JOIN organisations o ON o.id = c.org_id';
