@@ -59,6 +59,7 @@ export function landingRoutes(options: LandingOptions): Router {
 </ul>`;
   // A link that cannot bring its invitation along still leaves the person a way in.
   const joinWithoutLink = `<p>You can also get the app and join without this link:</p>\n${storeList}`;
+  const openItLater = `<p>You can also get the app now and open this link again later:</p>\n${storeList}`;
   const linkNotFound = (res: Response) => answerPage(res, 404, ...NOT_FOUND, joinWithoutLink);
   router.get(
     '/r/:code',
@@ -120,7 +121,7 @@ ${storeList}`,
     if (status < 500 && status !== 429) return linkNotFound(res);
     if (!(error instanceof AppError)) req.log.warn({ err: error }, 'invite page could not record the click');
     res.setHeader('Retry-After', String(retryAfterSeconds(error instanceof AppError ? error : undefined) ?? 30));
-    answerPage(res, status === 429 ? 429 : 503, 'We could not open your invitation just now', 'Please try the link again in a minute.', `<p>You can also get the app now and open this link again later:</p>\n${storeList}`);
+    answerPage(res, status === 429 ? 429 : 503, 'We could not open your invitation just now', 'Please try the link again in a minute.', openItLater);
   };
   router.use('/r', pageForError);
   return router;
