@@ -18,7 +18,9 @@ import { BARE_TASK_QUEUE } from './bare/worker';
 import {
   type ChildService,
   BENCH_SECRETS,
+  backlogTable,
   clicksThroughApi,
+  followBacklog,
   runBench,
   journeyThroughApi,
   log,
@@ -882,10 +884,9 @@ async function burst(stack: BenchStack, ceiling: number, startRate: number | und
   }
   // A click's workflow exists once its signal-with-start has answered, which is when the dispatcher marks it delivered;
   // its referral's row is written by the workflow's first activity after that.
-  await waitFor(async () => ((await count('SELECT count(*)::int AS n FROM intake WHERE referral_code_id = $1 AND delivered_at IS NULL')) === 0 ? true : undefined), 30 * 60_000, 'every accepted click\'s workflow');
-  const settled = round((Date.now() - finished) / 1000);
-  await waitFor(async () => ((await count('SELECT count(*)::int AS n FROM referrals WHERE referral_code_id = $1')) >= taken ? true : undefined), 30 * 60_000, 'every accepted click\'s referral row');
-  const rowsWritten = round((Date.now() - finished) / 1000);
+  const backlog = await followBacklog(stack.databaseUrl, [codeId], finished);
+  const settled = backlog.allDelivered.seconds;
+  const rowsWritten = backlog.allWritten.seconds;
   const stored = await count('SELECT count(*)::int AS n FROM click_events WHERE referral_code_id = $1');
   const answered = Object.values(result.statusCodes).reduce((sum, { count: n }) => sum + n, 0) + result.errors;
   const statuses = Object.entries(result.statusCodes).map(([status, { count: n }]) => `${status}: ${n}`).join(', ');
@@ -895,7 +896,10 @@ async function burst(stack: BenchStack, ceiling: number, startRate: number | und
 Answers: ${statuses}; connection errors and timeouts: ${result.errors}. **${round((100 * result.accepted) / Math.max(1, answered), 2)}% answered 201.**
 Taken into the intake: ${taken} (autocannon counted ${result.accepted} 2xx; a request in flight when it stopped is taken all
 the same); stored as click events afterwards: ${stored} (lost: ${Math.max(0, taken - stored)}). Every taken click's workflow existed
-**${settled} s** after the burst ended (its referral's row ${rowsWritten} s after); the bound, taken / the journey-start rate of benchmark 1 (${startRate ?? '-'}/s) + 10 s: ${bound}.`);
+**${settled} s** after the burst ended (its referral's row ${rowsWritten} s after); the bound, taken / the journey-start rate of benchmark 1 (${startRate ?? '-'}/s) + 10 s: ${bound}.
+Since the burst ended (retried: clicks whose delivery Temporal refused or did not answer in time at least once):
+
+${backlogTable(backlog.samples)}`);
   await pool.end();
   worker.kill('SIGTERM');
   api.kill('SIGTERM');

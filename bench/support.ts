@@ -411,6 +411,50 @@ export async function seedCode(databaseUrl: string, settings: { attributionWindo
   return { orgId, mentorId, codeId, code };
 }
 
+export interface BacklogSample {
+  seconds: number;
+  delivered: number;
+  written: number;
+  /** Taken clicks whose delivery Temporal refused or timed out at least once. */
+  retried: number;
+}
+
+/**
+ * Follows the clicks taken on `codeIds` until every one is written: when every one was delivered (its workflow exists)
+ * and written (its referral counted), in seconds since `since`, and a sample every 5 s.
+ */
+export async function followBacklog(databaseUrl: string, codeIds: string[], since: number) {
+  const pool = createPool(databaseUrl, () => undefined);
+  const sample = async (): Promise<BacklogSample & { taken: number }> => {
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS taken, count(*) FILTER (WHERE delivered_at IS NOT NULL)::int AS delivered, count(*) FILTER (WHERE attempts > 0)::int AS retried,
+              (SELECT count(*)::int FROM referrals WHERE referral_code_id = ANY($1::uuid[])) AS written
+       FROM intake WHERE referral_code_id = ANY($1::uuid[])`,
+      [codeIds],
+    );
+    return { seconds: round((Date.now() - since) / 1000), ...rows[0] };
+  };
+  const samples: BacklogSample[] = [];
+  let allDelivered: BacklogSample | undefined;
+  let nextSampleAt = since + 5000;
+  for (;;) {
+    const now = await sample();
+    if (!allDelivered && now.delivered >= now.taken) allDelivered = now;
+    if (Date.now() >= nextSampleAt) {
+      samples.push(now);
+      nextSampleAt += 5000;
+    }
+    if (now.written >= now.taken) {
+      await pool.end();
+      return { taken: now.taken, allDelivered: allDelivered!, allWritten: now, samples };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+export const backlogTable = (samples: BacklogSample[]) =>
+  `| seconds | delivered | written | retried |\n| ---: | ---: | ---: | ---: |\n${samples.map((s) => `| ${s.seconds} | ${s.delivered} | ${s.written} | ${s.retried} |`).join('\n')}`;
+
 /** A click's request body on `code` from a visitor never seen before. */
 export const newVisitorClick = (code: string) => JSON.stringify({ code, visitorId: randomUUID(), metadata: { shareChannel: 'sms' } });
 
