@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { SignJWT } from 'jose';
 import { createIntakeStore } from '../src/db/intake';
@@ -9,10 +9,11 @@ import { ServiceUnavailableError } from '../src/errors';
 import { createIntakeDelivery } from '../src/services/intake-delivery';
 import { createReferralService } from '../src/services/referral-service';
 import { startDispatcher } from '../src/worker/dispatcher';
-import { stateQuery } from '../src/workflows/messages';
+import { confirmUpdate, stateQuery } from '../src/workflows/messages';
 import { listenApp, type ListeningApi } from './support/api';
 import { freeLoopbackPort } from '../src/stack/free-port';
 import { eventually, openHarness, type Harness } from './support/harness';
+import { recordHistory } from './support/histories';
 
 const SECRETS = { JWT_SECRET: 'intake-test-jwt-secret-0123456789abcdef', MEMBERSHIP_WEBHOOK_SECRET: 'intake-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
 let harness: Harness;
@@ -314,6 +315,52 @@ test('a registration while the click is still in the intake is matched to that c
     const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
     expect(record).toMatchObject({ referralId: clicked.referralId, status: 'confirmed', direct: false });
     await expectConfirmedOnItsOneClick(clicked, org.mentorId);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a registration carries the click and account still in the intake in its confirmation, with no signal before it', async () => {
+  const org = await harness.seedOrg();
+  const member = randomUUID();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'carried', metadata: {} });
+  await harness.service.recordFunnelStep(clicked, { type: 'account_created', idempotencyKey: 'account-carried', newMemberId: member });
+  const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0];
+  // No dispatcher runs: the referral is only its messages in the intake.
+  const worker = await harness.startWorker({ dispatch: false });
+  try {
+    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+    expect(record).toMatchObject({ referralId: clicked.referralId, newMemberId: member, status: 'confirmed', direct: false });
+    expect(await undelivered(workflowId)).toBe(0);
+    const events = (await harness.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    expect(events.filter((event) => event.workflowExecutionSignaledEventAttributes)).toHaveLength(0);
+    const updates = events.flatMap((event) => event.workflowExecutionUpdateAcceptedEventAttributes ?? []);
+    expect(updates).toHaveLength(1);
+    const [, taken] = updates[0].acceptedRequest!.input!.args!.payloads!.map((payload) => defaultPayloadConverter.fromPayload<unknown>(payload));
+    expect((taken as TakenMessage[]).map(({ kind }) => kind)).toEqual(['click', 'step']);
+    await expectConfirmedOnItsOneClick(clicked, org.mentorId);
+    await recordHistory('carried-confirmation', harness.client.workflow.getHandle(workflowId));
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a confirmation the workflow refuses after taking the messages it carried leaves none to deliver again', async () => {
+  const org = await harness.seedOrg();
+  const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'carried-refused', metadata: {} });
+  const delivery = createIntakeDelivery({ temporal: harness.client, intake: createIntakeStore(harness.pool) });
+  const worker = await harness.startWorker({ dispatch: false });
+  try {
+    expect(await delivery.deliverBatch(harness.taskQueue, 100)).toMatchObject({ delivered: 1, failed: 0 });
+    const member = randomUUID();
+    await harness.service.recordFunnelStep(clicked, { type: 'account_created', idempotencyKey: 'account-carried-refused', newMemberId: member });
+    const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0];
+    const handle = harness.client.workflow.getHandle(workflowId);
+    const confirmAnother = (taken: TakenMessage[]) =>
+      handle.executeUpdate(confirmUpdate, { args: [{ newMemberId: randomUUID(), occurredAt: new Date().toISOString(), source: 'webhook' }, taken] });
+    await expect(delivery.sendWithTaken(workflowId, Date.now() + 10_000, confirmAnother)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(await undelivered(workflowId)).toBe(0);
+    expect((await handle.query(stateQuery)).referral).toMatchObject({ newMemberId: member, stage: 'account_created', status: 'pending' });
   } finally {
     await worker.stop();
   }

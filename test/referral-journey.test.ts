@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { createActivities, systemClock } from '../src/activities';
 import { createBadgeClient } from '../src/activities/badge-client';
 import { createReferralStore } from '../src/db/referrals';
@@ -16,6 +14,7 @@ import {
   ReferralStuck,
 } from '../src/workflows/search-attributes';
 import { eventually, openHarness, startBadgeService, type Harness, type RunningWorker, type SeededOrg } from './support/harness';
+import { recordHistory } from './support/histories';
 
 let harness: Harness;
 let worker: RunningWorker;
@@ -71,15 +70,7 @@ async function workflowOf(referralId: string) {
   return harness.client.workflow.getHandle(row.workflow_id);
 }
 
-/** RECORD_HISTORIES=<release> keeps this journey's history under fixtures/histories/<release>/ for the replay test. */
-async function recordHistory(name: string, referralId: string) {
-  const release = process.env.RECORD_HISTORIES;
-  if (!release) return;
-  const history = await (await workflowOf(referralId)).fetchHistory();
-  const folder = path.join(__dirname, 'fixtures', 'histories', release);
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(path.join(folder, `${name}.json`), JSON.stringify(history, null, 1));
-}
+const recordJourney = async (name: string, referralId: string) => recordHistory(name, await workflowOf(referralId));
 
 function click(org: SeededOrg, visitorId: string) {
   return harness.service.recordClick({ code: org.code, visitorId, metadata: { shareChannel: 'whatsapp' } });
@@ -155,7 +146,7 @@ test('the happy path ends confirmed, with its rows, search attributes and one ba
     expect(awards.rows).toHaveLength(1);
     expect(badgeService.calls[0].headers['idempotency-key']).toBe(awards.rows[0].id);
     expect(awards.rows[0].delivered_at).not.toBeNull();
-    await recordHistory('happy-path', clicked.referralId);
+    await recordJourney('happy-path', clicked.referralId);
   });
 });
 
@@ -174,7 +165,7 @@ test('a second click by the same visitor within the dedupe window is stored, fla
   expect(clicks.map((row) => row.is_duplicate)).toEqual([false, true]);
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
   expect(await eventTypes(first.referralId)).toEqual(['click', 'duplicate_click']);
-  await recordHistory('duplicate-click', first.referralId);
+  await recordJourney('duplicate-click', first.referralId);
 });
 
 test('out-of-order steps advance and imply the steps skipped until those are reported; repeats change nothing', async () => {
@@ -203,7 +194,7 @@ test('out-of-order steps advance and imply the steps skipped until those are rep
   expect(await eventTypes(clicked.referralId)).toEqual(['click', 'account_created', 'installed']);
   expect(view.referral.stage).toBe('account_created');
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 1, confirmed_count: 0 });
-  await recordHistory('out-of-order-steps', clicked.referralId);
+  await recordJourney('out-of-order-steps', clicked.referralId);
 });
 
 test('a confirmation before any step confirms and implies the skipped steps', async () => {
@@ -229,7 +220,7 @@ test('a registration with no tracked click becomes a direct referral with an imp
   const { workflow_id: workflowId } = await referralRow(record.referralId);
   expect(workflowId).toBe(`referral-${org.codeId}-${directReferralKey('test-only-hash-salt', member)}`);
   expect(workflowId).not.toContain(member);
-  await recordHistory('direct-referral', record.referralId);
+  await recordJourney('direct-referral', record.referralId);
 });
 
 test('one visitor on two mentors\' links: the confirmed referral wins and the other is superseded', async () => {
@@ -258,7 +249,7 @@ test('no account in the attribution window expires the referral; a late confirma
   const ended = await handle.result();
   expect(ended.status).toBe('expired');
   expect((await referralRow(clicked.referralId)).status).toBe('expired');
-  await recordHistory('expired', clicked.referralId);
+  await recordJourney('expired', clicked.referralId);
 
   const member = randomUUID();
   const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
@@ -295,7 +286,7 @@ test('an account taken as the attribution window ends is not expired or overdue 
     const taskOpen = last.workflowTaskScheduledEventAttributes || last.workflowTaskStartedEventAttributes;
     return afterFired.some((event) => event.workflowTaskCompletedEventAttributes) && !taskOpen ? true : undefined;
   }, 30_000, 'the run settled');
-  await recordHistory('account-at-window-end', clicked.referralId);
+  await recordJourney('account-at-window-end', clicked.referralId);
   expect(await referralRow(clicked.referralId)).toMatchObject({ stage: 'account_created', status: 'pending', stuck: false });
   expect(await eventTypes(clicked.referralId)).toEqual(['click', 'account_created']);
 });
@@ -458,7 +449,7 @@ test('a run behind Postgres (its confirmation written by an attempt its history 
     expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
     await eventually(async () => (badgeService.calls.length > 0 ? true : undefined), 30_000, 'the badge');
     expect(badgeService.calls.map((call) => call.body.milestone)).toEqual([1]);
-    await recordHistory('history-behind', clicked.referralId);
+    await recordJourney('history-behind', clicked.referralId);
   });
 });
 
@@ -497,7 +488,7 @@ test('a run behind Postgres in stage alone (a confirmation held for review that 
   await rowWhen(clicked.referralId, (row) => row.status === 'confirmed', 'the approved confirmation');
   expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'confirmed', stage: 'account_created', new_member_id: member });
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
-  await recordHistory('stage-behind', clicked.referralId);
+  await recordJourney('stage-behind', clicked.referralId);
 });
 
 test('an approval reaching a run that never saw the held confirmation confirms it', async () => {
@@ -507,7 +498,7 @@ test('an approval reaching a run that never saw the held confirmation confirms i
   expect(row).toMatchObject({ status: 'confirmed', stage: 'account_created', new_member_id: member });
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
   expect(await eventTypes(clicked.referralId)).toEqual(['flagged', 'confirmation_held_for_review', 'review_approved']);
-  await recordHistory('approved-behind', clicked.referralId);
+  await recordJourney('approved-behind', clicked.referralId);
 });
 
 test('a click held for review and approved before any account waits for the account, and counts when confirmed', async () => {
@@ -530,7 +521,7 @@ test('a click held for review and approved before any account waits for the acco
   expect(await referralRow(clicked.referralId)).toMatchObject({ status: 'confirmed', stuck: false });
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 1 });
   expect(await eventTypes(clicked.referralId)).toEqual(['flagged', 'review_approved', 'account_created', 'confirmed']);
-  await recordHistory('approved-before-account', clicked.referralId);
+  await recordJourney('approved-before-account', clicked.referralId);
 });
 
 test('a confirmation for another member, sent by id to a run that never saw the held confirmation, is refused', async () => {
@@ -549,7 +540,7 @@ test('a cancelled membership reaching a run that never saw its held confirmation
   const row = await rowWhen(clicked.referralId, (candidate) => candidate.status !== 'flagged', 'the cancellation');
   expect(row).toMatchObject({ status: 'reversed', new_member_id: member });
   expect(await counts(org.mentorId)).toEqual({ total_clicks: 1, pending_count: 0, confirmed_count: 0 });
-  await recordHistory('cancelled-behind', clicked.referralId);
+  await recordJourney('cancelled-behind', clicked.referralId);
 });
 
 test('a badge service failing for a while still gets the award, delivered once', async () => {

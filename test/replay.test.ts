@@ -26,6 +26,8 @@ const RECORDED: Record<string, string[]> = {
   'taken-signal': ['duplicate-click', 'happy-path'],
   // A referral's first message starts its run with nothing to load.
   'fresh-start': ['duplicate-click', 'expired', 'happy-path'],
+  // A confirmation carries the referral's messages still in the intake, ahead of it.
+  'carried-confirmation': ['carried-confirmation'],
 };
 const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`)).sort();
 

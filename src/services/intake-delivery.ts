@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { IntakeRow, IntakeStore } from '../db/intake';
 import { ServiceUnavailableError } from '../errors';
 import type { TakenMessage } from '../domain/referral';
@@ -35,6 +35,8 @@ const MESSAGES_PER_SIGNAL = 100;
 /** A dispatcher's lease on its batch beyond the longest its deliveries may take. */
 const LEASE_MARGIN_MS = 5_000;
 
+const takenMessage = ({ kind, message }: IntakeRow) => ({ kind, message }) as TakenMessage;
+
 /** Runs `work` over `items` with at most `limit` in flight, answering each result in order. */
 async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
@@ -59,9 +61,8 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
   function deliver(rows: IntakeRow[]): Promise<unknown> {
     const [first] = rows;
     const identity = identityFor(first, first.visitor_hash, false);
-    const messages = rows.map(({ kind, message }) => ({ kind, message }) as TakenMessage);
     return deps.temporal.withDeadline(Date.now() + timeoutMs, () =>
-      deps.temporal.workflow.signalWithStart(referralWorkflow, { ...startOptions(identity, first, first.task_queue, { fresh: first.fresh }), signal: takenSignal, signalArgs: [messages] }),
+      deps.temporal.workflow.signalWithStart(referralWorkflow, { ...startOptions(identity, first, first.task_queue, { fresh: first.fresh }), signal: takenSignal, signalArgs: [rows.map(takenMessage)] }),
     );
   }
 
@@ -81,6 +82,27 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
       }
     }
     return { delivered: rows, refused: [] };
+  }
+
+  /** Delivers `rows` in order and settles them; throws when Temporal refused some. */
+  async function deliverAll(rows: IntakeRow[]): Promise<void> {
+    const { delivered, refused, failure } = await deliverInOrder(rows);
+    await settle(delivered, refused);
+    if (failure) throw failure;
+  }
+
+  /**
+   * One workflow's undelivered messages, for a message sent to it directly. Those a dispatcher is delivering are waited
+   * for a while, then taken too: that dispatcher may be dead.
+   */
+  async function leaseForDirectSend(workflowId: string, deadline: number): Promise<IntakeRow[]> {
+    const patientUntil = Date.now() + LEASE_PATIENCE_MS;
+    for (;;) {
+      const { rows, busy } = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS, Date.now() >= patientUntil);
+      if (!busy) return rows;
+      if (Date.now() + FLUSH_WAIT_MS >= deadline) throw new ServiceUnavailableError();
+      await new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS));
+    }
   }
 
   return {
@@ -103,23 +125,32 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
     },
 
     /**
-     * Delivers one workflow's undelivered messages before a message sent to it directly (a confirmation, a review, a
-     * cancellation), so the workflow hears them in the order they were taken. Those a dispatcher is delivering are
-     * waited for a while, then taken too: that dispatcher may be dead. Throws when Temporal does not take them; they
-     * are then deferred to the dispatchers.
+     * Delivers one workflow's undelivered messages before a message sent to it directly (a review, a cancellation), so
+     * the workflow hears them in the order they were taken. Throws when Temporal does not take them; they are then
+     * deferred to the dispatchers.
      */
     async flush(workflowId: string, deadline: number): Promise<void> {
-      const patientUntil = Date.now() + LEASE_PATIENCE_MS;
-      for (;;) {
-        const { rows, busy } = await deps.intake.leaseForWorkflow(workflowId, FLUSH_LEASE_MS, Date.now() >= patientUntil);
-        if (!busy) {
-          const { delivered, refused, failure } = await deliverInOrder(rows);
-          await settle(delivered, refused);
-          if (failure) throw failure;
-          return;
-        }
-        if (Date.now() + FLUSH_WAIT_MS >= deadline) throw new ServiceUnavailableError();
-        await new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS));
+      await deliverAll(await leaseForDirectSend(workflowId, deadline));
+    },
+
+    /**
+     * Sends a message to one workflow directly with its undelivered messages in the same call (a confirmation): `send`
+     * hands them over ahead of its own. A failure the workflow answered came after it took them; any other leaves them
+     * to the dispatchers.
+     */
+    async sendWithTaken<T>(workflowId: string, deadline: number, send: (taken: TakenMessage[]) => Promise<T>): Promise<T> {
+      let rows = await leaseForDirectSend(workflowId, deadline);
+      if (rows.length > MESSAGES_PER_SIGNAL) {
+        await deliverAll(rows);
+        rows = [];
+      }
+      try {
+        const result = await send(rows.map(takenMessage));
+        await settle(rows, []);
+        return result;
+      } catch (error) {
+        await (error instanceof WorkflowUpdateFailedError ? settle(rows, []) : settle([], rows));
+        throw error;
       }
     },
   };

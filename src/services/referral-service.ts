@@ -11,7 +11,7 @@ import { createReferralStore, snapshotFromRow } from '../db/referrals';
 import type { FunnelStep } from '../domain/funnel';
 import { notLaterThan, plausibleStepTime } from '../domain/reported-times';
 import { JOURNEY_FAILURES, refusalMessage, type JourneyFailureType } from '../domain/journey';
-import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConfirmInput, type ConversionRecord, type ReferralIdentity } from '../domain/referral';
+import { identityOf, toConversionRecord, type ClickInput, type ConfirmationSource, type ConfirmInput, type ConversionRecord, type ReferralIdentity, type TakenMessage } from '../domain/referral';
 import { AppError, ConflictError, EndedLinkError, JourneyRefusedError, NotFoundError, TooManyRequestsError } from '../errors';
 import { cancelSignal, confirmUpdate, reviewSignal, TASK_QUEUE } from '../workflows/messages';
 import { referralWorkflow } from '../workflows/referral-workflow';
@@ -220,21 +220,27 @@ export function createReferralService(deps: ReferralServiceDependencies) {
 
   async function confirmOn(identity: ReferralIdentity, code: CodeRow, request: ConfirmRequest & { occurredAt: string }): Promise<ConversionRecord> {
     const { occurredAt } = request;
-    const args: [ConfirmInput] = [{ newMemberId: request.newMemberId, occurredAt, source: request.source }];
+    const confirmation: ConfirmInput = { newMemberId: request.newMemberId, occurredAt, source: request.source };
+    const deadline = Date.now() + confirmTimeoutMs;
     try {
-      return await sendDirect(identity.workflowId, confirmTimeoutMs, async () => {
-        // An update to the running workflow asks less of the Temporal server than update-with-start, which only a
-        // referral with no running workflow needs: a direct one, or one whose run ended (it carries on from Postgres).
-        try {
-          return await deps.temporal.workflow.getHandle<typeof referralWorkflow>(identity.workflowId).executeUpdate(confirmUpdate, { args });
-        } catch (error) {
-          if (!(error instanceof WorkflowNotFoundError)) throw error;
-        }
-        return deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
-          args,
-          startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue, { registeredAt: occurredAt }), workflowIdConflictPolicy: 'USE_EXISTING' }),
-        });
-      });
+      // The referral's messages still in the intake go with the confirmation, ahead of it: one call and one workflow task.
+      return await deps.temporal.withDeadline(deadline, () =>
+        delivery.sendWithTaken(identity.workflowId, deadline, async (taken) => {
+          const args: [ConfirmInput, TakenMessage[]] = [confirmation, taken];
+          // An update to the running workflow asks less of the Temporal server than update-with-start, which only a
+          // referral with no running workflow needs: a direct one, a click not delivered yet, or one whose run ended
+          // (it carries on from Postgres).
+          try {
+            return await deps.temporal.workflow.getHandle<typeof referralWorkflow>(identity.workflowId).executeUpdate(confirmUpdate, { args });
+          } catch (error) {
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+          }
+          return deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
+            args,
+            startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue, { registeredAt: occurredAt }), workflowIdConflictPolicy: 'USE_EXISTING' }),
+          });
+        }),
+      );
     } catch (error) {
       throw refusalOf(error);
     }

@@ -19,7 +19,8 @@ export const takenSignal = defineSignal<[TakenMessage[]]>('taken');
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');
 export const reviewSignal = defineSignal<[ReviewInput]>('review');
-export const confirmUpdate = defineUpdate<ConversionRecord, [ConfirmInput]>('confirm');
+/** A confirmation, with what the intake still held for the referral, taken first: one call, and one task, for them all. */
+export const confirmUpdate = defineUpdate<ConversionRecord, [ConfirmInput, TakenMessage[]?]>('confirm');
 export const stateQuery = defineQuery<ReferralView>('state');
 /** An invitation's email sent again (the API allows it once a day). */
 export const resendInvitationSignal = defineSignal('resendInvitation');

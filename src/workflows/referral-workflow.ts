@@ -36,6 +36,7 @@ import {
   type ConversionRecord,
   type FunnelStepInput,
   type OrgSettings,
+  type TakenMessage,
   type ReferralIdentity,
   type TimelineEntry,
 } from '../domain/referral';
@@ -166,8 +167,9 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
       await handle({ type: 'step', step, flagReason: assessed.flagReason });
     });
   // Each message queues in turn, so they are handled in the order they were taken.
+  const takeAll = (messages: TakenMessage[]) => Promise.all(messages.map((taken) => (taken.kind === 'click' ? takeClick(taken.message) : takeStep(taken.message))));
   setHandler(takenSignal, async (messages) => {
-    await Promise.all(messages.map((taken) => (taken.kind === 'click' ? takeClick(taken.message) : takeStep(taken.message))));
+    await takeAll(messages);
   });
   // Sent by dispatchers of earlier releases, one message a signal.
   setHandler(clickSignal, takeClick);
@@ -181,12 +183,16 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
   };
   setHandler(
     confirmUpdate,
-    (confirmation) =>
-      serialized(async () => {
+    (confirmation: ConfirmInput, taken?: TakenMessage[]) => {
+      const takes = taken?.length ? takeAll(taken) : undefined;
+      return serialized(async () => {
+        if (takes) await takes;
         refuseConfirmation(confirmation);
         return (await handle({ type: 'confirm', confirmation })) ?? toConversionRecord(journey.referral);
-      }),
-    { validator: refuseConfirmation },
+      });
+    },
+    // Messages carried with it may change the answer: they are taken, then the confirmation is judged.
+    { validator: (confirmation: ConfirmInput, taken?: TakenMessage[]) => (taken?.length ? undefined : refuseConfirmation(confirmation)) },
   );
   setHandler(stateQuery, () => ({
     referral: journey.referral,
