@@ -192,7 +192,11 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
       });
     },
     // Messages carried with it may change the answer: they are taken, then the confirmation is judged.
-    { validator: (confirmation: ConfirmInput, taken?: TakenMessage[]) => (taken?.length ? undefined : refuseConfirmation(confirmation)) },
+    {
+      validator: (confirmation: ConfirmInput, taken?: TakenMessage[]) => {
+        if (!taken?.length) refuseConfirmation(confirmation);
+      },
+    },
   );
   setHandler(stateQuery, () => ({
     referral: journey.referral,
