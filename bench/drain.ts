@@ -46,7 +46,7 @@ async function main() {
   const started = Date.now();
   const cpu = () => ({ temporal: treeCpuSeconds(stack.temporalPid()), worker: treeCpuSeconds(worker.child.pid!), postgres: treeCpuSeconds(postgresPid) });
   const cpuBefore = cpu();
-  const { taken, allDelivered, allWritten, samples } = await followBacklog(stack.databaseUrl, codeIds, started);
+  const { taken, allDelivered, allWritten, samples } = await followBacklog(pool, codeIds, started);
   const cpuAfter = cpu();
   worker.kill('SIGTERM');
   await worker.exited;

@@ -884,7 +884,7 @@ async function burst(stack: BenchStack, ceiling: number, startRate: number | und
   }
   // A click's workflow exists once its signal-with-start has answered, which is when the dispatcher marks it delivered;
   // its referral's row is written by the workflow's first activity after that.
-  const backlog = await followBacklog(stack.databaseUrl, [codeId], finished);
+  const backlog = await followBacklog(pool, [codeId], finished);
   const settled = backlog.allDelivered.seconds;
   const rowsWritten = backlog.allWritten.seconds;
   const stored = await count('SELECT count(*)::int AS n FROM click_events WHERE referral_code_id = $1');

@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import autocannon from 'autocannon';
 import { signPayload } from '../src/api/webhook-signature';
 import { createPool } from '../src/db/pool';
+import type { Pool } from 'pg';
 import { migrate } from '../src/db/migrate';
 import { startPostgres, type RunningPostgres } from '../src/stack/postgres';
 import { startTemporal, type RunningTemporal } from '../src/stack/temporal';
@@ -423,8 +424,7 @@ export interface BacklogSample {
  * Follows the clicks taken on `codeIds` until every one is written: when every one was delivered (its workflow exists)
  * and written (its referral counted), in seconds since `since`, and a sample every 5 s.
  */
-export async function followBacklog(databaseUrl: string, codeIds: string[], since: number) {
-  const pool = createPool(databaseUrl, () => undefined);
+export async function followBacklog(pool: Pool, codeIds: string[], since: number) {
   const sample = async (): Promise<BacklogSample & { taken: number }> => {
     const { rows } = await pool.query(
       `SELECT count(*)::int AS taken, count(*) FILTER (WHERE delivered_at IS NOT NULL)::int AS delivered, count(*) FILTER (WHERE attempts > 0)::int AS retried,
@@ -445,7 +445,6 @@ export async function followBacklog(databaseUrl: string, codeIds: string[], sinc
       nextSampleAt += 5000;
     }
     if (now.written >= now.taken) {
-      await pool.end();
       return { taken: now.taken, allDelivered: allDelivered!, allWritten: now, samples };
     }
     await new Promise((resolve) => setTimeout(resolve, 250));

@@ -210,21 +210,25 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   };
 
   /** Sends one message to a referral's workflow directly, after what the intake holds for it. */
-  async function sendDirect<T>(workflowId: string, timeoutMs: number, send: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    return deps.temporal.withDeadline(deadline, async () => {
+  function sendDirect<T>(workflowId: string, timeoutMs: number, send: () => Promise<T>): Promise<T> {
+    return withinDeadline(timeoutMs, async (deadline) => {
       await delivery.flush(workflowId, deadline);
       return send();
     });
   }
 
+  /** `work` within `timeoutMs`, the intake's part and Temporal's alike. */
+  function withinDeadline<T>(timeoutMs: number, work: (deadline: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    return deps.temporal.withDeadline(deadline, () => work(deadline));
+  }
+
   async function confirmOn(identity: ReferralIdentity, code: CodeRow, request: ConfirmRequest & { occurredAt: string }): Promise<ConversionRecord> {
     const { occurredAt } = request;
     const confirmation: ConfirmInput = { newMemberId: request.newMemberId, occurredAt, source: request.source };
-    const deadline = Date.now() + confirmTimeoutMs;
     try {
       // The referral's messages still in the intake go with the confirmation, ahead of it: one call and one workflow task.
-      return await deps.temporal.withDeadline(deadline, () =>
+      return await withinDeadline(confirmTimeoutMs, (deadline) =>
         delivery.sendWithTaken(identity.workflowId, deadline, async (taken) => {
           const args: [ConfirmInput, TakenMessage[]] = [confirmation, taken];
           // An update to the running workflow asks less of the Temporal server than update-with-start, which only a
