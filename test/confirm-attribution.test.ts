@@ -118,6 +118,26 @@ test('a confirmation repeated after it succeeded (its activity retried) changes 
   expect(await eventKeys(referral.referralId)).toEqual([`clicked:${referral.referralId}`, `confirmed:${referral.referralId}:${member}`]);
 });
 
+test("a confirmation asked to claim badges claims the mentor's reached milestones when it stands, and none when superseded", async () => {
+  const mentorA = await harness.seedOrg();
+  const mentorB = await harness.addCode(mentorA);
+  const member = randomUUID();
+  const viaA = await storedReferral(mentorA, 'device-badges-a', member);
+  const viaB = await storedReferral(mentorB, 'device-badges-b', member);
+  const claiming = (snapshot: ReferralSnapshot) => ({ ...confirmation(snapshot, member), badgeMilestones: [2, 1, 5] });
+
+  const standing = await activities.confirmAttribution(claiming(viaA));
+  const superseded = await activities.confirmAttribution(claiming(viaB));
+
+  expect(standing.awards).toEqual([{ id: expect.any(String), mentorId: mentorA.mentorId, orgId: mentorA.orgId, milestone: 1, confirmedCount: 1, awardedAt: expect.any(String) }]);
+  expect(superseded.snapshot.status).toBe('superseded');
+  expect(superseded.awards).toBeUndefined();
+  // Retried, it answers the award it holds the claim to, not a second one.
+  expect((await activities.confirmAttribution(claiming(viaA))).awards).toEqual(standing.awards);
+  const awards = await harness.pool.query('SELECT mentor_id, milestone, claimed_by FROM badge_awards WHERE org_id = $1', [mentorA.orgId]);
+  expect(awards.rows).toEqual([{ mentor_id: mentorA.mentorId, milestone: 1, claimed_by: viaA.referralId }]);
+});
+
 test('two members on one device confirmed at the same moment: one stands, the other referral is superseded by it', async () => {
   for (let round = 0; round < 8; round += 1) {
     const mentorA = await harness.seedOrg();

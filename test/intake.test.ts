@@ -13,7 +13,7 @@ import { confirmUpdate, stateQuery } from '../src/workflows/messages';
 import { listenApp, type ListeningApi } from './support/api';
 import { freeLoopbackPort } from '../src/stack/free-port';
 import { eventually, openHarness, type Harness } from './support/harness';
-import { recordHistory } from './support/histories';
+import { localActivityTypes, recordHistory } from './support/histories';
 
 const SECRETS = { JWT_SECRET: 'intake-test-jwt-secret-0123456789abcdef', MEMBERSHIP_WEBHOOK_SECRET: 'intake-webhook-secret', HASH_SALT: 'test-only-hash-salt' };
 let harness: Harness;
@@ -320,7 +320,7 @@ test('a registration while the click is still in the intake is matched to that c
   }
 });
 
-test('a registration carries the click and account still in the intake in its confirmation, with no signal before it', async () => {
+test('a registration carries the click and account still in the intake in its confirmation, with no signal before it and nothing to load', async () => {
   const org = await harness.seedOrg();
   const member = randomUUID();
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'carried', metadata: {} });
@@ -338,6 +338,8 @@ test('a registration carries the click and account still in the intake in its co
     expect(updates).toHaveLength(1);
     const [, taken] = updates[0].acceptedRequest!.input!.args!.payloads!.map((payload) => defaultPayloadConverter.fromPayload<unknown>(payload));
     expect((taken as TakenMessage[]).map(({ kind }) => kind)).toEqual(['click', 'step']);
+    // Nothing of the referral came before its click, so the run the confirmation started read nothing first.
+    expect(localActivityTypes(events)).toEqual(['persistReferral', 'assessAccountRisk', 'persistReferral', 'confirmAttribution']);
     await expectConfirmedOnItsOneClick(clicked, org.mentorId);
     await recordHistory('carried-confirmation', harness.client.workflow.getHandle(workflowId));
   } finally {
@@ -539,7 +541,7 @@ test("a referral's first message starts a run with nothing to load; a message af
       const last = events[events.length - 1];
       if (!last.workflowTaskCompletedEventAttributes && !last.timerStartedEventAttributes) return undefined;
       const input = defaultPayloadConverter.fromPayload<{ fresh?: boolean }>(events[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
-      return { fresh: input.fresh, localActivities: events.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity').length };
+      return { fresh: input.fresh, localActivities: localActivityTypes(events).length };
     }, 30_000, 'the run waiting');
   const worker = await harness.startWorker();
   try {

@@ -14,7 +14,7 @@ import {
   ReferralStuck,
 } from '../src/workflows/search-attributes';
 import { eventually, openHarness, startBadgeService, type Harness, type RunningWorker, type SeededOrg } from './support/harness';
-import { recordHistory } from './support/histories';
+import { localActivityTypes, recordHistory } from './support/histories';
 
 let harness: Harness;
 let worker: RunningWorker;
@@ -100,7 +100,7 @@ test("a waiting referral's stack trace, as the Temporal UI shows operators, name
   expect(stacks.at(-1)).toMatch(/^ {4}at changed \(.*\/src\/workflows\/referral-workflow\.ts:\d+:\d+\)$/);
 });
 
-test('the happy path ends confirmed, with its rows, search attributes and one badge', async () => {
+test('the happy path ends confirmed, with its rows, search attributes and one badge, claimed with the confirmation', async () => {
   await withBadgeService(undefined, async (badgeService) => {
     const org = await harness.seedOrg();
     const member = randomUUID();
@@ -146,6 +146,15 @@ test('the happy path ends confirmed, with its rows, search attributes and one ba
     expect(awards.rows).toHaveLength(1);
     expect(badgeService.calls[0].headers['idempotency-key']).toBe(awards.rows[0].id);
     expect(awards.rows[0].delivered_at).not.toBeNull();
+    // The confirmation's local activity claimed the award: the run asked Postgres nothing more before delivering it.
+    expect(localActivityTypes((await handle.fetchHistory()).events ?? [])).toEqual([
+      'persistReferral',
+      'persistReferral',
+      'assessAccountRisk',
+      'persistReferral',
+      'confirmAttribution',
+      'persistReferral',
+    ]);
     await recordJourney('happy-path', clicked.referralId);
   });
 });
@@ -358,7 +367,9 @@ function serviceOvertakenBy(overtaken: Promise<unknown>) {
   const slowPool = Object.create(harness.pool) as typeof harness.pool;
   slowPool.query = (async (...args: Parameters<typeof harness.pool.query>) => {
     const result = await (harness.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
-    if (String(args[0]).includes("r.status = 'confirmed'")) await overtaken;
+    const [statement] = args;
+    const text = typeof statement === 'string' ? statement : (statement as { text: string }).text;
+    if (text.includes("r.status = 'confirmed'")) await overtaken;
     return result;
   }) as typeof harness.pool.query;
   return createReferralService({ pool: slowPool, temporal: harness.client, hashSalt: 'test-only-hash-salt', taskQueue: harness.taskQueue });

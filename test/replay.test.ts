@@ -28,6 +28,9 @@ const RECORDED: Record<string, string[]> = {
   'fresh-start': ['duplicate-click', 'expired', 'happy-path'],
   // A confirmation carries the referral's messages still in the intake, ahead of it.
   'carried-confirmation': ['carried-confirmation'],
+  // A confirmation claims the mentor's badge awards in its own local activity; a run it starts with the referral's
+  // first click loads nothing.
+  'badges-with-confirmation': ['carried-confirmation', 'happy-path'],
 };
 const RECORDED_IDS = Object.entries(RECORDED).flatMap(([release, journeys]) => journeys.map((journey) => `${release}/${journey}`)).sort();
 

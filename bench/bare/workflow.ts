@@ -15,7 +15,7 @@ const { noop } = proxyLocalActivities<BareActivities>({
 /**
  * The same messages as the referral workflow (click, funnel step, confirmation update), calling a
  * no-op activity wherever the referral workflow calls one of its own for a referral's first run:
- * persist per click, risk check and persist for account_created, confirm, then the badge claim.
+ * persist per click, risk check and persist for account_created, and confirm (which claims the badges).
  */
 export async function bareJourneyWorkflow(): Promise<void> {
   let confirmed = false;
@@ -50,5 +50,4 @@ export async function bareJourneyWorkflow(): Promise<void> {
     }),
   );
   await condition(() => confirmed);
-  await serialized(() => noop('claim badges'));
 }

@@ -1,7 +1,6 @@
 import type { Pool } from 'pg';
 import { createCodeStore } from '../db/codes';
 import { createReferralStore, metAnotherConfirmation } from '../db/referrals';
-import { reachedMilestones } from '../domain/funnel';
 import { JOURNEY_EVENTS, type StoredClick, type StoredProgress } from '../domain/journey';
 import { toConversionRecord, type BadgeAward, type ConversionRecord, type ReferralEventInput, type ReferralSnapshot, type StoredReferral } from '../domain/referral';
 import type { BadgeClient } from './badge-client';
@@ -42,6 +41,8 @@ export interface ConfirmOutcome {
   /** The attribution that stands for the new member. */
   record: ConversionRecord;
   supersededWorkflowIds: string[];
+  /** The badge awards claimed with the confirmation, when it was asked to claim them and stands. */
+  awards?: BadgeAward[];
 }
 
 /** How often a confirmation meeting another one is tried again before its activity fails and retries. */
@@ -51,6 +52,13 @@ const CONFIRM_ATTEMPTS = 3;
 export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOrIpLimit = 3, membershipClient, confirmRegistration }: ActivityDependencies) {
   const referrals = createReferralStore(pool);
   const codes = createCodeStore(pool);
+
+  /**
+   * Awards each milestone the mentor's confirmed count (read from Postgres) has reached, once,
+   * and returns the undelivered awards this referral now holds the claim to deliver.
+   */
+  const claimBadgeAwards = (input: { mentorId: string; orgId: string; milestones: number[]; claimedBy: string }): Promise<BadgeAward[]> =>
+    referrals.claimBadgeAwards({ ...input, awardedAt: clock.now() });
 
   /** The member keeps the attribution they already have; this referral is superseded by it. */
   async function supersedeBy(snapshot: ReferralSnapshot, event: ReferralEventInput, attribution: ReferralSnapshot): Promise<ConfirmOutcome> {
@@ -82,15 +90,20 @@ export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOr
     /**
      * Confirms one referral for a new member, keeping one mentor per member per organisation:
      * a member already attributed elsewhere keeps that attribution and this referral is superseded;
-     * otherwise this one is confirmed and the member's other open referrals are superseded.
+     * otherwise this one is confirmed and the member's other open referrals are superseded. Given the organisation's
+     * badge milestones, a confirmation that stands also claims the mentor's awards, so the journey asks no more of
+     * Postgres before it answers.
      */
-    async confirmAttribution({ snapshot, event }: { snapshot: ReferralSnapshot; event: ReferralEventInput }): Promise<ConfirmOutcome> {
+    async confirmAttribution({ snapshot, event, badgeMilestones }: { snapshot: ReferralSnapshot; event: ReferralEventInput; badgeMilestones?: number[] }): Promise<ConfirmOutcome> {
       for (let attempt = 1; ; attempt += 1) {
         let blockedBy: unknown;
         let standing: ReferralSnapshot['status'] = 'superseded';
         try {
           const { status, supersededWorkflowIds } = await referrals.confirm(snapshot, event);
-          if (status === 'confirmed') return { snapshot, record: toConversionRecord(snapshot), supersededWorkflowIds };
+          if (status === 'confirmed') {
+            const awards = badgeMilestones && (await claimBadgeAwards({ mentorId: snapshot.mentorId, orgId: snapshot.orgId, milestones: badgeMilestones, claimedBy: snapshot.referralId }));
+            return { snapshot, record: toConversionRecord(snapshot), supersededWorkflowIds, ...(awards ? { awards } : {}) };
+          }
           standing = status;
         } catch (error) {
           if (!metAnotherConfirmation(error)) throw error;
@@ -109,13 +122,7 @@ export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOr
       }
     },
 
-    /**
-     * Awards each milestone the mentor's confirmed count (read from Postgres) has reached, once,
-     * and returns the undelivered awards this referral now holds the claim to deliver.
-     */
-    claimBadgeAwards(input: { mentorId: string; orgId: string; milestones: number[]; claimedBy: string }): Promise<BadgeAward[]> {
-      return referrals.claimBadgeAwards({ ...input, reached: (confirmedCount) => reachedMilestones(confirmedCount, input.milestones), awardedAt: clock.now() });
-    },
+    claimBadgeAwards,
 
     /** Drops raw device data from clicks older than the retention period; the counts need none of it. */
     async purgeDeviceMetadata({ retentionDays }: { retentionDays: number }): Promise<{ purged: number }> {

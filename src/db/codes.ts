@@ -38,6 +38,8 @@ export interface ConfirmationCodeRow extends CodeRow {
   reported_visitor_hash: string | null;
   /** The member has a referral on this code already, whatever became of it (reversed by a cancellation, say). */
   member_known: boolean;
+  /** When the member last cancelled their membership in the organisation, if ever. */
+  cancelled_at: Date | null;
 }
 
 /** A `referral_codes` row as its owners manage it. */
@@ -135,17 +137,21 @@ export function createCodeStore(pool: Pool) {
       return (await first<{ n: number }>(`SELECT (${RECENT_CLICKS_SQL('$1', '$2', '$3')}) AS n`, [codeId, now, countUpTo]))?.n ?? 0;
     },
 
-    forConfirmation(code: string, newMemberId: string): Promise<ConfirmationCodeRow | undefined> {
-      return first<ConfirmationCodeRow>(
-        `SELECT ${CODE_COLUMNS},
+    /** A registration's code with everything its match reads of the member: a webhook's one round trip for them. */
+    async forConfirmation(code: string, newMemberId: string): Promise<ConfirmationCodeRow | undefined> {
+      const result = await pool.query<ConfirmationCodeRow>({
+        name: 'codes.for-confirmation',
+        text: `SELECT ${CODE_COLUMNS},
            (SELECT to_jsonb(r) || jsonb_build_object('code', c.code) FROM referrals r
             WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.status = 'confirmed') AS attribution,
            (${REPORTED_VISITOR_SQL('c.id')}) AS reported_visitor_hash,
            EXISTS (SELECT 1 FROM referral_member_links l WHERE l.referral_code_id = c.id AND l.new_member_id = $2)
-             OR EXISTS (SELECT 1 FROM referrals r WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.referral_code_id = c.id) AS member_known
+             OR EXISTS (SELECT 1 FROM referrals r WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.referral_code_id = c.id) AS member_known,
+           (SELECT m.cancelled_at FROM member_cancellations m WHERE m.org_id = c.org_id AND m.new_member_id = $2) AS cancelled_at
          ${CODE_FROM} WHERE c.code = $1`,
-        [code, newMemberId],
-      );
+        values: [code, newMemberId],
+      });
+      return result.rows[0];
     },
 
     /** Whose invitation a code is, for a link's preview: nothing is recorded. */

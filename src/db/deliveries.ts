@@ -10,18 +10,19 @@ export interface DeliveryAnswer {
 export function createDeliveryStore(pool: Pool) {
   return {
     async answerOf(deliveryId: string): Promise<DeliveryAnswer | undefined> {
-      return (await pool.query<DeliveryAnswer>('SELECT status, answer FROM webhook_deliveries WHERE delivery_id = $1', [deliveryId])).rows[0];
+      return (await pool.query<DeliveryAnswer>({ name: 'deliveries.answer-of', text: 'SELECT status, answer FROM webhook_deliveries WHERE delivery_id = $1', values: [deliveryId] })).rows[0];
     },
 
     /** Keeps the first answer of a delivery; a copy answered at the same moment gets the one that was kept. */
     async keep(deliveryId: string, event: string, answer: DeliveryAnswer): Promise<DeliveryAnswer> {
-      const kept = await pool.query<DeliveryAnswer>(
-        `WITH kept AS (
+      const kept = await pool.query<DeliveryAnswer>({
+        name: 'deliveries.keep',
+        text: `WITH kept AS (
            INSERT INTO webhook_deliveries (delivery_id, event, status, answer) VALUES ($1, $2, $3, $4)
            ON CONFLICT (delivery_id) DO NOTHING RETURNING status, answer)
          SELECT status, answer FROM kept UNION ALL SELECT status, answer FROM webhook_deliveries WHERE delivery_id = $1 LIMIT 1`,
-        [deliveryId, event, answer.status, JSON.stringify(answer.answer)],
-      );
+        values: [deliveryId, event, answer.status, JSON.stringify(answer.answer)],
+      });
       return kept.rows[0];
     },
 
@@ -31,10 +32,6 @@ export function createDeliveryStore(pool: Pool) {
          ON CONFLICT (org_id, new_member_id) DO UPDATE SET cancelled_at = greatest(member_cancellations.cancelled_at, EXCLUDED.cancelled_at)`,
         [orgId, newMemberId, at],
       );
-    },
-
-    async cancelledAt(orgId: string, newMemberId: string): Promise<Date | undefined> {
-      return (await pool.query<{ cancelled_at: Date }>('SELECT cancelled_at FROM member_cancellations WHERE org_id = $1 AND new_member_id = $2', [orgId, newMemberId])).rows[0]?.cancelled_at;
     },
   };
 }

@@ -216,8 +216,9 @@ export function createReferralStore(pool: Pool) {
     return (await pool.query<StoredProgress>({ name: 'referrals.stored-progress', text: 'SELECT status, stage FROM referrals WHERE id = $1', values: [referralId] })).rows[0];
   }
 
-  const one = async (sql: string, params: unknown[]) => {
-    const row = (await pool.query<ReferralRow>(sql, params)).rows[0];
+  /** The referral `sql` finds, if any; `name` prepares it once per connection, for a statement every webhook runs. */
+  const one = async (sql: string, params: unknown[], name?: string) => {
+    const row = (await pool.query<ReferralRow>({ text: sql, values: params, name })).rows[0];
     return row ? snapshotFromRow(row) : undefined;
   };
 
@@ -329,18 +330,20 @@ export function createReferralStore(pool: Pool) {
     },
 
     /**
-     * Awards each of `milestones` the mentor's confirmed count (read from Postgres) has reached, once, and answers
-     * the undelivered awards `claimedBy` now holds the claim to deliver. New awards are claimed as they are inserted.
+     * Awards each of `milestones` the mentor's confirmed count has reached (both read in this statement), once, and
+     * answers the undelivered awards `claimedBy` now holds the claim to deliver. New awards are claimed as they are
+     * inserted.
      */
-    async claimBadgeAwards(input: { mentorId: string; orgId: string; claimedBy: string; reached: (confirmedCount: number) => number[]; awardedAt: Date }): Promise<BadgeAward[]> {
-      const counts = await pool.query<{ confirmed_count: number }>({ name: 'referrals.confirmed-count', text: 'SELECT confirmed_count FROM mentor_counters WHERE org_id = $1 AND mentor_id = $2', values: [input.orgId, input.mentorId] });
-      const confirmedCount = Number(counts.rows[0]?.confirmed_count ?? 0);
+    async claimBadgeAwards(input: { mentorId: string; orgId: string; claimedBy: string; milestones: number[]; awardedAt: Date }): Promise<BadgeAward[]> {
       const claimed = await pool.query<BadgeAwardRow>({
         name: 'referrals.claim-badge-awards',
-        text: `WITH awarded AS (
+        text: `WITH counted AS (
+           SELECT coalesce((SELECT confirmed_count FROM mentor_counters WHERE org_id = $3 AND mentor_id = $1), 0) AS confirmed_count),
+         awarded AS (
            INSERT INTO badge_awards (id, mentor_id, org_id, badge_key, milestone, confirmed_count, awarded_at, claimed_by, claimed_at)
-           SELECT gen_random_uuid(), $1::uuid, $3::uuid, 'recruits-' || milestone, milestone, $5::int, $6::timestamptz, $2::uuid, now()
-           FROM unnest($4::int[]) AS milestone
+           SELECT gen_random_uuid(), $1::uuid, $3::uuid, 'recruits-' || milestone, milestone, counted.confirmed_count, $5::timestamptz, $2::uuid, now()
+           FROM counted, unnest($4::int[]) AS milestone
+           WHERE milestone <= counted.confirmed_count
            ON CONFLICT (org_id, mentor_id, badge_key) DO NOTHING
            RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at),
          claimed AS (
@@ -349,7 +352,7 @@ export function createReferralStore(pool: Pool) {
              AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_at < now() - interval '${BADGE_CLAIM_LEASE}')
            RETURNING id, mentor_id, org_id, milestone, confirmed_count, awarded_at)
          SELECT * FROM awarded UNION ALL SELECT * FROM claimed`,
-        values: [input.mentorId, input.claimedBy, input.orgId, input.reached(confirmedCount), confirmedCount, input.awardedAt],
+        values: [input.mentorId, input.claimedBy, input.orgId, input.milestones, input.awardedAt],
       });
       return claimed.rows
         .map((row) => ({
@@ -471,7 +474,11 @@ export function createReferralStore(pool: Pool) {
 
     /** The erased referral that counted this member (known by its salted hash), if any. */
     async erasedFor(orgId: string, memberHash: string): Promise<ReferralSnapshot | undefined> {
-      return one(`${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`, [orgId, memberHash]);
+      return one(
+        `${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`,
+        [orgId, memberHash],
+        'referrals.erased-for',
+      );
     },
 
     /** Drops raw device data (user agent, IP hash, metadata but the share channel) from clicks older than the retention. */

@@ -35,11 +35,6 @@ export function advanceStage(current: FunnelStage, step: FunnelStep): StageAdvan
   return { stage: step, implied, advanced: true };
 }
 
-/** Milestones the confirmed count has reached, ascending. */
-export function reachedMilestones(confirmedCount: number, milestones: readonly number[]): number[] {
-  return [...milestones].filter((milestone) => milestone <= confirmedCount).sort((a, b) => a - b);
-}
-
 export function conversionRate(confirmed: number, clicks: number): number {
   if (clicks <= 0) return 0;
   return Math.min(1, confirmed / clicks);

@@ -135,17 +135,18 @@ export function createIntakeDelivery(deps: IntakeDeliveryDependencies) {
 
     /**
      * Sends a message to one workflow directly with its undelivered messages in the same call (a confirmation): `send`
-     * hands them over ahead of its own. A failure the workflow answered came after it took them; any other leaves them
-     * to the dispatchers.
+     * hands them over ahead of its own, and `fresh` says nothing of the referral came before them, so a run they start
+     * has nothing to load. A failure the workflow answered came after it took them; any other leaves them to the
+     * dispatchers.
      */
-    async sendWithTaken<T>(workflowId: string, deadline: number, send: (taken: TakenMessage[]) => Promise<T>): Promise<T> {
+    async sendWithTaken<T>(workflowId: string, deadline: number, send: (taken: TakenMessage[], fresh: boolean) => Promise<T>): Promise<T> {
       let rows = await leaseForDirectSend(workflowId, deadline);
       if (rows.length > MESSAGES_PER_SIGNAL) {
         await deliverAll(rows);
         rows = [];
       }
       try {
-        const result = await send(rows.map(takenMessage));
+        const result = await send(rows.map(takenMessage), rows[0]?.fresh ?? false);
         await settle(rows, []);
         return result;
       } catch (error) {

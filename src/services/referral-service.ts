@@ -229,7 +229,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     try {
       // The referral's messages still in the intake go with the confirmation, ahead of it: one call and one workflow task.
       return await withinDeadline(confirmTimeoutMs, (deadline) =>
-        delivery.sendWithTaken(identity.workflowId, deadline, async (taken) => {
+        delivery.sendWithTaken(identity.workflowId, deadline, async (taken, fresh) => {
           const args: [ConfirmInput, TakenMessage[]] = [confirmation, taken];
           // An update to the running workflow asks less of the Temporal server than update-with-start, which only a
           // referral with no running workflow needs: a direct one, a click not delivered yet, or one whose run ended
@@ -241,7 +241,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
           }
           return deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
             args,
-            startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue, { registeredAt: occurredAt }), workflowIdConflictPolicy: 'USE_EXISTING' }),
+            startWorkflowOperation: new WithStartWorkflowOperation(referralWorkflow, { ...startOptions(identity, code, taskQueue, { registeredAt: occurredAt, fresh }), workflowIdConflictPolicy: 'USE_EXISTING' }),
           });
         }),
       );
@@ -303,7 +303,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
     const erased = await referrals.erasedFor(code.org_id, erasedMemberHash(deps.hashSalt, code.org_id, request.newMemberId));
     if (erased) return toConversionRecord(erased);
     // A registration older than the member's cancellation does not confirm them again (rule 6).
-    const cancelled = await deliveries.cancelledAt(code.org_id, request.newMemberId);
+    const cancelled = code.cancelled_at ?? undefined;
     if (cancelled && request.occurredAt && Date.parse(request.occurredAt) <= cancelled.getTime()) {
       const latest = await referrals.latestFor(code.org_id, request.newMemberId);
       if (latest) return toConversionRecord(latest);

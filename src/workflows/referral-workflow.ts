@@ -31,6 +31,7 @@ import {
 } from '../domain/journey';
 import {
   toConversionRecord,
+  type BadgeAward,
   type ClickInput,
   type ConfirmInput,
   type ConversionRecord,
@@ -83,6 +84,8 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
   let journey: JourneyState = input.carried ?? newJourney(newReferral(identity, now()));
   const timeline: TimelineEntry[] = [];
   let changes = 0;
+  /** The awards the last confirmation claimed as it was stored, for the main loop to deliver without claiming. */
+  let claimedWithConfirmation: BadgeAward[] | undefined;
   let tail: Promise<unknown> = Promise.resolve();
   /** Handlers run one at a time, in arrival order; `changes` tells the main loop to look at its deadline again. */
   function serialized<T>(work: () => Promise<T>): Promise<T> {
@@ -117,7 +120,9 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
         return { messages: [{ type: 'written', stored }] };
       }
       case 'confirmAttribution': {
-        const outcome = await store.confirmAttribution({ snapshot: referral, event: effect.event });
+        const outcome = await store.confirmAttribution({ snapshot: referral, event: effect.event, badgeMilestones: settings.badgeMilestones });
+        // Recorded confirmations of earlier releases claimed nothing: their runs claim in the main loop, as they did.
+        claimedWithConfirmation = outcome.awards;
         for (const workflowId of outcome.supersededWorkflowIds) {
           // Best effort: a referral whose run has ended is already superseded in Postgres.
           await getExternalWorkflowHandle(workflowId)
@@ -209,7 +214,10 @@ export async function referralWorkflow(input: ReferralWorkflowInput): Promise<Co
   for (;;) {
     if (journey.badgesDue) {
       journey = { ...journey, badgesDue: false };
-      const awards = await store.claimBadgeAwards({ mentorId: identity.mentorId, orgId: identity.orgId, milestones: settings.badgeMilestones, claimedBy: identity.referralId });
+      const awards =
+        claimedWithConfirmation ??
+        (await store.claimBadgeAwards({ mentorId: identity.mentorId, orgId: identity.orgId, milestones: settings.badgeMilestones, claimedBy: identity.referralId }));
+      claimedWithConfirmation = undefined;
       for (const award of awards) await badges.deliverBadgeAward(award);
       continue;
     }

@@ -1,4 +1,4 @@
-import { advanceStage, conversionRate, reachedMilestones } from '../../src/domain/funnel';
+import { advanceStage, conversionRate } from '../../src/domain/funnel';
 
 describe('advanceStage', () => {
   test('the next step advances with nothing implied', () => {
@@ -14,13 +14,6 @@ describe('advanceStage', () => {
   test('a repeated or earlier step changes nothing', () => {
     expect(advanceStage('account_created', 'account_created')).toEqual({ stage: 'account_created', implied: [], advanced: false });
     expect(advanceStage('account_created', 'installed')).toEqual({ stage: 'account_created', implied: [], advanced: false });
-  });
-});
-
-describe('reachedMilestones', () => {
-  test('lists every milestone at or below the count, ascending', () => {
-    expect(reachedMilestones(10, [50, 1, 10, 5, 25])).toEqual([1, 5, 10]);
-    expect(reachedMilestones(0, [1, 5])).toEqual([]);
   });
 });
 
