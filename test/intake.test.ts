@@ -326,11 +326,22 @@ test('a registration carries the click and account still in the intake in its co
   const clicked = await harness.service.recordClick({ code: org.code, visitorId: 'carried', metadata: {} });
   await harness.service.recordFunnelStep(clicked, { type: 'account_created', idempotencyKey: 'account-carried', newMemberId: member });
   const { workflow_id: workflowId } = (await harness.pool.query('SELECT workflow_id FROM intake WHERE referral_id = $1 LIMIT 1', [clicked.referralId])).rows[0];
+  const calls: string[] = [];
+  const recording = new Client({
+    connection: harness.client.connection,
+    namespace: harness.client.options.namespace,
+    interceptors: {
+      workflow: [{ startUpdate: async (input, next) => (calls.push('update'), next(input)), startUpdateWithStart: async (input, next) => (calls.push('update-with-start'), next(input)) }],
+    },
+  });
+  const service = createReferralService({ pool: harness.pool, temporal: recording, hashSalt: SECRETS.HASH_SALT, taskQueue: harness.taskQueue });
   // No dispatcher runs: the referral is only its messages in the intake.
   const worker = await harness.startWorker({ dispatch: false });
   try {
-    const record = await harness.service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
+    const record = await service.confirmRecruitment({ code: org.code, newMemberId: member, source: 'webhook' });
     expect(record).toMatchObject({ referralId: clicked.referralId, newMemberId: member, status: 'confirmed', direct: false });
+    // Its first click never reached Temporal, so no run can be there to update: one call starts it with the update.
+    expect(calls).toEqual(['update-with-start']);
     expect(await undelivered(workflowId)).toBe(0);
     const events = (await harness.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
     expect(events.filter((event) => event.workflowExecutionSignaledEventAttributes)).toHaveLength(0);

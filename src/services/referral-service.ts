@@ -233,11 +233,13 @@ export function createReferralService(deps: ReferralServiceDependencies) {
           const args: [ConfirmInput, TakenMessage[]] = [confirmation, taken];
           // An update to the running workflow asks less of the Temporal server than update-with-start, which only a
           // referral with no running workflow needs: a direct one, a click not delivered yet, or one whose run ended
-          // (it carries on from Postgres).
-          try {
-            return await deps.temporal.workflow.getHandle<typeof referralWorkflow>(identity.workflowId).executeUpdate(confirmUpdate, { args });
-          } catch (error) {
-            if (!(error instanceof WorkflowNotFoundError)) throw error;
+          // (it carries on from Postgres). One carrying the referral's first message has never had a run.
+          if (!fresh) {
+            try {
+              return await deps.temporal.workflow.getHandle<typeof referralWorkflow>(identity.workflowId).executeUpdate(confirmUpdate, { args });
+            } catch (error) {
+              if (!(error instanceof WorkflowNotFoundError)) throw error;
+            }
           }
           return deps.temporal.workflow.executeUpdateWithStart(confirmUpdate, {
             args,
