@@ -17,19 +17,32 @@ import {
 
 type Profile = {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+  /** When sampling began, in µs of the system's monotonic clock, which `monotonicMicros` reads too. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 };
+
+/** What a load did, and when: the profiles' samples outside [from, to] are left out. */
+interface Load {
+  text: string;
+  units: number;
+  unit: string;
+  from: number;
+  to: number;
+}
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 const PROFILED = (['worker', 'postgres'] as const).find((name) => process.argv.includes(`--process=${name}`)) ?? 'api';
 const LOAD = PROFILED === 'worker' || process.argv.includes('--load=journeys') ? 'journeys' : 'clicks';
 
 /**
- * Where a process's CPU goes under load, as self time by package and by function, largest first:
- * the API while autocannon clicks for 15 s (`npx tsx bench/profile.ts`), or the worker, every thread of it,
- * while 8 loops drive whole journeys through the API for 15 s (`npx tsx bench/profile.ts --process=worker`), or the
- * API under those journeys (`--load=journeys`). `--process=postgres`: what Postgres spends delivering a click
- * (`postgresPerDelivery`).
+ * Where a process's CPU goes under load, as self time by package and by function, largest first, in ms per click or
+ * journey over the load alone (the processes' start and a warm-up left out): the API while autocannon clicks for 15 s
+ * (`npx tsx bench/profile.ts`), or the worker, every thread of it, while 8 loops drive whole journeys through the API
+ * for 15 s (`npx tsx bench/profile.ts --process=worker`), or the API under those journeys (`--load=journeys`).
+ * `--process=postgres`: what Postgres spends delivering a click (`postgresPerDelivery`).
  */
 async function main() {
   if (PROFILED === 'postgres') return postgresPerDelivery();
@@ -40,7 +53,7 @@ async function main() {
   const api = await startApi(stack, {}, PROFILED === 'api' ? profiling : []);
   const worker = LOAD === 'journeys' ? startWorkerProcess(stack, {}, { nodeOptions: PROFILED === 'worker' ? profiling : [] }) : undefined;
   const load = LOAD === 'clicks' ? await clickLoad(api.url, stack.databaseUrl) : await journeyLoad(api.url, stack.databaseUrl);
-  log(load);
+  log(load.text);
   // The profile is written when the process exits on its own: a signal it handles, not SIGKILL.
   for (const service of [api, worker]) service?.kill('SIGINT');
   await Promise.all([api.exited, worker?.exited]);
@@ -48,29 +61,46 @@ async function main() {
   const profiles = readdirSync(profileDir).map((file) => JSON.parse(readFileSync(path.join(profileDir, file), 'utf8')) as Profile);
   const selfMs = new Map<string, number>();
   const byPackage = new Map<string, number>();
-  for (const profile of profiles) addSelfTimes(profile, selfMs, byPackage);
-  const top = (map: Map<string, number>, n: number) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, ms]) => `${Math.round(ms)} ms  ${name}`).join('\n');
-  return `${load}, ${profiles.length} profiled threads\n\nby package:\n${top(byPackage, 20)}\n\nby function:\n${top(selfMs, 40)}\n`;
+  for (const profile of profiles) addSelfTimes(profile, load, selfMs, byPackage);
+  const busyMs = [...byPackage.values()].reduce((sum, ms) => sum + ms, 0);
+  const top = (map: Map<string, number>, n: number) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, ms]) => `${(ms / load.units).toFixed(2)} ms  ${name}`)
+      .join('\n');
+  return (
+    `${load.text}, ${profiles.length} profiled threads, busy ${(busyMs / load.units).toFixed(2)} ms a ${load.unit} (sampled time, which counts a thread ` +
+    `descheduled in a system call as busy)\n\nby package, ms a ${load.unit}:\n${top(byPackage, 20)}\n\nby function, ms a ${load.unit}:\n${top(selfMs, 40)}\n`
+  );
 }
 
-async function clickLoad(url: string, databaseUrl: string) {
+async function clickLoad(url: string, databaseUrl: string): Promise<Load> {
   const { code } = await seedCode(databaseUrl);
+  const from = monotonicMicros();
   const result = await clicksThroughApi(url, code, { connections: 32, seconds: 15 });
-  return `${result.accepted} clicks accepted`;
+  return { text: `${result.accepted} clicks accepted`, units: result.accepted, unit: 'click', from, to: monotonicMicros() };
 }
 
-async function journeyLoad(url: string, databaseUrl: string) {
+async function journeyLoad(url: string, databaseUrl: string): Promise<Load> {
   // A code per loop, as in benchmark 2.
   const codes = await Promise.all(Array.from({ length: 8 }, () => seedCode(databaseUrl)));
   let index = 0;
   let confirmed = 0;
-  const deadline = Date.now() + 15_000;
-  await Promise.all(
-    codes.map(async ({ code }) => {
-      while (Date.now() < deadline) if (await journeyThroughApi(url, code, index++)) confirmed += 1;
-    }),
-  );
-  return `${confirmed} journeys confirmed`;
+  const drive = async (seconds: number) => {
+    const deadline = Date.now() + seconds * 1000;
+    await Promise.all(
+      codes.map(async ({ code }) => {
+        while (Date.now() < deadline) if (await journeyThroughApi(url, code, index++)) confirmed += 1;
+      }),
+    );
+  };
+  // Warmed up first: a worker's first workflows load its bundle into the sandbox.
+  await drive(5);
+  confirmed = 0;
+  const from = monotonicMicros();
+  await drive(15);
+  return { text: `${confirmed} journeys confirmed`, units: confirmed, unit: 'journey', from, to: monotonicMicros() };
 }
 
 /** Clicks taken while no worker runs, then delivered by one; on one mentor's code, then spread over 16 mentors'. */
@@ -133,10 +163,13 @@ async function postgresPerDelivery() {
   return `${sections.join('\n\n')}\n`;
 }
 
-function addSelfTimes(profile: Profile, selfMs: Map<string, number>, byPackage: Map<string, number>) {
+function addSelfTimes(profile: Profile, window: Pick<Load, 'from' | 'to'>, selfMs: Map<string, number>, byPackage: Map<string, number>) {
   const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
+  let at = profile.startTime;
   profile.samples.forEach((id, index) => {
+    at += profile.timeDeltas[index] ?? 0;
     const frame = byNode.get(id)!.callFrame;
+    if (at < window.from || at > window.to || frame.functionName === '(idle)') return;
     const where = frame.url.replace(/^.*node_modules\//, '').replace(`file://${process.cwd()}/`, '');
     const name = `${frame.functionName || '(anonymous)'} ${where}:${frame.lineNumber}`;
     const ms = (profile.timeDeltas[index] ?? 0) / 1000;
