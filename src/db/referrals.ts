@@ -216,9 +216,8 @@ export function createReferralStore(pool: Pool) {
     return (await pool.query<StoredProgress>({ name: 'referrals.stored-progress', text: 'SELECT status, stage FROM referrals WHERE id = $1', values: [referralId] })).rows[0];
   }
 
-  /** The referral `sql` finds, if any; `name` prepares it once per connection, for a statement every webhook runs. */
-  const one = async (sql: string, params: unknown[], name?: string) => {
-    const row = (await pool.query<ReferralRow>({ text: sql, values: params, name })).rows[0];
+  const one = async (sql: string, params: unknown[]) => {
+    const row = (await pool.query<ReferralRow>(sql, params)).rows[0];
     return row ? snapshotFromRow(row) : undefined;
   };
 
@@ -474,11 +473,9 @@ export function createReferralStore(pool: Pool) {
 
     /** The erased referral that counted this member (known by its salted hash), if any. */
     async erasedFor(orgId: string, memberHash: string): Promise<ReferralSnapshot | undefined> {
-      return one(
-        `${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`,
-        [orgId, memberHash],
-        'referrals.erased-for',
-      );
+      // Not prepared under a name: once a migration adds a column to referrals, a prepared `r.*` fails once on each
+      // connection.
+      return one(`${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`, [orgId, memberHash]);
     },
 
     /** Drops raw device data (user agent, IP hash, metadata but the share channel) from clicks older than the retention. */
