@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
 import { createActivities, systemClock } from '../src/activities';
 import { createBadgeClient } from '../src/activities/badge-client';
+import { createReferralStore } from '../src/db/referrals';
 import type { ReferralSnapshot } from '../src/domain/referral';
 import { openHarness, type Harness, type SeededOrg } from './support/harness';
 
@@ -199,4 +201,26 @@ test('a write from a run that knows less of the journey keeps the steps reached;
   });
   expect(superseded).toEqual({ status: 'superseded', stage: 'account_created' });
   expect(await journeyOf()).toEqual({ ...reached, status: 'superseded', ended_at: new Date(at) });
+});
+
+test("a referral's reads prepared under a name still answer once a migration has added a column to referrals", async () => {
+  const mentor = await harness.seedOrg();
+  const referral = await storedReferral(mentor, 'device-migrated', null);
+  // One connection, so each read after the migration meets the statement prepared before it.
+  const onePool = new Pool({ ...harness.pool.options, max: 1 });
+  const owner = new Pool({ connectionString: process.env.TEST_OWNER_DATABASE_URL, max: 1 });
+  const store = createReferralStore(onePool);
+  try {
+    const before = await store.load(referral.referralId);
+    expect(await store.erasedFor(mentor.orgId, 'no-such-member')).toBeUndefined();
+    await owner.query('ALTER TABLE referrals ADD COLUMN migration_probe int');
+    try {
+      expect(await store.load(referral.referralId)).toEqual(before);
+      expect(await store.erasedFor(mentor.orgId, 'no-such-member')).toBeUndefined();
+    } finally {
+      await owner.query('ALTER TABLE referrals DROP COLUMN migration_probe');
+    }
+  } finally {
+    await Promise.all([onePool.end(), owner.end()]);
+  }
 });

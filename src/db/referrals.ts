@@ -191,7 +191,37 @@ const BADGE_CLAIM_LEASE = '10 minutes';
 /** Clicks a run loads the ids of, to recognise one delivered again. */
 const SEEN_CLICKS_LOADED = 200;
 
-const REFERRAL_WITH_CODE = 'SELECT r.*, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id';
+/**
+ * Every column `snapshotFromRow` reads, by name (the type keeps the list whole): a statement prepared under a name
+ * keeps the columns it had, and one reading `r.*` would fail once a migration added a column.
+ */
+const REFERRAL_ROW_COLUMNS: Record<Exclude<keyof ReferralRow, 'code'>, true> = {
+  id: true,
+  org_id: true,
+  referral_code_id: true,
+  mentor_id: true,
+  workflow_id: true,
+  visitor_hash: true,
+  is_direct: true,
+  stage: true,
+  implied_steps: true,
+  status: true,
+  stuck: true,
+  new_member_id: true,
+  clicked_at: true,
+  last_click_at: true,
+  installed_at: true,
+  account_created_at: true,
+  first_login_at: true,
+  confirmed_at: true,
+  ended_at: true,
+  flag_reason: true,
+};
+const REFERRAL_COLUMNS = Object.keys(REFERRAL_ROW_COLUMNS)
+  .map((column) => `r.${column}`)
+  .join(', ');
+
+const REFERRAL_WITH_CODE = `SELECT ${REFERRAL_COLUMNS}, c.code FROM referrals r JOIN referral_codes c ON c.id = r.referral_code_id`;
 
 /** What names a referral's workflow: its code and the visitor's key. */
 interface MemberReferralKeyRow {
@@ -216,8 +246,9 @@ export function createReferralStore(pool: Pool) {
     return (await pool.query<StoredProgress>({ name: 'referrals.stored-progress', text: 'SELECT status, stage FROM referrals WHERE id = $1', values: [referralId] })).rows[0];
   }
 
-  const one = async (sql: string, params: unknown[]) => {
-    const row = (await pool.query<ReferralRow>(sql, params)).rows[0];
+  /** The referral `sql` finds, if any; `name` prepares it once per connection, for a statement every webhook runs. */
+  const one = async (sql: string, params: unknown[], name?: string) => {
+    const row = (await pool.query<ReferralRow>({ text: sql, values: params, name })).rows[0];
     return row ? snapshotFromRow(row) : undefined;
   };
 
@@ -225,7 +256,7 @@ export function createReferralStore(pool: Pool) {
     async load(referralId: string): Promise<StoredReferral | null> {
       const result = await pool.query<ReferralRow & { counted_click_times: Date[]; duplicate_clicks: number; click_ids: string[] }>({
         name: 'referrals.load',
-        text: `SELECT r.*, c.code,
+        text: `SELECT ${REFERRAL_COLUMNS}, c.code,
            coalesce((SELECT array_agg(e.occurred_at ORDER BY e.occurred_at) FROM click_events e WHERE e.referral_id = r.id AND NOT e.is_duplicate), '{}') AS counted_click_times,
            (SELECT count(*) FROM click_events e WHERE e.referral_id = r.id AND e.is_duplicate) AS duplicate_clicks,
            coalesce((SELECT array_agg(latest.id::text ORDER BY latest.occurred_at) FROM
@@ -473,9 +504,11 @@ export function createReferralStore(pool: Pool) {
 
     /** The erased referral that counted this member (known by its salted hash), if any. */
     async erasedFor(orgId: string, memberHash: string): Promise<ReferralSnapshot | undefined> {
-      // Not prepared under a name: once a migration adds a column to referrals, a prepared `r.*` fails once on each
-      // connection.
-      return one(`${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`, [orgId, memberHash]);
+      return one(
+        `${REFERRAL_WITH_CODE} JOIN erasures x ON x.referral_id = r.id WHERE x.org_id = $1 AND x.member_hash = $2 ORDER BY x.erased_at DESC LIMIT 1`,
+        [orgId, memberHash],
+        'referrals.erased-for',
+      );
     },
 
     /** Drops raw device data (user agent, IP hash, metadata but the share channel) from clicks older than the retention. */
