@@ -102,7 +102,7 @@ export function createActivities({ pool, clock, badgeClient, accountsPerDeviceOr
           const { status, supersededWorkflowIds } = await referrals.confirm(snapshot, event);
           if (status === 'confirmed') {
             const awards = badgeMilestones && (await claimBadgeAwards({ mentorId: snapshot.mentorId, orgId: snapshot.orgId, milestones: badgeMilestones, claimedBy: snapshot.referralId }));
-            return { snapshot, record: toConversionRecord(snapshot), supersededWorkflowIds, ...(awards ? { awards } : {}) };
+            return { snapshot, record: toConversionRecord(snapshot), supersededWorkflowIds, awards };
           }
           standing = status;
         } catch (error) {

@@ -127,8 +127,9 @@ export const COUNT_SQL = (counted: string, expire: string, now: string) => `INSE
 
 /** The codes aggregate as the journey reads it. */
 export function createCodeStore(pool: Pool) {
-  async function first<T extends object>(sql: string, params: unknown[]): Promise<T | undefined> {
-    return (await pool.query<T>(sql, params)).rows[0];
+  /** The first row `sql` finds, if any; `name` prepares it once per connection, for a statement every webhook runs. */
+  async function first<T extends object>(sql: string, params: unknown[], name?: string): Promise<T | undefined> {
+    return (await pool.query<T>({ text: sql, values: params, name })).rows[0];
   }
 
   return {
@@ -138,10 +139,9 @@ export function createCodeStore(pool: Pool) {
     },
 
     /** A registration's code with everything its match reads of the member: a webhook's one round trip for them. */
-    async forConfirmation(code: string, newMemberId: string): Promise<ConfirmationCodeRow | undefined> {
-      const result = await pool.query<ConfirmationCodeRow>({
-        name: 'codes.for-confirmation',
-        text: `SELECT ${CODE_COLUMNS},
+    forConfirmation(code: string, newMemberId: string): Promise<ConfirmationCodeRow | undefined> {
+      return first<ConfirmationCodeRow>(
+        `SELECT ${CODE_COLUMNS},
            (SELECT to_jsonb(r) || jsonb_build_object('code', c.code) FROM referrals r
             WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.status = 'confirmed') AS attribution,
            (${REPORTED_VISITOR_SQL('c.id')}) AS reported_visitor_hash,
@@ -149,9 +149,9 @@ export function createCodeStore(pool: Pool) {
              OR EXISTS (SELECT 1 FROM referrals r WHERE r.org_id = c.org_id AND r.new_member_id = $2 AND r.referral_code_id = c.id) AS member_known,
            (SELECT m.cancelled_at FROM member_cancellations m WHERE m.org_id = c.org_id AND m.new_member_id = $2) AS cancelled_at
          ${CODE_FROM} WHERE c.code = $1`,
-        values: [code, newMemberId],
-      });
-      return result.rows[0];
+        [code, newMemberId],
+        'codes.for-confirmation',
+      );
     },
 
     /** Whose invitation a code is, for a link's preview: nothing is recorded. */
