@@ -23,6 +23,7 @@ import {
   followBacklog,
   runBench,
   journeyThroughApi,
+  requestOverHttp,
   log,
   machine,
   median,
@@ -190,12 +191,7 @@ async function latencyAtRate(rate: number, seconds: number, send: () => Promise<
 
 async function clicksAtRate(url: string, code: string, rate: number, seconds: number) {
   return latencyAtRate(rate, seconds, async () => {
-    const response = await fetch(`${url}/api/v1/referral-attributions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: newVisitorClick(code),
-    });
-    await response.arrayBuffer();
+    const response = await requestOverHttp(`${url}/api/v1/referral-attributions`, { body: newVisitorClick(code) });
     return response.status < 300;
   });
 }
@@ -212,9 +208,8 @@ async function withTailProbes<T>(stack: BenchStack, apiUrl: string, seconds: num
   const [loaded, healthz, postgres, temporal] = await Promise.all([
     load(),
     latencyAtRate(20, seconds, async () => {
-      const response = await fetch(`${apiUrl}/healthz`);
-      await response.arrayBuffer();
-      return response.ok;
+      const response = await requestOverHttp(`${apiUrl}/healthz`);
+      return response.status === 200;
     }),
     latencyAtRate(20, seconds, () => pool.query('SELECT 1').then(() => true)),
     latencyAtRate(10, seconds, () => signalWithStartEmpty(client).then(() => true)),
