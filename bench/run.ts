@@ -551,11 +551,17 @@ async function bulkLoad(databaseUrl: string, load: (client: PoolClient, seeded: 
   const seeded = await seedCode(databaseUrl);
   const pool = createPool(databaseUrl, () => undefined);
   const client = await pool.connect();
-  await client.query('BEGIN');
-  await client.query('SET LOCAL session_replication_role = replica');
-  await load(client, seeded);
-  await client.query('COMMIT');
-  client.release();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    await load(client, seeded);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
   await pool.query('SELECT rebuild_dashboard_aggregates($1)', [seeded.orgId]);
   await pool.query('ANALYZE click_events; ANALYZE referrals; ANALYZE dashboard_daily_events; ANALYZE dashboard_daily_cohorts');
   await pool.end();
@@ -624,9 +630,8 @@ async function aggregateReads(stack: BenchStack) {
       .sign(new TextEncoder().encode(BENCH_SECRETS.JWT_SECRET));
     const headers = { authorization: `Bearer ${token}` };
     const get = async (pathname: string) => {
-      const response = await fetch(`${api.url}${pathname}`, { headers });
+      const response = await requestOverHttp(`${api.url}${pathname}`, { headers });
       if (response.status !== 200) throw new Error(`${pathname} answered ${response.status}`);
-      await response.arrayBuffer();
     };
     const bare = await timed(times, () => pool.query('SELECT count(*) FROM click_events WHERE mentor_id = $1 AND NOT is_duplicate', [seeded.mentorId]));
     const counts = await timed(times, () => get(`/api/v1/referral-attributions/mentor/${seeded.mentorId}/counts`));
@@ -670,7 +675,7 @@ function loadWeekOfClicks(databaseUrl: string, clicks: number, lastMinute: numbe
     // The burst rule counts a code's last minute in the intake, where every click comes in by.
     await client.query(
       `INSERT INTO intake (task_queue, kind, referral_id, workflow_id, referral_code_id, org_id, visitor_hash, message, received_at, delivered_at)
-       SELECT 'bench-nobody', 'click', $3, 'bench-' || $3, $2, $1, md5(n::text), '{}', now() - (n * 0.01 || ' seconds')::interval, now()
+       SELECT 'bench-nobody', 'click', $3::uuid, 'bench-' || $3::text, $2, $1, md5(n::text), '{}', now() - (n * 0.01 || ' seconds')::interval, now()
        FROM generate_series(1, $4::int) AS n`,
       [seeded.orgId, seeded.codeId, referralId, lastMinute],
     );
@@ -686,9 +691,8 @@ async function busyCode(stack: BenchStack) {
   const api = await startApi(stack, { BURST_CLICKS_PER_MINUTE: String(threshold) });
   const times = SHORT ? 50 : 200;
   const click = (code: string) => async () => {
-    const response = await fetch(`${api.url}/api/v1/referral-attributions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: newVisitorClick(code) });
+    const response = await requestOverHttp(`${api.url}/api/v1/referral-attributions`, { body: newVisitorClick(code) });
     if (response.status !== 201) throw new Error(`a click answered ${response.status}`);
-    await response.arrayBuffer();
   };
   const rows: string[] = [];
   for (const size of SHORT ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
