@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { PoolClient } from 'pg';
 import { SignJWT } from 'jose';
 import { createPool } from '../src/db/pool';
+import { withTransaction } from '../src/db/transaction';
 import { createCodeStore } from '../src/db/codes';
 import { createReferralStore } from '../src/db/referrals';
 import { createIntakeStore } from '../src/db/intake';
@@ -23,6 +24,7 @@ import {
   followBacklog,
   runBench,
   journeyThroughApi,
+  clickAsNewVisitor,
   requestOverHttp,
   log,
   machine,
@@ -191,7 +193,7 @@ async function latencyAtRate(rate: number, seconds: number, send: () => Promise<
 
 async function clicksAtRate(url: string, code: string, rate: number, seconds: number) {
   return latencyAtRate(rate, seconds, async () => {
-    const response = await requestOverHttp(`${url}/api/v1/referral-attributions`, { body: newVisitorClick(code) });
+    const response = await clickAsNewVisitor(url, code);
     return response.status < 300;
   });
 }
@@ -550,18 +552,7 @@ ${cpuRows.join('\n')}`,
 async function bulkLoad(databaseUrl: string, load: (client: PoolClient, seeded: Awaited<ReturnType<typeof seedCode>>) => Promise<void>) {
   const seeded = await seedCode(databaseUrl);
   const pool = createPool(databaseUrl, () => undefined);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SET LOCAL session_replication_role = replica');
-    await load(client, seeded);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
+  await withTransaction(pool, (client) => load(client, seeded), 'BEGIN; SET LOCAL session_replication_role = replica');
   await pool.query('SELECT rebuild_dashboard_aggregates($1)', [seeded.orgId]);
   await pool.query('ANALYZE click_events; ANALYZE referrals; ANALYZE dashboard_daily_events; ANALYZE dashboard_daily_cohorts');
   await pool.end();
@@ -691,7 +682,7 @@ async function busyCode(stack: BenchStack) {
   const api = await startApi(stack, { BURST_CLICKS_PER_MINUTE: String(threshold) });
   const times = SHORT ? 50 : 200;
   const click = (code: string) => async () => {
-    const response = await requestOverHttp(`${api.url}/api/v1/referral-attributions`, { body: newVisitorClick(code) });
+    const response = await clickAsNewVisitor(api.url, code);
     if (response.status !== 201) throw new Error(`a click answered ${response.status}`);
   };
   const rows: string[] = [];

@@ -505,6 +505,9 @@ export function requestOverHttp(url: string, options: { body?: string; headers?:
   });
 }
 
+/** One new visitor's click on `code`, as the app sends it. */
+export const clickAsNewVisitor = (url: string, code: string) => requestOverHttp(`${url}/api/v1/referral-attributions`, { body: newVisitorClick(code) });
+
 /**
  * One whole journey through the API: a click, `account_created` with the referral token, the signed
  * `member.registered` webhook. True when the webhook's answer confirms the clicked referral.
