@@ -67,6 +67,18 @@ export interface TakenClick extends CodeRow {
   linked_member: string | null;
 }
 
+/** A click as its statement answers it: its code, its message, and its counters (points and minute's end in ms, as text). */
+type ClickStatementRow = ClickCodeRow & {
+  taken_message: ClickOutcome['message'];
+  taken: boolean;
+  erased: boolean;
+  network_points: string;
+  network_expire: string;
+  /** Null when the network's limit refused the click: the code's counter did not count it. */
+  code_points: string | null;
+  code_expire: string | null;
+};
+
 export interface IntakeBacklog {
   undelivered: number;
   oldestAgeSeconds: number;
@@ -100,68 +112,47 @@ export function createIntakeStore(pool: Pool) {
   });
   const wakeDispatchers = () => void wakes.submit(null).catch(() => undefined);
 
-  /**
-   * Counts clicks against their limits in order (the code's counter only when the network's allows the click), in a
-   * statement of its own, committed without waiting for the disk: a counter is not worth an fsync, and its row lock,
-   * which every click on the code or from the network waits for, is then held for the statement alone. A crash may
-   * forget the counts of its last moment; the clicks taken are committed as ever.
-   */
-  async function countClicks(clicks: ClickToTake[], at: number, limits: ClickLimits): Promise<ClickLimitCount[]> {
-    const result = await pool.query<{ network_points: string; network_expire: string; code_points: string | null; code_expire: string | null }>({
-      name: 'intake.count-clicks',
-      text: `WITH click AS (
-         SELECT x.network_key, 'code:' || left(x.code, 64) AS code_key, x.n
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(code, network_key, n)),
-       network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
-       network AS (${COUNT_SQL('network_counted', '$3', '$4')}),
-       by_network AS (
-         SELECT x.*, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
-         FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
-       code_counted AS (SELECT code_key AS key, count(*) AS k FROM by_network WHERE network_points <= $5 GROUP BY code_key),
-       per_code AS (${COUNT_SQL('code_counted', '$3', '$4')}),
-       by_code AS (
-         SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
-         FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
-         WHERE b.network_points <= $5)
-       SELECT b.network_points, b.network_expire, bc.code_points, bc.code_expire
-       FROM by_network b LEFT JOIN by_code bc ON bc.n = b.n
-         CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush
-       ORDER BY b.n`,
-      values: [clicks.map((click) => click.code), clicks.map((click) => `ip:${click.network}`), at + LIMIT_WINDOW_MS, at, limits.perNetwork],
-    });
-    return result.rows.map((row) => {
-      const overNetwork = Number(row.network_points) > limits.perNetwork;
-      const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
-      return { over, resetsInMs: Number(overNetwork ? row.network_expire : (row.code_expire ?? row.network_expire)) - at };
-    });
-  }
-
   return {
     /**
-     * Clicks, however many, counted against their limits, then in one statement: each one's code looked up with what
-     * the checks need, and the click taken into the intake when it may be (a live code, within the limits) and the
-     * statement could decide its checks: the mentor's known device, and a burst, which counts the code's last minute
-     * up to what makes one (DESIGN.md rule 3).
+     * Clicks, however many, in one statement: counted against their limits in order (the code's counter only when the
+     * network's allows the click), each one's code looked up with what the checks need, and the click taken into the
+     * intake when it may be (a live code, within the limits) and the statement could decide its checks: the mentor's
+     * known device, and a burst, which counts the code's last minute up to what makes one (DESIGN.md rule 3).
+     * One round trip a batch: the hot counter rows stay locked until the commit is on disk, so batches on one code or
+     * from one network commit one after another, each taking every click that came meanwhile.
      * A click received when it occurred, as the burst rule counts it.
      */
     async takeClicks(taskQueue: string, clicks: ClickToTake[], burstClicksPerMinute: number, limits: ClickLimits): Promise<ClickOutcome[]> {
       const at = Date.now();
-      const counts = await countClicks(clicks, at, limits);
-      const column = <T>(value: (click: ClickToTake, index: number) => T) => clicks.map(value);
-      const result = await pool.query<ClickCodeRow & { taken_message: ClickOutcome['message']; taken: boolean; erased: boolean }>({
+      const column = <T>(value: (click: ClickToTake) => T) => clicks.map(value);
+      const result = await pool.query<ClickStatementRow>({
         name: 'intake.take-clicks',
         text: `WITH click AS (
-           SELECT x.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::boolean[], $6::boolean[], $7::int[], $8::boolean[])
-             WITH ORDINALITY AS x(code, visitor_hash, at, message, via_landing, take_here, burst_needed, allowed, n)),
+           SELECT x.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::boolean[], $6::boolean[], $7::int[], $8::text[])
+             WITH ORDINALITY AS x(code, visitor_hash, at, message, via_landing, take_here, burst_needed, network_key, n)),
+         network_counted AS (SELECT network_key AS key, count(*) AS k FROM click GROUP BY network_key),
+         network AS (${COUNT_SQL('network_counted', '$11', '$12')}),
+         by_network AS (
+           SELECT x.n, 'code:' || left(x.code, 64) AS code_key, nw.points - nc.k + row_number() OVER (PARTITION BY x.network_key ORDER BY x.n) AS network_points, nw.expire AS network_expire
+           FROM click x JOIN network nw ON nw.key = x.network_key JOIN network_counted nc ON nc.key = x.network_key),
+         code_counted AS (SELECT code_key AS key, count(*) AS k FROM by_network WHERE network_points <= $13 GROUP BY code_key),
+         per_code AS (${COUNT_SQL('code_counted', '$11', '$12')}),
+         by_code AS (
+           SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
+           FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
+           WHERE b.network_points <= $13),
          looked AS (
-           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.burst_needed, found.*
+           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.burst_needed,
+             bn.network_points, bn.network_expire, bc.code_points, bc.code_expire, found.*
            FROM click b
+           JOIN by_network bn ON bn.n = b.n
+           LEFT JOIN by_code bc ON bc.n = b.n
            LEFT JOIN LATERAL (
              SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
                EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = b.visitor_hash) AS known_mentor_device,
                (${RECENT_CLICKS_SQL('c.id', 'b.at', 'coalesce(b.burst_needed, $9)')}) AS clicks_last_minute
              ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id
-             WHERE c.code = b.code AND b.allowed) found ON true),
+             WHERE c.code = b.code AND bn.network_points <= $13 AND bc.code_points <= $14) found ON true),
          decided AS (
            SELECT l.*, CASE WHEN l.clicks_last_minute < $9 THEN false WHEN l.burst_needed IS NULL THEN NULL ELSE l.clicks_last_minute >= l.burst_needed END AS burst
            FROM looked l),
@@ -193,13 +184,22 @@ export function createIntakeStore(pool: Pool) {
           column((click) => click.viaLanding),
           column((click) => click.takeHere),
           column((click) => click.burstNeeded ?? null),
-          column((_, index) => !counts[index].over),
+          column((click) => `ip:${click.network}`),
           burstClicksPerMinute,
           taskQueue,
+          at + LIMIT_WINDOW_MS,
+          at,
+          limits.perNetwork,
+          limits.perCode,
         ],
       });
       if (result.rows.some((row) => row.taken)) wakeDispatchers();
-      return result.rows.map((row, index) => ({ limit: counts[index], code: row.id ? row : undefined, message: row.taken_message, taken: row.taken, erased: row.erased }));
+      return result.rows.map((row) => {
+        const overNetwork = Number(row.network_points) > limits.perNetwork;
+        const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
+        const resetsInMs = Number(overNetwork ? row.network_expire : (row.code_expire ?? row.network_expire)) - at;
+        return { limit: { over, resetsInMs }, code: row.id ? row : undefined, message: row.taken_message, taken: row.taken, erased: row.erased };
+      });
     },
 
     /** Clicks the service checked itself, in one statement however many, each received when it occurred. */

@@ -168,7 +168,7 @@ export function createReferralService(deps: ReferralServiceDependencies) {
   const intake = createIntakeStore(deps.intakePool ?? deps.pool);
   const invitations = createInvitationStore(deps.pool);
   const delivery = createIntakeDelivery({ temporal: deps.temporal, intake, deliveryTimeoutMs: signalTimeoutMs });
-  // A click's statements, shared by the clicks that come while earlier ones run: a busy API pays for statements per
+  // A click's statement, shared by the clicks that come while earlier ones run: a busy API pays for a statement per
   // batch, not per click, and a hot counter row is written once per batch.
   const clickStatements = createBatcher({ run: (clicks: ClickToTake[]) => intake.takeClicks(taskQueue, clicks, burstClicksPerMinute, clickLimits), ...CLICK_BATCHES });
   const checkedClicks = createBatcher({
