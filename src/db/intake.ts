@@ -67,16 +67,14 @@ export interface TakenClick extends CodeRow {
   linked_member: string | null;
 }
 
-/** A click as its statement answers it: its code, its message, and its counters (points and minute's end in ms, as text). */
+/** A click as its statement answers it: its code, its message, and where it stands against its limits. */
 type ClickStatementRow = ClickCodeRow & {
   taken_message: ClickOutcome['message'];
   taken: boolean;
   erased: boolean;
-  network_points: string;
-  network_expire: string;
-  /** Null when the network's limit refused the click: the code's counter did not count it. */
-  code_points: string | null;
-  code_expire: string | null;
+  over_limit: boolean;
+  /** When the minute of the limit that decided ends, in ms (bigint, as text). */
+  limit_expire: string;
 };
 
 export interface IntakeBacklog {
@@ -141,18 +139,20 @@ export function createIntakeStore(pool: Pool) {
            SELECT b.n, pc.points - cc.k + row_number() OVER (PARTITION BY b.code_key ORDER BY b.n) AS code_points, pc.expire AS code_expire
            FROM by_network b JOIN per_code pc ON pc.key = b.code_key JOIN code_counted cc ON cc.key = b.code_key
            WHERE b.network_points <= $13),
+         limited AS (
+           SELECT bn.n, bn.network_points > $13 OR coalesce(bc.code_points, 0) > $14 AS over_limit,
+             CASE WHEN bn.network_points > $13 THEN bn.network_expire ELSE coalesce(bc.code_expire, bn.network_expire) END AS limit_expire
+           FROM by_network bn LEFT JOIN by_code bc ON bc.n = bn.n),
          looked AS (
-           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.burst_needed,
-             bn.network_points, bn.network_expire, bc.code_points, bc.code_expire, found.*
+           SELECT b.n, b.at, b.visitor_hash, b.message, b.via_landing, b.take_here, b.burst_needed, lim.over_limit, lim.limit_expire, found.*
            FROM click b
-           JOIN by_network bn ON bn.n = b.n
-           LEFT JOIN by_code bc ON bc.n = b.n
+           JOIN limited lim ON lim.n = b.n
            LEFT JOIN LATERAL (
              SELECT ${CODE_COLUMNS}, c.default_channel, u.display_name AS mentor_name, o.name AS org_name, o.welcome_reward,
                EXISTS (SELECT 1 FROM mentor_devices d WHERE d.mentor_id = c.mentor_id AND d.visitor_hash = b.visitor_hash) AS known_mentor_device,
                (${RECENT_CLICKS_SQL('c.id', 'b.at', 'coalesce(b.burst_needed, $9)')}) AS clicks_last_minute
              ${CODE_FROM} JOIN users u ON u.org_id = c.org_id AND u.id = c.mentor_id
-             WHERE c.code = b.code AND bn.network_points <= $13 AND bc.code_points <= $14) found ON true),
+             WHERE c.code = b.code AND NOT lim.over_limit) found ON true),
          decided AS (
            SELECT l.*, CASE WHEN l.clicks_last_minute < $9 THEN false WHEN l.burst_needed IS NULL THEN NULL ELSE l.clicks_last_minute >= l.burst_needed END AS burst
            FROM looked l),
@@ -194,12 +194,13 @@ export function createIntakeStore(pool: Pool) {
         ],
       });
       if (result.rows.some((row) => row.taken)) wakeDispatchers();
-      return result.rows.map((row) => {
-        const overNetwork = Number(row.network_points) > limits.perNetwork;
-        const over = overNetwork || Number(row.code_points ?? 0) > limits.perCode;
-        const resetsInMs = Number(overNetwork ? row.network_expire : (row.code_expire ?? row.network_expire)) - at;
-        return { limit: { over, resetsInMs }, code: row.id ? row : undefined, message: row.taken_message, taken: row.taken, erased: row.erased };
-      });
+      return result.rows.map((row) => ({
+        limit: { over: row.over_limit, resetsInMs: Number(row.limit_expire) - at },
+        code: row.id ? row : undefined,
+        message: row.taken_message,
+        taken: row.taken,
+        erased: row.erased,
+      }));
     },
 
     /** Clicks the service checked itself, in one statement however many, each received when it occurred. */
